@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Set up (if needed) and run the main demo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh dev
+exec .venv/bin/python examples/demo.py "$@"

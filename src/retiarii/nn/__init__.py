@@ -1,0 +1,1 @@
+"""PyTorch model spaces live in :mod:`retiarii.nn.pytorch`."""

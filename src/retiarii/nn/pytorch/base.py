@@ -1,0 +1,60 @@
+"""The protocol between choice modules and the freeze/collect walks.
+
+A module takes part in a walk by defining any of:
+
+* ``_retiarii_decisions(self) -> Iterable[Choice]`` — the labelled choices it owns;
+* ``_retiarii_walk_children: bool`` — whether its children may hold further choices
+  (``False`` for modules rebuilt whole, such as layers with value-choice arguments);
+* ``_retiarii_freeze(self, freezer) -> nn.Module`` — its frozen replacement (it may call
+  ``freezer.module(child)`` to freeze what it keeps).
+
+Modules without these are containers: their children and plain attributes are walked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import torch.nn as tnn
+
+from ...mutable import Choice
+
+if TYPE_CHECKING:
+    from .freeze import Freezer
+
+__all__ = ["MutableModule", "NotFrozenError"]
+
+
+class NotFrozenError(RuntimeError):
+    """Forward was called on a choice that has not been decided."""
+
+
+class MutableModule(tnn.Module):
+    """Base of modules that own decisions (LayerChoice, InputChoice, Repeat, Cell)."""
+
+    label: str
+    _retiarii_walk_children = True
+
+    def _retiarii_decisions(self) -> Iterable[Choice]:
+        raise NotImplementedError
+
+    def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
+        raise NotImplementedError
+
+    @property
+    def key(self) -> str:
+        """Alias of ``label`` (the name used by the classic Mutator API)."""
+        return self.label
+
+    def _not_frozen(self) -> NoReturn:
+        raise NotFrozenError(
+            f"{type(self).__name__} {self.label!r} was called before a choice was made. "
+            "A model space is not runnable as is: build one architecture with "
+            "`with retiarii.fixed_arch(sample): model = Net()` or "
+            "`retiarii.ModelSpace(model).freeze(sample)`, or hand the space to a one-shot "
+            "trainer / RetiariiExperiment."
+        )
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        self._not_frozen()

@@ -1,0 +1,77 @@
+"""``ModelSpace``: the search-space view of a PyTorch model space."""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import torch.nn as tnn
+
+from ...mutable import SearchSpace
+from .freeze import Freezer, collect_search_space
+
+__all__ = ["ModelSpace"]
+
+
+class ModelSpace:
+    """What the framework sees of a model space: its choices, samples, and frozen models.
+
+    >>> space = ModelSpace(Net())                 # doctest: +SKIP
+    >>> space.size, space.random(seed=0)          # doctest: +SKIP
+    >>> model = space.freeze(space.random(seed=0))  # a plain torch.nn.Module   # doctest: +SKIP
+
+    The model itself is the supernet: every candidate is present, which is what one-shot
+    algorithms train.
+    """
+
+    def __init__(self, model: tnn.Module) -> None:
+        if not isinstance(model, tnn.Module):
+            raise TypeError(
+                f"ModelSpace() takes a model instance (an nn.Module), got {model!r}; "
+                "call the class first, e.g. ModelSpace(Net())"
+            )
+        self.model = model
+        self.search_space: SearchSpace = collect_search_space(model)
+
+    @property
+    def labels(self) -> list[str]:
+        """Every label, in the order the choices were built."""
+        return list(self.search_space)
+
+    @property
+    def size(self) -> int:
+        """Number of distinct samples (exact, not enumerated)."""
+        return self.search_space.size
+
+    def random(self, seed: int | random.Random | None = None) -> dict[str, Any]:
+        """A uniformly random sample."""
+        return self.search_space.random(seed)
+
+    def grid(self) -> Iterator[dict[str, Any]]:
+        """Every sample once, in a fixed order."""
+        return self.search_space.grid()
+
+    def validate(self, sample: Any) -> dict[str, Any]:
+        """``sample`` in canonical form, or a :class:`~retiarii.mutable.SampleError`."""
+        return self.search_space.validate(sample)
+
+    def to_json(self) -> dict[str, dict[str, Any]]:
+        """The search space in NNI's ``ss-gen`` JSON format."""
+        return self.search_space.to_json()
+
+    def freeze(self, sample: Mapping[str, Any], *, copy_model: bool = True) -> tnn.Module:
+        """The architecture ``sample`` picks, as an ordinary ``torch.nn.Module``.
+
+        Chosen candidates keep the weights they have in the space (so weights trained in a supernet
+        carry over); layers whose arguments were value choices are rebuilt with fresh weights. With
+        ``copy_model=False`` the space itself is frozen in place (cheaper, but the space is gone).
+        """
+        valid = self.validate(sample)
+        model = copy.deepcopy(self.model) if copy_model else self.model
+        frozen = Freezer(valid).module(model)
+        return frozen
+
+    def __repr__(self) -> str:
+        return f"ModelSpace({type(self.model).__name__}, {len(self.search_space)} labels, size={self.size})"

@@ -1,0 +1,152 @@
+"""``@model_wrapper``, ``@basic_unit`` and ``serialize``.
+
+Both decorators wrap the class's ``__init__`` in place (no metaclass, no ``__new__``): the class
+keeps its identity, so pickling by reference and ``isinstance`` work as usual.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import torch.nn as tnn
+
+from ...mutable import Choice, SampleError, label_scope, leaves_of
+from .fixed import FixedContext, current_fixed
+from .freeze import Freezer, collect_search_space
+from .mutable_args import init_with_choices, mutable_args
+
+if TYPE_CHECKING:
+    pass
+
+__all__ = ["basic_unit", "blackbox_module", "get_init_args", "model_wrapper", "serialize"]
+
+T = TypeVar("T")
+ModuleType = TypeVar("ModuleType", bound=type)
+
+_building: ContextVar[bool] = ContextVar("retiarii_building_model", default=False)
+_INIT_ARGS = "_retiarii_init_args"
+
+
+def _record_init_args(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    try:
+        obj.__dict__[_INIT_ARGS] = (type(obj), args, kwargs)
+    except AttributeError:  # objects without __dict__ (slots, builtins)
+        pass
+
+
+def get_init_args(obj: Any) -> tuple[type, tuple[Any, ...], dict[str, Any]] | None:
+    """``(class, args, kwargs)`` that built ``obj``, if it was built through ``serialize`` or a
+    retiarii decorator; ``None`` otherwise."""
+    try:
+        value: tuple[type, tuple[Any, ...], dict[str, Any]] | None = obj.__dict__.get(_INIT_ARGS)
+    except AttributeError:
+        return None
+    return value
+
+
+def _freeze_in_place(model: tnn.Module, ctx: FixedContext) -> None:
+    space = collect_search_space(model)
+    known = set(space) | ctx.used
+    unknown = [label for label in ctx.sample if label not in known]
+    if unknown and not ctx.skipped_lazily:
+        raise SampleError(
+            f"fixed_arch: the sample has label(s) {unknown} that {type(model).__name__} does not "
+            f"use; its labels are {sorted(known)}"
+        )
+    valid = space.validate({label: ctx.sample[label] for label in space if label in ctx.sample})
+    freezer = Freezer(valid)
+    freezer.children(model)
+    freezer.attributes(model)
+    ctx.models_frozen += 1
+
+
+def model_wrapper(cls: ModuleType) -> ModuleType:
+    """Mark the outermost module of a model space.
+
+    Automatic labels are numbered from 1 for every construction of this class (so building it
+    twice gives the same labels), and inside ``fixed_arch(sample)`` the instance freezes itself
+    when its ``__init__`` completes, becoming an ordinary ``torch.nn.Module``.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, tnn.Module)):
+        raise TypeError(f"@model_wrapper decorates a torch.nn.Module subclass, got {cls!r}")
+    original_init = cls.__init__
+
+    @functools.wraps(original_init)
+    def __init__(self: tnn.Module, *args: Any, **kwargs: Any) -> None:
+        outermost = not _building.get()
+        token = _building.set(True)
+        try:
+            with label_scope():
+                original_init(self, *args, **kwargs)
+        finally:
+            _building.reset(token)
+        _record_init_args(self, args, kwargs)
+        ctx = current_fixed()
+        if outermost and ctx is not None:
+            _freeze_in_place(self, ctx)
+
+    cls.__init__ = __init__  # type: ignore[misc]
+    cls._retiarii_model_wrapper = True  # type: ignore[attr-defined]
+    return cls
+
+
+def _basic_unit_decisions(self: tnn.Module) -> Iterable[Choice]:
+    recorded = mutable_args(self)
+    return leaves_of(recorded) if recorded is not None else iter(())
+
+
+def _basic_unit_freeze(self: tnn.Module, freezer: Freezer) -> tnn.Module:
+    recorded = mutable_args(self)
+    if recorded is None:
+        module = self
+    else:
+        args, kwargs = freezer.value(recorded)
+        module = type(self)(*args, **kwargs)
+    freezer.children(module)  # retiarii layers inside become their torch classes
+    return module
+
+
+def basic_unit(cls: ModuleType) -> ModuleType:
+    """Treat a module class as one unit whose constructor arguments may be value choices.
+
+    Retiarii does not look inside a basic unit for choices; it rebuilds the whole module from its
+    (frozen) arguments. Its constructor arguments are recorded (see :func:`get_init_args`).
+    """
+    if not (isinstance(cls, type) and issubclass(cls, tnn.Module)):
+        raise TypeError(f"@basic_unit decorates a torch.nn.Module subclass, got {cls!r}")
+    original_init = cls.__init__
+
+    @functools.wraps(original_init)
+    def __init__(self: tnn.Module, *args: Any, **kwargs: Any) -> None:
+        init_with_choices(self, original_init, args, kwargs)
+        _record_init_args(self, args, kwargs)
+
+    cls.__init__ = __init__  # type: ignore[misc]
+    cls._retiarii_walk_children = False  # type: ignore[attr-defined]
+    cls._retiarii_decisions = _basic_unit_decisions  # type: ignore[attr-defined]
+    cls._retiarii_freeze = _basic_unit_freeze  # type: ignore[attr-defined]
+    return cls
+
+
+blackbox_module = basic_unit
+"""Seed 000's name for :func:`basic_unit`."""
+
+
+def serialize(cls_or_obj: Callable[..., T] | T, *args: Any, **kwargs: Any) -> T:
+    """Build ``cls(*args, **kwargs)`` and remember how, or mark an existing object.
+
+    Objects travel to worker processes with cloudpickle, so any picklable object works; this
+    records the constructor call too (readable with :func:`get_init_args`), as NNI's seeds use it:
+    ``serialize(transforms.Normalize, (0.1307,), (0.3081,))`` or ``serialize(obj)``.
+    """
+    if isinstance(cls_or_obj, type) or (callable(cls_or_obj) and (args or kwargs)):
+        factory: Callable[..., T] = cls_or_obj  # type: ignore[assignment]
+        obj = factory(*args, **kwargs)
+        _record_init_args(obj, args, kwargs)
+        return obj
+    if args or kwargs:
+        raise TypeError(f"serialize({cls_or_obj!r}, ...): extra arguments need a class or function first")
+    return cls_or_obj  # type: ignore[return-value]

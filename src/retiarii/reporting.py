@@ -1,0 +1,130 @@
+"""``report_intermediate_result`` / ``report_final_result``: how a trial talks to the experiment.
+
+The reporter is *injected*: the worker that runs a trial sets it in a context variable with
+:func:`trial_reporter`, and the two public functions read it. Outside a trial (e.g. when debugging
+with ``evaluator.evaluate(model)``) there is no reporter and the values are logged instead, so user
+code never needs to know where it runs.
+
+A metric is a real number, or a dict of JSON values with a numeric ``'default'`` key (the value the
+strategy optimises).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Protocol, Union
+
+__all__ = [
+    "Metric",
+    "Reporter",
+    "current_reporter",
+    "metric_value",
+    "normalize_metric",
+    "report_final_result",
+    "report_intermediate_result",
+    "trial_reporter",
+]
+
+Metric = Union[float, dict[str, Any]]
+
+_logger = logging.getLogger("retiarii.report")
+
+
+class Reporter(Protocol):
+    """Receives a trial's metrics; implemented by the execution layer."""
+
+    def intermediate(self, metric: Metric) -> None:
+        """Record one intermediate (periodical) result."""
+
+    def final(self, metric: Metric) -> None:
+        """Record the final result of the trial."""
+
+
+_current: ContextVar[Reporter | None] = ContextVar("retiarii_reporter", default=None)
+
+
+def current_reporter() -> Reporter | None:
+    """The reporter of the trial running in this context, or ``None`` outside a trial."""
+    return _current.get()
+
+
+@contextmanager
+def trial_reporter(reporter: Reporter) -> Iterator[Reporter]:
+    """Route ``report_*`` calls made inside the ``with`` block to ``reporter``."""
+    token = _current.set(reporter)
+    try:
+        yield reporter
+    finally:
+        _current.reset(token)
+
+
+def _as_number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        # numpy/torch scalars: accept anything with .item() that yields a real number
+        item = getattr(value, "item", None)
+        if callable(item):
+            try:
+                value = item()
+            except (TypeError, ValueError, RuntimeError) as exc:
+                raise TypeError(f"{what} must be a number, got {value!r}") from exc
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(
+                f"{what} must be a number (or a dict with a numeric 'default' key), "
+                f"got {type(value).__name__}: {value!r}"
+            )
+    result = float(value)
+    if math.isnan(result):
+        raise ValueError(f"{what} is NaN; report a real number")
+    return result
+
+
+def normalize_metric(metric: Any) -> Metric:
+    """Validate ``metric`` and return it as a float or a JSON-ready dict with a float ``default``."""
+    if isinstance(metric, Mapping):
+        if "default" not in metric:
+            raise ValueError(
+                f"a dict metric needs a 'default' key holding the number to optimise; "
+                f"got keys {sorted(map(str, metric))}"
+            )
+        out: dict[str, Any] = {}
+        for key, value in metric.items():
+            try:
+                out[str(key)] = _as_number(value, f"metric[{key!r}]")
+            except TypeError:
+                if key == "default":
+                    raise
+                out[str(key)] = value
+        return out
+    return _as_number(metric, "metric")
+
+
+def metric_value(metric: Metric) -> float:
+    """The number a strategy optimises: the metric itself or its ``'default'`` entry."""
+    if isinstance(metric, dict):
+        return float(metric["default"])
+    return float(metric)
+
+
+def report_intermediate_result(metric: Any) -> None:
+    """Report an intermediate result (e.g. validation accuracy after an epoch)."""
+    value = normalize_metric(metric)
+    reporter = _current.get()
+    if reporter is None:
+        _logger.info("intermediate result (not in a trial): %s", value)
+        return
+    reporter.intermediate(value)
+
+
+def report_final_result(metric: Any) -> None:
+    """Report the final result of the trial: the number the strategy optimises."""
+    value = normalize_metric(metric)
+    reporter = _current.get()
+    if reporter is None:
+        _logger.info("final result (not in a trial): %s", value)
+        return
+    reporter.final(value)
