@@ -17,7 +17,7 @@ import numbers
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 __all__ = [
     "Metric",
@@ -30,7 +30,7 @@ __all__ = [
     "trial_reporter",
 ]
 
-Metric = Union[float, dict[str, Any]]
+Metric = float | dict[str, Any]
 
 _logger = logging.getLogger("retiarii.report")
 
@@ -84,7 +84,7 @@ def _as_number(value: Any, what: str) -> float:
 
 
 def normalize_metric(metric: Any) -> Metric:
-    """Validate ``metric`` and return it as a float or a JSON-ready dict with a float ``default``."""
+    """Validate ``metric``: a float, or a JSON-ready dict with a float ``default``."""
     if isinstance(metric, Mapping):
         if "default" not in metric:
             raise ValueError(

@@ -56,7 +56,9 @@ class _EventReporter:
     def final(self, metric: Metric) -> None:
         if self.final_reported:
             # One final metric per trial keeps the consumer simple; the first one is the answer.
-            _logger.warning("trial %d reported a final result twice; ignoring %r", self.trial_id, metric)
+            _logger.warning(
+                "trial %d reported a final result twice; ignoring %r", self.trial_id, metric
+            )
             return
         self.final_reported = True
         self.emit(FinalMetric(self.trial_id, metric, time.time()))

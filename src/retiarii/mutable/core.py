@@ -58,8 +58,9 @@ class Mutable:
         out: list[Any] = []
         for combo in itertools.product(*(list(leaf.values()) for leaf in leaves.values())):
             value = self.freeze(dict(zip(leaves, combo)))
-            if not any(json_equal(value, seen) if is_json_value(value) else value is seen
-                       for seen in out):
+            if not any(
+                json_equal(value, seen) if is_json_value(value) else value is seen for seen in out
+            ):
                 out.append(value)
         return out
 
@@ -193,25 +194,33 @@ class MutableExpression(Mutable):
     __int__ = __index__
 
     def __float__(self) -> float:
-        raise TypeError(f"{self!r} is not a float until a sample is chosen; use ValueChoice.to_float()")
+        raise TypeError(
+            f"{self!r} is not a float until a sample is chosen; use ValueChoice.to_float()"
+        )
 
     # ``ValueChoice.max(...)`` etc.: static so they read like functions in user code.
     @staticmethod
     def max(*args: Any) -> Expression:
         """Symbolic ``max``: ``ValueChoice.max(a, b, ...)`` or ``ValueChoice.max([a, b])``."""
-        items = list(args[0]) if len(args) == 1 and isinstance(args[0], (list, tuple)) else list(args)
+        items = (
+            list(args[0]) if len(args) == 1 and isinstance(args[0], (list, tuple)) else list(args)
+        )
         return Expression(lambda *xs: max(xs), items, "max({})", variadic=True)
 
     @staticmethod
     def min(*args: Any) -> Expression:
         """Symbolic ``min``: ``ValueChoice.min(a, b, ...)`` or ``ValueChoice.min([a, b])``."""
-        items = list(args[0]) if len(args) == 1 and isinstance(args[0], (list, tuple)) else list(args)
+        items = (
+            list(args[0]) if len(args) == 1 and isinstance(args[0], (list, tuple)) else list(args)
+        )
         return Expression(lambda *xs: min(xs), items, "min({})", variadic=True)
 
     @staticmethod
     def condition(pred: Any, true: Any, false: Any) -> Expression:
         """Symbolic ``true if pred else false`` (both branches are frozen, one is returned)."""
-        return Expression(lambda p, t, f: t if p else f, [pred, true, false], "({1} if {0} else {2})")
+        return Expression(
+            lambda p, t, f: t if p else f, [pred, true, false], "({1} if {0} else {2})"
+        )
 
     @staticmethod
     def to_int(obj: Any) -> Expression:
@@ -273,8 +282,8 @@ class Categorical(Choice, MutableExpression):
                 for b in self.candidates[:i]:
                     if json_equal(a, b):
                         raise ValueError(f"{owner}(label={label!r}): duplicate candidate {a!r}")
-        self.label = validate_label(label, owner) if label is not None else auto_label(
-            self.label_prefix
+        self.label = (
+            validate_label(label, owner) if label is not None else auto_label(self.label_prefix)
         )
 
     @property
@@ -341,8 +350,12 @@ class InputSubset(Choice):
 
     def __init__(self, n_candidates: int, n_chosen: int | None, *, label: str) -> None:
         if not isinstance(n_candidates, int) or n_candidates < 1:
-            raise ValueError(f"InputChoice(label={label!r}): n_candidates must be >= 1, got {n_candidates!r}")
-        if n_chosen is not None and not (isinstance(n_chosen, int) and 1 <= n_chosen <= n_candidates):
+            raise ValueError(
+                f"InputChoice(label={label!r}): n_candidates must be >= 1, got {n_candidates!r}"
+            )
+        if n_chosen is not None and not (
+            isinstance(n_chosen, int) and 1 <= n_chosen <= n_candidates
+        ):
             raise ValueError(
                 f"InputChoice(label={label!r}): n_chosen must be None or between 1 and "
                 f"n_candidates={n_candidates}, got {n_chosen!r}"
@@ -374,18 +387,26 @@ class InputSubset(Choice):
     def normalize(self, value: Any) -> list[int]:
         if isinstance(value, int) and not isinstance(value, bool):
             value = [value]
-        allowed = f"{self.n_chosen if self.n_chosen is not None else 'one or more'} distinct " \
-                  f"indices in 0..{self.n_candidates - 1}"
+        allowed = (
+            f"{self.n_chosen if self.n_chosen is not None else 'one or more'} distinct "
+            f"indices in 0..{self.n_candidates - 1}"
+        )
         if not isinstance(value, (list, tuple)) or not all(
             isinstance(v, int) and not isinstance(v, bool) and 0 <= v < self.n_candidates
             for v in value
         ):
-            raise SampleError(f"value {value!r} for label {self.label!r} is not valid; expected a list of {allowed}")
+            raise SampleError(
+                f"value {value!r} for label {self.label!r} is not valid; expected a list of {allowed}"
+            )
         chosen = sorted(value)
-        if len(set(chosen)) != len(chosen) or not chosen or (
-            self.n_chosen is not None and len(chosen) != self.n_chosen
+        if (
+            len(set(chosen)) != len(chosen)
+            or not chosen
+            or (self.n_chosen is not None and len(chosen) != self.n_chosen)
         ):
-            raise SampleError(f"value {value!r} for label {self.label!r} is not valid; expected a list of {allowed}")
+            raise SampleError(
+                f"value {value!r} for label {self.label!r} is not valid; expected a list of {allowed}"
+            )
         return chosen
 
     def freeze(self, sample: Mapping[str, Any]) -> list[int]:

@@ -37,7 +37,7 @@ from .repeat import Repeat
 from .space import ModelSpace
 from .wrappers import basic_unit, blackbox_module, get_init_args, model_wrapper, serialize
 
-__all__ = [  # noqa: F405 - plus every torch.nn name
+__all__ = [
     "Cell",
     "ChosenInputs",
     "FrozenCell",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn as tnn
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Cell", "FrozenCell"]
 
-OpCandidate = Union[tnn.Module, Callable[..., tnn.Module]]
+OpCandidate = tnn.Module | Callable[..., tnn.Module]
 
 
 def _merge(states: list[Any], indices: list[int], dim: int) -> Any:
@@ -47,7 +47,9 @@ class _CellIO(tnn.Module):
     postprocessor: tnn.Module | None
 
     def _inputs(self, args: tuple[Any, ...]) -> list[Any]:
-        inputs = list(args[0]) if len(args) == 1 and isinstance(args[0], (list, tuple)) else list(args)
+        inputs = (
+            list(args[0]) if len(args) == 1 and isinstance(args[0], (list, tuple)) else list(args)
+        )
         if len(inputs) != self.num_predecessors:
             raise ValueError(f"this cell takes {self.num_predecessors} inputs, got {len(inputs)}")
         if self.preprocessor is not None:
@@ -83,10 +85,12 @@ class FrozenCell(_CellIO):
     def forward(self, *args: Any) -> Any:
         inputs = self._inputs(args)
         states = list(inputs)
-        for node_inputs, node_ops in zip(self.inputs, self.ops):
-            outs = [op(states[k]) for k, op in zip(node_inputs, node_ops)]
+        for node_inputs, node_ops in zip(self.inputs, list(self.ops)):
+            outs = [op(states[k]) for k, op in zip(node_inputs, list(node_ops))]  # type: ignore[call-overload]
             states.append(outs[0] if len(outs) == 1 else torch.stack(outs).sum(0))
-        merged = _merge(states, [self.num_predecessors + i for i in self.merge_nodes], self.concat_dim)
+        merged = _merge(
+            states, [self.num_predecessors + i for i in self.merge_nodes], self.concat_dim
+        )
         return self._output(merged, inputs)
 
 
@@ -122,17 +126,32 @@ class Cell(MutableModule, _CellIO):
         super().__init__()
         self.label = validate_label(label, "Cell") if label is not None else auto_label("cell")
         if merge_op not in ("all", "loose_end"):
-            raise ValueError(f"Cell {self.label!r}: merge_op must be 'all' or 'loose_end', got {merge_op!r}")
-        for name, value in (("num_nodes", num_nodes), ("num_ops_per_node", num_ops_per_node),
-                            ("num_predecessors", num_predecessors)):
+            raise ValueError(
+                f"Cell {self.label!r}: merge_op must be 'all' or 'loose_end', got {merge_op!r}"
+            )
+        for name, value in (
+            ("num_nodes", num_nodes),
+            ("num_ops_per_node", num_ops_per_node),
+            ("num_predecessors", num_predecessors),
+        ):
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"Cell {self.label!r}: {name} must be a positive int, got {value!r}")
-        items = list(op_candidates.items()) if isinstance(op_candidates, Mapping) else list(enumerate(op_candidates))
+                raise ValueError(
+                    f"Cell {self.label!r}: {name} must be a positive int, got {value!r}"
+                )
+        items = (
+            list(op_candidates.items())
+            if isinstance(op_candidates, Mapping)
+            else list(enumerate(op_candidates))
+        )
         if not items:
             raise ValueError(f"Cell {self.label!r}: op_candidates must not be empty")
         self.op_names = [name for name, _ in items]
         self.num_nodes, self.num_ops_per_node = num_nodes, num_ops_per_node
-        self.num_predecessors, self.merge_op, self.concat_dim = num_predecessors, merge_op, concat_dim
+        self.num_predecessors, self.merge_op, self.concat_dim = (
+            num_predecessors,
+            merge_op,
+            concat_dim,
+        )
         self.preprocessor, self.postprocessor = preprocessor, postprocessor
         self._op_decisions: list[list[LayerChoiceDecision]] = []
         self._input_decisions: list[list[InputSubset]] = []
@@ -141,18 +160,26 @@ class Cell(MutableModule, _CellIO):
         for i in range(num_nodes):
             n_inputs = num_predecessors + i
             self._op_decisions.append(
-                [LayerChoiceDecision(self.op_names, label=f"{self.label}/op_{i}_{j}") for j in range(num_ops_per_node)]
+                [
+                    LayerChoiceDecision(self.op_names, label=f"{self.label}/op_{i}_{j}")
+                    for j in range(num_ops_per_node)
+                ]
             )
             self._input_decisions.append(
-                [InputSubset(n_inputs, 1, label=f"{self.label}/input_{i}_{j}") for j in range(num_ops_per_node)]
+                [
+                    InputSubset(n_inputs, 1, label=f"{self.label}/input_{i}_{j}")
+                    for j in range(num_ops_per_node)
+                ]
             )
-            self.edges.append(tnn.ModuleList(
+            self.edges.append(
                 tnn.ModuleList(
-                    tnn.ModuleDict({str(name): self._build(op, i, j, k) for name, op in items})
-                    for k in range(n_inputs)
+                    tnn.ModuleList(
+                        tnn.ModuleDict({str(name): self._build(op, i, j, k) for name, op in items})
+                        for k in range(n_inputs)
+                    )
+                    for j in range(num_ops_per_node)
                 )
-                for j in range(num_ops_per_node)
-            ))
+            )
 
     @staticmethod
     def _build(op: OpCandidate, node: int, op_index: int, input_index: int) -> tnn.Module:
@@ -175,10 +202,12 @@ class Cell(MutableModule, _CellIO):
             node_inputs = [d.freeze(freezer.sample)[0] for d in self._input_decisions[i]]
             names = [d.freeze(freezer.sample) for d in self._op_decisions[i]]
             inputs.append(node_inputs)
-            ops.append([
-                freezer.module(self.edges[i][j][k][str(name)])  # type: ignore[index]
-                for j, (k, name) in enumerate(zip(node_inputs, names))
-            ])
+            ops.append(
+                [
+                    freezer.module(self.edges[i][j][k][str(name)])  # type: ignore[index]
+                    for j, (k, name) in enumerate(zip(node_inputs, names))
+                ]
+            )
         if self.merge_op == "all":
             merge = list(range(self.num_nodes))
         else:

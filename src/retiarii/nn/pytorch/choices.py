@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import torch.nn as tnn
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["InputChoice", "LayerChoice", "ValueChoice"]
 
-Candidate = Union[tnn.Module, Callable[[], tnn.Module]]
+Candidate = tnn.Module | Callable[[], tnn.Module]
 
 
 class ValueChoice(Categorical):
@@ -47,8 +47,12 @@ def build_candidate(candidate: Candidate, owner: str, name: object) -> tnn.Modul
         built = candidate()
         if isinstance(built, tnn.Module):
             return built
-        raise TypeError(f"{owner}: factory for candidate {name!r} returned {type(built).__name__}, not a Module")
-    raise TypeError(f"{owner}: candidate {name!r} is neither a torch Module nor a factory: {candidate!r}")
+        raise TypeError(
+            f"{owner}: factory for candidate {name!r} returned {type(built).__name__}, not a Module"
+        )
+    raise TypeError(
+        f"{owner}: candidate {name!r} is neither a torch Module nor a factory: {candidate!r}"
+    )
 
 
 class LayerChoice(MutableModule):
@@ -73,17 +77,23 @@ class LayerChoice(MutableModule):
         super().__init__()
         if deprecated.keys() - {"return_mask"}:
             raise TypeError(f"LayerChoice() got unexpected arguments {sorted(deprecated)}")
-        self.label = validate_label(label, "LayerChoice") if label is not None else auto_label("layerchoice")
+        self.label = (
+            validate_label(label, "LayerChoice") if label is not None else auto_label("layerchoice")
+        )
         owner = f"LayerChoice({self.label!r})"
         if isinstance(candidates, Mapping):
             items: list[tuple[Any, Candidate]] = list(candidates.items())
             for name, _ in items:
                 if not isinstance(name, str) or not name or "." in name:
-                    raise ValueError(f"{owner}: candidate names must be non-empty strings without '.', got {name!r}")
+                    raise ValueError(
+                        f"{owner}: candidate names must be non-empty strings without '.', got {name!r}"
+                    )
         elif isinstance(candidates, Iterable) and not isinstance(candidates, tnn.Module):
             items = list(enumerate(candidates))
         else:
-            raise TypeError(f"{owner}: candidates must be a list or a dict of modules, got {type(candidates).__name__}")
+            raise TypeError(
+                f"{owner}: candidates must be a list or a dict of modules, got {type(candidates).__name__}"
+            )
         if not items:
             raise ValueError(f"{owner}: candidates must not be empty")
         self.names: list[Any] = [name for name, _ in items]
@@ -107,11 +117,16 @@ class LayerChoice(MutableModule):
         return [self._decision]
 
     def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
-        name = self._decision.normalize(freezer.sample[self.label]) if self.label in freezer.sample \
+        name = (
+            self._decision.normalize(freezer.sample[self.label])
+            if self.label in freezer.sample
             else self._decision.freeze(freezer.sample)
+        )
         module = self._modules.get(str(name))
         if module is None:  # built inside fixed_arch for another sample
-            raise ValueError(f"LayerChoice {self.label!r} only holds candidate {self._fixed_name!r}, not {name!r}")
+            raise ValueError(
+                f"LayerChoice {self.label!r} only holds candidate {self._fixed_name!r}, not {name!r}"
+            )
         return freezer.module(module)
 
     # -- NNI's container API ----------------------------------------------------------------
@@ -168,14 +183,18 @@ class InputChoice(MutableModule):
         super().__init__()
         if deprecated.keys() - {"return_mask"}:
             raise TypeError(f"InputChoice() got unexpected arguments {sorted(deprecated)}")
-        self.label = validate_label(label, "InputChoice") if label is not None else auto_label("inputchoice")
+        self.label = (
+            validate_label(label, "InputChoice") if label is not None else auto_label("inputchoice")
+        )
         if n_candidates is None:
             raise ValueError(
                 f"InputChoice {self.label!r}: n_candidates is required (the number of tensors "
                 "the choice will be called with)"
             )
         if reduction not in REDUCTIONS:
-            raise ValueError(f"InputChoice {self.label!r}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+            raise ValueError(
+                f"InputChoice {self.label!r}: reduction must be one of {REDUCTIONS}, got {reduction!r}"
+            )
         self.n_candidates = n_candidates
         self.n_chosen = n_chosen
         self.reduction = reduction
@@ -191,7 +210,7 @@ class InputChoice(MutableModule):
         chosen = self._decision.freeze(freezer.sample)
         return ChosenInputs(self.label, chosen, self.n_candidates, self.reduction)
 
-    def forward(self, candidate_inputs: list[Any]) -> Any:  # type: ignore[override]
+    def forward(self, candidate_inputs: list[Any]) -> Any:
         check_inputs(self.label, candidate_inputs, self.n_candidates)
         self._not_frozen()
 

@@ -76,7 +76,9 @@ def init_with_choices(
         return
     errors: list[BaseException] = []
     for largest in (True, False):
-        rep_args, rep_kwargs = freeze_structure((args, kwargs), representative_sample(leaves, largest))
+        rep_args, rep_kwargs = freeze_structure(
+            (args, kwargs), representative_sample(leaves, largest)
+        )
         try:
             init(module, *rep_args, **rep_kwargs)
             break

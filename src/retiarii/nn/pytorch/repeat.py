@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import torch.nn as tnn
 
@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Repeat"]
 
-Blocks = Union[tnn.Module, Callable[..., tnn.Module], list[tnn.Module], list[Callable[..., tnn.Module]]]
+Factory = Callable[..., tnn.Module]
+Blocks = tnn.Module | Factory | list[tnn.Module] | list[Factory]
 
 
 class Repeat(MutableModule):
@@ -35,19 +36,31 @@ class Repeat(MutableModule):
     blocks. Choices inside blocks built by a factory get their own labels per block.
     """
 
-    def __init__(self, blocks: Blocks, depth: int | tuple[int, int] | Mutable, *, label: str | None = None) -> None:
+    def __init__(
+        self, blocks: Blocks, depth: int | tuple[int, int] | Mutable, *, label: str | None = None
+    ) -> None:
         super().__init__()
         self._depth: Mutable | None
         if isinstance(depth, Mutable):
             self._depth = depth
-            self.label = next(iter(depth.leaves())).label if isinstance(depth, Categorical) else (
-                label or auto_label("repeat")
+            self.label = (
+                next(iter(depth.leaves())).label
+                if isinstance(depth, Categorical)
+                else (label or auto_label("repeat"))
             )
             values = depth.possible_values()
         elif isinstance(depth, tuple):
-            if len(depth) != 2 or not all(isinstance(d, int) for d in depth) or not 0 <= depth[0] <= depth[1]:
-                raise ValueError(f"Repeat: depth tuple must be (min, max) with 0 <= min <= max, got {depth!r}")
-            self.label = validate_label(label, "Repeat") if label is not None else auto_label("repeat")
+            if (
+                len(depth) != 2
+                or not all(isinstance(d, int) for d in depth)
+                or not 0 <= depth[0] <= depth[1]
+            ):
+                raise ValueError(
+                    f"Repeat: depth tuple must be (min, max) with 0 <= min <= max, got {depth!r}"
+                )
+            self.label = (
+                validate_label(label, "Repeat") if label is not None else auto_label("repeat")
+            )
             self._depth = ValueChoice(list(range(depth[0], depth[1] + 1)), label=self.label)
             values = list(range(depth[0], depth[1] + 1))
         elif isinstance(depth, int) and depth >= 0:
@@ -55,9 +68,13 @@ class Repeat(MutableModule):
             self.label = label or f"repeat(depth={depth})"
             values = [depth]
         else:
-            raise TypeError(f"Repeat: depth must be an int, a (min, max) tuple or a ValueChoice, got {depth!r}")
+            raise TypeError(
+                f"Repeat: depth must be an int, a (min, max) tuple or a ValueChoice, got {depth!r}"
+            )
         if not values or not all(isinstance(v, int) and v >= 0 for v in values):
-            raise ValueError(f"Repeat {self.label!r}: depth values must be non-negative ints, got {values!r}")
+            raise ValueError(
+                f"Repeat {self.label!r}: depth values must be non-negative ints, got {values!r}"
+            )
         self.min_depth, self.max_depth = min(values), max(values)
         build_depth = self.max_depth
         ctx = current_fixed()
@@ -71,14 +88,18 @@ class Repeat(MutableModule):
     def _build(self, blocks: Blocks, index: int) -> tnn.Module:
         if isinstance(blocks, list):
             if len(blocks) < self.max_depth:
-                raise ValueError(f"Repeat {self.label!r}: {len(blocks)} blocks given for max depth {self.max_depth}")
+                raise ValueError(
+                    f"Repeat {self.label!r}: {len(blocks)} blocks given for max depth {self.max_depth}"
+                )
             blocks = blocks[index]
             return blocks if isinstance(blocks, tnn.Module) else call_factory(blocks, index)
         if isinstance(blocks, tnn.Module):
             return blocks if index == 0 else copy.deepcopy(blocks)
         if callable(blocks):
             return call_factory(blocks, index)
-        raise TypeError(f"Repeat {self.label!r}: blocks must be a module, a factory or a list, got {blocks!r}")
+        raise TypeError(
+            f"Repeat {self.label!r}: blocks must be a module, a factory or a list, got {blocks!r}"
+        )
 
     def _retiarii_decisions(self) -> Iterable[Choice]:
         return list(self._depth.leaves()) if self._depth is not None else []
@@ -86,7 +107,9 @@ class Repeat(MutableModule):
     def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
         depth = self._depth.freeze(freezer.sample) if self._depth is not None else self.max_depth
         if depth > len(self.blocks):
-            raise ValueError(f"Repeat {self.label!r} holds {len(self.blocks)} blocks, cannot freeze to depth {depth}")
+            raise ValueError(
+                f"Repeat {self.label!r} holds {len(self.blocks)} blocks, cannot freeze to depth {depth}"
+            )
         return tnn.Sequential(*(freezer.module(block) for block in list(self.blocks)[:depth]))
 
     def forward(self, x: Any) -> Any:

@@ -6,10 +6,11 @@ keeps its identity, so pickling by reference and ``isinstance`` work as usual.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import torch.nn as tnn
 
@@ -17,9 +18,6 @@ from ...mutable import Choice, SampleError, label_scope, leaves_of
 from .fixed import FixedContext, current_fixed
 from .freeze import Freezer, collect_search_space
 from .mutable_args import init_with_choices, mutable_args
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["basic_unit", "blackbox_module", "get_init_args", "model_wrapper", "serialize"]
 
@@ -31,10 +29,8 @@ _INIT_ARGS = "_retiarii_init_args"
 
 
 def _record_init_args(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    try:
+    with contextlib.suppress(AttributeError):  # objects without __dict__ (slots, builtins)
         obj.__dict__[_INIT_ARGS] = (type(obj), args, kwargs)
-    except AttributeError:  # objects without __dict__ (slots, builtins)
-        pass
 
 
 def get_init_args(obj: Any) -> tuple[type, tuple[Any, ...], dict[str, Any]] | None:
@@ -88,7 +84,7 @@ def model_wrapper(cls: ModuleType) -> ModuleType:
         if outermost and ctx is not None:
             _freeze_in_place(self, ctx)
 
-    cls.__init__ = __init__  # type: ignore[misc]
+    cls.__init__ = __init__  # type: ignore[method-assign]
     cls._retiarii_model_wrapper = True  # type: ignore[attr-defined]
     return cls
 
@@ -124,7 +120,7 @@ def basic_unit(cls: ModuleType) -> ModuleType:
         init_with_choices(self, original_init, args, kwargs)
         _record_init_args(self, args, kwargs)
 
-    cls.__init__ = __init__  # type: ignore[misc]
+    cls.__init__ = __init__  # type: ignore[method-assign]
     cls._retiarii_walk_children = False  # type: ignore[attr-defined]
     cls._retiarii_decisions = _basic_unit_decisions  # type: ignore[attr-defined]
     cls._retiarii_freeze = _basic_unit_freeze  # type: ignore[attr-defined]
@@ -143,10 +139,12 @@ def serialize(cls_or_obj: Callable[..., T] | T, *args: Any, **kwargs: Any) -> T:
     ``serialize(transforms.Normalize, (0.1307,), (0.3081,))`` or ``serialize(obj)``.
     """
     if isinstance(cls_or_obj, type) or (callable(cls_or_obj) and (args or kwargs)):
-        factory: Callable[..., T] = cls_or_obj  # type: ignore[assignment]
+        factory: Callable[..., T] = cls_or_obj
         obj = factory(*args, **kwargs)
         _record_init_args(obj, args, kwargs)
         return obj
     if args or kwargs:
-        raise TypeError(f"serialize({cls_or_obj!r}, ...): extra arguments need a class or function first")
+        raise TypeError(
+            f"serialize({cls_or_obj!r}, ...): extra arguments need a class or function first"
+        )
     return cls_or_obj  # type: ignore[return-value]

@@ -1,0 +1,109 @@
+"""A local worker process: ``python -m retiarii.execution.worker --fd N --slot K --parent-pid P``.
+
+Started by :class:`~retiarii.execution.local.LocalExecutor` as a fresh interpreter (so the user's
+``__main__`` is never re-imported). It talks to the driver over one
+:class:`multiprocessing.connection.Connection` on the inherited socket ``--fd``:
+
+* driver → worker: the cloudpickled runner (raw bytes, once), then ``("run", trial_id, sample,
+  trial_dir)`` per trial, and ``("stop",)`` to exit;
+* worker → driver: ``("ready",)`` or ``("setup_failed", traceback)``, then the trial's
+  :mod:`~retiarii.execution.events` as they happen.
+
+The worker is idle exactly when the driver has seen the terminal event of its last trial, so no
+extra acknowledgement travels. It exits when told to, when the connection closes, or when its
+parent dies (checked by a watcher thread, since a busy worker is not reading the connection).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+from retiarii.execution.trial import run_trial
+
+__all__ = ["main"]
+
+_PARENT_CHECK_INTERVAL = 0.5
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the worker loop until told to stop; return the process exit code."""
+    parser = argparse.ArgumentParser(prog="python -m retiarii.execution.worker")
+    parser.add_argument("--fd", type=int, required=True, help="socket connected to the driver")
+    parser.add_argument("--slot", type=int, required=True, help="index of this worker's slot")
+    parser.add_argument("--parent-pid", type=int, required=True, help="exit when this pid is gone")
+    args = parser.parse_args(argv)
+
+    # Keep the socket out of the trial's child processes: a child that outlives this worker
+    # would otherwise hold the connection open and hide the worker's death from the driver.
+    os.set_inheritable(args.fd, False)
+    conn = Connection(args.fd)
+    _exit_when_orphaned(args.parent_pid)
+    try:
+        return _serve(conn, f"local-{args.slot}:{os.getpid()}")
+    except (EOFError, OSError):  # the driver went away; nobody is left to tell
+        return 0
+
+
+def _serve(conn: Connection, name: str) -> int:
+    runner = _load_runner(conn)
+    if runner is None:
+        return 1
+    conn.send(("ready",))
+    while True:
+        message = conn.recv()
+        if message[0] == "stop":
+            return 0
+        _, trial_id, sample, trial_dir = message
+        run_trial(runner, trial_id, sample, trial_dir, conn.send, worker=name)
+
+
+def _load_runner(conn: Connection) -> Any:
+    """Unpickle and set up the runner, or send the reason it failed and return ``None``."""
+    payload = conn.recv_bytes()
+    try:
+        import cloudpickle
+
+        runner = cloudpickle.loads(payload)
+    except BaseException:
+        conn.send(
+            (
+                "setup_failed",
+                "the worker could not unpickle the runner; every module it refers to by name must "
+                "be importable in the worker (the driver's sys.path is passed as PYTHONPATH):\n"
+                + traceback.format_exc(),
+            )
+        )
+        return None
+    try:
+        runner.setup()
+    except BaseException:
+        conn.send(
+            ("setup_failed", "runner.setup() raised in the worker:\n" + traceback.format_exc())
+        )
+        return None
+    return runner
+
+
+def _exit_when_orphaned(parent_pid: int) -> None:
+    """Kill this worker (and the trial's child processes) soon after the driver dies."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(_PARENT_CHECK_INTERVAL)
+        if hasattr(os, "killpg") and os.getpgid(0) == os.getpid():
+            os.killpg(0, signal.SIGKILL)  # we lead our own process group: take the trial's children
+        os._exit(1)
+
+    threading.Thread(target=watch, name="retiarii-parent-watch", daemon=True).start()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
