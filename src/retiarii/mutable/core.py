@@ -257,6 +257,30 @@ class Expression(MutableExpression):
         return self.fmt.format(*self.operands)
 
 
+def _scalar_key(value: Any) -> tuple[str, Any] | None:
+    """A hashable key with JSON equality for scalars (``1 == 1.0``, ``True != 1``), else None."""
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, (int, float)):
+        return ("n", value)
+    if isinstance(value, str):
+        return ("s", value)
+    if value is None:
+        return ("0", None)
+    return None
+
+
+def _check_unique(candidates: list[Any], owner: str) -> None:
+    keys = [_scalar_key(c) for c in candidates]
+    if all(k is not None for k in keys):
+        if len(set(keys)) == len(keys):
+            return
+    for i, a in enumerate(candidates):
+        for b in candidates[:i]:
+            if json_equal(a, b):
+                raise ValueError(f"{owner}: duplicate candidate {a!r}")
+
+
 class Categorical(Choice, MutableExpression):
     """Choose one of ``candidates``; the user-facing name is ``ValueChoice``.
 
@@ -278,10 +302,7 @@ class Categorical(Choice, MutableExpression):
         # A candidate holding a choice is never a JSON value, so it is chosen by index too.
         self.by_index = not all(is_json_value(c) for c in self.candidates)
         if not self.by_index:
-            for i, a in enumerate(self.candidates):
-                for b in self.candidates[:i]:
-                    if json_equal(a, b):
-                        raise ValueError(f"{owner}(label={label!r}): duplicate candidate {a!r}")
+            _check_unique(self.candidates, f"{owner}(label={label!r})")
         self.label = (
             validate_label(label, owner) if label is not None else auto_label(self.label_prefix)
         )

@@ -9,6 +9,12 @@ what lets a sample found in one process rebuild the model in another. Choices cr
 script, but not reset): give them explicit labels, or wrap the outer model.
 
 Explicit labels are used as given and are always stable.
+
+Parts of a model that ``fixed_arch`` may skip building (factory candidates of a ``LayerChoice``,
+blocks of a ``Repeat`` with a chosen depth) are built inside :func:`label_namespace`: unlabelled
+choices in them are numbered afresh under the parent's label, e.g. ``repeat_1/2/layerchoice_1``
+(block 2 of ``repeat_1``) or ``layerchoice_1/conv/valuechoice_1`` (candidate ``conv``). Skipping them
+therefore never shifts the numbers of the choices built after them.
 """
 
 from __future__ import annotations
@@ -17,17 +23,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-__all__ = ["auto_label", "label_scope", "validate_label"]
+__all__ = ["auto_label", "label_namespace", "label_scope", "validate_label"]
 
 
 class _LabelCounter:
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "") -> None:
+        self._prefix = prefix
         self._counts: dict[str, int] = {}
 
     def next(self, kind: str) -> str:
         n = self._counts.get(kind, 0) + 1
         self._counts[kind] = n
-        return f"{kind}_{n}"
+        return f"{self._prefix}{kind}_{n}"
 
 
 _global_counter = _LabelCounter()
@@ -62,3 +69,17 @@ def validate_label(label: object, owner: str) -> str:
     if not isinstance(label, str) or not label:
         raise TypeError(f"{owner}: label must be a non-empty string, got {label!r}")
     return label
+
+
+@contextmanager
+def label_namespace(prefix: str) -> Iterator[None]:
+    """Number automatic labels afresh inside this block, as ``{prefix}/{kind}_{n}``.
+
+    Used around building what ``fixed_arch`` may skip, so that the labels of everything built
+    afterwards do not depend on whether it was built.
+    """
+    token = _scope.set(_LabelCounter(f"{prefix}/"))
+    try:
+        yield
+    finally:
+        _scope.reset(token)

@@ -13,6 +13,13 @@ __all__ = ["Freezer", "collect_search_space"]
 
 
 def _plain_attributes(module: tnn.Module) -> list[tuple[str, Any]]:
+    """Public non-module attributes that may hold a value choice (``self.p = ValueChoice(...)``).
+
+    torch's own classes never hold user choices in plain attributes, so they are skipped: this
+    keeps both walks cheap on large networks.
+    """
+    if type(module).__module__.startswith("torch."):
+        return []
     return [
         (name, value)
         for name, value in vars(module).items()
@@ -30,13 +37,14 @@ def collect_search_space(model: tnn.Module) -> SearchSpace:
         if id(module) in seen:
             return
         seen.add(id(module))
-        decisions = getattr(module, "_retiarii_decisions", None)
+        # Hooks are looked up on the class: nn.Module.__getattr__ is slow for missing names.
+        decisions = getattr(type(module), "_retiarii_decisions", None)
         if decisions is not None:
-            for decision in decisions():
+            for decision in decisions(module):
                 found.extend(decision.leaves())
         for _, value in _plain_attributes(module):
             found.extend(leaves_of(value))
-        if getattr(module, "_retiarii_walk_children", True):
+        if getattr(type(module), "_retiarii_walk_children", True):
             for child in module.children():
                 visit(child)
 
@@ -59,9 +67,9 @@ class Freezer:
         done = self._memo.get(id(module))
         if done is not None:
             return done
-        hook = getattr(module, "_retiarii_freeze", None)
+        hook = getattr(type(module), "_retiarii_freeze", None)
         if hook is not None:
-            frozen: tnn.Module = hook(self)
+            frozen: tnn.Module = hook(module, self)
         else:
             self.children(module)
             self.attributes(module)

@@ -16,7 +16,7 @@ import torch.nn as tnn
 
 from ...mutable import Choice, SampleError, label_scope, leaves_of
 from .fixed import FixedContext, current_fixed
-from .freeze import Freezer, collect_search_space
+from .freeze import Freezer
 from .mutable_args import init_with_choices, mutable_args
 
 __all__ = ["basic_unit", "blackbox_module", "get_init_args", "model_wrapper", "serialize"]
@@ -43,19 +43,31 @@ def get_init_args(obj: Any) -> tuple[type, tuple[Any, ...], dict[str, Any]] | No
     return value
 
 
+class _ReadTracker(dict):  # type: ignore[type-arg]
+    """A sample that remembers which labels were looked up while freezing."""
+
+    def __init__(self, sample: dict[str, Any]) -> None:
+        super().__init__(sample)
+        self.read: set[str] = set()
+
+    def __getitem__(self, label: str) -> Any:
+        self.read.add(label)
+        return super().__getitem__(label)
+
+
 def _freeze_in_place(model: tnn.Module, ctx: FixedContext) -> None:
-    space = collect_search_space(model)
-    known = set(space) | ctx.used
-    unknown = [label for label in ctx.sample if label not in known]
+    # One walk: choices validate their own values as they freeze (naming the label); labels the
+    # sample has but nothing read, during the build or the freeze, are reported as unknown.
+    sample = _ReadTracker(ctx.sample)
+    freezer = Freezer(sample)
+    freezer.children(model)
+    freezer.attributes(model)
+    unknown = [label for label in ctx.sample if label not in sample.read and label not in ctx.used]
     if unknown and not ctx.skipped_lazily:
         raise SampleError(
             f"fixed_arch: the sample has label(s) {unknown} that {type(model).__name__} does not "
-            f"use; its labels are {sorted(known)}"
+            f"use; the labels it uses are {sorted(sample.read | ctx.used)}"
         )
-    valid = space.validate({label: ctx.sample[label] for label in space if label in ctx.sample})
-    freezer = Freezer(valid)
-    freezer.children(model)
-    freezer.attributes(model)
     ctx.models_frozen += 1
 
 
