@@ -10,7 +10,9 @@ from typing import Any
 import torch.nn as tnn
 
 from ...mutable import SearchSpace
+from .fixed import fixed_arch
 from .freeze import Freezer, collect_search_space
+from .wrappers import get_init_args
 
 __all__ = ["ModelSpace"]
 
@@ -72,6 +74,22 @@ class ModelSpace:
         model = copy.deepcopy(self.model) if copy_model else self.model
         frozen = Freezer(valid).module(model)
         return frozen
+
+    def build(self, sample: Mapping[str, Any]) -> tnn.Module:
+        """A *freshly initialised* model for ``sample`` (what a multi-trial trial trains).
+
+        For a ``@model_wrapper`` model this re-runs its constructor inside ``fixed_arch`` (only
+        the chosen candidates are built when candidates are factories); otherwise it freezes a
+        deep copy, like :meth:`freeze`.
+        """
+        valid = self.validate(sample)
+        recorded = get_init_args(self.model)
+        if recorded is None or not getattr(type(self.model), "_retiarii_model_wrapper", False):
+            return self.freeze(valid)
+        cls, args, kwargs = recorded
+        with fixed_arch(valid, verbose=False):
+            model: tnn.Module = cls(*args, **kwargs)
+        return model
 
     def __repr__(self) -> str:
         return f"ModelSpace({type(self.model).__name__}, {len(self.search_space)} labels, size={self.size})"
