@@ -22,9 +22,11 @@ _LAZY = {
     "get_init_args": "retiarii.nn.pytorch.wrappers",
     "fixed_arch": "retiarii.nn.pytorch.fixed",
     "ModelSpace": "retiarii.nn.pytorch.space",
+    "Mutator": "retiarii.experiment.mutators",
 }
 
 if TYPE_CHECKING:
+    from .experiment.mutators import Mutator
     from .nn.pytorch.fixed import fixed_arch
     from .nn.pytorch.space import ModelSpace
     from .nn.pytorch.wrappers import (
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ModelSpace",
+    "Mutator",
     "SampleError",
     "__version__",
     "basic_unit",

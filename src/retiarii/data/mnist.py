@@ -20,7 +20,7 @@ _FILES = {
     True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_DTYPES: dict[int, Any] = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
 def default_mnist_root() -> Path:
@@ -44,9 +44,11 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         raise ValueError(f"{path} is not an idx file (bad magic number)")
     ndim = data[3]
     shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
-    array = np.frombuffer(data, dtype=_DTYPES[data[2]], offset=4 + 4 * ndim)
+    array = np.frombuffer(data, dtype=np.dtype(_DTYPES[data[2]]), offset=4 + 4 * ndim)
     if array.size != int(np.prod(shape)):
-        raise ValueError(f"{path} is truncated: expected {int(np.prod(shape))} values, got {array.size}")
+        raise ValueError(
+            f"{path} is truncated: expected {int(np.prod(shape))} values, got {array.size}"
+        )
     return array.reshape(shape)
 
 

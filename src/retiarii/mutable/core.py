@@ -272,9 +272,8 @@ def _scalar_key(value: Any) -> tuple[str, Any] | None:
 
 def _check_unique(candidates: list[Any], owner: str) -> None:
     keys = [_scalar_key(c) for c in candidates]
-    if all(k is not None for k in keys):
-        if len(set(keys)) == len(keys):
-            return
+    if all(k is not None for k in keys) and len(set(keys)) == len(keys):
+        return
     for i, a in enumerate(candidates):
         for b in candidates[:i]:
             if json_equal(a, b):

@@ -43,7 +43,7 @@ def get_init_args(obj: Any) -> tuple[type, tuple[Any, ...], dict[str, Any]] | No
     return value
 
 
-class _ReadTracker(dict):  # type: ignore[type-arg]
+class _ReadTracker(dict[str, Any]):
     """A sample that remembers which labels were looked up while freezing."""
 
     def __init__(self, sample: dict[str, Any]) -> None:
@@ -71,6 +71,25 @@ def _freeze_in_place(model: tnn.Module, ctx: FixedContext) -> None:
     ctx.models_frozen += 1
 
 
+def _model_init(
+    original_init: Callable[..., None],
+    model: tnn.Module,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> None:
+    outermost = not _building.get()
+    token = _building.set(True)
+    try:
+        with label_scope():
+            original_init(model, *args, **kwargs)
+    finally:
+        _building.reset(token)
+    _record_init_args(model, args, kwargs)
+    ctx = current_fixed()
+    if outermost and ctx is not None:
+        _freeze_in_place(model, ctx)
+
+
 def model_wrapper(cls: ModuleType) -> ModuleType:
     """Mark the outermost module of a model space.
 
@@ -82,19 +101,11 @@ def model_wrapper(cls: ModuleType) -> ModuleType:
         raise TypeError(f"@model_wrapper decorates a torch.nn.Module subclass, got {cls!r}")
     original_init = cls.__init__
 
+    # The closure only refers to module-level functions, so cloudpickle can ship classes defined
+    # in a user's __main__ (it pickles those by value, with the globals they reference).
     @functools.wraps(original_init)
     def __init__(self: tnn.Module, *args: Any, **kwargs: Any) -> None:
-        outermost = not _building.get()
-        token = _building.set(True)
-        try:
-            with label_scope():
-                original_init(self, *args, **kwargs)
-        finally:
-            _building.reset(token)
-        _record_init_args(self, args, kwargs)
-        ctx = current_fixed()
-        if outermost and ctx is not None:
-            _freeze_in_place(self, ctx)
+        _model_init(original_init, self, args, kwargs)
 
     cls.__init__ = __init__  # type: ignore[method-assign]
     cls._retiarii_model_wrapper = True  # type: ignore[attr-defined]

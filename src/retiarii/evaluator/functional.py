@@ -1,0 +1,38 @@
+"""``FunctionalEvaluator``: wrap any function ``fn(model, **kwargs)`` as an evaluator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .base import Evaluator
+
+__all__ = ["FunctionalEvaluator"]
+
+
+class FunctionalEvaluator(Evaluator):
+    """Call ``function(model, **kwargs)`` for every model.
+
+    The function reports with ``retiarii.report_final_result(metric)`` (and optionally
+    ``report_intermediate_result``); if it reports nothing but returns a number (or a dict with a
+    ``'default'`` key), the return value is taken as the final result.
+
+    Example:
+        >>> def fit(model, dataloader):
+        ...     ...
+        ...     retiarii.report_final_result(accuracy)
+        >>> evaluator = FunctionalEvaluator(fit, dataloader=loader)  # doctest: +SKIP
+    """
+
+    def __init__(self, function: Callable[..., Any], **kwargs: Any) -> None:
+        if not callable(function):
+            raise TypeError(f"FunctionalEvaluator needs a function, got {function!r}")
+        self.function = function
+        self.arguments = kwargs
+
+    def evaluate(self, model: Any) -> Any:
+        return self.function(model, **self.arguments)
+
+    def __repr__(self) -> str:
+        name = getattr(self.function, "__qualname__", repr(self.function))
+        return f"FunctionalEvaluator({name}, {sorted(self.arguments)})"

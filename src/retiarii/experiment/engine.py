@@ -1,0 +1,252 @@
+"""The experiment loop — the only loop: ask the strategy, submit, record events, tell the strategy.
+
+Budget rules (also what ``resume`` relies on):
+
+* ``max_trial_number`` counts trials that ran to an end (SUCCEEDED, FAILED, TIMEOUT, CANCELED)
+  plus those running. INTERRUPTED trials (the driver stopped or died while they ran) do not
+  count: on resume their samples run again as new trials (``resumed_from`` points back).
+* ``max_experiment_duration`` is wall time since this run started plus the time earlier runs
+  used; when it is reached, running trials are CANCELED and the experiment ends.
+* A stop request (``exp.stop()``, Ctrl-C) interrupts running trials and ends with status
+  ``stopped``; the experiment can be resumed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from ..execution import (
+    Executor,
+    FinalMetric,
+    IntermediateMetric,
+    TrialFailed,
+    TrialStarted,
+    TrialSucceeded,
+)
+from ..execution.trial import LOG_NAME
+from ..store import ExperimentStore, TrialRecord
+from ..strategy import BaseStrategy, TrialResult
+from .progress import Progress
+
+__all__ = ["ExperimentLoop", "StopReason"]
+
+_logger = logging.getLogger("retiarii.experiment")
+
+_FAILURE_STATUS = {
+    "error": "FAILED",
+    "crashed": "FAILED",
+    "timeout": "TIMEOUT",
+    "canceled": "CANCELED",
+}
+_COUNTED = ("SUCCEEDED", "FAILED", "TIMEOUT", "CANCELED", "RUNNING", "WAITING")
+
+
+class StopReason:
+    """Why the loop ended (a sentence for the log and the store)."""
+
+    BUDGET = "max_trial_number reached"
+    DURATION = "max_experiment_duration reached"
+    STOPPED = "stopped by request"
+
+
+class ExperimentLoop:
+    """Runs one experiment to its end; the caller owns the store, executor and strategy."""
+
+    def __init__(
+        self,
+        store: ExperimentStore,
+        executor: Executor,
+        strategy: BaseStrategy,
+        experiment_dir: Path,
+        *,
+        max_trials: int | None,
+        max_duration: float | None,
+        previous_duration: float = 0.0,
+        stop_event: threading.Event | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.store = store
+        self.executor = executor
+        self.strategy = strategy
+        self.experiment_dir = experiment_dir
+        self.max_trials = max_trials
+        self.max_duration = max_duration
+        self.previous_duration = previous_duration
+        self.stop_event = stop_event or threading.Event()
+        self.progress = progress
+        self.running: dict[int, dict[str, Any]] = {}
+        self.pending: deque[tuple[dict[str, Any], int]] = deque()
+        self.reason = ""
+        self._start = time.time()
+
+    # -- resume ------------------------------------------------------------------------------
+    def replay_history(self) -> None:
+        """Tell the strategy every finished trial and queue interrupted ones to run again."""
+        trials = self.store.trials()
+        rerun_of = {t.resumed_from for t in trials if t.resumed_from is not None}
+        for trial in trials:
+            self.strategy.mark_seen(trial.sample)
+            if trial.status == "INTERRUPTED":
+                if trial.id not in rerun_of:
+                    self.pending.append((trial.sample, trial.id))
+            elif trial.finished:
+                self.strategy.tell(_result(trial))
+        state = self.store.strategy_state()
+        if state:
+            self.strategy.load_state_dict(state)
+
+    # -- the loop --------------------------------------------------------------------------------
+    def elapsed(self) -> float:
+        """Seconds this experiment has run, over all its runs."""
+        return self.previous_duration + time.time() - self._start
+
+    def _used(self) -> int:
+        counts = self.store.counts()
+        return sum(counts.get(status, 0) for status in _COUNTED)
+
+    def _time_up(self) -> bool:
+        return self.max_duration is not None and self.elapsed() >= self.max_duration
+
+    def run(self) -> str:
+        """Run until the budget is spent, the space is exhausted, time is up or stop is asked."""
+        try:
+            while True:
+                if self.stop_event.is_set():
+                    self.reason = StopReason.STOPPED
+                    break
+                if self._time_up():
+                    self.reason = StopReason.DURATION
+                    break
+                no_more = self._fill_slots()
+                if not self.running:
+                    if no_more:
+                        break
+                    if self.max_trials is not None and self._used() >= self.max_trials:
+                        self.reason = StopReason.BUDGET
+                        break
+                    _logger.warning(
+                        "the strategy proposes nothing while no trial is running; ending"
+                    )
+                    self.reason = "strategy proposed nothing"
+                    break
+                for event in self.executor.poll(timeout=0.2):
+                    self._handle(event)
+                self._draw()
+        except KeyboardInterrupt:
+            _logger.info("interrupted (Ctrl-C): stopping")
+            self.reason = StopReason.STOPPED
+        finally:
+            self._wind_down()
+        return self.reason
+
+    def _fill_slots(self) -> bool:
+        """Submit while there is room; True when nothing more will ever be submitted."""
+        while self.executor.free_slots() > 0:
+            if self.max_trials is not None and self._used() >= self.max_trials:
+                self.reason = StopReason.BUDGET
+                return True
+            if self.pending:
+                sample, resumed_from = self.pending.popleft()
+                self._submit(sample, resumed_from)
+                continue
+            sample_or_none = self.strategy.ask()
+            if sample_or_none is None:
+                if self.strategy.exhausted:
+                    self.reason = f"search space exhausted: {self.strategy.exhausted_reason}"
+                    return True
+                return False
+            self._submit(sample_or_none, None)
+        return False
+
+    def _submit(self, sample: dict[str, Any], resumed_from: int | None) -> None:
+        trial_id = self.store.create_trial(sample, resumed_from=resumed_from)
+        trial_dir = self.experiment_dir / "trials" / str(trial_id)
+        trial_dir.mkdir(parents=True, exist_ok=True)
+        self.running[trial_id] = sample
+        self.executor.submit(trial_id, sample, str(trial_dir))
+
+    def _handle(self, event: Any) -> None:
+        if isinstance(event, TrialStarted):
+            log = self.experiment_dir / "trials" / str(event.trial_id) / LOG_NAME
+            self.store.mark_running(event.trial_id, worker=event.worker, log_path=log)
+        elif isinstance(event, IntermediateMetric):
+            self.store.add_intermediate(event.trial_id, event.metric)
+        elif isinstance(event, FinalMetric):
+            self.store.set_final(event.trial_id, event.metric)
+        elif isinstance(event, TrialSucceeded):
+            self._finish(event.trial_id, "SUCCEEDED", None)
+        elif isinstance(event, TrialFailed):
+            self._finish(event.trial_id, _FAILURE_STATUS.get(event.reason, "FAILED"), event.error)
+
+    def _finish(self, trial_id: int, status: str, error: str | None) -> None:
+        self.running.pop(trial_id, None)
+        record = self.store.finish_trial(trial_id, status, error)
+        self.strategy.tell(_result(record))
+        self.store.save_strategy_state(self.strategy.state_dict())
+        if self.progress is not None:
+            self.progress.trial_finished(
+                trial_id, status, record.final_value, record.duration, record.sample
+            )
+            if error and status != "SUCCEEDED":
+                _logger.info(
+                    "trial %d: %s",
+                    trial_id,
+                    error.strip().splitlines()[-1] if error.strip() else status,
+                )
+
+    def _draw(self, force: bool = False) -> None:
+        if self.progress is None or not self.progress.live:
+            return
+        counts = self.store.counts()
+        best = self.store.best_trials(1)
+        self.progress.update(
+            done=sum(counts.get(s, 0) for s in ("SUCCEEDED", "FAILED", "TIMEOUT", "CANCELED")),
+            running=len(self.running),
+            failed=counts.get("FAILED", 0) + counts.get("TIMEOUT", 0),
+            best=best[0].final_value if best else None,
+            best_id=best[0].id if best else None,
+            force=force,
+        )
+
+    def _wind_down(self) -> None:
+        """Cancel what still runs: CANCELED when time is up, INTERRUPTED when stopped."""
+        status = "CANCELED" if self.reason == StopReason.DURATION else "INTERRUPTED"
+        for trial_id in list(self.running):
+            try:
+                self.executor.cancel(trial_id)
+            except Exception:  # the worker may be gone already
+                _logger.debug("cancel of trial %d failed", trial_id, exc_info=True)
+        # drain the cancellation events so metrics that arrived are recorded
+        deadline = time.time() + 5
+        while self.running and time.time() < deadline:
+            for event in self.executor.poll(timeout=0.2):
+                if (
+                    isinstance(event, (TrialSucceeded, TrialFailed))
+                    and event.trial_id in self.running
+                ):
+                    self.running.pop(event.trial_id)
+                    if isinstance(event, TrialSucceeded):
+                        self.store.finish_trial(event.trial_id, "SUCCEEDED")
+                    else:
+                        self.store.finish_trial(
+                            event.trial_id, status, f"{self.reason}: {event.error}"
+                        )
+                else:
+                    self._record_only(event)
+        for trial_id in list(self.running):
+            self.store.finish_trial(trial_id, status, self.reason)
+            self.running.pop(trial_id)
+        self._draw(force=True)
+
+    def _record_only(self, event: Any) -> None:
+        if isinstance(event, (TrialStarted, IntermediateMetric, FinalMetric)):
+            self._handle(event)
+
+
+def _result(trial: TrialRecord) -> TrialResult:
+    return TrialResult(trial.id, trial.sample, trial.status, trial.final_value)

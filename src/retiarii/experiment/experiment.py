@@ -1,0 +1,414 @@
+"""``RetiariiExperiment``: a model space, an evaluator and a strategy, run as one experiment.
+
+An experiment lives in its own directory (``<working dir>/<id>/``) holding ``experiment.db`` (the
+SQLite store: the single source of truth), ``experiment.pkl`` (the model space, evaluator and
+strategy, cloudpickled, for resume) and ``trials/<trial id>/trial.log``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..store import DEFAULT_FILENAME, ExperimentStore, TrialRecord
+from .config import ConfigError, RetiariiExeConfig
+from .progress import Progress
+
+__all__ = ["RetiariiExperiment"]
+
+_logger = logging.getLogger("retiarii.experiment")
+_PAYLOAD = "experiment.pkl"
+_NNI_STATUS = {
+    "created": "INITIALIZED",
+    "running": "RUNNING",
+    "done": "DONE",
+    "stopped": "STOPPED",
+    "failed": "ERROR",
+    "interrupted": "STOPPED",
+}
+
+
+def _ensure_console_logging() -> None:
+    logger = logging.getLogger("retiarii")
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", "%H:%M:%S"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def resolve_experiment_dir(experiment: str | os.PathLike[str]) -> Path:
+    """An experiment directory, given as a path or as an id under the default working dir."""
+    path = Path(experiment).expanduser()
+    if (path / DEFAULT_FILENAME).exists():
+        return path
+    from .config import default_working_directory
+
+    by_id = default_working_directory() / str(experiment)
+    if (by_id / DEFAULT_FILENAME).exists():
+        return by_id
+    raise FileNotFoundError(
+        f"no experiment at {str(experiment)!r}: expected a directory holding {DEFAULT_FILENAME} "
+        f"(or an experiment id under {default_working_directory()})"
+    )
+
+
+class RetiariiExperiment:
+    """Multi-trial search of ``base_model`` (a model space) with ``evaluator`` and ``strategy``.
+
+    Args:
+        base_model: the model space, an instance of a ``@model_wrapper`` class.
+        evaluator: e.g. ``FunctionalEvaluator(fit, ...)`` or a Lightning evaluator.
+        applied_mutators: classic ``Mutator`` objects applied to the base model (seeds 000/002).
+        strategy: e.g. ``strategy.Random(dedup=True)`` (default) or ``strategy.GridSearch()``.
+    """
+
+    def __init__(
+        self,
+        base_model: Any,
+        evaluator: Any = None,
+        applied_mutators: list[Any] | None = None,
+        strategy: Any = None,
+    ) -> None:
+        import torch.nn as tnn
+
+        from ..strategy import BaseStrategy, Random
+
+        if not isinstance(base_model, tnn.Module):
+            raise TypeError(
+                f"base_model must be a model space instance (torch.nn.Module), got {base_model!r}; "
+                "did you pass the class instead of an instance?"
+            )
+        if evaluator is None:
+            raise TypeError("RetiariiExperiment needs an evaluator, e.g. FunctionalEvaluator(fit)")
+        if strategy is None:
+            strategy = Random(dedup=True)
+        if not isinstance(strategy, BaseStrategy):
+            raise TypeError(f"strategy must be a retiarii.strategy strategy, got {strategy!r}")
+        self.base_model = base_model
+        self.evaluator = evaluator
+        self.applied_mutators = list(applied_mutators or [])
+        self.strategy = strategy
+        self.config: RetiariiExeConfig | None = None
+        self.id: str | None = None
+        self.experiment_dir: Path | None = None
+        self._store: ExperimentStore | None = None
+        self._stop = threading.Event()
+        self._dashboard: Any = None
+        self._previous_duration = 0.0
+
+    # -- the search space --------------------------------------------------------------------
+    def _space(self) -> Any:
+        from .mutators import space_with_mutators
+
+        return space_with_mutators(self.base_model, self.applied_mutators)
+
+    # -- running -----------------------------------------------------------------------------
+    def run(
+        self, config: RetiariiExeConfig | None = None, port: int | None = None, debug: bool = False
+    ) -> None:
+        """Run until the budget is spent or the space exhausted; serve the dashboard on ``port``.
+
+        Ctrl-C (or :meth:`stop` from another thread) stops cleanly: running trials are marked
+        INTERRUPTED and the experiment can be resumed.
+        """
+        config = config or RetiariiExeConfig("local")
+        if not isinstance(config, RetiariiExeConfig):
+            raise ConfigError(f"config must be a RetiariiExeConfig, got {config!r}")
+        config.validate()
+        if debug:
+            config.execution = "inprocess"
+        self.config = config
+        _ensure_console_logging()
+        space = self._space()
+        if self._store is None:
+            self._create(config, space)
+        self._run_loop(space, port)
+
+    def _create(self, config: RetiariiExeConfig, space: Any) -> None:
+        import cloudpickle
+
+        self.id = _new_id()
+        self.experiment_dir = config.working_directory() / self.id
+        self.experiment_dir.mkdir(parents=True, exist_ok=False)
+        (self.experiment_dir / _PAYLOAD).write_bytes(
+            cloudpickle.dumps(
+                {
+                    "base_model": self.base_model,
+                    "evaluator": self.evaluator,
+                    "strategy": self.strategy,
+                    "applied_mutators": self.applied_mutators,
+                }
+            )
+        )
+        self._store = ExperimentStore(self.experiment_dir / DEFAULT_FILENAME)
+        self._store.init_experiment(
+            config.experiment_name or self.id,
+            config.to_dict(),
+            space.search_space.to_json(),
+            config.optimize_mode,
+            exp_id=self.id,
+            info={
+                "strategy": type(self.strategy).__name__,
+                "evaluator": repr(self.evaluator),
+                "model": type(self.base_model).__name__,
+                "space_size": str(space.size),
+            },
+        )
+        _logger.info(
+            "experiment %s in %s (search space: %d labels, %s samples)",
+            self.id,
+            self.experiment_dir,
+            len(space.labels),
+            space.size,
+        )
+
+    def _run_loop(self, space: Any, port: int | None) -> None:
+        from ..execution import InProcessExecutor, LocalExecutor
+        from .engine import ExperimentLoop
+        from .runner import ModelSpaceTrialRunner
+
+        assert (
+            self._store is not None and self.config is not None and self.experiment_dir is not None
+        )
+        config = self.config
+        self.strategy.attach(space.search_space, config.optimize_mode)
+        if port is not None:
+            self._start_dashboard(port)
+        runner = ModelSpaceTrialRunner(space, self.evaluator)
+        if config.execution == "inprocess":
+            executor: Any = InProcessExecutor()
+        else:
+            executor = LocalExecutor(
+                config.trial_concurrency,
+                trial_timeout=config.timeout_seconds,
+                gpus_per_trial=config.trial_gpu_number,
+                gpu_indices=config.training_service.gpu_indices,
+            )
+        progress = Progress(config.max_trial_number, config.duration_seconds)
+        loop = ExperimentLoop(
+            self._store,
+            executor,
+            self.strategy,
+            self.experiment_dir,
+            max_trials=config.max_trial_number,
+            max_duration=config.duration_seconds,
+            previous_duration=self._previous_duration,
+            stop_event=self._stop,
+            progress=progress,
+        )
+        self._store.set_status("running")
+        status = "failed"
+        try:
+            loop.replay_history()
+            try:
+                executor.start(runner)
+            except KeyboardInterrupt:
+                loop.reason = "stopped by request"
+            else:
+                loop.run()
+            status = "stopped" if loop.reason == "stopped by request" else "done"
+        finally:
+            executor.shutdown()
+            progress.close()
+            self._previous_duration = loop.elapsed()
+            self._store.update_info(
+                {"duration": self._previous_duration, "end_reason": loop.reason}
+            )
+            self._store.set_status(status)
+        counts = self._store.counts()
+        best = self._store.best_trials(1)
+        _logger.info(
+            "experiment %s %s (%s): %d succeeded, %d failed%s",
+            self.id,
+            status,
+            loop.reason,
+            counts.get("SUCCEEDED", 0),
+            counts.get("FAILED", 0) + counts.get("TIMEOUT", 0),
+            f"; best {best[0].final_value:.6g} (trial {best[0].id}) {best[0].sample}"
+            if best
+            else "",
+        )
+
+    def stop(self) -> None:
+        """Ask a running experiment to stop (thread-safe); also stops the dashboard."""
+        self._stop.set()
+        if self._dashboard is not None:
+            self._dashboard.close()
+            self._dashboard = None
+
+    def _start_dashboard(self, port: int, host: str = "127.0.0.1") -> None:
+        from ..dashboard import serve_dashboard
+
+        assert self.experiment_dir is not None
+        self._dashboard = serve_dashboard(
+            self.experiment_dir, host=host, port=port, stop=self._stop.set
+        )
+        _logger.info("dashboard: %s", self._dashboard.url)
+
+    # -- results --------------------------------------------------------------------------------
+    @property
+    def store(self) -> ExperimentStore:
+        """The experiment's store (raises before ``run``)."""
+        if self._store is None:
+            raise RuntimeError("the experiment has not been run yet; call run(config) first")
+        return self._store
+
+    def export_top_models(
+        self, top_k: int = 1, optimize_mode: str | None = None, formatter: str = "dict"
+    ) -> list[Any]:
+        """The ``top_k`` best architectures: samples (``'dict'``), frozen modules (``'instance'``)
+        or Python snippets that rebuild them (``'code'``)."""
+        if formatter not in ("dict", "instance", "code"):
+            raise ValueError(f"formatter must be 'dict', 'instance' or 'code', got {formatter!r}")
+        if optimize_mode is not None and optimize_mode not in ("maximize", "minimize"):
+            raise ValueError(
+                f"optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}"
+            )
+        trials = self.store.best_trials(top_k, optimize_mode)
+        if formatter == "dict":
+            return [dict(t.sample) for t in trials]
+        if formatter == "instance":
+            space = self._space()
+            return [space.build(t.sample) for t in trials]
+        return [model_code(self.base_model, t.sample) for t in trials]
+
+    def get_status(self) -> str:
+        """NNI's status names: INITIALIZED, RUNNING, DONE, STOPPED, ERROR."""
+        if self._store is None:
+            return "INITIALIZED"
+        return _NNI_STATUS.get(
+            self.store.experiment().status, self.store.experiment().status.upper()
+        )
+
+    def list_trial_jobs(self) -> list[TrialRecord]:
+        """Every trial, oldest first (``id``, ``status``, ``sample``, times, final metric, error)."""
+        return self.store.trials()
+
+    def get_job_metrics(
+        self, trial_job_id: int | str | None = None
+    ) -> dict[int, list[dict[str, Any]]]:
+        """``{trial id: [{'type': 'PERIODICAL'|'FINAL', 'sequence', 'data', 'timestamp'}, ...]}``."""
+        ids = (
+            [int(trial_job_id)] if trial_job_id is not None else [t.id for t in self.store.trials()]
+        )
+        out: dict[int, list[dict[str, Any]]] = {}  # JSON-ready records
+        for trial_id in ids:
+            trial = self.store.trial(trial_id)
+            records: list[dict[str, Any]] = [
+                {
+                    "type": "PERIODICAL",
+                    "sequence": r.sequence,
+                    "data": r.value,
+                    "timestamp": r.timestamp,
+                }
+                for r in self.store.intermediates(trial_id)
+            ]
+            if trial.final is not None:
+                records.append(
+                    {
+                        "type": "FINAL",
+                        "sequence": len(records),
+                        "data": trial.final,
+                        "timestamp": trial.ended_at,
+                    }
+                )
+            out[trial_id] = records
+        return out
+
+    def get_job_statistics(self) -> list[dict[str, Any]]:
+        """``[{'trialJobStatus': status, 'trialJobNumber': n}, ...]`` for statuses with trials."""
+        return [
+            {"trialJobStatus": s, "trialJobNumber": n} for s, n in self.store.counts().items() if n
+        ]
+
+    # -- resume / view ------------------------------------------------------------------------
+    @classmethod
+    def resume(
+        cls,
+        experiment: str | os.PathLike[str],
+        port: int | None = None,
+        wait_completion: bool = True,
+        config: RetiariiExeConfig | None = None,
+    ) -> RetiariiExperiment:
+        """Continue an experiment from its directory (or id) to the same budget.
+
+        Finished trials are kept and not repeated; trials that were running when it stopped (or
+        was killed) run again as new trials.
+        """
+        import cloudpickle
+
+        directory = resolve_experiment_dir(experiment)
+        payload = cloudpickle.loads((directory / _PAYLOAD).read_bytes())
+        exp = cls(
+            payload["base_model"],
+            payload["evaluator"],
+            payload["applied_mutators"],
+            payload["strategy"],
+        )
+        store = ExperimentStore(directory / DEFAULT_FILENAME)
+        record = store.experiment()
+        interrupted = store.interrupt_unfinished()
+        if interrupted:
+            _logger.info(
+                "resume: %d trial(s) were interrupted and will run again", len(interrupted)
+            )
+        exp._store, exp.id, exp.experiment_dir = store, record.id, directory
+        exp._previous_duration = float(record.info.get("duration", 0.0))
+        exp.config = config or RetiariiExeConfig.from_dict(record.config)
+        if wait_completion:
+            exp.run(exp.config, port)
+        return exp
+
+    @classmethod
+    def view(
+        cls,
+        experiment: str | os.PathLike[str],
+        port: int = 8080,
+        non_blocking: bool = False,
+        host: str = "127.0.0.1",
+    ) -> Any:
+        """Serve the dashboard of an experiment (finished or running) from its directory."""
+        from ..dashboard import serve_dashboard
+
+        directory = resolve_experiment_dir(experiment)
+        server = serve_dashboard(directory, host=host, port=port)
+        print(f"dashboard of {directory}: {server.url}  (Ctrl-C to quit)", file=sys.stderr)
+        if non_blocking:
+            return server
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            server.close()
+        return server
+
+
+def _new_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def model_code(base_model: Any, sample: dict[str, Any]) -> str:
+    """A runnable snippet that rebuilds the architecture of ``sample``."""
+    import json
+
+    cls = type(base_model)
+    module = cls.__module__
+    source = (
+        f"from {module} import {cls.__qualname__}"
+        if module != "__main__"
+        else f"# {cls.__qualname__} is defined in your script; import it from there"
+    )
+    return (
+        "from retiarii import fixed_arch\n"
+        f"{source}\n\n"
+        f"with fixed_arch({json.dumps(sample, sort_keys=True)}):\n"
+        f"    model = {cls.__qualname__}()\n"
+    )

@@ -1,0 +1,89 @@
+"""Console output of a running experiment: one log line per finished trial, and a live status line
+(done/running/failed of the budget, best so far, elapsed, ETA) when stderr is a terminal."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import TextIO
+
+__all__ = ["Progress", "format_seconds"]
+
+_logger = logging.getLogger("retiarii.experiment")
+
+
+def format_seconds(seconds: float | None) -> str:
+    """``93`` -> ``'01:33'``, ``3700`` -> ``'1:01:40'``."""
+    if seconds is None:
+        return "--:--"
+    seconds = int(max(0, seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+class Progress:
+    """Prints progress; quiet (no live line) when the stream is not a terminal."""
+
+    def __init__(
+        self, budget: int | None, duration: float | None, stream: TextIO | None = None
+    ) -> None:
+        self.stream = stream or sys.stderr
+        self.live = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.budget = budget
+        self.duration = duration
+        self.start = time.time()
+        self._last_draw = 0.0
+
+    def trial_finished(
+        self, trial_id: int, status: str, value: float | None, seconds: float | None, sample: dict
+    ) -> None:
+        """One line per finished trial (through logging, so users can silence it)."""
+        metric = f"{value:.6g}" if value is not None else "no metric"
+        self._clear()
+        _logger.info(
+            "trial %d %s in %s: %s %s", trial_id, status, format_seconds(seconds), metric, sample
+        )
+
+    def update(
+        self,
+        done: int,
+        running: int,
+        failed: int,
+        best: float | None,
+        best_id: int | None,
+        force: bool = False,
+    ) -> None:
+        """Redraw the live line (at most 10 times a second)."""
+        if not self.live:
+            return
+        now = time.time()
+        if not force and now - self._last_draw < 0.1:
+            return
+        self._last_draw = now
+        elapsed = now - self.start
+        eta: float | None = None
+        if self.budget and done:
+            eta = elapsed / done * (self.budget - done)
+        if self.duration is not None:
+            eta = min(eta, self.duration - elapsed) if eta is not None else self.duration - elapsed
+        budget = str(self.budget) if self.budget else "?"
+        best_text = f"best {best:.6g} (#{best_id})" if best is not None else "best -"
+        line = (
+            f"[{done}/{budget}] running {running} failed {failed} | {best_text} | "
+            f"{format_seconds(elapsed)} elapsed, ETA {format_seconds(eta)}"
+        )
+        self.stream.write("\r\x1b[2K" + line)
+        self.stream.flush()
+
+    def _clear(self) -> None:
+        if self.live:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+
+    def close(self) -> None:
+        """End the live line."""
+        if self.live:
+            self.stream.write("\n")
+            self.stream.flush()

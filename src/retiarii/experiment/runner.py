@@ -1,0 +1,29 @@
+"""What runs inside a worker: build the sampled model, hand it to the evaluator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ModelSpaceTrialRunner"]
+
+
+class ModelSpaceTrialRunner:
+    """The payload shipped once to every worker (cloudpickled): a model space and an evaluator.
+
+    ``space`` is anything with ``build(sample) -> nn.Module`` (a ``ModelSpace``, or a space with
+    applied mutators). Per trial only the sample travels; the worker builds a freshly initialised
+    model for it and calls ``evaluator.evaluate(model)``.
+    """
+
+    def __init__(self, space: Any, evaluator: Any) -> None:
+        if not callable(getattr(evaluator, "evaluate", None)):
+            raise TypeError(f"evaluator {evaluator!r} has no evaluate(model) method")
+        self.space = space
+        self.evaluator = evaluator
+
+    def setup(self) -> None:
+        """Nothing to prepare: the space arrived ready."""
+
+    def run(self, sample: dict[str, Any], trial_dir: str) -> Any:
+        model = self.space.build(sample)
+        return self.evaluator.evaluate(model)
