@@ -94,7 +94,7 @@ class Choice(Mutable):
 
     def same_decision(self, other: Choice) -> bool:
         """Whether ``other`` may share this label (same kind of decision over the same domain)."""
-        return type(other) is type(self) and other.spec() == self.spec()
+        return other.kind == self.kind and other.spec() == self.spec()
 
     def leaves(self) -> Iterator[Choice]:
         yield self
@@ -270,6 +270,15 @@ def _scalar_key(value: Any) -> tuple[str, Any] | None:
     return None
 
 
+def _as_json(value: Any) -> Any:
+    """Tuples as lists (recursively): the form a value has after a JSON round trip."""
+    if isinstance(value, (list, tuple)):
+        return [_as_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_json(v) for k, v in value.items()}
+    return value
+
+
 def _check_unique(candidates: list[Any], owner: str) -> None:
     keys = [_scalar_key(c) for c in candidates]
     if all(k is not None for k in keys) and len(set(keys)) == len(keys):
@@ -309,7 +318,9 @@ class Categorical(Choice, MutableExpression):
     @property
     def domain(self) -> list[Any]:
         """The values a sample may hold for this label."""
-        return list(range(len(self.candidates))) if self.by_index else list(self.candidates)
+        if self.by_index:
+            return list(range(len(self.candidates)))
+        return [_as_json(c) for c in self.candidates]
 
     @property
     def size(self) -> int:
@@ -352,7 +363,7 @@ class Categorical(Choice, MutableExpression):
             yield from leaves_of(candidate)
 
     def spec(self) -> dict[str, Any]:
-        values = [list(v) if isinstance(v, tuple) else v for v in self.domain]
+        values = self.domain
         return {"_type": self.kind, "_value": values}
 
     def __repr__(self) -> str:

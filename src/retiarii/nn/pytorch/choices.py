@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import torch.nn as tnn
 
 from ...mutable import Categorical, Choice, InputSubset, auto_label
-from ...mutable.labels import validate_label
+from ...mutable.labels import label_namespace, validate_label
 from .base import MutableModule
 from .fixed import current_fixed
 from .frozen import REDUCTIONS, ChosenInputs, check_inputs
@@ -39,12 +39,17 @@ class LayerChoiceDecision(Categorical):
     kind = "layer_choice"
 
 
-def build_candidate(candidate: Candidate, owner: str, name: object) -> tnn.Module:
-    """A candidate given as a module is used as is; a factory (class or function) is called."""
+def build_candidate(candidate: Candidate, owner: str, name: object, label: str) -> tnn.Module:
+    """A candidate given as a module is used as is; a factory (class or function) is called.
+
+    A factory runs in the label namespace ``{label}/{name}``: ``fixed_arch`` calls only the chosen
+    one, and the automatic labels of choices built after this LayerChoice must not depend on that.
+    """
     if isinstance(candidate, tnn.Module):
         return candidate
     if callable(candidate):
-        built = candidate()
+        with label_namespace(f"{label}/{name}"):
+            built = candidate()
         if isinstance(built, tnn.Module):
             return built
         raise TypeError(
@@ -104,12 +109,17 @@ class LayerChoice(MutableModule):
             ctx.mark_used([self.label])
             if any(not isinstance(c, tnn.Module) for i, (_, c) in enumerate(items) if i != index):
                 ctx.skipped_lazily = True
+            ctx.dropped.extend(
+                c for i, (_, c) in enumerate(items) if i != index and isinstance(c, tnn.Module)
+            )
             chosen_name, chosen = items[index]
-            self.add_module(str(chosen_name), build_candidate(chosen, owner, chosen_name))
+            self.add_module(
+                str(chosen_name), build_candidate(chosen, owner, chosen_name, self.label)
+            )
             self._fixed_name: Any = chosen_name
         else:
             for name, candidate in items:
-                self.add_module(str(name), build_candidate(candidate, owner, name))
+                self.add_module(str(name), build_candidate(candidate, owner, name, self.label))
             self._fixed_name = None
 
     # -- the decision --------------------------------------------------------------------------

@@ -38,6 +38,9 @@ class FixedContext:
     used: set[str] = field(default_factory=set)
     skipped_lazily: bool = False
     models_frozen: int = 0
+    # Unchosen candidate modules a LayerChoice dropped while building: their labels are part of
+    # the space's samples, so the unknown-label check must still recognise them.
+    dropped: list[Any] = field(default_factory=list)
 
     def mark_used(self, labels: Iterator[str] | list[str] | set[str]) -> None:
         """Record labels that a choice consumed while building."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import torch.nn as tnn
 
 from ...mutable import Categorical, Choice, Mutable
-from ...mutable.labels import auto_label, validate_label
+from ...mutable.labels import auto_label, label_namespace, validate_label
 from .base import MutableModule
 from .choices import ValueChoice, call_factory
 from .fixed import current_fixed
@@ -86,6 +86,14 @@ class Repeat(MutableModule):
         self.blocks = tnn.ModuleList(self._build(blocks, i) for i in range(build_depth))
 
     def _build(self, blocks: Blocks, index: int) -> tnn.Module:
+        if self._depth is None:  # a fixed depth: every block is always built
+            return self._build_block(blocks, index)
+        # fixed_arch builds only the chosen depth; automatic labels inside a block are numbered
+        # under ``{label}/{index}`` so that skipping blocks does not renumber what follows.
+        with label_namespace(f"{self.label}/{index}"):
+            return self._build_block(blocks, index)
+
+    def _build_block(self, blocks: Blocks, index: int) -> tnn.Module:
         if isinstance(blocks, list):
             if len(blocks) < self.max_depth:
                 raise ValueError(

@@ -16,7 +16,7 @@ import torch.nn as tnn
 
 from ...mutable import Choice, SampleError, label_scope, leaves_of
 from .fixed import FixedContext, current_fixed
-from .freeze import Freezer
+from .freeze import Freezer, collect_search_space
 from .mutable_args import init_with_choices, mutable_args
 
 __all__ = ["basic_unit", "blackbox_module", "get_init_args", "model_wrapper", "serialize"]
@@ -58,11 +58,24 @@ class _ReadTracker(dict[str, Any]):
 def _freeze_in_place(model: tnn.Module, ctx: FixedContext) -> None:
     # One walk: choices validate their own values as they freeze (naming the label); labels the
     # sample has but nothing read, during the build or the freeze, are reported as unknown.
+    # Labels that no choice consumed while building (cells, choices stored as attributes, nested
+    # choices) may belong to a branch the freeze skips, where nothing reads them: only then is the
+    # space collected (one more walk) so that such labels are checked, not called unknown.
+    unused = [label for label in ctx.sample if label not in ctx.used]
+    space = (
+        collect_search_space(tnn.ModuleList([model, *ctx.dropped]))
+        if unused and not ctx.skipped_lazily
+        else None
+    )
     sample = _ReadTracker(ctx.sample)
     freezer = Freezer(sample)
     freezer.children(model)
     freezer.attributes(model)
-    unknown = [label for label in ctx.sample if label not in sample.read and label not in ctx.used]
+    unknown = [label for label in unused if label not in sample.read]
+    if space is not None:
+        for label in [label for label in unknown if label in space]:
+            space[label].normalize(ctx.sample[label])  # a SampleError names the label
+        unknown = [label for label in unknown if label not in space]
     if unknown and not ctx.skipped_lazily:
         raise SampleError(
             f"fixed_arch: the sample has label(s) {unknown} that {type(model).__name__} does not "
