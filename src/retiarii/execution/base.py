@@ -25,6 +25,7 @@ __all__ = [
     "ExecutorError",
     "RunnerSetupError",
     "TrialRunner",
+    "check_runner",
 ]
 
 _E = TypeVar("_E", bound="Executor")
@@ -70,6 +71,16 @@ class TrialRunner(Protocol):
         :func:`retiarii.reporting.report_final_result`. If the trial never reports a final result
         and returns a number (or a metric dict), that value becomes its final metric.
         """
+
+
+def check_runner(runner: object) -> None:
+    """Raise a ``TypeError`` naming what is missing if ``runner`` is not a :class:`TrialRunner`."""
+    if not isinstance(runner, TrialRunner):
+        missing = [name for name in ("setup", "run") if not callable(getattr(runner, name, None))]
+        raise TypeError(
+            f"the runner must have setup() and run(sample, trial_dir) methods; "
+            f"{type(runner).__name__} has no {' or '.join(missing)}()"
+        )
 
 
 class Executor(abc.ABC):

@@ -14,7 +14,7 @@ timestamps a person reads.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 from retiarii.reporting import Metric
 
@@ -93,7 +93,7 @@ class TrialFailed:
     reason: FailureReason
 
 
-Event = Union[TrialStarted, IntermediateMetric, FinalMetric, TrialSucceeded, TrialFailed]
+Event = TrialStarted | IntermediateMetric | FinalMetric | TrialSucceeded | TrialFailed
 
 
 def is_terminal(event: Event) -> bool:

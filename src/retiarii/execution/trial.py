@@ -10,6 +10,7 @@ see (a dead process, a timeout, a cancel); the executor does.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import logging
@@ -178,10 +179,8 @@ def redirect_output(log_path: str) -> Iterator[None]:
 def _flush_all() -> None:
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         if stream is not None:
-            try:
+            with contextlib.suppress(OSError, ValueError):  # closed or broken: nothing to flush
                 stream.flush()
-            except (OSError, ValueError):  # closed or broken stream: nothing to flush
-                pass
     libc = _libc()
     if libc is not None:
         libc.fflush(None)

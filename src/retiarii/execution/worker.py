@@ -26,6 +26,8 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
+from retiarii.execution import pickling
+from retiarii.execution.events import Event
 from retiarii.execution.trial import run_trial
 
 __all__ = ["main"]
@@ -57,21 +59,27 @@ def _serve(conn: Connection, name: str) -> int:
     if runner is None:
         return 1
     conn.send(("ready",))
+    lock = threading.Lock()
+
+    def send(event: Event) -> None:
+        # A trial may report from threads it started with a copy of its context; one message
+        # must never interleave with another on the socket.
+        with lock:
+            conn.send(event)
+
     while True:
         message = conn.recv()
         if message[0] == "stop":
             return 0
         _, trial_id, sample, trial_dir = message
-        run_trial(runner, trial_id, sample, trial_dir, conn.send, worker=name)
+        run_trial(runner, trial_id, sample, trial_dir, send, worker=name)
 
 
 def _load_runner(conn: Connection) -> Any:
     """Unpickle and set up the runner, or send the reason it failed and return ``None``."""
     payload = conn.recv_bytes()
     try:
-        import cloudpickle
-
-        runner = cloudpickle.loads(payload)
+        runner = pickling.loads(payload)
     except BaseException:
         conn.send(
             (

@@ -13,7 +13,7 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
-from retiarii.reporting import Metric, metric_value, normalize_metric
+from retiarii.reporting import metric_value, normalize_metric
 
 __all__ = ["encode_json", "encode_metric", "encode_sample", "number_or_none"]
 
@@ -50,8 +50,8 @@ def encode_sample(sample: Any) -> str:
     return encode_json(dict(sample), "the sample")
 
 
-def encode_metric(metric: Any, what: str) -> tuple[str, float, Metric]:
-    """Validate a reported metric and return its JSON text, its number, and its normalized form.
+def encode_metric(metric: Any, what: str) -> tuple[str, float]:
+    """Validate a reported metric and return its JSON text and the number to optimise.
 
     Args:
         metric: A real number (Python, numpy or torch scalar) or a dict with a numeric
@@ -65,7 +65,7 @@ def encode_metric(metric: Any, what: str) -> tuple[str, float, Metric]:
     value = metric_value(normalized)
     if math.isinf(value):
         raise ValueError(f"{what} is infinite ({value}); report a finite number")
-    return encode_json(normalized, what), value, normalized
+    return encode_json(normalized, what), value
 
 
 def number_or_none(value: Any) -> float | None:

@@ -353,7 +353,7 @@ class ExperimentStore:
         ``metric`` is a real number or a dict with a numeric ``'default'`` (see
         :func:`retiarii.reporting.normalize_metric`); anything else is refused with the reason.
         """
-        text, value, _ = encode_metric(metric, f"intermediate metric of trial {trial_id}")
+        text, value = encode_metric(metric, f"intermediate metric of trial {trial_id}")
         with self._write("add_intermediate") as conn:
             self._unfinished_status(conn, trial_id)
             sequence: int = conn.execute(
@@ -373,7 +373,7 @@ class ExperimentStore:
         A trial reports its final metric before it ends, so this comes before
         :meth:`finish_trial`; a second call replaces the first while the trial is unfinished.
         """
-        text, value, _ = encode_metric(metric, f"final metric of trial {trial_id}")
+        text, value = encode_metric(metric, f"final metric of trial {trial_id}")
         with self._write("set_final") as conn:
             self._unfinished_status(conn, trial_id)
             conn.execute(

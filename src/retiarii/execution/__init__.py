@@ -1,0 +1,46 @@
+"""Execution: run trials in workers and stream their events back (mechanism only).
+
+The experiment loop submits ``(trial_id, sample, trial_dir)`` to an :class:`Executor`, polls
+:mod:`~retiarii.execution.events`, and decides everything else itself. Backends:
+
+* :class:`LocalExecutor` — a pool of long-lived worker processes (the default);
+* :class:`InProcessExecutor` — trials run in the calling process, for debugging.
+
+Nothing here imports torch; the runner's ``setup()`` does that inside the workers.
+"""
+
+from __future__ import annotations
+
+from retiarii.execution.base import Executor, ExecutorError, RunnerSetupError, TrialRunner
+from retiarii.execution.events import (
+    Event,
+    FailureReason,
+    FinalMetric,
+    IntermediateMetric,
+    TrialFailed,
+    TrialStarted,
+    TrialSucceeded,
+    is_terminal,
+)
+from retiarii.execution.inprocess import InProcessExecutor
+from retiarii.execution.local import LocalExecutor
+from retiarii.execution.trial import LOG_NAME, run_trial
+
+__all__ = [
+    "LOG_NAME",
+    "Event",
+    "Executor",
+    "ExecutorError",
+    "FailureReason",
+    "FinalMetric",
+    "InProcessExecutor",
+    "IntermediateMetric",
+    "LocalExecutor",
+    "RunnerSetupError",
+    "TrialFailed",
+    "TrialRunner",
+    "TrialStarted",
+    "TrialSucceeded",
+    "is_terminal",
+    "run_trial",
+]

@@ -1,0 +1,152 @@
+"""Worker processes as the driver sees them: what they start with, and how their end is told.
+
+Kept apart from :mod:`~retiarii.execution.local` so that the pool's logic reads on its own, and so
+that another backend can describe a dead worker the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from retiarii.execution.trial import LOG_NAME
+
+__all__ = [
+    "cpu_count",
+    "describe_exit",
+    "gpu_slices",
+    "import_paths",
+    "log_tail",
+    "pidfd_open",
+    "visible_gpus",
+    "wait_exit",
+    "worker_env",
+]
+
+_LOG_TAIL_LINES = 20
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (its affinity mask, which containers and ``taskset`` set)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def gpu_slices(
+    concurrency: int, gpus_per_trial: int, gpu_indices: Sequence[int | str] | None
+) -> list[str] | None:
+    """The ``CUDA_VISIBLE_DEVICES`` value of each worker, or ``None`` when trials use no GPU."""
+    if gpus_per_trial == 0:
+        return None
+    gpus = [str(g) for g in gpu_indices] if gpu_indices is not None else visible_gpus()
+    needed = concurrency * gpus_per_trial
+    if len(gpus) < needed:
+        raise ValueError(
+            f"concurrency={concurrency} x gpus_per_trial={gpus_per_trial} needs {needed} GPUs, "
+            f"but only {len(gpus)} are available ({', '.join(gpus) or 'none found'}); lower "
+            f"concurrency or pass gpu_indices"
+        )
+    return [
+        ",".join(gpus[k * gpus_per_trial : (k + 1) * gpus_per_trial]) for k in range(concurrency)
+    ]
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs this process may hand out: its ``CUDA_VISIBLE_DEVICES``, else ``nvidia-smi``'s."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [gpu.strip() for gpu in visible.split(",") if gpu.strip()]
+    try:  # ask the driver, not torch: the driver process must stay torch-free
+        result = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+
+def worker_env(threads: int, cuda_visible_devices: str | None) -> dict[str, str]:
+    """This process's environment, plus what a worker needs before it imports anything."""
+    env = dict(os.environ)
+    env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+    env["PYTHONPATH"] = os.pathsep.join(import_paths())
+    env["PYTHONUNBUFFERED"] = "1"  # a crash keeps the trial's last prints in trial.log
+    if cuda_visible_devices is not None:
+        env["CUDA_VISIBLE_DEVICES"] = cuda_visible_devices
+    return env
+
+
+def import_paths() -> list[str]:
+    """The driver's ``sys.path`` minus the interpreter's own directories.
+
+    The worker then imports retiarii, the user's modules and anything referenced by the pickled
+    runner the way the driver does, even when retiarii is not installed; the interpreter's own
+    stdlib and site-packages are left for the worker interpreter to add itself.
+    """
+    prefixes = {
+        os.path.realpath(p)
+        for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)
+    }
+    paths: list[str] = []
+    for entry in sys.path:
+        path = os.path.realpath(entry or os.getcwd())
+        if any(path == p or path.startswith(p + os.sep) for p in prefixes) or path in paths:
+            continue
+        paths.append(path)
+    return paths
+
+
+def pidfd_open(pid: int) -> int | None:
+    """A handle that becomes readable when ``pid`` exits, even if a grandchild holds its socket."""
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is None:
+        return None
+    try:
+        fd: int = pidfd_open(pid)
+    except OSError:  # kernel older than 5.3, or a sandbox without the syscall
+        return None
+    return fd
+
+
+def wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for ``proc`` to exit (and reap it); ``True`` if it did."""
+    try:
+        proc.wait(max(0.0, timeout))
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def describe_exit(returncode: int | None) -> str:
+    """How a process ended, in words: ``"exited with code 3"``, ``"was killed by SIGSEGV"``."""
+    if returncode is not None and returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        hint = " (often the out-of-memory killer)" if name == "SIGKILL" else ""
+        return f"was killed by {name}{hint}"
+    return f"exited with code {returncode}"
+
+
+def log_tail(trial_dir: str) -> str:
+    """The last lines of the trial's log, to append to a failure that has no traceback."""
+    path = os.path.join(trial_dir, LOG_NAME)
+    try:
+        with open(path, "rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - 8192))
+            lines = log.read().decode(errors="replace").splitlines()[-_LOG_TAIL_LINES:]
+    except OSError:
+        return f"\n(no {path})"
+    if not lines:
+        return f"\n({path} is empty)"
+    return f"\nlast lines of {path}:\n" + "\n".join(lines)

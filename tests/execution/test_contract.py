@@ -1,0 +1,185 @@
+"""The behaviour every executor backend promises (see ``Executor``'s docstring).
+
+Each test runs once per backend, so a new backend (Ray) gets the same checks by adding it to
+``BACKENDS`` in ``conftest.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from retiarii.execution import (
+    Executor,
+    FinalMetric,
+    InProcessExecutor,
+    IntermediateMetric,
+    LocalExecutor,
+    RunnerSetupError,
+    TrialFailed,
+    TrialStarted,
+    TrialSucceeded,
+)
+
+from .support import FailingSetupRunner, ScriptedRunner, run_until_done
+
+
+def kinds(events: list) -> list[str]:
+    return [type(event).__name__ for event in events]
+
+
+def test_metrics_arrive_in_order_between_started_and_succeeded(
+    executor: Executor, tmp_path: Path
+) -> None:
+    executor.submit(7, {"steps": 3, "final": 0.9}, str(tmp_path / "7"))
+    events = run_until_done(executor)[7]
+    assert kinds(events) == [
+        "TrialStarted",
+        "IntermediateMetric",
+        "IntermediateMetric",
+        "IntermediateMetric",
+        "FinalMetric",
+        "TrialSucceeded",
+    ]
+    assert [e.metric for e in events if isinstance(e, IntermediateMetric)] == [0.0, 1.0, 2.0]
+    assert events[4] == FinalMetric(7, 0.9, events[4].time)
+    assert all(e.trial_id == 7 for e in events)
+    times = [e.time for e in events]
+    assert times == sorted(times)
+
+
+def test_return_value_becomes_the_final_metric(executor: Executor, tmp_path: Path) -> None:
+    executor.submit(1, {"returns": 3}, str(tmp_path / "1"))
+    executor.submit(2, {"returns": {"default": 0.5, "loss": 2}}, str(tmp_path / "2"))
+    executor.submit(3, {"final": 1.0, "returns": 2.0}, str(tmp_path / "3"))
+    executor.submit(4, {"returns": "not a metric"}, str(tmp_path / "4"))
+    events = run_until_done(executor)
+    finals = {
+        tid: [e.metric for e in evs if isinstance(e, FinalMetric)] for tid, evs in events.items()
+    }
+    assert finals == {1: [3.0], 2: [{"default": 0.5, "loss": 2.0}], 3: [1.0], 4: []}
+    assert all(isinstance(evs[-1], TrialSucceeded) for evs in events.values())
+
+
+def test_a_raising_trial_fails_with_its_traceback_and_the_next_one_runs(
+    executor: Executor, tmp_path: Path
+) -> None:
+    executor.submit(1, {"steps": 1, "raise": "bad width"}, str(tmp_path / "1"))
+    failed = run_until_done(executor)[1]
+    assert kinds(failed) == ["TrialStarted", "IntermediateMetric", "TrialFailed"]
+    failure = failed[-1]
+    assert isinstance(failure, TrialFailed) and failure.reason == "error"
+    assert failure.error.startswith("Traceback (most recent call last):")
+    assert "support.py" in failure.error and "in run" in failure.error
+    assert failure.error.rstrip().endswith("ValueError: bad width")
+
+    executor.submit(2, {"final": 1.0}, str(tmp_path / "2"))
+    assert isinstance(run_until_done(executor)[2][-1], TrialSucceeded)
+
+
+def test_same_events_from_every_backend(tmp_path: Path) -> None:
+    samples = [{"steps": 2, "final": 0.25}, {"returns": 4}, {"raise": "no"}, {}]
+
+    def events_of(executor: Executor, name: str) -> list[tuple]:
+        with executor:
+            executor.start(ScriptedRunner())
+            for i, sample in enumerate(samples):
+                executor.submit(i, sample, str(tmp_path / name / str(i)))
+            result = run_until_done(executor)
+        flat = []
+        for trial_id in sorted(result):
+            for e in result[trial_id]:
+                detail = getattr(e, "metric", getattr(e, "reason", None))
+                flat.append((trial_id, type(e).__name__, detail))
+        return flat
+
+    local = events_of(LocalExecutor(2), "local")
+    assert local == events_of(InProcessExecutor(), "inprocess")
+    assert len(local) == 12
+
+
+def test_cancel_a_queued_trial(executor: Executor, tmp_path: Path) -> None:
+    for i in range(3):
+        executor.submit(i, {"sleep": 0.2}, str(tmp_path / str(i)))
+    executor.cancel(2)
+    executor.cancel(99)  # unknown: nothing happens
+    events = run_until_done(executor, {0, 1, 2})
+    assert kinds(events[2]) == ["TrialFailed"]
+    assert events[2][0].reason == "canceled"
+    assert isinstance(events[0][-1], TrialSucceeded) and isinstance(events[1][-1], TrialSucceeded)
+    executor.cancel(0)  # finished: nothing happens
+    assert executor.poll(0) == []
+
+
+def test_running_and_free_slots_track_submitted_trials(executor: Executor, tmp_path: Path) -> None:
+    capacity = executor.free_slots()
+    assert capacity >= 1 and executor.running() == set()
+    for i in range(capacity + 1):
+        executor.submit(i, {"sleep": 0.1}, str(tmp_path / str(i)))
+    assert executor.running() == set(range(capacity + 1))
+    assert executor.free_slots() == 0
+    with pytest.raises(ValueError, match="already"):
+        executor.submit(0, {}, str(tmp_path / "again"))
+    run_until_done(executor)
+    assert executor.running() == set()
+    assert executor.free_slots() == capacity
+
+
+def test_poll_returns_at_once_when_nothing_is_in_flight(executor: Executor) -> None:
+    assert executor.poll(None) == []
+
+
+def test_shutdown_cancels_what_is_left_and_is_idempotent(
+    executor: Executor, tmp_path: Path
+) -> None:
+    for i in range(4):
+        executor.submit(i, {"sleep": 5}, str(tmp_path / str(i)))
+    executor.shutdown()
+    executor.shutdown()
+    events = executor.poll(0)
+    failed = [e for e in events if isinstance(e, TrialFailed)]
+    assert sorted(e.trial_id for e in failed) == [0, 1, 2, 3]
+    assert {e.reason for e in failed} == {"canceled"}
+    assert executor.running() == set() and executor.free_slots() == 0
+    with pytest.raises(Exception, match="shut down"):
+        executor.submit(9, {}, str(tmp_path / "9"))
+
+
+@pytest.mark.parametrize("backend", [LocalExecutor, InProcessExecutor])
+def test_setup_failure_raises_with_the_users_traceback(backend: type, tmp_path: Path) -> None:
+    flag = tmp_path / "flag"
+    flag.touch()
+    executor = backend(1) if backend is LocalExecutor else backend()
+    with pytest.raises(RunnerSetupError, match="setup cannot reach the dataset") as info:
+        executor.start(FailingSetupRunner(str(flag), str(tmp_path / "attempts")))
+    assert "in setup" in str(info.value)
+    executor.shutdown()
+
+
+def test_submit_before_start_is_an_error(tmp_path: Path) -> None:
+    for executor in (LocalExecutor(1), InProcessExecutor()):
+        with pytest.raises(RuntimeError, match="start"):
+            executor.submit(0, {}, str(tmp_path))
+
+
+def test_a_trial_started_event_names_the_worker(executor: Executor, tmp_path: Path) -> None:
+    executor.submit(0, {}, str(tmp_path / "0"))
+    started = run_until_done(executor)[0][0]
+    assert isinstance(started, TrialStarted)
+    assert started.worker
+    assert os.path.isdir(tmp_path / "0")
+
+
+class _NoRun:
+    def setup(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("backend", [LocalExecutor, InProcessExecutor])
+def test_a_runner_without_run_is_refused_before_anything_starts(backend: type) -> None:
+    executor = backend(1) if backend is LocalExecutor else backend()
+    with pytest.raises(TypeError, match=r"_NoRun has no run\(\)"):
+        executor.start(_NoRun())
+    executor.shutdown()
