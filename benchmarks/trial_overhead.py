@@ -13,10 +13,12 @@ Usage::
 
 Writes ``benchmarks/results/trial_overhead.csv`` and ``.md`` (the definitions are in the ``.md``).
 
-To measure the full experiment path (strategy → executor → SQLite store) later, add a function
-with the signature of :func:`measure_local` to :data:`PATHS` that runs the same ``TinyTorchRunner``
-evaluation through ``RetiariiExperiment`` (e.g. a fixed-sample strategy over ``samples``) and
-returns a :class:`Measurement`; it then appears in the table and the CSV with no other change.
+* ``experiment``: the full path a user runs — ``RetiariiExperiment`` with ``GridSearch`` and a
+  ``FunctionalEvaluator`` doing the same work: strategy, experiment loop, worker pool, model
+  building (``ModelSpace.build``) and the SQLite store.
+
+Add another path (e.g. Ray) as a function with the signature of :func:`measure_local` in
+:data:`PATHS`; it then appears in the table and the CSV with no other change.
 """
 
 from __future__ import annotations
@@ -132,11 +134,66 @@ def measure_local(samples: list[dict[str, Any]], root: str, concurrency: int) ->
     return _measure_executor("local", executor, samples, root, concurrency)
 
 
-#: Every path measured, in table order. Add the full experiment path here (see the module doc).
+def tiny_evaluation(model: Any) -> None:
+    """The same work as :class:`TinyTorchRunner`, as a ``FunctionalEvaluator`` function."""
+    import torch
+
+    x = torch.full((8, 8), float(model.x))
+    value = float((x @ x).sum())
+    report_intermediate_result(value)
+    report_final_result(value)
+
+
+def _run_experiment(n_trials: int, root: str, concurrency: int) -> float:
+    """Wall time of a whole ``RetiariiExperiment.run`` of ``n_trials`` grid trials."""
+    import logging
+
+    import retiarii.nn.pytorch as nn
+    import retiarii.strategy as strategy
+    from retiarii import model_wrapper
+    from retiarii.evaluator import FunctionalEvaluator
+    from retiarii.experiment.pytorch import RetiariiExeConfig, RetiariiExperiment
+
+    @model_wrapper
+    class TinySpace(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.x = nn.ValueChoice(list(range(n_trials)), label="x")
+
+    logging.getLogger("retiarii").setLevel(logging.WARNING)
+    exp = RetiariiExperiment(
+        TinySpace(), FunctionalEvaluator(tiny_evaluation), None, strategy.GridSearch()
+    )
+    config = RetiariiExeConfig("local")
+    config.trial_concurrency = concurrency
+    config.max_trial_number = n_trials
+    config.experiment_working_directory = root
+    begin = time.perf_counter()
+    exp.run(config)
+    wall = time.perf_counter() - begin
+    assert exp.store.counts()["SUCCEEDED"] == n_trials, exp.store.counts()
+    return wall
+
+
+def measure_experiment(samples: list[dict[str, Any]], root: str, concurrency: int) -> Measurement:
+    """The full path: GridSearch -> RetiariiExperiment loop -> LocalExecutor -> SQLite store.
+
+    An experiment always starts its own workers, so the per-trial time is the difference between
+    an experiment of ``2 * concurrency + N`` trials and one of ``2 * concurrency`` trials (the
+    latter is reported as start-up: workers, torch import, store creation, warm-up trials).
+    """
+    warm = 2 * concurrency
+    startup = _run_experiment(warm, os.path.join(root, "warm"), concurrency)
+    total = _run_experiment(warm + len(samples), os.path.join(root, "full"), concurrency)
+    return Measurement("experiment", len(samples), concurrency, total - startup, startup)
+
+
+#: Every path measured, in table order.
 PATHS: dict[str, Callable[[list[dict[str, Any]], str, int], Measurement]] = {
     "loop": measure_loop,
     "inprocess": measure_inprocess,
     "local": measure_local,
+    "experiment": measure_experiment,
 }
 
 
@@ -238,6 +295,10 @@ one final result), after a warm-up of 2 x concurrency trials that is not timed.
 - **inprocess**: `InProcessExecutor(redirect_output=True)`: the shared per-trial code (`run_trial`:
   trial directory, `trial.log` redirection, reporter, events) and the executor API, no processes.
 - **local**: `LocalExecutor(concurrency)`: long-lived worker processes, as users run trials.
+- **experiment**: the full user path: `RetiariiExperiment` + `GridSearch` + `FunctionalEvaluator`
+  (experiment loop, worker pool, `ModelSpace.build` per trial, SQLite store with a commit per
+  event). Its wall_s is T(2c + N trials) - T(2c trials) of two whole experiments; its startup_s is
+  T(2c trials): worker start, torch import, store creation and 2c warm-up trials.
 
 Definitions:
 

@@ -1,7 +1,9 @@
-"""retiarii demo: a model space in plain PyTorch, its search space, and frozen architectures.
+"""retiarii demo: a real multi-trial architecture search on MNIST, watched in the dashboard.
 
-Run with `bash scripts/demo.sh` (sets up .venv first). Uses MNIST from ../shared/data/mnist
-(or --mnist PATH / $RETIARII_MNIST).
+Run with `bash scripts/demo.sh` (sets up .venv first). It searches the seed 002 model space
+(examples/mnist_space.py) with random search, trains every candidate briefly on MNIST from
+../shared/data/mnist (or --mnist PATH / $RETIARII_MNIST) in parallel worker processes, serves the
+dashboard at http://127.0.0.1:8081/ and prints the best architecture.
 """
 
 from __future__ import annotations
@@ -9,41 +11,61 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
-
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from mnist_search import train_and_test  # noqa: E402
 from mnist_space import MnistNet  # noqa: E402
 
-from retiarii import ModelSpace, fixed_arch  # noqa: E402
-from retiarii.data import MNIST  # noqa: E402
+import retiarii.strategy as strategy  # noqa: E402
+from retiarii import ModelSpace  # noqa: E402
+from retiarii.data import default_mnist_root, load_mnist_arrays  # noqa: E402
+from retiarii.evaluator import FunctionalEvaluator  # noqa: E402
+from retiarii.experiment.pytorch import RetiariiExeConfig, RetiariiExperiment  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mnist", default=None, help="folder with the MNIST idx files")
-    parser.add_argument("--samples", type=int, default=3)
+    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--train-size", type=int, default=6000)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--port", type=int, default=8081, help="dashboard port (0: any free port)")
+    parser.add_argument("--workdir", default="retiarii-experiments", help="where experiments are kept")
+    parser.add_argument("--keep-open", type=float, default=0, metavar="SECONDS",
+                        help="keep the dashboard up this long after the search ends")
     args = parser.parse_args()
 
+    root = Path(args.mnist).resolve() if args.mnist else default_mnist_root().resolve()
+    load_mnist_arrays(root, train=False)  # fail early, with a clear message, if MNIST is missing
     space = ModelSpace(MnistNet())
-    print(f"model space: {space}")
-    print("search space (ss-gen JSON):")
-    print(json.dumps(space.to_json(), indent=2))
-    print(f"size: {space.size} architectures\n")
+    print(f"search space: {json.dumps(space.to_json())}\n{space.size} architectures\n")
 
-    data = MNIST(args.mnist, train=False, limit=256)
-    x, y = data.images[:256], data.labels[:256]
-    for seed in range(args.samples):
-        sample = space.random(seed=seed)
-        with fixed_arch(sample, verbose=False):
-            model = MnistNet()
-        params = sum(p.numel() for p in model.parameters())
-        with torch.no_grad():
-            loss = torch.nn.functional.cross_entropy(model(x), y).item()
-        print(f"sample {seed}: {json.dumps(sample)}")
-        print(f"  -> {type(model).__name__} with {params:,} parameters, untrained loss on 256 MNIST test images {loss:.3f}")
+    evaluator = FunctionalEvaluator(
+        train_and_test, mnist_root=str(root), train_size=args.train_size, epochs=args.epochs
+    )
+    exp = RetiariiExperiment(MnistNet(), evaluator, None, strategy.Random(dedup=True, seed=0))
+    config = RetiariiExeConfig("local")
+    config.experiment_name = "mnist_demo"
+    config.trial_concurrency = args.concurrency
+    config.max_trial_number = args.trials
+    config.training_service.use_active_gpu = False
+    config.experiment_working_directory = args.workdir
+    exp.run(config, args.port)
+
+    print("\nbest architectures:")
+    for rank, (sample, trial) in enumerate(
+        zip(exp.export_top_models(top_k=3), exp.store.best_trials(3)), start=1
+    ):
+        print(f"  {rank}. accuracy {trial.final_value:.4f}  {json.dumps(sample)}")
+    print("\nrebuild the best one with:\n" + exp.export_top_models(formatter="code")[0])
+    print(f"experiment directory: {exp.experiment_dir}")
+    if args.keep_open > 0:
+        print(f"dashboard still at http://127.0.0.1:{args.port}/ for {args.keep_open:.0f} s")
+        time.sleep(args.keep_open)
 
 
 if __name__ == "__main__":

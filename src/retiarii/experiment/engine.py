@@ -82,6 +82,7 @@ class ExperimentLoop:
         self.running: dict[int, dict[str, Any]] = {}
         self.pending: deque[tuple[dict[str, Any], int]] = deque()
         self.reason = ""
+        self._bad_metric: dict[int, str] = {}
         self._start = time.time()
 
     # -- resume ------------------------------------------------------------------------------
@@ -168,19 +169,32 @@ class ExperimentLoop:
         trial_dir = self.experiment_dir / "trials" / str(trial_id)
         trial_dir.mkdir(parents=True, exist_ok=True)
         self.running[trial_id] = sample
+        # Save the strategy's position now, not only when a trial ends: otherwise a driver killed
+        # while trials run resumes the strategy from before their proposal and proposes their
+        # samples again (GridSearch would run them twice: once re-run, once re-proposed).
+        self.store.save_strategy_state(self.strategy.state_dict())
         self.executor.submit(trial_id, sample, str(trial_dir))
 
     def _handle(self, event: Any) -> None:
         if isinstance(event, TrialStarted):
             log = self.experiment_dir / "trials" / str(event.trial_id) / LOG_NAME
             self.store.mark_running(event.trial_id, worker=event.worker, log_path=log)
-        elif isinstance(event, IntermediateMetric):
-            self.store.add_intermediate(event.trial_id, event.metric)
-        elif isinstance(event, FinalMetric):
-            self.store.set_final(event.trial_id, event.metric)
+        elif isinstance(event, (IntermediateMetric, FinalMetric)):
+            try:
+                if isinstance(event, IntermediateMetric):
+                    self.store.add_intermediate(event.trial_id, event.metric)
+                else:
+                    self.store.set_final(event.trial_id, event.metric)
+            except (TypeError, ValueError) as exc:
+                # e.g. an infinite loss: the store refuses it. Fail this trial, not the experiment.
+                self._bad_metric.setdefault(
+                    event.trial_id, f"the trial reported an invalid metric: {exc}"
+                )
         elif isinstance(event, TrialSucceeded):
-            self._finish(event.trial_id, "SUCCEEDED", None)
+            error = self._bad_metric.pop(event.trial_id, None)
+            self._finish(event.trial_id, "FAILED" if error else "SUCCEEDED", error)
         elif isinstance(event, TrialFailed):
+            self._bad_metric.pop(event.trial_id, None)
             self._finish(event.trial_id, _FAILURE_STATUS.get(event.reason, "FAILED"), event.error)
 
     def _finish(self, trial_id: int, status: str, error: str | None) -> None:
@@ -224,7 +238,10 @@ class ExperimentLoop:
         # drain the cancellation events so metrics that arrived are recorded
         deadline = time.time() + 5
         while self.running and time.time() < deadline:
-            for event in self.executor.poll(timeout=0.2):
+            events = self.executor.poll(timeout=0.2)
+            if not events and not set(self.running) & self.executor.running():
+                break  # nothing more will come (e.g. Ctrl-C inside an in-process trial)
+            for event in events:
                 if (
                     isinstance(event, (TrialSucceeded, TrialFailed))
                     and event.trial_id in self.running

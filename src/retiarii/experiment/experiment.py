@@ -41,7 +41,8 @@ def _ensure_console_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", "%H:%M:%S"))
     logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
 
 
 def resolve_experiment_dir(experiment: str | os.PathLike[str]) -> Path:
@@ -271,6 +272,13 @@ class RetiariiExperiment:
         if optimize_mode is not None and optimize_mode not in ("maximize", "minimize"):
             raise ValueError(
                 f"optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}"
+            )
+        if formatter == "code" and self.applied_mutators:
+            # The snippet rebuilds the model with fixed_arch, which cannot replay mutators: it
+            # would silently give the unmutated base model.
+            raise ValueError(
+                "formatter='code' cannot express applied_mutators; use formatter='dict' (the "
+                "decisions) or formatter='instance' (the mutated model)"
             )
         trials = self.store.best_trials(top_k, optimize_mode)
         if formatter == "dict":
