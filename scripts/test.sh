@@ -3,7 +3,7 @@
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -m "not slow"`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh dev
+bash scripts/setup.sh "dev,lightning,dashboard,tpe"
 py=.venv/bin/python
 echo "== ruff check";        $py -m ruff check src tests benchmarks examples
 echo "== ruff format";       $py -m ruff format --check src tests benchmarks examples
