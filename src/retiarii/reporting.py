@@ -78,8 +78,9 @@ def _as_number(value: Any, what: str) -> float:
                 f"got {type(value).__name__}: {value!r}"
             )
     result = float(value)
-    if math.isnan(result):
-        raise ValueError(f"{what} is NaN; report a real number")
+    if math.isnan(result) or math.isinf(result):
+        kind = "NaN" if math.isnan(result) else "infinite"
+        raise ValueError(f"{what} is {kind}; report a finite number")
     return result
 
 

@@ -38,10 +38,10 @@ from .support import (
 def assert_full_capacity(executor: LocalExecutor, tmp_path: Path) -> None:
     """Both slots have a live worker and run trials side by side again."""
     begin = time.monotonic()
-    executor.submit(100, {"sleep": 0.3}, str(tmp_path / "100"))
-    executor.submit(101, {"sleep": 0.3}, str(tmp_path / "101"))
+    executor.submit(100, {"sleep": 1.0}, str(tmp_path / "100"))
+    executor.submit(101, {"sleep": 1.0}, str(tmp_path / "101"))
     events = run_until_done(executor, {100, 101})
-    assert time.monotonic() - begin < 0.55
+    assert time.monotonic() - begin < 1.8  # one after the other would take >= 2 s
     assert all(isinstance(evs[-1], TrialSucceeded) for evs in events.values())
     workers = {evs[0].worker for evs in events.values() if isinstance(evs[0], TrialStarted)}
     assert len(workers) == 2

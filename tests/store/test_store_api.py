@@ -272,7 +272,7 @@ def test_failed_write_changes_nothing(store: ExperimentStore) -> None:
         (math.inf, ValueError, "infinite"),
         ({"default": 1.0, "extra": object()}, TypeError, "JSON-serializable"),
         ({"default": 1.0, "extra": math.nan}, ValueError, r"metric\['extra'\] is NaN"),
-        ({"default": 1.0, "extra": math.inf}, ValueError, "NaN or infinity"),
+        ({"default": 1.0, "extra": math.inf}, ValueError, r"metric\[.extra.\] is infinite"),
     ],
 )
 def test_malformed_metric_is_rejected_clearly(

@@ -86,19 +86,24 @@ class ExperimentLoop:
         self._start = time.time()
 
     # -- resume ------------------------------------------------------------------------------
-    def replay_history(self) -> None:
-        """Tell the strategy every finished trial and queue interrupted ones to run again."""
+    def replay_history(self, tell: bool = True) -> None:
+        """Queue interrupted trials to run again and, if ``tell``, tell the strategy the past.
+
+        ``tell=False`` is for a strategy that already saw it (the same experiment object run
+        again after ``stop()``).
+        """
         trials = self.store.trials()
         rerun_of = {t.resumed_from for t in trials if t.resumed_from is not None}
         for trial in trials:
+            if trial.status == "INTERRUPTED" and trial.id not in rerun_of:
+                self.pending.append((trial.sample, trial.id))
+            if not tell:
+                continue
             self.strategy.mark_seen(trial.sample)
-            if trial.status == "INTERRUPTED":
-                if trial.id not in rerun_of:
-                    self.pending.append((trial.sample, trial.id))
-            elif trial.finished:
+            if trial.finished and trial.status != "INTERRUPTED":
                 self.strategy.tell(_result(trial))
         state = self.store.strategy_state()
-        if state:
+        if tell and state:
             self.strategy.load_state_dict(state)
 
     # -- the loop --------------------------------------------------------------------------------

@@ -1,0 +1,159 @@
+"""Failing trials: the trial fails with a reason in the store; the experiment carries on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import retiarii.strategy as strategy
+from retiarii.evaluator import FunctionalEvaluator
+from retiarii.experiment.pytorch import RetiariiExperiment
+from retiarii.store import TrialRecord
+
+from .helpers import make_config
+from .spaces import ModeNet, misbehave
+
+
+def _run(tmp_path: Path, behaviours: dict[int, str], **fields) -> RetiariiExperiment:
+    exp = RetiariiExperiment(
+        ModeNet(),
+        FunctionalEvaluator(misbehave, behaviours=behaviours),
+        None,
+        strategy.GridSearch(),
+    )
+    exp.run(make_config(tmp_path, **fields))
+    return exp
+
+
+def _by_mode(exp: RetiariiExperiment) -> dict[int, TrialRecord]:
+    trials = exp.list_trial_jobs()
+    assert len(trials) == 8, [(t.id, t.status) for t in trials]
+    return {t.sample["mode"]: t for t in trials}
+
+
+# -- in-process: what user code does wrong ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def inprocess(tmp_path_factory) -> dict[int, TrialRecord]:
+    exp = _run(
+        tmp_path_factory.mktemp("failures"),
+        {2: "raise", 3: "nonnumber", 4: "nan", 5: "inf", 6: "inf_intermediate"},
+        execution="inprocess",
+    )
+    assert exp.get_status() == "DONE"
+    return _by_mode(exp)
+
+
+def test_raising_evaluator_fails_its_trial_with_the_traceback(inprocess) -> None:
+    trial = inprocess[2]
+    assert trial.status == "FAILED"
+    assert trial.final is None
+    assert "Traceback" in trial.error
+    assert "RuntimeError: evaluator exploded on purpose (mode 2)" in trial.error
+    assert "misbehave" in trial.error  # the user's frame, by name
+
+
+def test_the_experiment_continues_after_failures(inprocess) -> None:
+    for mode in (1, 7, 8):
+        assert inprocess[mode].status == "SUCCEEDED"
+        assert inprocess[mode].final == float(mode)
+    assert inprocess[2].id < inprocess[7].id
+
+
+def test_reporting_a_non_number_fails_with_a_clear_message(inprocess) -> None:
+    trial = inprocess[3]
+    assert trial.status == "FAILED"
+    assert "must be a number" in trial.error
+    assert "'high'" in trial.error
+
+
+def test_reporting_nan_fails(inprocess) -> None:
+    assert inprocess[4].status == "FAILED"
+    assert "NaN" in inprocess[4].error
+
+
+def test_reporting_infinity_fails_the_trial_not_the_experiment(inprocess) -> None:
+    # The store refuses infinite metrics; that must fail the trial, not crash the experiment.
+    for mode in (5, 6):
+        trial = inprocess[mode]
+        assert trial.status == "FAILED", trial
+        assert "infinite" in trial.error
+
+
+def test_returning_a_number_instead_of_reporting(tmp_path) -> None:
+    exp = RetiariiExperiment(
+        ModeNet(),
+        FunctionalEvaluator(lambda model: model.fc.out_features / 10),
+        None,
+        strategy.GridSearch(),
+    )
+    exp.run(make_config(tmp_path, execution="inprocess", max_trial_number=2))
+    assert [t.final for t in exp.list_trial_jobs()] == [0.1, 0.2]
+
+
+def test_returning_a_non_metric_succeeds_without_a_metric(tmp_path) -> None:
+    exp = RetiariiExperiment(
+        ModeNet(), FunctionalEvaluator(lambda model: model), None, strategy.GridSearch()
+    )
+    exp.run(make_config(tmp_path, execution="inprocess", max_trial_number=2))
+    trials = exp.list_trial_jobs()
+    assert [(t.status, t.final) for t in trials] == [("SUCCEEDED", None)] * 2
+    assert exp.export_top_models() == []
+
+
+# -- in worker processes: crashes and timeouts ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def processes(tmp_path_factory) -> dict[int, TrialRecord]:
+    exp = _run(
+        tmp_path_factory.mktemp("crashes"),
+        {2: "raise", 3: "exit", 4: "sigkill", 5: "hang", 6: "nonnumber"},
+        trial_concurrency=2,
+        trial_timeout="3s",
+    )
+    assert exp.get_status() == "DONE"
+    return _by_mode(exp)
+
+
+@pytest.mark.slow
+def test_worker_exit_fails_only_its_trial(processes) -> None:
+    trial = processes[3]
+    assert trial.status == "FAILED"
+    assert "exited with code 1" in trial.error
+    assert "mode 3: exit" in trial.error  # the end of the trial's log
+
+
+@pytest.mark.slow
+def test_worker_killed_by_a_signal_fails_only_its_trial(processes) -> None:
+    trial = processes[4]
+    assert trial.status == "FAILED"
+    assert "SIGKILL" in trial.error
+
+
+@pytest.mark.slow
+def test_trial_timeout(processes) -> None:
+    trial = processes[5]
+    assert trial.status == "TIMEOUT"
+    assert "trial_timeout" in trial.error
+    assert trial.duration is not None and 2.5 < trial.duration < 20
+
+
+@pytest.mark.slow
+def test_evaluator_errors_in_a_worker(processes) -> None:
+    assert processes[2].status == "FAILED"
+    assert "RuntimeError: evaluator exploded on purpose (mode 2)" in processes[2].error
+    assert processes[6].status == "FAILED"
+    assert "must be a number" in processes[6].error
+
+
+@pytest.mark.slow
+def test_other_trials_succeed_on_replacement_workers(processes) -> None:
+    for mode in (1, 7, 8):
+        assert processes[mode].status == "SUCCEEDED"
+        assert processes[mode].final == float(mode)
+    crashed_workers = {processes[3].worker, processes[4].worker}
+    assert processes[7].worker not in crashed_workers
+    assert processes[8].worker not in crashed_workers
