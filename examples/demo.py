@@ -16,14 +16,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mnist_search import train_and_test  # noqa: E402
-from mnist_space import MnistNet  # noqa: E402
+from mnist_search import train_and_test
+from mnist_space import MnistNet
 
-import retiarii.strategy as strategy  # noqa: E402
-from retiarii import ModelSpace  # noqa: E402
-from retiarii.data import default_mnist_root, load_mnist_arrays  # noqa: E402
-from retiarii.evaluator import FunctionalEvaluator  # noqa: E402
-from retiarii.experiment.pytorch import RetiariiExeConfig, RetiariiExperiment  # noqa: E402
+import retiarii.strategy as strategy
+from retiarii import ModelSpace
+from retiarii.data import default_mnist_root, load_mnist_arrays
+from retiarii.evaluator import FunctionalEvaluator
+from retiarii.experiment.pytorch import RetiariiExeConfig, RetiariiExperiment
 
 
 def main() -> None:
@@ -34,9 +34,16 @@ def main() -> None:
     parser.add_argument("--train-size", type=int, default=6000)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--port", type=int, default=8081, help="dashboard port (0: any free port)")
-    parser.add_argument("--workdir", default="retiarii-experiments", help="where experiments are kept")
-    parser.add_argument("--keep-open", type=float, default=0, metavar="SECONDS",
-                        help="keep the dashboard up this long after the search ends")
+    parser.add_argument(
+        "--workdir", default="retiarii-experiments", help="where experiments are kept"
+    )
+    parser.add_argument(
+        "--keep-open",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="keep the dashboard up this long after the search ends",
+    )
     args = parser.parse_args()
 
     root = Path(args.mnist).resolve() if args.mnist else default_mnist_root().resolve()

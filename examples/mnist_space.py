@@ -27,7 +27,8 @@ class MnistNet(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(1, 32, 3, 1)
         self.conv2 = nn.LayerChoice(
-            {"conv": nn.Conv2d(32, 64, 3, 1), "dwsep": DepthwiseSeparableConv(32, 64)}, label="conv2"
+            {"conv": nn.Conv2d(32, 64, 3, 1), "dwsep": DepthwiseSeparableConv(32, 64)},
+            label="conv2",
         )
         self.dropout1 = nn.Dropout(nn.ValueChoice([0.25, 0.5, 0.75], label="dropout"))
         self.dropout2 = nn.Dropout(0.5)

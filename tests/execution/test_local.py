@@ -193,6 +193,13 @@ def test_environment_of_the_workers(tmp_path: Path) -> None:
     assert sorted(m["cuda"] for m in finals) == ["4,5", "6,7"]
 
 
+def test_trials_without_gpus_see_none(tmp_path: Path) -> None:
+    from retiarii.execution import process
+
+    assert process.gpu_slices(2, 0, None) == ["", ""]
+    assert process.gpu_slices(2, 1, ["0", "1"]) == ["0", "1"]
+
+
 def test_not_enough_gpus_is_an_error_up_front() -> None:
     with pytest.raises(ValueError, match=r"needs 4 GPUs, but only 3"):
         LocalExecutor(2, gpus_per_trial=2, gpu_indices=[0, 1, 2])

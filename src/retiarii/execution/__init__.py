@@ -24,7 +24,7 @@ from retiarii.execution.events import (
 )
 from retiarii.execution.inprocess import InProcessExecutor
 from retiarii.execution.local import LocalExecutor
-from retiarii.execution.trial import LOG_NAME, run_trial
+from retiarii.execution.trial import LOG_NAME, current_trial_dir, run_trial
 
 __all__ = [
     "LOG_NAME",
@@ -41,6 +41,7 @@ __all__ = [
     "TrialRunner",
     "TrialStarted",
     "TrialSucceeded",
+    "current_trial_dir",
     "is_terminal",
     "run_trial",
 ]

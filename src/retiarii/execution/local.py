@@ -90,7 +90,8 @@ class LocalExecutor(Executor):
         concurrency: Number of worker processes, i.e. of trials running at once.
         trial_timeout: Seconds a trial may run before its worker is killed and the trial fails
             with ``reason='timeout'``; ``None`` for no limit.
-        gpus_per_trial: GPUs each worker gets, through its own ``CUDA_VISIBLE_DEVICES``.
+        gpus_per_trial: GPUs each worker gets, through its own ``CUDA_VISIBLE_DEVICES``; with 0,
+            workers see no GPU at all (``CUDA_VISIBLE_DEVICES=""``).
         gpu_indices: The GPUs to share out (values for ``CUDA_VISIBLE_DEVICES``); worker ``k`` gets
             ``gpu_indices[k * gpus_per_trial:(k + 1) * gpus_per_trial]``. By default the GPUs in
             this process's ``CUDA_VISIBLE_DEVICES``, or those ``nvidia-smi`` lists.
@@ -132,7 +133,7 @@ class LocalExecutor(Executor):
         self.start_timeout = start_timeout
         self.threads_per_worker = threads_per_worker or max(1, process.cpu_count() // concurrency)
         gpus = process.gpu_slices(concurrency, gpus_per_trial, gpu_indices)
-        self._slots = [_Slot(k, gpus[k] if gpus else None) for k in range(concurrency)]
+        self._slots = [_Slot(k, gpus[k]) for k in range(concurrency)]
         self._queue: deque[_Trial] = deque()
         self._events: list[Event] = []
         self._payload: bytes | None = None

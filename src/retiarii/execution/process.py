@@ -38,10 +38,14 @@ def cpu_count() -> int:
 
 def gpu_slices(
     concurrency: int, gpus_per_trial: int, gpu_indices: Sequence[int | str] | None
-) -> list[str] | None:
-    """The ``CUDA_VISIBLE_DEVICES`` value of each worker, or ``None`` when trials use no GPU."""
+) -> list[str]:
+    """The ``CUDA_VISIBLE_DEVICES`` value of each worker.
+
+    With ``gpus_per_trial == 0`` every worker gets ``""``: a trial that asked for no GPU sees none
+    (so ``accelerator='auto'`` cannot pile every trial onto GPU 0).
+    """
     if gpus_per_trial == 0:
-        return None
+        return [""] * concurrency
     gpus = [str(g) for g in gpu_indices] if gpu_indices is not None else visible_gpus()
     needed = concurrency * gpus_per_trial
     if len(gpus) < needed:
@@ -79,7 +83,7 @@ def worker_env(threads: int, cuda_visible_devices: str | None) -> dict[str, str]
     env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     env["PYTHONPATH"] = os.pathsep.join(import_paths())
     env["PYTHONUNBUFFERED"] = "1"  # a crash keeps the trial's last prints in trial.log
-    if cuda_visible_devices is not None:
+    if cuda_visible_devices is not None:  # "" hides every GPU
         env["CUDA_VISIBLE_DEVICES"] = cuda_visible_devices
     return env
 

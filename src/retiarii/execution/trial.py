@@ -20,6 +20,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from retiarii.execution.base import TrialRunner
@@ -33,7 +34,7 @@ from retiarii.execution.events import (
 )
 from retiarii.reporting import Metric, normalize_metric, trial_reporter
 
-__all__ = ["LOG_NAME", "redirect_output", "run_trial"]
+__all__ = ["LOG_NAME", "current_trial_dir", "redirect_output", "run_trial"]
 
 #: Name of the file in each trial's directory that receives its stdout and stderr.
 LOG_NAME = "trial.log"
@@ -41,6 +42,17 @@ LOG_NAME = "trial.log"
 _logger = logging.getLogger("retiarii.execution")
 
 Emit = Callable[[Event], None]
+
+_trial_dir: ContextVar[str | None] = ContextVar("retiarii_trial_dir", default=None)
+
+
+def current_trial_dir() -> str | None:
+    """The directory of the trial running in this context, or ``None`` outside a trial.
+
+    Evaluators use it for what a trial writes besides its metrics (logs, checkpoints). It is set
+    by :func:`run_trial` for the duration of ``runner.run``, like the reporter.
+    """
+    return _trial_dir.get()
 
 
 class _EventReporter:
@@ -115,6 +127,7 @@ def _call_runner(
     trial_dir: str,
     reporter: _EventReporter,
 ) -> TrialSucceeded | TrialFailed:
+    token = _trial_dir.set(trial_dir)
     try:
         with trial_reporter(reporter):
             result = runner.run(sample, trial_dir)
@@ -128,6 +141,8 @@ def _call_runner(
         return _failure(trial_id, exc)
     except Exception as exc:
         return _failure(trial_id, exc)
+    finally:
+        _trial_dir.reset(token)
     return TrialSucceeded(trial_id, time.time())
 
 

@@ -1,0 +1,222 @@
+"""``Lightning``: evaluate each architecture by fitting a ``LightningModule`` with a ``Trainer``.
+
+Per evaluation: a deep copy of the user's module receives the model (``set_model``), a fresh
+``lightning.Trainer`` is built from the recorded arguments with the trial's directory as its root,
+and ``trainer.fit`` runs. What the module reports reaches the trial's reporter, except intermediate
+results reported during Lightning's sanity check (not an epoch of training).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import lightning
+import torch.utils.data
+from lightning.pytorch.utilities.model_helpers import is_overridden
+
+from ...execution.trial import current_trial_dir
+from ...reporting import Metric, Reporter, current_reporter, trial_reporter
+from ..base import Evaluator
+from .module import LightningModule
+from .trainer import Trainer
+
+__all__ = ["Lightning"]
+
+_logger = logging.getLogger("retiarii.evaluator")
+
+
+def pick_train_dataloaders(plural: Any, singular: Any) -> Any:
+    """``train_dataloaders`` (Lightning 2's name) or ``train_dataloader`` (seed 002's), not both."""
+    if plural is not None and singular is not None:
+        raise TypeError(
+            "pass train_dataloaders or train_dataloader (its older name), not both; they are the "
+            "same argument"
+        )
+    return plural if plural is not None else singular
+
+
+def _check_loader(value: Any, name: str) -> None:
+    if isinstance(value, torch.utils.data.Dataset) and not isinstance(
+        value, torch.utils.data.DataLoader
+    ):
+        raise TypeError(
+            f"{name} must be a DataLoader (or a list/dict of them), got a Dataset "
+            f"({type(value).__name__}); wrap it: DataLoader(dataset, batch_size=...)"
+        )
+
+
+class _LightningReports:
+    """The reporter seen by the module: forwards to the trial's reporter (or logs, outside a
+    trial), drops intermediate results of the sanity check, and remembers the final result."""
+
+    def __init__(self, trainer: lightning.Trainer, outer: Reporter | None) -> None:
+        self.trainer = trainer
+        self.outer = outer
+        self.final_metric: Metric | None = None
+
+    def intermediate(self, metric: Metric) -> None:
+        if self.trainer.sanity_checking:
+            return
+        if self.outer is not None:
+            self.outer.intermediate(metric)
+        else:
+            _logger.info("intermediate result (epoch %d): %s", self.trainer.current_epoch, metric)
+
+    def final(self, metric: Metric) -> None:
+        if self.final_metric is None:
+            self.final_metric = metric
+        if self.outer is not None:
+            self.outer.final(metric)
+        else:
+            _logger.info("final result: %s", metric)
+
+
+@contextlib.contextmanager
+def _keyboard_interrupt_passes_through() -> Iterator[None]:
+    """Undo what Lightning does on Ctrl-C (``sys.exit(1)`` and ignoring SIGINT from then on), so
+    that an in-process experiment stops as it does with any other evaluator."""
+    main = threading.current_thread() is threading.main_thread()
+    handler = signal.getsignal(signal.SIGINT) if main else None
+    try:
+        yield
+    except SystemExit as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            raise exc.__context__ from None
+        raise
+    finally:
+        if main and handler is not None and signal.getsignal(signal.SIGINT) is not handler:
+            signal.signal(signal.SIGINT, handler)
+
+
+class Lightning(Evaluator):
+    """Evaluate each architecture with a ``LightningModule``, a ``Trainer`` and dataloaders.
+
+    Args:
+        lightning_module: An instance of :class:`LightningModule` (retiarii's, which has
+            ``set_model``); a fresh deep copy receives each architecture as ``self.model``.
+        trainer: A :class:`Trainer` (retiarii's: it records the arguments and builds a new
+            ``lightning.Trainer`` per evaluation, with logs and checkpoints in the trial's dir).
+        train_dataloaders: What ``trainer.fit`` trains on (a ``DataLoader``, or what Lightning
+            accepts). ``train_dataloader`` is the same argument under seed 002's name.
+        val_dataloaders: The validation data: what the module's reports are computed on.
+        datamodule: A ``LightningDataModule``, instead of the two dataloader arguments.
+
+    ``evaluate(model)`` fits the model in the current process and returns the final result the
+    module reported (``None`` if it reported none). Outside a trial the logs go to
+    ``default_root_dir`` if the trainer has one, else to a new temporary directory (logged).
+
+    Example:
+        >>> evaluator = Lightning(  # doctest: +SKIP
+        ...     AutoEncoder(), Trainer(max_epochs=10),
+        ...     train_dataloaders=DataLoader(train, batch_size=100),
+        ...     val_dataloaders=DataLoader(test, batch_size=100))
+    """
+
+    #: ``'maximize'``/``'minimize'`` when the evaluator knows what its metric wants, else ``None``.
+    optimize_mode: str | None = None
+
+    def __init__(
+        self,
+        lightning_module: LightningModule,
+        trainer: Trainer,
+        train_dataloaders: Any = None,
+        val_dataloaders: Any = None,
+        datamodule: lightning.LightningDataModule | None = None,
+        *,
+        train_dataloader: Any = None,
+    ) -> None:
+        if not isinstance(lightning_module, LightningModule):
+            kind = (
+                "a lightning.LightningModule that is not retiarii's"
+                if isinstance(lightning_module, lightning.LightningModule)
+                else f"a {type(lightning_module).__name__}"
+            )
+            raise TypeError(
+                f"lightning_module must be an instance of "
+                f"retiarii.evaluator.pytorch.lightning.LightningModule (it receives each "
+                f"architecture through set_model), got {kind}; subclass that class instead"
+            )
+        if not isinstance(trainer, Trainer):
+            raise TypeError(
+                f"trainer must be retiarii.evaluator.pytorch.lightning.Trainer(**kwargs), which "
+                f"builds a fresh lightning.Trainer for every trial, got {type(trainer).__module__}."
+                f"{type(trainer).__qualname__}; pass the same arguments to retiarii's Trainer"
+            )
+        train = pick_train_dataloaders(train_dataloaders, train_dataloader)
+        if datamodule is not None:
+            if not isinstance(datamodule, lightning.LightningDataModule):
+                raise TypeError(
+                    f"datamodule must be a lightning.LightningDataModule, got {type(datamodule).__name__}"
+                )
+            if train is not None or val_dataloaders is not None:
+                raise ValueError(
+                    "pass either datamodule or train_dataloaders/val_dataloaders, not both"
+                )
+        data_source: Any = datamodule if datamodule is not None else lightning_module
+        if train is None and not is_overridden("train_dataloader", data_source):
+            raise ValueError(
+                "train_dataloaders is missing: pass train_dataloaders=DataLoader(...) (or a "
+                "datamodule, or define train_dataloader() in the module)"
+            )
+        if val_dataloaders is None and not is_overridden("val_dataloader", data_source):
+            raise ValueError(
+                "val_dataloaders is missing: pass val_dataloaders=DataLoader(...) (or a datamodule, "
+                "or define val_dataloader() in the module); a trial reports validation results"
+            )
+        _check_loader(train, "train_dataloaders")
+        _check_loader(val_dataloaders, "val_dataloaders")
+        self.module = lightning_module
+        self.trainer = trainer
+        self.train_dataloaders = train
+        self.val_dataloaders = val_dataloaders
+        self.datamodule = datamodule
+
+    def evaluate(self, model: Any) -> Metric | None:
+        """Fit ``model`` (in this process) and return the final result the module reported."""
+        try:
+            module = copy.deepcopy(self.module)  # a fresh module per evaluation
+        except Exception as exc:
+            raise TypeError(
+                f"lightning_module {type(self.module).__name__} cannot be deep-copied ({exc}); "
+                "keep unpicklable state (open files, locks) out of it, e.g. create it in setup()"
+            ) from exc
+        module.set_model(model)
+        trainer = self.trainer.build(self._root_dir())
+        reports = _LightningReports(trainer, current_reporter())
+        with trial_reporter(reports), _keyboard_interrupt_passes_through():
+            if self.datamodule is not None:
+                trainer.fit(module, datamodule=self.datamodule)
+            else:
+                trainer.fit(
+                    module,
+                    train_dataloaders=self.train_dataloaders,
+                    val_dataloaders=self.val_dataloaders,
+                )
+        if reports.final_metric is None:
+            _logger.warning(
+                "%s reported no final result; call retiarii.report_final_result(...) in its "
+                "teardown(stage='fit')",
+                type(module).__name__,
+            )
+        return reports.final_metric
+
+    def _root_dir(self) -> str:
+        trial_dir = current_trial_dir()
+        if trial_dir is not None:
+            return trial_dir
+        given = self.trainer.kwargs.get("default_root_dir")
+        if given is not None:
+            return str(given)
+        root = tempfile.mkdtemp(prefix="retiarii-lightning-")
+        _logger.info("Lightning logs and checkpoints of this evaluation: %s", root)
+        return root
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({type(self.module).__name__}, {self.trainer!r})"

@@ -1,0 +1,292 @@
+"""``Classification`` and ``Regression``: built-in Lightning evaluators for supervised learning.
+
+Each trains ``model(x)`` against ``y`` on ``(x, y)`` batches with a criterion and an optimizer,
+computes one validation metric over the whole validation set after every epoch, reports it as an
+intermediate result, and reports the last epoch's value as the final result.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn as tnn
+import torchmetrics
+
+from ...reporting import report_final_result, report_intermediate_result
+from .evaluator import Lightning, pick_train_dataloaders
+from .module import LightningModule
+from .trainer import Trainer, check_trainer_kwargs
+
+__all__ = ["Classification", "ClassificationModule", "Regression", "RegressionModule"]
+
+
+class _Accuracy(torchmetrics.Metric):
+    """Exact accuracy over an epoch, from logits ``[N, C, ...]`` and class indices ``[N, ...]``
+    (or, for one logit per example, ``preds > 0`` against 0/1 targets of the same shape)."""
+
+    full_state_update = False
+    correct: torch.Tensor
+    total: torch.Tensor
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("correct", default=torch.tensor(0), dist_reduce_fx="sum")
+        self.add_state("total", default=torch.tensor(0), dist_reduce_fx="sum")
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        if preds.ndim == target.ndim + 1:
+            predicted = preds.argmax(dim=1)
+        elif preds.shape == target.shape:
+            predicted = (preds > 0).to(target.dtype)
+        else:
+            raise ValueError(
+                f"Classification: cannot compare model outputs of shape {tuple(preds.shape)} with "
+                f"targets of shape {tuple(target.shape)}; expected logits [N, C] and class "
+                "indices [N]"
+            )
+        self.correct += (predicted == target).sum()
+        self.total += target.numel()
+
+    def compute(self) -> torch.Tensor:
+        return self.correct.float() / self.total.clamp(min=1)
+
+
+def _check_number(value: Any, name: str, strict: bool) -> float:
+    relation = "positive" if strict else "non-negative"
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a {relation} number, got {type(value).__name__} {value!r}")
+    number = float(value)
+    if not (number > 0 if strict else number >= 0):
+        raise ValueError(f"{name} must be a {relation} number, got {value!r}")
+    return number
+
+
+class _SupervisedModule(LightningModule):
+    """Trains ``self.model`` with ``criterion``; validates ``metric_name`` once per epoch."""
+
+    metric_name = ""
+
+    def __init__(
+        self,
+        criterion: Any,
+        learning_rate: float,
+        weight_decay: float,
+        optimizer: Callable[..., torch.optim.Optimizer],
+    ) -> None:
+        super().__init__()
+        if isinstance(criterion, type):
+            criterion = criterion()
+        if not callable(criterion):
+            raise TypeError(
+                f"criterion must be a loss class (e.g. nn.CrossEntropyLoss), a loss module or a "
+                f"function(outputs, targets), got {criterion!r}"
+            )
+        if not callable(optimizer):
+            raise TypeError(
+                f"optimizer must be an optimizer class such as torch.optim.Adam, got {optimizer!r}"
+            )
+        self.criterion = criterion
+        self.learning_rate = _check_number(learning_rate, "learning_rate", strict=True)
+        self.weight_decay = _check_number(weight_decay, "weight_decay", strict=False)
+        self.optimizer_class = optimizer
+        self.val_metric = self.make_metric()
+        self.last_value: float | None = None
+
+    def make_metric(self) -> torchmetrics.Metric:
+        raise NotImplementedError
+
+    def outputs(self, x: Any, y: torch.Tensor) -> torch.Tensor:
+        """The model's outputs for ``x``, shaped to be compared with ``y``."""
+        out: torch.Tensor = self.model(x)
+        return out
+
+    def forward(self, x: Any) -> Any:
+        return self.model(x)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss: torch.Tensor = self.criterion(self.outputs(x, y), y)
+        self.log("train_loss", loss)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        x, y = batch
+        out = self.outputs(x, y)
+        self.log("val_loss", self.criterion(out, y))
+        self.val_metric.update(out, y)
+
+    def on_validation_epoch_end(self) -> None:
+        value = float(self.val_metric.compute())
+        self.val_metric.reset()
+        self.log(f"val_{self.metric_name}", value)
+        if not self.trainer.sanity_checking:
+            self.last_value = value
+            report_intermediate_result(value)
+
+    def teardown(self, stage: str) -> None:
+        if stage == "fit" and self.last_value is not None:
+            report_final_result(self.last_value)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer_class(
+            self.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
+        )
+
+
+class ClassificationModule(_SupervisedModule):
+    """Cross-entropy training (by default); ``val_acc`` is the validation accuracy."""
+
+    metric_name = "acc"
+
+    def make_metric(self) -> torchmetrics.Metric:
+        return _Accuracy()
+
+
+class RegressionModule(_SupervisedModule):
+    """MSE training (by default); ``val_mse`` is the validation mean squared error."""
+
+    metric_name = "mse"
+
+    def make_metric(self) -> torchmetrics.Metric:
+        return torchmetrics.MeanSquaredError()
+
+    def outputs(self, x: Any, y: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.model(x)
+        if out.shape == (*y.shape, 1):  # one output per example: [N, 1] against targets [N]
+            out = out.squeeze(-1)
+        return out
+
+
+_OWN_ARGUMENTS = (
+    "criterion",
+    "learning_rate",
+    "weight_decay",
+    "optimizer",
+    "train_dataloaders",
+    "train_dataloader",
+    "val_dataloaders",
+    "datamodule",
+)
+
+
+class _Supervised(Lightning):
+    module_class: type[_SupervisedModule]
+
+    def __init__(
+        self,
+        criterion: Any,
+        learning_rate: float,
+        weight_decay: float,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        train_dataloaders: Any,
+        val_dataloaders: Any,
+        datamodule: Any,
+        train_dataloader: Any,
+        trainer_kwargs: dict[str, Any],
+    ) -> None:
+        name = type(self).__name__
+        check_trainer_kwargs(trainer_kwargs, name, _OWN_ARGUMENTS)
+        train = pick_train_dataloaders(train_dataloaders, train_dataloader)
+        if datamodule is None and val_dataloaders is None:
+            raise ValueError(
+                f"{name}: val_dataloaders is missing; pass "
+                "val_dataloaders=DataLoader(...): the reported metric is computed on it"
+            )
+        module = self.module_class(criterion, learning_rate, weight_decay, optimizer)
+        super().__init__(module, Trainer(**trainer_kwargs), train, val_dataloaders, datamodule)
+
+    def __repr__(self) -> str:
+        module = self.module
+        assert isinstance(module, _SupervisedModule)
+        args = [f"learning_rate={module.learning_rate:g}"]
+        args += [f"{k}={v!r}" for k, v in self.trainer.kwargs.items()]
+        return f"{type(self).__name__}({', '.join(args)})"
+
+
+class Classification(_Supervised):
+    """Train a classifier; report validation accuracy after each epoch and at the end.
+
+    Args:
+        criterion: Loss class (instantiated), loss module or function; default cross-entropy.
+        learning_rate: Of the optimizer.
+        weight_decay: Of the optimizer.
+        optimizer: Optimizer class, called as ``optimizer(params, lr=..., weight_decay=...)``.
+        train_dataloaders: ``(x, y)`` batches to train on (``train_dataloader``: seed 002's name).
+        val_dataloaders: ``(x, y)`` batches the accuracy is computed on (required).
+        datamodule: A ``LightningDataModule`` instead of the dataloaders.
+        **trainer_kwargs: ``lightning.Trainer`` arguments, e.g. ``max_epochs=10``.
+
+    The model maps ``x`` to logits ``[N, C]``; the accuracy is exact over the validation set.
+
+    Example:
+        >>> evaluator = Classification(  # doctest: +SKIP
+        ...     train_dataloader=DataLoader(train, batch_size=100),
+        ...     val_dataloaders=DataLoader(test, batch_size=100), max_epochs=10)
+    """
+
+    module_class = ClassificationModule
+    optimize_mode = "maximize"
+
+    def __init__(
+        self,
+        criterion: Any = tnn.CrossEntropyLoss,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.0,
+        optimizer: Callable[..., torch.optim.Optimizer] = torch.optim.Adam,
+        train_dataloaders: Any = None,
+        val_dataloaders: Any = None,
+        datamodule: Any = None,
+        *,
+        train_dataloader: Any = None,
+        **trainer_kwargs: Any,
+    ) -> None:
+        super().__init__(
+            criterion,
+            learning_rate,
+            weight_decay,
+            optimizer,
+            train_dataloaders,
+            val_dataloaders,
+            datamodule,
+            train_dataloader,
+            trainer_kwargs,
+        )
+
+
+class Regression(_Supervised):
+    """Train a regressor; report validation MSE (lower is better: use ``optimize_mode='minimize'``).
+
+    The arguments are those of :class:`Classification`, with ``criterion=nn.MSELoss`` by default.
+    Outputs ``[N, 1]`` are compared with targets ``[N]`` element by element.
+    """
+
+    module_class = RegressionModule
+    optimize_mode = "minimize"
+
+    def __init__(
+        self,
+        criterion: Any = tnn.MSELoss,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.0,
+        optimizer: Callable[..., torch.optim.Optimizer] = torch.optim.Adam,
+        train_dataloaders: Any = None,
+        val_dataloaders: Any = None,
+        datamodule: Any = None,
+        *,
+        train_dataloader: Any = None,
+        **trainer_kwargs: Any,
+    ) -> None:
+        super().__init__(
+            criterion,
+            learning_rate,
+            weight_decay,
+            optimizer,
+            train_dataloaders,
+            val_dataloaders,
+            datamodule,
+            train_dataloader,
+            trainer_kwargs,
+        )

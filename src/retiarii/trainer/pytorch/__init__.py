@@ -1,0 +1,1 @@
+"""Seed 000's ``retiarii.trainer.pytorch`` package; ``.lightning`` is the Lightning evaluators."""
