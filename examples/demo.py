@@ -71,7 +71,7 @@ def main() -> None:
     print("\nrebuild the best one with:\n" + exp.export_top_models(formatter="code")[0])
     print(f"experiment directory: {exp.experiment_dir}")
     if args.keep_open > 0:
-        print(f"dashboard still at http://127.0.0.1:{args.port}/ for {args.keep_open:.0f} s")
+        print(f"dashboard still open for {args.keep_open:.0f} s (its address is logged above)")
         time.sleep(args.keep_open)
 
 

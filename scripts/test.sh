@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh "dev,lightning,dashboard,tpe"
+# the dashboard's browser tests drive Debian's chromium (Playwright cannot download browsers here)
+command -v chromium >/dev/null 2>&1 || bash scripts/install_browser.sh
 py=.venv/bin/python
 echo "== ruff check";        $py -m ruff check src tests benchmarks examples
 echo "== ruff format";       $py -m ruff format --check src tests benchmarks examples

@@ -35,12 +35,13 @@ def load_callable(spec: str) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Build the model space and print or write its JSON."""
+    from .main import CLIError
+
+    factory = load_callable(args.target)  # before importing torch: a typo fails fast
     import torch.nn as tnn
 
     from ..nn.pytorch.space import ModelSpace
-    from .main import CLIError
 
-    factory = load_callable(args.target)
     if not callable(factory):
         raise CLIError(f"{args.target} is not callable")
     model = factory()

@@ -1,109 +1,106 @@
-"""A small threaded HTTP server (stdlib only) serving the dashboard page and its JSON API.
+"""Serving the dashboard: uvicorn in a background thread, stopped by ``close()``.
 
-Binds to 127.0.0.1 unless told otherwise. Everything shown comes from the store, opened
-read-only; the only write is ``POST /api/stop``, accepted from the same origin only, which asks
-a running experiment to stop.
+``serve_dashboard`` returns at once, with the server already accepting connections. It binds the
+listening socket itself, in the caller's thread, so that a port in use is an error right there
+(``OSError``) and ``port=0`` reports the port the system picked in ``.url``.
 """
 
 from __future__ import annotations
 
-import json
+import importlib.util
+import ipaddress
+import socket
 import threading
+import time
 from collections.abc import Callable
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
-from ..store import DEFAULT_FILENAME, ExperimentStore, StoreError
-from .api import experiment_view, trial_view, trials_view
+from ..store import DEFAULT_FILENAME
 
 __all__ = ["DashboardServer", "serve_dashboard"]
 
+_STARTUP_TIMEOUT_S = 30.0
+_WEB_STACK = ("fastapi", "uvicorn", "plotly")
+
+
+def _require_web_stack() -> None:
+    missing = [name for name in _WEB_STACK if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ImportError(
+            f"the dashboard needs {', '.join(missing)}: "
+            "install the dashboard extra with pip install 'retiarii[dashboard]'"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=128)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OSError(
+            exc.errno, f"cannot serve the dashboard on {host}:{port}: {reason}; choose another port"
+        ) from exc
+
+
+def _url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
+
 
 class DashboardServer:
-    """A running dashboard; ``close()`` stops it."""
+    """A dashboard being served in a background thread.
 
-    def __init__(self, httpd: ThreadingHTTPServer, thread: threading.Thread) -> None:
-        self._httpd = httpd
+    Attributes:
+        host: The address it listens on.
+        port: The port it listens on (the real one when 0 was asked for).
+        url: ``http://host:port/``.
+    """
+
+    def __init__(self, server: Any, thread: threading.Thread, sock: socket.socket, app: Any):
+        self._server = server
         self._thread = thread
-        host, port = httpd.server_address[:2]
+        self._socket = sock
+        self._app = app
+        self._closed = False
+        host, port = sock.getsockname()[:2]
         self.host, self.port = str(host), int(port)
-        self.url = f"http://{self.host}:{self.port}/"
+        self.url = _url(self.host, self.port)
 
-    def close(self) -> None:
-        """Stop serving and release the port."""
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+    @property
+    def running(self) -> bool:
+        """Whether it still serves."""
+        return self._thread.is_alive() and not self._closed
 
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop serving, release the port and close the store. Closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        self._server.should_exit = True
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        self._socket.close()
+        self._app.state.store.close()
 
-def _handler(experiment_dir: Path, stop: Callable[[], None] | None) -> type[BaseHTTPRequestHandler]:
-    page = resources.files(__package__).joinpath("static/index.html").read_bytes()
-    lock = threading.Lock()
-    state: dict[str, Any] = {"store": None}
+    def __enter__(self) -> DashboardServer:
+        return self
 
-    def store() -> ExperimentStore:
-        with lock:
-            if state["store"] is None:
-                state["store"] = ExperimentStore(experiment_dir / DEFAULT_FILENAME, readonly=True)
-            value: ExperimentStore = state["store"]
-            return value
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "retiarii-dashboard"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: the experiment's console is for the experiment."""
-
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("X-Content-Type-Options", "nosniff")
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _json(self, value: Any, status: int = HTTPStatus.OK) -> None:
-            self._send(status, json.dumps(value, default=str).encode(), "application/json")
-
-        def do_GET(self) -> None:
-            path = urlparse(self.path).path
-            try:
-                if path in ("/", "/index.html") or path.startswith("/trial/"):
-                    self._send(HTTPStatus.OK, page, "text/html; charset=utf-8")
-                elif path == "/api/experiment":
-                    self._json(experiment_view(store()))
-                elif path == "/api/trials":
-                    self._json(trials_view(store()))
-                elif path.startswith("/api/trials/") and path.rsplit("/", 1)[-1].isdigit():
-                    self._json(trial_view(store(), experiment_dir, int(path.rsplit("/", 1)[-1])))
-                else:
-                    self._json({"error": "not found"}, HTTPStatus.NOT_FOUND)
-            except KeyError as exc:
-                self._json({"error": str(exc)}, HTTPStatus.NOT_FOUND)
-            except StoreError as exc:
-                self._json({"error": str(exc)}, HTTPStatus.SERVICE_UNAVAILABLE)
-
-        def do_POST(self) -> None:
-            if urlparse(self.path).path != "/api/stop":
-                self._json({"error": "not found"}, HTTPStatus.NOT_FOUND)
-                return
-            origin = self.headers.get("Origin")
-            host = self.headers.get("Host", "")
-            if origin is not None and urlparse(origin).netloc != host:
-                self._json({"error": "cross-origin request refused"}, HTTPStatus.FORBIDDEN)
-                return
-            if stop is None:
-                self._json({"error": "this experiment is not running here"}, HTTPStatus.CONFLICT)
-                return
-            stop()
-            self._json({"stopping": True})
-
-    return Handler
+    def __repr__(self) -> str:
+        return f"DashboardServer({self.url!r}, running={self.running})"
 
 
 def serve_dashboard(
@@ -112,19 +109,59 @@ def serve_dashboard(
     port: int = 8080,
     stop: Callable[[], None] | None = None,
 ) -> DashboardServer:
-    """Serve the dashboard of ``experiment_dir`` in a background thread (``port=0``: any free)."""
+    """Serve the dashboard of ``experiment_dir`` in a background thread; return at once.
+
+    Args:
+        experiment_dir: An experiment directory (holding ``experiment.db``), finished or running.
+        host: Address to listen on; the default keeps it on this machine.
+        port: Port to listen on; ``0`` picks a free one (see the returned server's ``url``).
+        stop: Called when the user presses *Stop* (``POST /api/stop``); without it the page
+            offers no stop button.
+
+    Returns:
+        The running :class:`DashboardServer`; ``close()`` stops it.
+
+    Raises:
+        FileNotFoundError: ``experiment_dir`` holds no experiment store.
+        ImportError: The dashboard extra is not installed.
+        OSError: The address cannot be bound (e.g. the port is in use).
+    """
     directory = Path(experiment_dir)
     if not (directory / DEFAULT_FILENAME).exists():
         raise FileNotFoundError(
             f"{directory} is not an experiment directory (no {DEFAULT_FILENAME})"
         )
-    try:
-        httpd = ThreadingHTTPServer((host, port), _handler(directory, stop))
-    except OSError as exc:
-        raise OSError(
-            f"cannot serve the dashboard on {host}:{port}: {exc.strerror}; choose another port"
-        ) from exc
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, name="retiarii-dashboard", daemon=True)
+    _require_web_stack()
+    import uvicorn
+
+    from .app import LOOPBACK_HOSTS, create_app
+
+    app = create_app(
+        directory,
+        stop=stop,
+        allowed_hosts=(LOOPBACK_HOSTS | {host.lower()}) if _is_loopback(host) else None,
+    )
+    sock = _bind(host, port)
+    config = uvicorn.Config(
+        app,
+        log_config=None,  # leave the application's logging alone
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        ws="none",
+        timeout_graceful_shutdown=2,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="retiarii-dashboard", daemon=True
+    )
     thread.start()
-    return DashboardServer(httpd, thread)
+    deadline = time.monotonic() + _STARTUP_TIMEOUT_S
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            sock.close()
+            raise OSError(f"the dashboard server on {host}:{port} failed to start")
+        time.sleep(0.01)
+    return DashboardServer(server, thread, sock, app)

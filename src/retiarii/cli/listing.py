@@ -1,0 +1,119 @@
+"""``retiarii list [ROOT]``: the experiments under a working directory, one line each."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from ._common import format_metric
+from .main import CommandError
+
+__all__ = ["find_experiments", "register"]
+
+_COLUMNS = ("ID", "NAME", "STATUS", "TRIALS", "FAILED", "BEST", "ELAPSED", "CREATED")
+
+
+def find_experiments(root: Path) -> list[dict[str, Any]]:
+    """One entry per experiment directory in ``root`` (or ``root`` itself), oldest first.
+
+    An experiment whose store cannot be read is listed with status ``unreadable`` and the reason.
+    """
+    from ..dashboard.views import list_entry
+    from ..store import DEFAULT_FILENAME, ExperimentStore, StoreError
+
+    if (root / DEFAULT_FILENAME).is_file():
+        directories = [root]
+    else:
+        directories = sorted(p for p in root.iterdir() if (p / DEFAULT_FILENAME).is_file())
+    entries = []
+    for directory in directories:
+        try:
+            with ExperimentStore(directory / DEFAULT_FILENAME, readonly=True) as store:
+                entries.append(list_entry(directory, store))
+        except (StoreError, OSError) as exc:
+            entries.append(
+                {
+                    "id": directory.name,
+                    "path": str(directory),
+                    "status": "unreadable",
+                    "error": str(exc),
+                    "created_at": None,
+                }
+            )
+    entries.sort(key=lambda e: (e.get("created_at") is None, e.get("created_at") or 0, e["id"]))
+    return entries
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    h, rest = divmod(s, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60:02d}:{rest % 60:02d}"
+
+
+def _row(entry: dict[str, Any]) -> tuple[str, ...]:
+    if entry["status"] == "unreadable":
+        return (entry["id"], "-", "unreadable", "-", "-", "-", "-", entry["error"][:60])
+    p = entry["progress"]
+    trials = f"{p['ended']}/{p['budget']}" if p["budget"] is not None else str(p["ended"])
+    if p["running"] or p["waiting"]:
+        trials += f" (+{p['running'] + p['waiting']})"
+    best = format_metric(entry["best"])
+    if entry["best_trial"] is not None:
+        best += f" (#{entry['best_trial']})"
+    created = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry["created_at"]))
+    name = entry["name"] if len(entry["name"]) <= 30 else entry["name"][:29] + "…"
+    return (
+        entry["id"],
+        name,
+        entry["status"],
+        trials,
+        str(p["failed"]),
+        best,
+        _duration(entry["elapsed"]),
+        created,
+    )
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(_COLUMNS))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the table (or JSON)."""
+    from ..experiment.config import default_working_directory
+
+    root = Path(args.root).expanduser() if args.root else default_working_directory()
+    if not root.is_dir():
+        if args.root:
+            raise CommandError(f"{root} is not a directory")
+        entries: list[dict[str, Any]] = []
+    else:
+        entries = find_experiments(root)
+    if args.json:
+        print(json.dumps(entries, indent=2))
+    elif not entries:
+        print(f"no experiments in {root}")
+    else:
+        _print_table([_COLUMNS, *(_row(e) for e in entries)])
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``list`` subcommand."""
+    parser = sub.add_parser(
+        "list",
+        help="list experiments with their status, trials and best metric",
+        description="List the experiments under ROOT (default: $RETIARII_HOME or "
+        "~/retiarii-experiments): id, name, status, trials ended of the budget (+ running), "
+        "failed trials, best metric (and its trial), elapsed time, creation time.",
+    )
+    parser.add_argument("root", metavar="ROOT", nargs="?", help="a working directory")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(handler=run)

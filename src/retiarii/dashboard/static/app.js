@@ -1,0 +1,162 @@
+// The dashboard's single-page app: routing, the header, live polling, stop and export.
+
+import { clear, el, getJSON, HttpError } from "./dom.js";
+import { chartsPage, oneshotPage } from "./page_charts.js";
+import { overviewPage } from "./page_overview.js";
+import { trialPage, trialsPage } from "./page_trials.js";
+
+const LIVE_MS = 2000; // while the experiment runs
+const IDLE_MS = 15000; // once it ended (it may be resumed)
+const RETRY_MS = 5000;
+const LIVE_STATES = new Set(["created", "running"]);
+
+const $ = (id) => document.getElementById(id);
+let current = null; // { name, page, ctx }
+let timer = null;
+let generation = 0;
+let stopping = false;
+
+function route(path) {
+  let m;
+  if (path === "/" || path === "/index.html") return { name: "overview", make: overviewPage, title: "Overview" };
+  if (path === "/trials") return { name: "trials", make: trialsPage, title: "Trials" };
+  if ((m = path.match(/^\/trials?\/(\d+)$/))) return { name: "trials", make: () => trialPage(Number(m[1])), id: Number(m[1]), title: `Trial #${m[1]}` };
+  if (path === "/charts") return { name: "charts", make: chartsPage, title: "Charts" };
+  if (path === "/oneshot") return { name: "oneshot", make: oneshotPage, title: "One-shot" };
+  return null;
+}
+
+const ENDPOINTS = {
+  experiment: () => "/api/experiment",
+  trials: () => "/api/trials",
+  intermediates: () => "/api/intermediates",
+  series: () => "/api/series",
+  trial: (r) => `/api/trials/${r.id}`,
+};
+
+function banner(message, kind) {
+  const node = $("banner");
+  node.hidden = !message;
+  node.className = `banner ${kind || ""}`;
+  node.textContent = message || "";
+}
+
+function mount() {
+  generation += 1;
+  clearTimeout(timer);
+  const r = route(location.pathname);
+  const view = $("view");
+  clear(view);
+  for (const a of document.querySelectorAll("#nav a")) {
+    a.classList.toggle("active", r !== null && a.dataset.page === r.name);
+  }
+  if (!r) {
+    current = null;
+    view.append(el("section", { class: "card" }, el("h2", { text: "Page not found" }),
+      el("p", {}, el("a", { href: "/", text: "Back to the overview" }))));
+    return;
+  }
+  const page = r.make();
+  page.mount(view);
+  current = { route: r, page };
+  tick();
+}
+
+function updateHeader(exp) {
+  $("exp-name").textContent = exp.name;
+  const pill = $("exp-state");
+  pill.textContent = exp.state;
+  pill.className = `pill s-${exp.state}`;
+  document.title = `${current?.route.title ?? "retiarii"} · ${exp.name} · retiarii`;
+  const stop = $("stop");
+  stop.hidden = !exp.can_stop;
+  stop.disabled = stopping && exp.can_stop;
+  if (!exp.can_stop) stopping = false;
+  stop.textContent = stop.disabled ? "Stopping…" : "Stop experiment";
+  $("nav").querySelector('[data-page="oneshot"]').hidden = !exp.has_series;
+  const k = $("export-k");
+  k.max = String(Math.max(1, exp.progress.succeeded));
+}
+
+function isLive(exp) {
+  return LIVE_STATES.has(exp.state);
+}
+
+async function tick() {
+  clearTimeout(timer);
+  if (!current) return;
+  if (document.hidden) return; // resumed by visibilitychange
+  const mine = generation;
+  const { route: r, page } = current;
+  const needs = ["experiment", ...page.needs().filter((k) => k !== "experiment")];
+  let delay = RETRY_MS;
+  try {
+    const values = await Promise.all(needs.map((k) => getJSON(ENDPOINTS[k](r))));
+    if (mine !== generation) return; // the user navigated meanwhile
+    const data = Object.fromEntries(needs.map((k, i) => [k, values[i]]));
+    updateHeader(data.experiment);
+    page.update(data);
+    if (!stopping) banner("");
+    const live = isLive(data.experiment);
+    $("live").textContent = `${live ? "● live" : "○ " + data.experiment.state} · updated ${new Date().toLocaleTimeString()}`;
+    $("live").className = `live ${live ? "on" : ""}`;
+    delay = live ? LIVE_MS : IDLE_MS;
+  } catch (err) {
+    if (mine !== generation) return;
+    if (err instanceof HttpError && err.status === 404 && r.id != null) {
+      clear($("view"), el("section", { class: "card" }, el("h2", { text: `No trial #${r.id}` }),
+        el("p", { class: "muted", text: err.message }), el("p", {}, el("a", { href: "/trials", text: "All trials" }))));
+      current = null;
+      return;
+    }
+    banner(`Cannot reach the experiment: ${err.message}. Retrying…`, "error");
+    $("live").textContent = "○ disconnected";
+    $("live").className = "live";
+    console.error(err);
+  }
+  if (mine === generation) timer = setTimeout(tick, delay);
+}
+
+function navigate(url) {
+  if (url === location.pathname + location.search) return;
+  history.pushState({}, "", url);
+  mount();
+  window.scrollTo(0, 0);
+}
+
+document.addEventListener("click", (event) => {
+  const a = event.target.closest("a");
+  if (!a || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  if (a.target || a.hasAttribute("download")) return;
+  const url = new URL(a.href, location.href);
+  if (url.origin !== location.origin || url.pathname.startsWith("/api/") || url.pathname.startsWith("/static/")) return;
+  event.preventDefault();
+  navigate(url.pathname + url.search);
+});
+document.addEventListener("navigate", (event) => navigate(event.detail));
+window.addEventListener("popstate", mount);
+document.addEventListener("visibilitychange", () => { if (!document.hidden) tick(); });
+
+$("export-k").addEventListener("input", () => {
+  const k = Math.max(1, Math.floor(Number($("export-k").value) || 1));
+  $("export").href = `/api/export?top_k=${k}`;
+});
+
+$("stop").addEventListener("click", async () => {
+  if (!window.confirm("Stop the experiment? Running trials are interrupted; it can be resumed later (retiarii resume).")) return;
+  stopping = true;
+  $("stop").disabled = true;
+  $("stop").textContent = "Stopping…";
+  try {
+    const response = await fetch("/api/stop", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
+    banner("Stop requested: running trials are being interrupted.", "info");
+  } catch (err) {
+    stopping = false;
+    banner(`Could not stop the experiment: ${err.message}`, "error");
+  }
+  tick();
+});
+
+mount();

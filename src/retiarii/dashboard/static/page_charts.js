@@ -1,0 +1,142 @@
+// Charts over all trials, and the one-shot page (series written by one-shot trainers).
+
+import {
+  archProbFigure, byValueFigure, chartBox, curvesFigure, historyFigure, parallelFigure, plot,
+  seriesLinesFigure,
+} from "./charts.js";
+import { clear, el, fmtValue, sampleTable, section } from "./dom.js";
+
+export function chartsPage() {
+  let history, curves, byValue, parallel, note;
+  const labelCharts = new Map();
+  return {
+    needs: () => ["experiment", "trials", "intermediates"],
+    mount(root) {
+      history = chartBox();
+      curves = chartBox();
+      byValue = el("div", { class: "grid-charts" });
+      parallel = chartBox("tall");
+      note = el("p", { class: "muted small" });
+      root.append(
+        el("div", { class: "two" },
+          section("Final metric per trial", el("p", { class: "muted small", text: "Each successful trial, with the best metric so far." }), history),
+          section("Intermediate curves", el("p", { class: "muted small", text: "Every report of every trial; the best trial in gold." }), curves)),
+        section("Metric by chosen value",
+          el("p", { class: "muted small", text: "For each label, the final metrics of the trials that chose each value: which choices matter." }),
+          byValue),
+        section("Parallel coordinates", note, parallel),
+      );
+    },
+    update({ experiment: exp, trials, intermediates }) {
+      const bestId = exp.best?.id;
+      const done = trials.filter((tr) => tr.final_value != null).length;
+      const none = done ? null : "No successful trial yet.";
+      plot(history, ...historyFigure(trials, exp.optimize_mode, bestId), none);
+      plot(curves, ...curvesFigure(intermediates, trials, bestId),
+        Object.keys(intermediates).length ? null : "No intermediate metric reported yet.");
+      for (const spaceLabel of exp.space.labels) {
+        let box = labelCharts.get(spaceLabel.label);
+        if (!box) {
+          box = chartBox("small");
+          labelCharts.set(spaceLabel.label, box);
+          byValue.append(el("div", { class: "label-chart" }, el("h3", {}, el("code", { text: spaceLabel.label })), box));
+        }
+        plot(box, ...byValueFigure(spaceLabel.label, spaceLabel, trials), none);
+      }
+      note.textContent = `One line per successful trial (${done}): its value for each label and its final metric. Drag along an axis to filter.`;
+      plot(parallel, ...parallelFigure(exp.space, trials, exp.optimize_mode), none);
+    },
+  };
+}
+
+function seriesGroups(names) {
+  const groups = { loss: [], metric: [], prob: [], selected: null, other: [] };
+  for (const name of names) {
+    if (name === "loss" || name.startsWith("loss/")) groups.loss.push(name);
+    else if (name.startsWith("metric/")) groups.metric.push(name);
+    else if (name.startsWith("arch_prob/")) groups.prob.push(name);
+    else if (name === "arch/selected") groups.selected = name;
+    else groups.other.push(name);
+  }
+  return groups;
+}
+
+export function oneshotPage() {
+  let root, charts = new Map(), shape = null;
+
+  function chartFor(key, title, hint, cls) {
+    if (!charts.has(key)) {
+      const box = chartBox(cls);
+      charts.set(key, box);
+      root.append(section(title, hint ? el("p", { class: "muted small", text: hint }) : null, box));
+    }
+    return charts.get(key);
+  }
+
+  return {
+    needs: () => ["experiment", "series"],
+    mount(node) {
+      root = node;
+    },
+    update({ series }) {
+      const names = series.names;
+      const key = JSON.stringify(names);
+      if (key !== shape) { // the set of series changed: lay the page out again
+        shape = key;
+        charts = new Map();
+        clear(root);
+        if (!names.length) {
+          root.append(section("One-shot", el("p", { class: "muted", text: "This experiment has no one-shot series (loss, metric/<name>, arch_prob/<label>)." })));
+          return;
+        }
+      }
+      if (!names.length) return;
+      const g = seriesGroups(names);
+      const numeric = (name) => series.series[name].value.every((v) => typeof v === "number");
+      if (g.selected) {
+        const values = series.series[g.selected].value;
+        const epochs = series.series[g.selected].epoch;
+        let box = charts.get("selected");
+        if (!box) {
+          box = el("div");
+          charts.set("selected", box);
+          root.append(section("Current architecture", box));
+        }
+        const at = epochs[epochs.length - 1];
+        clear(box, el("p", { class: "muted small", text: at != null ? `as of epoch ${at}` : "latest" }),
+          sampleTable(values[values.length - 1]));
+      }
+      // one chart per kind and x axis: series per epoch and series per step never share an axis
+      for (const [kind, title] of [["loss", "Loss"], ["metric", "Metrics"]]) {
+        const names = g[kind].filter(numeric);
+        const perEpoch = names.filter((n) => series.series[n].epoch.every((e) => e != null));
+        const perStep = names.filter((n) => !perEpoch.includes(n));
+        for (const [group, axis] of [[perEpoch, "epoch"], [perStep, "step"]]) {
+          if (!group.length) continue;
+          const heading = perEpoch.length && perStep.length ? `${title} per ${axis}` : title;
+          plot(chartFor(`${kind}:${axis}`, heading, null),
+            ...seriesLinesFigure(group.map((n) => [n, series.series[n]]), kind));
+        }
+      }
+      for (const name of g.prob) {
+        const label = name.slice("arch_prob/".length);
+        plot(chartFor(name, `Architecture probabilities: ${label}`, "Probability of each candidate of this label over training.", "small"),
+          ...archProbFigure(series.series[name]));
+      }
+      for (const name of g.other) {
+        const columns = series.series[name];
+        if (numeric(name)) {
+          plot(chartFor(name, name, null, "small"), ...seriesLinesFigure([[name, columns]], name));
+        } else {
+          let box = charts.get(name);
+          if (!box) {
+            box = el("pre", { class: "code" });
+            charts.set(name, box);
+            root.append(section(name, box));
+          }
+          box.textContent = fmtValue(columns.value[columns.value.length - 1]);
+        }
+      }
+    },
+  };
+}

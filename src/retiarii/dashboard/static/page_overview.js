@@ -1,0 +1,143 @@
+// The overview: status, progress, elapsed time, the best architecture, search space, config.
+
+import { chartBox, historyFigure, plot } from "./charts.js";
+import {
+  clear, codeBlock, el, fixedArchSnippet, fmtDuration, fmtNum, fmtTime, fmtValue, keyValueTable,
+  sampleTable, section, statusPill,
+} from "./dom.js";
+
+function card(title, ...body) {
+  return el("div", { class: "stat" }, el("div", { class: "stat-title", text: title }), ...body);
+}
+
+function progressCard(p) {
+  const scale = Math.max(p.budget || 0, p.total - p.interrupted, 1);
+  const parts = [
+    ["succeeded", p.succeeded], ["failed", p.failed], ["canceled", p.canceled],
+    ["running", p.running], ["waiting", p.waiting],
+  ];
+  const bar = el(
+    "div",
+    { class: "bar", role: "img", "aria-label": "trial progress" },
+    parts.filter(([, n]) => n > 0).map(([kind, n]) =>
+      el("span", { class: `seg seg-${kind}`, style: `width:${(100 * n) / scale}%`, title: `${n} ${kind}` })),
+  );
+  const legend = el(
+    "div",
+    { class: "legend" },
+    parts.filter(([, n]) => n > 0).map(([kind, n]) =>
+      el("span", {}, el("i", { class: `dot seg-${kind}` }), `${n} ${kind}`)),
+    p.interrupted ? el("span", { class: "muted", text: `${p.interrupted} interrupted (re-run)` }) : null,
+  );
+  const of = p.budget != null ? `of ${p.budget}` : "(no trial budget)";
+  return card("Progress", el("div", { class: "stat-value" }, `${p.ended} `, el("small", { text: of })), bar, legend);
+}
+
+function elapsedCard(exp) {
+  const body = [el("div", { class: "stat-value", text: fmtDuration(exp.elapsed) })];
+  if (exp.max_duration) {
+    const share = Math.min(100, (100 * exp.elapsed) / exp.max_duration);
+    body.push(
+      el("div", { class: "bar" }, el("span", { class: "seg seg-time", style: `width:${share}%` })),
+      el("div", { class: "legend", text: `limit ${fmtDuration(exp.max_duration)}` }),
+    );
+  }
+  body.push(el("div", { class: "muted small", text: `created ${fmtTime(exp.created_at)}` }));
+  return card("Elapsed", ...body);
+}
+
+function bestCard(exp) {
+  if (!exp.best) return card("Best metric", el("div", { class: "stat-value muted", text: "–" }),
+    el("div", { class: "muted small", text: "no successful trial yet" }));
+  return card(
+    "Best metric",
+    el("div", { class: "stat-value best" }, fmtNum(exp.best.final_value)),
+    el("div", { class: "small" }, `${exp.optimize_mode} · `,
+      el("a", { href: `/trials/${exp.best.id}`, text: `trial #${exp.best.id}` })),
+  );
+}
+
+function flatten(value, prefix, rows) {
+  if (value && typeof value === "object" && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, rows);
+  } else {
+    rows.push([prefix, value == null ? el("span", { class: "muted", text: "–" }) : fmtValue(value)]);
+  }
+  return rows;
+}
+
+function spaceTable(space) {
+  const head = el("tr", {}, ["label", "type", "candidates", "values"].map((h) => el("th", { text: h })));
+  const rows = space.labels.map((l) =>
+    el("tr", {},
+      el("td", {}, el("code", { text: l.label })),
+      el("td", { class: "muted", text: l.type || "" }),
+      el("td", { class: "cands" },
+        (Array.isArray(l.candidates) ? l.candidates : [l.candidates]).map((c) =>
+          el("code", { class: "cand", text: fmtValue(c) })),
+        l.n_chosen != null ? el("span", { class: "muted", text: ` choose ${l.n_chosen}` }) : null),
+      el("td", { class: "num", text: l.size ?? "–" })));
+  return el("table", { class: "data" }, el("thead", {}, head), el("tbody", {}, rows));
+}
+
+export function overviewPage() {
+  let cards, best, history, space, config, lastStatic = null;
+  return {
+    needs: () => ["experiment", "trials"],
+    mount(root) {
+      cards = el("div", { class: "cards" });
+      best = el("div");
+      history = chartBox();
+      space = el("div");
+      config = el("div");
+      root.append(
+        cards,
+        el("div", { class: "two" },
+          section("Best architecture", best),
+          section("Final metric per trial", history)),
+        el("div", { class: "two" },
+          section("Search space", space),
+          section("Configuration", config)),
+      );
+    },
+    update({ experiment: exp, trials }) {
+      const reason = exp.end_reason && exp.state !== "running"
+        ? el("div", { class: "muted small", text: exp.end_reason }) : null;
+      clear(cards,
+        card("Status", el("div", { class: "stat-value" }, statusPill(exp.state)), reason,
+          el("div", { class: "muted small", text: `id ${exp.id}` })),
+        progressCard(exp.progress), elapsedCard(exp), bestCard(exp));
+      if (exp.best) {
+        clear(best,
+          el("p", {}, "Trial ", el("a", { href: `/trials/${exp.best.id}`, text: `#${exp.best.id}` }),
+            ` reached ${fmtNum(exp.best.final_value)}.`),
+          sampleTable(exp.best.sample),
+          codeBlock(fixedArchSnippet(exp.best.sample, exp.info?.model)));
+      } else if (exp.selected) {
+        const at = exp.selected.epoch != null ? `epoch ${exp.selected.epoch}` : `step ${exp.selected.step}`;
+        clear(best,
+          el("p", {}, `The one-shot search's current choice (${at}); see `, el("a", { href: "/oneshot", text: "One-shot" }), "."),
+          sampleTable(exp.selected.sample),
+          codeBlock(fixedArchSnippet(exp.selected.sample, exp.info?.model)));
+      } else {
+        clear(best, el("p", { class: "muted", text: "No successful trial yet." }));
+      }
+      plot(history, ...historyFigure(trials, exp.optimize_mode, exp.best?.id),
+        exp.best ? null : "No successful trial yet.");
+      const staticKey = JSON.stringify([exp.space, exp.config, exp.info]);
+      if (staticKey !== lastStatic) {
+        lastStatic = staticKey;
+        clear(space,
+          el("p", {}, `${exp.space.labels.length} labels · `,
+            el("strong", { text: exp.space.size ?? "?" }), " architectures"),
+          spaceTable(exp.space));
+        const info = Object.entries(exp.info || {})
+          .filter(([k]) => !["duration", "end_reason"].includes(k))
+          .map(([k, v]) => [k, fmtValue(v)]);
+        clear(config,
+          keyValueTable(info),
+          keyValueTable(flatten(exp.config, "", [])));
+      }
+    },
+  };
+}

@@ -1,0 +1,244 @@
+// The trial table (sortable, filterable) and the page of one trial.
+
+import { chartBox, plot, trialCurveFigure } from "./charts.js";
+import {
+  clear, codeBlock, el, fixedArchSnippet, fmtDuration, fmtNum, fmtTime, fmtValue, keyValueTable,
+  sampleTable, section, statusPill,
+} from "./dom.js";
+
+const MAX_LABEL_COLUMNS = 6;
+const MAX_ROWS = 1000; // beyond this, the filter narrows the table down
+
+// -------------------------------------------------------------------------------- filtering
+
+const OPS = {
+  "=": (a, b) => a === b, "!=": (a, b) => a !== b,
+  ">": (a, b) => a > b, "<": (a, b) => a < b, ">=": (a, b) => a >= b, "<=": (a, b) => a <= b,
+};
+
+function fieldOf(trial, key) {
+  switch (key.toLowerCase()) {
+    case "id": return trial.id;
+    case "status": return trial.status;
+    case "metric": return trial.final_value;
+    case "duration": return trial.duration;
+    default:
+      return trial.sample && key in trial.sample ? trial.sample[key] : undefined;
+  }
+}
+
+// "relu", "act=relu", "metric>0.9", "status=failed", "duration<=10": every token must hold.
+export function parseFilter(text) {
+  return text.trim().split(/\s+/).filter(Boolean).map((token) => {
+    const m = token.match(/^([^<>=!]+?)(>=|<=|!=|=|>|<)(.*)$/);
+    if (m) {
+      const [, key, op, raw] = m;
+      return (trial) => {
+        const value = fieldOf(trial, key);
+        if (value === undefined) return haystack(trial).includes(token.toLowerCase());
+        if (value === null) return false;
+        const number = Number(raw);
+        if (typeof value === "number" && raw !== "" && !Number.isNaN(number)) return OPS[op](value, number);
+        return OPS[op](fmtValue(value).toLowerCase(), raw.toLowerCase());
+      };
+    }
+    const needle = token.toLowerCase();
+    return (trial) => haystack(trial).includes(needle);
+  });
+}
+
+function haystack(trial) {
+  return [trial.id, trial.status, fmtNum(trial.final_value), JSON.stringify(trial.sample),
+    ...Object.values(trial.sample || {}).map(fmtValue)].join(" ").toLowerCase();
+}
+
+function compare(a, b) {
+  if (a == null && b == null) return 0;
+  if (a == null) return 1; // empty cells last, whatever the direction
+  if (b == null) return -1;
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  return fmtValue(a).localeCompare(fmtValue(b), undefined, { numeric: true });
+}
+
+// -------------------------------------------------------------------------------- trial table
+
+const view = { sort: "id", desc: false, q: "", status: "" };
+
+function readQuery() {
+  const params = new URLSearchParams(location.search);
+  view.sort = params.get("sort") || view.sort;
+  view.desc = params.has("desc") ? params.get("desc") === "1" : view.desc;
+  view.q = params.get("q") ?? view.q;
+  view.status = params.get("status") ?? view.status;
+}
+
+function writeQuery() {
+  const params = new URLSearchParams();
+  if (view.sort !== "id") params.set("sort", view.sort);
+  if (view.desc) params.set("desc", "1");
+  if (view.q) params.set("q", view.q);
+  if (view.status) params.set("status", view.status);
+  const query = params.toString();
+  history.replaceState(history.state, "", location.pathname + (query ? `?${query}` : ""));
+}
+
+export function trialsPage() {
+  let search, status, count, table, last = null, lastData = null;
+
+  function columns(exp) {
+    const labels = exp.space.labels.map((l) => l.label);
+    const cols = [
+      { key: "id", title: "#", get: (tr) => tr.id, cell: (tr) => el("a", { href: `/trials/${tr.id}`, text: `#${tr.id}` }), num: true },
+      { key: "status", title: "status", get: (tr) => tr.status, cell: (tr) => statusPill(tr.status) },
+    ];
+    if (labels.length <= MAX_LABEL_COLUMNS) {
+      for (const label of labels) {
+        cols.push({ key: `label:${label}`, title: label, label: true, get: (tr) => tr.sample?.[label],
+          cell: (tr) => el("code", { text: label in (tr.sample || {}) ? fmtValue(tr.sample[label]) : "" }) });
+      }
+    } else {
+      cols.push({ key: "sample", title: "sample", get: (tr) => JSON.stringify(tr.sample),
+        cell: (tr) => el("span", { class: "chips" }, Object.entries(tr.sample || {}).map(([k, v]) =>
+          el("code", { class: "chip", title: k }, `${k}=${fmtValue(v)}`))) });
+    }
+    cols.push(
+      { key: "metric", title: "final metric", get: (tr) => tr.final_value, cell: (tr) => fmtNum(tr.final_value), num: true },
+      { key: "duration", title: "duration", get: (tr) => tr.duration, cell: (tr) => fmtDuration(tr.duration), num: true },
+      { key: "started", title: "started", get: (tr) => tr.started_at, cell: (tr) => fmtTime(tr.started_at) },
+    );
+    return cols;
+  }
+
+  function render() {
+    if (!lastData) return;
+    const { experiment: exp, trials } = lastData;
+    const cols = columns(exp);
+    const sortCol = cols.find((c) => c.key === view.sort) || cols[0];
+    const tests = parseFilter(view.q);
+    const shown = trials
+      .filter((tr) => !view.status || tr.status === view.status)
+      .filter((tr) => tests.every((test) => test(tr)))
+      .sort((a, b) => {
+        const r = compare(sortCol.get(a), sortCol.get(b));
+        const both = sortCol.get(a) != null && sortCol.get(b) != null;
+        return (view.desc && both ? -r : r) || a.id - b.id;
+      });
+    const bestId = exp.best?.id;
+    const head = el("tr", {}, cols.map((c) => {
+      const active = c.key === sortCol.key;
+      return el("th", {
+        class: `${c.num ? "num" : ""} sortable ${active ? "sorted" : ""}`,
+        "aria-sort": active ? (view.desc ? "descending" : "ascending") : "none",
+        "data-key": c.key, title: "sort",
+        onclick: () => {
+          view.desc = view.sort === c.key ? !view.desc : c.key === "metric" && exp.optimize_mode === "maximize";
+          view.sort = c.key;
+          writeQuery();
+          render();
+        },
+      }, c.title, active ? el("span", { class: "arrow", text: view.desc ? " ▼" : " ▲" }) : null);
+    }));
+    const rows = shown.slice(0, MAX_ROWS).map((tr) => el("tr", {
+      class: `row ${tr.id === bestId ? "best-row" : ""}`, "data-id": tr.id,
+      onclick: (e) => { if (!e.target.closest("a")) document.dispatchEvent(new CustomEvent("navigate", { detail: `/trials/${tr.id}` })); },
+    }, cols.map((c) => el("td", { class: c.num ? "num" : c.label ? "val" : "" }, c.cell(tr),
+      c.key === "id" && tr.id === bestId ? el("span", { class: "star", title: "best trial", text: " ★" }) : null))));
+    clear(table, el("thead", {}, head), el("tbody", {}, rows));
+    count.textContent = `${shown.length} of ${trials.length} trials` +
+      (shown.length > MAX_ROWS ? ` (the first ${MAX_ROWS} shown: filter to see others)` : "");
+    const statuses = [...new Set(trials.map((tr) => tr.status))].sort();
+    const options = ["", ...statuses].map((s) => el("option", { value: s, selected: s === view.status, text: s || "any status" }));
+    if (JSON.stringify(statuses) !== status.dataset.statuses) {
+      status.dataset.statuses = JSON.stringify(statuses);
+      clear(status, options);
+      status.value = view.status;
+    }
+  }
+
+  return {
+    needs: () => ["experiment", "trials"],
+    mount(root) {
+      readQuery();
+      search = el("input", { type: "search", class: "search", value: view.q, "aria-label": "filter trials",
+        placeholder: "filter: text, label=value, metric>0.9, status=failed",
+        oninput: () => { view.q = search.value; writeQuery(); render(); } });
+      status = el("select", { "aria-label": "status", onchange: () => { view.status = status.value; writeQuery(); render(); } });
+      count = el("span", { class: "muted" });
+      table = el("table", { class: "data trials", id: "trials-table" });
+      root.append(section("Trials", el("div", { class: "toolbar" }, search, status, count), el("div", { class: "scroll" }, table)));
+    },
+    update(data) {
+      const key = JSON.stringify([data.trials, data.experiment.best?.id, data.experiment.space]);
+      if (key === last) return;
+      last = key;
+      lastData = data;
+      render();
+    },
+  };
+}
+
+// -------------------------------------------------------------------------------- one trial
+
+export function trialPage(id) {
+  let head, info, sample, curve, errorBox, log, logNote, lastLog = null;
+  return {
+    needs: () => ["experiment", "trial"],
+    mount(root) {
+      head = el("div", { class: "trial-head" });
+      info = el("div");
+      sample = el("div");
+      curve = chartBox();
+      errorBox = el("div");
+      log = el("pre", { class: "log", id: "trial-log" });
+      logNote = el("div", { class: "small muted" });
+      root.append(
+        head,
+        errorBox,
+        el("div", { class: "two" }, section("Trial", info), section("Sample", sample)),
+        section("Intermediate metric", curve),
+        section("Log", logNote, log),
+      );
+    },
+    update({ experiment: exp, trial }) {
+      const total = exp.progress.total;
+      clear(head,
+        el("h1", {}, `Trial #${trial.id} `, statusPill(trial.status),
+          exp.best?.id === trial.id ? el("span", { class: "star", text: " ★ best" }) : null),
+        el("span", { class: "nav-trials" },
+          trial.id > 1 ? el("a", { href: `/trials/${trial.id - 1}`, text: "← previous" }) : null,
+          el("a", { href: "/trials", text: "all trials" }),
+          trial.id < total ? el("a", { href: `/trials/${trial.id + 1}`, text: "next →" }) : null));
+      const finalRows = trial.final && typeof trial.final === "object"
+        ? Object.entries(trial.final).filter(([k]) => k !== "default").map(([k, v]) => [`final.${k}`, fmtValue(v)])
+        : [];
+      clear(info, keyValueTable([
+        ["final metric", el("strong", { text: fmtNum(trial.final_value) })],
+        ...finalRows,
+        ["duration", fmtDuration(trial.duration)],
+        ["created", fmtTime(trial.created_at)],
+        ["started", fmtTime(trial.started_at)],
+        ["ended", fmtTime(trial.ended_at)],
+        ["worker", trial.worker ?? "–"],
+        ...(trial.resumed_from ? [["re-runs", el("a", { href: `/trials/${trial.resumed_from}`, text: `trial #${trial.resumed_from}` })]] : []),
+        ["reports", String(trial.intermediates.length)],
+      ]));
+      clear(sample, sampleTable(trial.sample), codeBlock(fixedArchSnippet(trial.sample, exp.info?.model)));
+      plot(curve, ...trialCurveFigure(trial),
+        trial.intermediates.length ? null : "This trial reported no intermediate metric (yet).");
+      clear(errorBox, trial.error
+        ? el("section", { class: "card error-card" },
+          el("h2", { text: trial.status === "TIMEOUT" ? "Timed out" : "Traceback" }),
+          el("pre", { class: "error", id: "trial-error", text: trial.error }))
+        : null);
+      if (trial.log_tail !== lastLog) {
+        const follow = lastLog === null || log.scrollHeight - log.scrollTop - log.clientHeight < 24;
+        lastLog = trial.log_tail;
+        log.textContent = trial.log_tail || "(empty)";
+        if (follow) log.scrollTop = log.scrollHeight;
+      }
+      clear(logNote, trial.has_log
+        ? [trial.log_truncated ? "The last 20 kB of the log. " : "", el("a", { href: `/api/trials/${trial.id}/log`, target: "_blank", rel: "noopener", text: "Open the whole log" })]
+        : "This trial has no log.");
+    },
+  };
+}

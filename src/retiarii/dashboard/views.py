@@ -1,0 +1,348 @@
+"""The dashboard's JSON views over the store: pure functions, store in, JSON-ready dicts out.
+
+No web stack here: the ``retiarii`` command line uses these views too (``list``, ``export``), so
+they import only the store and the standard library.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..store import ExperimentRecord, ExperimentStore, TrialRecord
+
+__all__ = [
+    "LOG_TAIL_BYTES",
+    "driver_alive",
+    "effective_status",
+    "experiment_view",
+    "export_view",
+    "intermediates_view",
+    "list_entry",
+    "log_tail",
+    "progress_view",
+    "series_view",
+    "space_view",
+    "trial_log_path",
+    "trial_view",
+    "trials_view",
+]
+
+#: How much of the end of a trial's log the trial page shows.
+LOG_TAIL_BYTES = 20_000
+
+#: Trial statuses that count against ``max_trial_number`` once finished (INTERRUPTED ones re-run).
+_ENDED = ("SUCCEEDED", "FAILED", "TIMEOUT", "CANCELED")
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+# ---------------------------------------------------------------------------------- experiment
+
+
+def driver_alive(experiment_dir: Path) -> bool | None:
+    """Whether a process holds the store's writer lock (``experiment.db.lock``) right now.
+
+    The experiment driver holds an exclusive ``flock`` on that file for as long as it runs, and
+    the kernel drops it when the process dies. Taking the lock to test it would race with a driver
+    starting, so this reads the kernel's lock table (``/proc/locks``) instead, which is Linux-only:
+    elsewhere, or if the table cannot be read, the answer is ``None`` (unknown).
+    """
+    lock = experiment_dir / "experiment.db.lock"
+    try:
+        st = lock.stat()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return None
+    key = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as fh:
+            table = fh.read()
+    except OSError:
+        return None
+    for line in table.splitlines():
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 1234 fe:00:2146740 0 EOF" (blocked waiters have "->")
+        if "->" not in fields and len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == key:
+            return True
+    return False
+
+
+def effective_status(record: ExperimentRecord, alive: bool | None) -> str:
+    """The status to show: a ``running`` experiment whose driver is gone was ``interrupted``."""
+    if record.status == "running" and alive is False:
+        return "interrupted"
+    return record.status
+
+
+def _duration_seconds(value: Any) -> float | None:
+    """``'10m'``, ``'2h'``, ``'30s'``, ``'1.5d'`` or a number of seconds (as in the config)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if value > 0 and math.isfinite(value) else None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(value).lower())
+    return float(match.group(1)) * _UNITS[match.group(2) or "s"] if match else None
+
+
+def _elapsed(store: ExperimentStore, record: ExperimentRecord, state: str, now: float) -> float:
+    """Seconds the experiment has run, over all its runs.
+
+    ``info['duration']`` holds the total when a run ends. While a run goes on, the experiment row
+    was last written when its status was set to ``running``, so ``updated_at`` is that run's start
+    (``info['run_started_at']`` wins if the experiment records it). A driver that died mid-run
+    left no end time: its last trial event stands for it.
+    """
+    previous = record.info.get("duration")
+    previous = float(previous) if isinstance(previous, (int, float)) else 0.0
+    if record.status != "running":
+        if "duration" in record.info:
+            return previous
+        return max(0.0, record.updated_at - record.created_at)
+    started = record.info.get("run_started_at", record.updated_at)
+    started = float(started) if isinstance(started, (int, float)) else record.updated_at
+    if state == "running":
+        return previous + max(0.0, now - started)
+    last = started
+    for trial in store.trials():
+        for stamp in (trial.created_at, trial.started_at, trial.ended_at):
+            if stamp is not None and stamp > last:
+                last = stamp
+    return previous + (last - started)
+
+
+def progress_view(record: ExperimentRecord, counts: Mapping[str, int]) -> dict[str, Any]:
+    """Trials against the budget: how many ended, succeeded, failed, are running or waiting."""
+    budget = record.config.get("max_trial_number")
+    ended = sum(counts.get(s, 0) for s in _ENDED)
+    return {
+        "budget": budget if isinstance(budget, int) and not isinstance(budget, bool) else None,
+        "ended": ended,
+        "succeeded": counts.get("SUCCEEDED", 0),
+        "failed": counts.get("FAILED", 0) + counts.get("TIMEOUT", 0),
+        "canceled": counts.get("CANCELED", 0),
+        "running": counts.get("RUNNING", 0),
+        "waiting": counts.get("WAITING", 0),
+        "interrupted": counts.get("INTERRUPTED", 0),
+        "total": sum(counts.values()),
+    }
+
+
+def _label_size(spec: Any) -> int | None:
+    if not isinstance(spec, Mapping):
+        return None
+    value = spec.get("_value")
+    if spec.get("_type") == "input_choice" and isinstance(value, Mapping):
+        n = len(value.get("candidates") or [])
+        k = value.get("n_chosen")
+        return math.comb(n, k) if isinstance(k, int) else 2**n - 1
+    return len(value) if isinstance(value, list) else None
+
+
+def space_view(record: ExperimentRecord) -> dict[str, Any]:
+    """The search space as rows (label, type, candidates, number of values) and its size.
+
+    The size is a string: it can exceed what a JavaScript number holds exactly. The experiment's
+    own count (``info['space_size']``, which knows about shared labels) is used when present.
+    """
+    labels = []
+    product: int | None = 1
+    for label, spec in record.search_space.items():
+        size = _label_size(spec)
+        product = None if product is None or size is None else product * size
+        kind = spec.get("_type") if isinstance(spec, Mapping) else None
+        value = spec.get("_value") if isinstance(spec, Mapping) else spec
+        if kind == "input_choice" and isinstance(value, Mapping):
+            candidates: Any = value.get("candidates")
+            n_chosen = value.get("n_chosen")
+        else:
+            candidates, n_chosen = value, None
+        labels.append(
+            {
+                "label": label,
+                "type": kind,
+                "candidates": candidates,
+                "n_chosen": n_chosen,
+                "size": size,
+            }
+        )
+    size = record.info.get("space_size")
+    return {"labels": labels, "size": str(size) if size is not None else _str_or_none(product)}
+
+
+def _str_or_none(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def experiment_view(
+    store: ExperimentStore, *, can_stop: bool = False, now: float | None = None
+) -> dict[str, Any]:
+    """The overview: the experiment record, its progress, elapsed time, the best trial, the space.
+
+    Keys of the record (``id``, ``name``, ``status``, ``config``, ``search_space``,
+    ``optimize_mode``, ``info``, ...) are kept as they are; ``state`` is the status to show
+    (see :func:`effective_status`).
+    """
+    now = time.time() if now is None else now
+    record = store.experiment()
+    alive = True if can_stop else driver_alive(store.experiment_dir)
+    state = effective_status(record, alive)
+    counts = store.counts()
+    best = store.best_trials(1)
+    selected = store.series("arch/selected")
+    view = dataclasses.asdict(record)
+    view.update(
+        state=state,
+        driver_alive=alive,
+        counts=counts,
+        best=_trial_row(best[0]) if best else None,
+        progress=progress_view(record, counts),
+        elapsed=_elapsed(store, record, state, now),
+        max_duration=_duration_seconds(record.config.get("max_experiment_duration")),
+        end_reason=record.info.get("end_reason"),
+        space=space_view(record),
+        can_stop=bool(can_stop and state in ("created", "running")),
+        has_series=bool(store.series_names()),
+        selected=(
+            {"sample": selected[-1].value, "epoch": selected[-1].epoch, "step": selected[-1].step}
+            if selected
+            else None
+        ),
+        now=now,
+    )
+    return view
+
+
+# ---------------------------------------------------------------------------------- trials
+
+
+def _trial_row(trial: TrialRecord) -> dict[str, Any]:
+    row = dataclasses.asdict(trial)
+    row["duration"] = trial.duration
+    return row
+
+
+def trials_view(store: ExperimentStore) -> list[dict[str, Any]]:
+    """Every trial as a row (the record's fields plus ``duration``), in id order."""
+    return [_trial_row(t) for t in store.trials()]
+
+
+def trial_log_path(experiment_dir: Path, trial: TrialRecord) -> Path | None:
+    """The trial's log file, only if it resolves (symlinks followed) inside the experiment dir."""
+    if not trial.log_path:
+        return None
+    root = experiment_dir.resolve()
+    path = (root / trial.log_path).resolve()
+    if root not in path.parents or not path.is_file():
+        return None
+    return path
+
+
+def log_tail(
+    experiment_dir: Path, trial: TrialRecord, max_bytes: int = LOG_TAIL_BYTES
+) -> tuple[str, bool]:
+    """The end of the trial's log and whether it was cut; empty if there is none (or outside)."""
+    path = trial_log_path(experiment_dir, trial)
+    if path is None:
+        return "", False
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        fh.seek(max(0, size - max_bytes))
+        data = fh.read(max_bytes)
+    if size > max_bytes:
+        data = data.split(b"\n", 1)[-1]  # start at a whole line
+    return data.decode("utf-8", errors="replace"), size > max_bytes
+
+
+def trial_view(store: ExperimentStore, trial_id: int) -> dict[str, Any]:
+    """One trial with its intermediate metrics, its log tail and its neighbours' ids."""
+    trial = store.trial(trial_id)
+    row = _trial_row(trial)
+    row["intermediates"] = [dataclasses.asdict(r) for r in store.intermediates(trial_id)]
+    tail, truncated = log_tail(store.experiment_dir, trial)
+    row["log_tail"] = tail
+    row["log_truncated"] = truncated
+    row["has_log"] = trial_log_path(store.experiment_dir, trial) is not None
+    return row
+
+
+def intermediates_view(store: ExperimentStore) -> dict[str, dict[str, list[float]]]:
+    """Every trial's intermediate curve, compactly: ``{trial id: {"x": [seq], "y": [value]}}``."""
+    curves: dict[str, dict[str, list[float]]] = {}
+    for record in store.intermediates():
+        curve = curves.setdefault(str(record.trial_id), {"x": [], "y": []})
+        curve["x"].append(record.sequence)
+        curve["y"].append(record.value_num)
+    return curves
+
+
+def series_view(store: ExperimentStore, name: str | None = None) -> dict[str, Any]:
+    """Named progress series (one-shot training), as columns per series.
+
+    ``{"names": [...], "series": {name: {"step": [...], "epoch": [...], "value": [...]}}}``
+    """
+    series: dict[str, dict[str, list[Any]]] = {}
+    for point in store.series(name):
+        columns = series.setdefault(point.name, {"step": [], "epoch": [], "value": []})
+        columns["step"].append(point.step)
+        columns["epoch"].append(point.epoch)
+        columns["value"].append(point.value)
+    return {"names": sorted(series), "series": series}
+
+
+# ---------------------------------------------------------------------------------- export / list
+
+
+def export_view(
+    store: ExperimentStore, top_k: int = 1, optimize_mode: str | None = None
+) -> dict[str, Any]:
+    """The ``top_k`` best samples (SUCCEEDED trials, by the experiment's ``optimize_mode``).
+
+    ``{"experiment": id, "name": ..., "optimize_mode": ..., "top": [{"rank", "trial_id",
+    "metric", "final", "sample"}, ...]}``; ``top[i]["sample"]`` is what ``fixed_arch`` takes.
+    """
+    record = store.experiment()
+    mode = optimize_mode or record.optimize_mode
+    trials = store.best_trials(top_k, mode)
+    return {
+        "experiment": record.id,
+        "name": record.name,
+        "optimize_mode": mode,
+        "top": [
+            {
+                "rank": rank,
+                "trial_id": t.id,
+                "metric": t.final_value,
+                "final": t.final,
+                "sample": t.sample,
+            }
+            for rank, t in enumerate(trials, start=1)
+        ],
+    }
+
+
+def list_entry(experiment_dir: Path, store: ExperimentStore) -> dict[str, Any]:
+    """One line of ``retiarii list``: identity, status, trial counts and the best metric."""
+    record = store.experiment()
+    alive = driver_alive(experiment_dir)
+    counts = store.counts()
+    best = store.best_trials(1)
+    state = effective_status(record, alive)
+    return {
+        "id": record.id,
+        "name": record.name,
+        "status": state,
+        "created_at": record.created_at,
+        "path": str(experiment_dir),
+        "progress": progress_view(record, counts),
+        "best": best[0].final_value if best else None,
+        "best_trial": best[0].id if best else None,
+        "optimize_mode": record.optimize_mode,
+        "elapsed": _elapsed(store, record, state, time.time()),
+    }
