@@ -109,7 +109,9 @@ class RetiariiExeConfig(_StrictFields):
             ``$RETIARII_HOME`` or ``~/retiarii-experiments``); an experiment lives in
             ``<experiment_working_directory>/<experiment id>/``.
         execution: ``'process'`` (isolated worker processes) or ``'inprocess'`` (debugging).
-        optimize_mode: ``'maximize'`` or ``'minimize'`` the final metric.
+        optimize_mode: ``'maximize'`` or ``'minimize'`` the final metric; unset (None), the
+            evaluator's own ``optimize_mode`` is used (``Regression`` minimizes), else the
+            strategy's, else ``'maximize'``.
     """
 
     training_service_platform: str = "local"
@@ -121,7 +123,7 @@ class RetiariiExeConfig(_StrictFields):
     trial_timeout: str | int | float | None = None
     experiment_working_directory: str | None = None
     execution: str = "process"
-    optimize_mode: str = "maximize"
+    optimize_mode: str | None = None
     training_service: TrainingServiceConfig = field(default_factory=TrainingServiceConfig)
 
     def __init__(self, training_service_platform: str = "local", **kwargs: Any) -> None:
@@ -158,7 +160,7 @@ class RetiariiExeConfig(_StrictFields):
         parse_duration(self.trial_timeout, "trial_timeout")
         if self.execution not in ("process", "inprocess"):
             raise ConfigError(f"execution must be 'process' or 'inprocess', got {self.execution!r}")
-        if self.optimize_mode not in ("maximize", "minimize"):
+        if self.optimize_mode not in (None, "maximize", "minimize"):
             raise ConfigError(
                 f"optimize_mode must be 'maximize' or 'minimize', got {self.optimize_mode!r}"
             )
@@ -167,6 +169,11 @@ class RetiariiExeConfig(_StrictFields):
         if not isinstance(self.training_service, TrainingServiceConfig):
             raise ConfigError("training_service must be a TrainingServiceConfig")
         self.training_service.validate()
+
+    @property
+    def mode(self) -> str:
+        """``optimize_mode``, with ``'maximize'`` when unset."""
+        return self.optimize_mode or "maximize"
 
     @property
     def duration_seconds(self) -> float | None:

@@ -80,7 +80,9 @@ class RetiariiExperiment:
     ) -> None:
         import torch.nn as tnn
 
+        from ..oneshot import BaseOneShotTrainer
         from ..strategy import BaseStrategy, Random
+        from ..strategy.oneshot import OneShotStrategy
 
         if not isinstance(base_model, tnn.Module):
             raise TypeError(
@@ -89,9 +91,19 @@ class RetiariiExperiment:
             )
         if evaluator is None:
             raise TypeError("RetiariiExperiment needs an evaluator, e.g. FunctionalEvaluator(fit)")
-        if strategy is None:
+        if isinstance(
+            strategy, OneShotStrategy
+        ):  # e.g. strategy.DARTS() with a Lightning evaluator
+            evaluator, strategy = strategy.oneshot_trainer(base_model, evaluator), None
+        self.oneshot = isinstance(evaluator, BaseOneShotTrainer)
+        if self.oneshot and (strategy is not None or applied_mutators):
+            raise TypeError(
+                "a one-shot trainer searches by itself: RetiariiExperiment(base_model, trainer) "
+                "takes no strategy and no applied_mutators"
+            )
+        if strategy is None and not self.oneshot:
             strategy = Random(dedup=True)
-        if not isinstance(strategy, BaseStrategy):
+        if not self.oneshot and not isinstance(strategy, BaseStrategy):
             raise TypeError(f"strategy must be a retiarii.strategy strategy, got {strategy!r}")
         self.base_model = base_model
         self.evaluator = evaluator
@@ -104,9 +116,14 @@ class RetiariiExperiment:
         self._stop = threading.Event()
         self._dashboard: Any = None
         self._previous_duration = 0.0
+        self._history_told = False
 
     # -- the search space --------------------------------------------------------------------
     def _space(self) -> Any:
+        if self.oneshot:
+            from ..oneshot.experiment import oneshot_space
+
+            return oneshot_space(self.base_model)
         from .mutators import space_with_mutators
 
         return space_with_mutators(self.base_model, self.applied_mutators)
@@ -126,12 +143,22 @@ class RetiariiExperiment:
         config.validate()
         if debug:
             config.execution = "inprocess"
+        if config.optimize_mode is None:
+            config.optimize_mode = (
+                getattr(self.evaluator, "optimize_mode", None)
+                or getattr(self.strategy, "requested_optimize_mode", None)
+                or "maximize"
+            )
         self.config = config
+        self._stop.clear()  # a stopped experiment object can run again (continuing its budget)
         _ensure_console_logging()
         space = self._space()
         if self._store is None:
             self._create(config, space)
-        self._run_loop(space, port)
+        if self.oneshot:
+            self._run_oneshot(space, port)
+        else:
+            self._run_loop(space, port)
 
     def _create(self, config: RetiariiExeConfig, space: Any) -> None:
         import cloudpickle
@@ -139,25 +166,26 @@ class RetiariiExperiment:
         self.id = _new_id()
         self.experiment_dir = config.working_directory() / self.id
         self.experiment_dir.mkdir(parents=True, exist_ok=False)
-        (self.experiment_dir / _PAYLOAD).write_bytes(
-            cloudpickle.dumps(
-                {
-                    "base_model": self.base_model,
-                    "evaluator": self.evaluator,
-                    "strategy": self.strategy,
-                    "applied_mutators": self.applied_mutators,
-                }
+        if not self.oneshot:  # a one-shot search is not resumed: nothing to pickle
+            (self.experiment_dir / _PAYLOAD).write_bytes(
+                cloudpickle.dumps(
+                    {
+                        "base_model": self.base_model,
+                        "evaluator": self.evaluator,
+                        "strategy": self.strategy,
+                        "applied_mutators": self.applied_mutators,
+                    }
+                )
             )
-        )
         self._store = ExperimentStore(self.experiment_dir / DEFAULT_FILENAME)
         self._store.init_experiment(
             config.experiment_name or self.id,
             config.to_dict(),
             space.search_space.to_json(),
-            config.optimize_mode,
+            config.mode,
             exp_id=self.id,
             info={
-                "strategy": type(self.strategy).__name__,
+                "strategy": type(self.evaluator if self.oneshot else self.strategy).__name__,
                 "evaluator": repr(self.evaluator),
                 "model": type(self.base_model).__name__,
                 "space_size": str(space.size),
@@ -180,9 +208,7 @@ class RetiariiExperiment:
             self._store is not None and self.config is not None and self.experiment_dir is not None
         )
         config = self.config
-        self.strategy.attach(space.search_space, config.optimize_mode)
-        if port is not None:
-            self._start_dashboard(port)
+        self.strategy.attach(space.search_space, config.mode)
         runner = ModelSpaceTrialRunner(space, self.evaluator)
         if config.execution == "inprocess":
             executor: Any = InProcessExecutor()
@@ -193,6 +219,8 @@ class RetiariiExperiment:
                 gpus_per_trial=config.trial_gpu_number,
                 gpu_indices=config.training_service.gpu_indices,
             )
+        if port is not None and self._dashboard is None:
+            self._start_dashboard(port)
         progress = Progress(config.max_trial_number, config.duration_seconds)
         loop = ExperimentLoop(
             self._store,
@@ -205,10 +233,13 @@ class RetiariiExperiment:
             stop_event=self._stop,
             progress=progress,
         )
+        self._store.update_info({"run_started_at": time.time()})
         self._store.set_status("running")
         status = "failed"
         try:
-            loop.replay_history()
+            # A fresh strategy (e.g. after resume) learns the past; interrupted trials run again.
+            loop.replay_history(tell=not self._history_told)
+            self._history_told = True
             try:
                 executor.start(runner)
             except KeyboardInterrupt:
@@ -237,6 +268,22 @@ class RetiariiExperiment:
             if best
             else "",
         )
+
+    def _run_oneshot(self, space: Any, port: int | None) -> None:
+        from ..oneshot.experiment import run_oneshot
+
+        if port is not None and self._dashboard is None:
+            self._start_dashboard(port)
+        run_oneshot(self.evaluator, self.store, space, self._stop, self._previous_duration)
+
+    def close(self) -> None:
+        """Release the store (so another process or object can resume this experiment)."""
+        if self._dashboard is not None:
+            self._dashboard.close()
+            self._dashboard = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     def stop(self) -> None:
         """Ask a running experiment to stop (thread-safe); also stops the dashboard."""
@@ -403,10 +450,39 @@ def _new_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
-def model_code(base_model: Any, sample: dict[str, Any]) -> str:
-    """A runnable snippet that rebuilds the architecture of ``sample``."""
-    import json
+def _literal(value: Any) -> str | None:
+    """``repr(value)`` if it reads back as an equal Python literal, else None."""
+    import ast
 
+    text = repr(value)
+    try:
+        return text if ast.literal_eval(text) == value else None
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def _constructor_call(base_model: Any) -> str:
+    from ..nn.pytorch.wrappers import get_init_args
+
+    name = type(base_model).__qualname__
+    recorded = get_init_args(base_model)
+    if recorded is None:
+        return f"{name}()"
+    _, args, kwargs = recorded
+    parts = [_literal(a) for a in args] + [
+        None if (text := _literal(v)) is None else f"{k}={text}" for k, v in kwargs.items()
+    ]
+    if any(p is None for p in parts):
+        return f"{name}(...)  # pass the constructor arguments you used for the search"
+    return f"{name}({', '.join(p for p in parts if p is not None)})"
+
+
+def model_code(base_model: Any, sample: dict[str, Any]) -> str:
+    """A runnable snippet that rebuilds the architecture of ``sample``.
+
+    The model class must be decorated with ``@model_wrapper`` (``fixed_arch`` relies on it); its
+    constructor arguments are written out when they are plain literals.
+    """
     cls = type(base_model)
     module = cls.__module__
     source = (
@@ -417,6 +493,6 @@ def model_code(base_model: Any, sample: dict[str, Any]) -> str:
     return (
         "from retiarii import fixed_arch\n"
         f"{source}\n\n"
-        f"with fixed_arch({json.dumps(sample, sort_keys=True)}):\n"
-        f"    model = {cls.__qualname__}()\n"
+        f"with fixed_arch({dict(sorted(sample.items()))!r}):\n"
+        f"    model = {_constructor_call(base_model)}\n"
     )

@@ -12,7 +12,9 @@ class ModelSpaceTrialRunner:
 
     ``space`` is anything with ``build(sample) -> nn.Module`` (a ``ModelSpace``, or a space with
     applied mutators). Per trial only the sample travels; the worker builds a freshly initialised
-    model for it and calls ``evaluator.evaluate(model)``.
+    model for it and calls ``evaluator.evaluate(model)``. An evaluator that looks architectures up
+    instead of training them (e.g. ``retiarii.benchmark.NasBench201Benchmark``) defines
+    ``evaluate_sample(sample)``: it is called with the validated sample and no model is built.
     """
 
     def __init__(self, space: Any, evaluator: Any) -> None:
@@ -25,5 +27,8 @@ class ModelSpaceTrialRunner:
         """Nothing to prepare: the space arrived ready."""
 
     def run(self, sample: dict[str, Any], trial_dir: str) -> Any:
+        evaluate_sample = getattr(self.evaluator, "evaluate_sample", None)
+        if callable(evaluate_sample):
+            return evaluate_sample(self.space.validate(sample))
         model = self.space.build(sample)
         return self.evaluator.evaluate(model)

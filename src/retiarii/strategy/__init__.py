@@ -1,9 +1,36 @@
-"""Search strategies (ask/tell): ``import retiarii.strategy as strategy``."""
+"""Search strategies (ask/tell): ``import retiarii.strategy as strategy``.
+
+Optional dependencies are imported when a strategy is attached to a space, not here: ``TPE`` needs
+Optuna, ``PolicyBasedRL`` needs PyTorch.
+"""
 
 from __future__ import annotations
 
 from .base import BaseStrategy, TrialResult, sample_key
+from .evolution import RegularizedEvolution
 from .grid import GridSearch
+from .local_search import LocalSearch
+from .oneshot import DARTS, ENAS, GumbelDARTS, OneShotStrategy, Proxyless, RandomOneShot
 from .random_strategy import Random
+from .rl import PolicyBasedRL
+from .tpe import TPE
+from .tuner_strategy import TunerStrategy
 
-__all__ = ["BaseStrategy", "GridSearch", "Random", "TrialResult", "sample_key"]
+__all__ = [
+    "DARTS",
+    "ENAS",
+    "TPE",
+    "BaseStrategy",
+    "GridSearch",
+    "GumbelDARTS",
+    "LocalSearch",
+    "OneShotStrategy",
+    "PolicyBasedRL",
+    "Proxyless",
+    "Random",
+    "RandomOneShot",
+    "RegularizedEvolution",
+    "TrialResult",
+    "TunerStrategy",
+    "sample_key",
+]

@@ -31,6 +31,13 @@ def sample_key(sample: Mapping[str, Any]) -> str:
     return json.dumps(sample, sort_keys=True, separators=(",", ":"))
 
 
+def check_optimize_mode(optimize_mode: Any) -> str:
+    """``optimize_mode`` if it is ``'maximize'`` or ``'minimize'``; a ``ValueError`` otherwise."""
+    if optimize_mode not in ("maximize", "minimize"):
+        raise ValueError(f"optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}")
+    return str(optimize_mode)
+
+
 @dataclass(frozen=True)
 class TrialResult:
     """What a strategy learns about a finished trial."""
@@ -75,12 +82,28 @@ class BaseStrategy:
         self.exhausted_reason = ""
         self._seen: set[str] = set()
 
+    #: The ``optimize_mode`` given to the strategy's constructor, if it takes one (None: follow
+    #: the experiment's).
+    requested_optimize_mode: str | None = None
+
     # -- lifecycle ----------------------------------------------------------------------------
-    def attach(self, space: SearchSpace, optimize_mode: str = "maximize") -> None:
-        """Called once by the experiment before the first :meth:`ask`."""
-        if optimize_mode not in ("maximize", "minimize"):
+    def attach(self, space: SearchSpace, optimize_mode: str | None = None) -> None:
+        """Called once by the experiment before the first :meth:`ask`.
+
+        ``optimize_mode`` is the experiment's (None when the strategy is used on its own: then the
+        strategy's own ``optimize_mode``, or ``'maximize'``). A strategy constructed with an
+        ``optimize_mode`` that contradicts the experiment's raises, naming both.
+        """
+        requested = self.requested_optimize_mode
+        if optimize_mode is None:
+            optimize_mode = requested or "maximize"
+        check_optimize_mode(optimize_mode)
+        if requested is not None and requested != optimize_mode:
             raise ValueError(
-                f"optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}"
+                f"{type(self).__name__} was given optimize_mode={requested!r} but the "
+                f"experiment's optimize_mode is {optimize_mode!r}; set the experiment's "
+                f"config.optimize_mode = {requested!r} (it also ranks export_top_models), or "
+                "leave the strategy's optimize_mode unset"
             )
         self.space = space
         self.optimize_mode = optimize_mode
@@ -117,9 +140,14 @@ class BaseStrategy:
                 return sample
             if filtered:
                 self.on_filtered(sample)
+                if self.dedup:  # a rejected sample is used up too: the space can still run out
+                    self._seen.add(key)
             rejections += 1
             if self.dedup and len(self._seen) >= self.space.size:
-                self._exhaust(f"all {self.space.size} samples of the search space have been tried")
+                rejected = " or rejected by model_filter" if self.model_filter is not None else ""
+                self._exhaust(
+                    f"all {self.space.size} samples of the search space have been tried{rejected}"
+                )
             elif rejections >= self.max_rejections:
                 self._exhaust(
                     f"{rejections} consecutive proposals were duplicates or rejected by model_filter"

@@ -1,7 +1,9 @@
-"""Seed 000's older names: ``retiarii.trainer.FunctionalTrainer`` is :class:`FunctionalEvaluator`."""
+"""Seed 000's older names: ``FunctionalTrainer`` is :class:`FunctionalEvaluator`;
+``BaseOneShotTrainer`` is :class:`retiarii.oneshot.BaseOneShotTrainer`."""
 
 from __future__ import annotations
 
 from ..evaluator.functional import FunctionalEvaluator as FunctionalTrainer
+from ..oneshot.base import BaseOneShotTrainer
 
-__all__ = ["FunctionalTrainer"]
+__all__ = ["BaseOneShotTrainer", "FunctionalTrainer"]

@@ -1,0 +1,1 @@
+"""Ready-made model spaces (``retiarii.hub.pytorch``): search spaces from the literature."""

@@ -1,0 +1,272 @@
+"""Differentiable supernet modules (DARTS, GumbelDARTS): every candidate runs, outputs are mixed
+with the softmax of a learnable architecture parameter ``alpha`` per label.
+
+The mixture is ``sum_i w_i * op_i(x)``, accumulated without stacking the outputs (which would
+keep one more copy of every candidate's output alive for the backward pass).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn as tnn
+import torch.nn.functional as F
+
+from ...nn.pytorch.cell import Cell
+from ...nn.pytorch.choices import InputChoice, LayerChoice
+from .cell import DartsCell
+from .supernet import SupernetInputChoice, SupernetLayerChoice, check_searchable
+from .utils import replace_modules
+
+__all__ = [
+    "DartsInputChoice",
+    "DartsLayerChoice",
+    "DifferentiableSupernet",
+    "GumbelInputChoice",
+    "GumbelLayerChoice",
+    "GumbelNoise",
+]
+
+
+def _new_alpha(n: int) -> tnn.Parameter:
+    return tnn.Parameter(torch.randn(n) * 1e-3)
+
+
+def _check_alpha(alpha: tnn.Parameter, n: int, label: str) -> tnn.Parameter:
+    if alpha.shape != (n,):
+        raise ValueError(
+            f"label {label!r}: choices sharing a label must have the same number of candidates "
+            f"(architecture parameter of shape {tuple(alpha.shape)}, {n} candidates here)"
+        )
+    return alpha
+
+
+def _mix(outputs: list[Any], weights: torch.Tensor) -> Any:
+    ws = weights.unbind()
+    out = outputs[0] * ws[0]
+    for o, w in zip(outputs[1:], ws[1:]):
+        out = out + o * w
+    return out
+
+
+class DartsLayerChoice(SupernetLayerChoice):
+    """A ``LayerChoice`` whose output is the softmax(alpha)-weighted sum of all candidates.
+
+    Args:
+        layer_choice: the choice to replace (its candidates become this module's children).
+        alpha: the architecture parameter to use (shared by choices with the same label); a new
+            one (``randn * 1e-3``) if omitted.
+    """
+
+    def __init__(self, layer_choice: LayerChoice, alpha: tnn.Parameter | None = None) -> None:
+        super().__init__(layer_choice)
+        self._arch_alpha = _check_alpha(
+            alpha if alpha is not None else _new_alpha(len(self.names)), len(self.names), self.label
+        )
+
+    @property
+    def alpha(self) -> tnn.Parameter:
+        """The architecture parameter (one logit per candidate)."""
+        return self._arch_alpha
+
+    def arch_weights(self) -> torch.Tensor:
+        """The weight of each candidate in the mixture."""
+        return F.softmax(self._arch_alpha, -1)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return _mix([op(*args, **kwargs) for op in self._ops], self.arch_weights())
+
+    def export(self) -> Any:
+        """The name of the candidate with the largest weight."""
+        return self.names[int(torch.argmax(self._arch_alpha))]
+
+
+class DartsInputChoice(SupernetInputChoice):
+    """An ``InputChoice`` whose output is the softmax(alpha)-weighted sum of its inputs.
+
+    Exported as the ``n_chosen`` inputs with the largest weights (``n_chosen=None``: every input
+    weighing at least the uniform ``1 / n_candidates``). A weighted sum relaxes reductions
+    ``'sum'`` and ``'mean'`` (and any reduction when one input is chosen); ``'concat'`` or
+    ``'none'`` of several inputs cannot be relaxed this way and is refused.
+    """
+
+    def __init__(self, input_choice: InputChoice, alpha: tnn.Parameter | None = None) -> None:
+        super().__init__(input_choice)
+        if self.reduction in ("concat", "none") and self.n_chosen != 1:
+            raise ValueError(
+                f"InputChoice {self.label!r}: reduction={self.reduction!r} with "
+                f"n_chosen={self.n_chosen} cannot be relaxed to a weighted sum; use a sampling "
+                "trainer (SinglePathTrainer, EnasTrainer) for this space"
+            )
+        self._arch_alpha = _check_alpha(
+            alpha if alpha is not None else _new_alpha(self.n_candidates),
+            self.n_candidates,
+            self.label,
+        )
+
+    @property
+    def alpha(self) -> tnn.Parameter:
+        """The architecture parameter (one logit per input)."""
+        return self._arch_alpha
+
+    def arch_weights(self) -> torch.Tensor:
+        """The weight of each input in the mixture."""
+        return F.softmax(self._arch_alpha, -1)
+
+    def forward(self, inputs: list[Any]) -> Any:
+        out = _mix(self._check(inputs), self.arch_weights())
+        return [out] if self.reduction == "none" else out
+
+    def export(self) -> list[int]:
+        """The chosen inputs: sorted indices."""
+        chosen: list[int] = export_choice(self._arch_alpha, None, self.n_chosen)
+        return chosen
+
+
+class GumbelNoise:
+    """The Gumbel noise of one label for the current forward pass, and the temperature."""
+
+    __slots__ = ("noise", "tau")
+
+    def __init__(self, n: int, tau: float = 1.0) -> None:
+        self.noise = torch.zeros(n)
+        self.tau = tau
+
+    def resample(self, like: torch.Tensor) -> None:
+        """Draw fresh noise (of ``like``'s dtype and device)."""
+        uniform = torch.rand_like(like).clamp_(1e-10, 1.0)
+        self.noise = -torch.log(-torch.log(uniform))
+
+
+class GumbelLayerChoice(DartsLayerChoice):
+    """A ``DartsLayerChoice`` mixing with ``softmax((alpha + g) / tau)``, ``g`` Gumbel noise
+    shared by every choice of the label for one forward pass."""
+
+    def __init__(
+        self,
+        layer_choice: LayerChoice,
+        alpha: tnn.Parameter | None = None,
+        noise: GumbelNoise | None = None,
+    ) -> None:
+        super().__init__(layer_choice, alpha)
+        self._noise = noise or GumbelNoise(len(self.names))
+
+    def arch_weights(self) -> torch.Tensor:
+        return F.softmax((self._arch_alpha + self._noise.noise) / self._noise.tau, -1)
+
+
+class GumbelInputChoice(DartsInputChoice):
+    """The ``InputChoice`` counterpart of :class:`GumbelLayerChoice`."""
+
+    def __init__(
+        self,
+        input_choice: InputChoice,
+        alpha: tnn.Parameter | None = None,
+        noise: GumbelNoise | None = None,
+    ) -> None:
+        super().__init__(input_choice, alpha)
+        self._noise = noise or GumbelNoise(self.n_candidates)
+
+    def arch_weights(self) -> torch.Tensor:
+        return F.softmax((self._arch_alpha + self._noise.noise) / self._noise.tau, -1)
+
+
+_HINT = (
+    "Differentiable trainers search LayerChoice, InputChoice and Cell (merge_op='all'); use "
+    "SinglePathTrainer or EnasTrainer for Repeat depths and value choices in layer arguments."
+)
+
+
+def export_choice(alpha: torch.Tensor, names: list[Any] | None, n_chosen: int | None) -> Any:
+    """The sample value of a label from its architecture parameter: the candidate name with the
+    largest ``alpha`` (``names`` given), else the ``n_chosen`` inputs with the largest ``alpha``
+    (``n_chosen=None``: every input weighing at least the uniform weight), sorted."""
+    if names is not None:
+        return names[int(torch.argmax(alpha))]
+    probs = F.softmax(alpha.detach(), -1)
+    order = torch.argsort(probs, descending=True).tolist()
+    if n_chosen is not None:
+        return sorted(order[:n_chosen])
+    keep = [i for i in order if probs[i] >= 1.0 / len(order) - 1e-12]
+    return sorted(keep or order[:1])
+
+
+class DifferentiableSupernet:
+    """Turns a model space into a DARTS supernet, in place.
+
+    Every ``LayerChoice`` / ``InputChoice`` / ``Cell`` is replaced by a mixing module; choices with
+    the same label share one architecture parameter. ``gumbel=True`` mixes with Gumbel-softmax
+    weights (call :meth:`resample` before each forward pass).
+    """
+
+    def __init__(self, model: tnn.Module, *, gumbel: bool = False, trainer: str = "DARTS") -> None:
+        self.gumbel = gumbel
+        self.alphas: dict[str, tnn.Parameter] = {}
+        self.noises: dict[str, GumbelNoise] = {}
+        # per label: the candidate names (a layer choice) or None and n_chosen (an input choice)
+        self.kinds: dict[str, tuple[list[Any] | None, int | None]] = {}
+        self.modules: list[tuple[str, tnn.Module]] = []
+        replace_modules(model, self._replace, self.modules)
+        check_searchable(model, self.alphas, trainer, _HINT)
+
+    def _shared(
+        self, label: str, n: int, names: list[Any] | None, n_chosen: int | None = 1
+    ) -> tuple[tnn.Parameter, GumbelNoise]:
+        if label not in self.alphas:
+            self.alphas[label] = _new_alpha(n)
+            self.noises[label] = GumbelNoise(n)
+            self.kinds[label] = (names, n_chosen)
+        return self.alphas[label], self.noises[label]
+
+    def _replace(self, module: tnn.Module) -> tnn.Module | None:
+        if isinstance(module, LayerChoice):
+            alpha, noise = self._shared(module.label, len(module.names), list(module.names))
+            if self.gumbel:
+                return GumbelLayerChoice(module, alpha, noise)
+            return DartsLayerChoice(module, alpha)
+        if isinstance(module, InputChoice):
+            alpha, noise = self._shared(module.label, module.n_candidates, None, module.n_chosen)
+            if self.gumbel:
+                return GumbelInputChoice(module, alpha, noise)
+            return DartsInputChoice(module, alpha)
+        if isinstance(module, Cell):
+            for node_ops, node_inputs in zip(module._op_decisions, module._input_decisions):
+                for op, inp in zip(node_ops, node_inputs):
+                    self._shared(op.label, op.size, list(op.values()))
+                    self._shared(inp.label, inp.n_candidates, None)
+            return DartsCell(module, self.weights)
+        return None
+
+    def weights(self, label: str, n: int) -> torch.Tensor:
+        """The mixing weights of ``label`` for this forward pass."""
+        alpha = self.alphas[label]
+        if not self.gumbel:
+            return F.softmax(alpha, -1)
+        noise = self.noises[label]
+        return F.softmax((alpha + noise.noise) / noise.tau, -1)
+
+    def arch_parameters(self) -> list[tnn.Parameter]:
+        """The architecture parameters, one per label."""
+        return list(self.alphas.values())
+
+    def resample(self, tau: float) -> None:
+        """New Gumbel noise for every label, and the temperature ``tau``."""
+        for label, noise in self.noises.items():
+            noise.resample(self.alphas[label].detach())
+            noise.tau = tau
+
+    def export(self) -> dict[str, Any]:
+        """The candidate with the largest weight for every label (as a sample)."""
+        return {
+            label: export_choice(alpha, *self.kinds[label]) for label, alpha in self.alphas.items()
+        }
+
+    @torch.no_grad()
+    def export_probs(self) -> dict[str, dict[str, float]]:
+        """``{label: {candidate name: softmax(alpha)}}``."""
+        out: dict[str, dict[str, float]] = {}
+        for label, alpha in self.alphas.items():
+            names = self.kinds[label][0] or list(range(len(alpha)))
+            out[label] = {str(n): p for n, p in zip(names, F.softmax(alpha, -1).tolist())}
+        return out

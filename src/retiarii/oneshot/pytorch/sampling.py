@@ -1,0 +1,155 @@
+"""Path-sampling supernet modules (SPOS, ENAS, random one-shot): one path runs at a time.
+
+Each module reads its label's :class:`~.supernet.Switch`; setting a path (``board.random(rng)``
+or ``board.set_sample(sample)``) changes what every module runs next. Memory and time per step
+are those of one subnet, whatever the number of candidates.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import torch.nn as tnn
+
+from ...mutable import Choice
+from ...nn.pytorch.cell import Cell
+from ...nn.pytorch.choices import InputChoice, LayerChoice
+from ...nn.pytorch.frozen import reduce_tensors
+from ...nn.pytorch.mutable_args import mutable_args
+from ...nn.pytorch.repeat import Repeat
+from .cell import PathSamplingCell
+from .slicing import is_value_choice_layer, sliced_layer
+from .supernet import (
+    SupernetInputChoice,
+    SupernetLayerChoice,
+    Switch,
+    SwitchBoard,
+    ValueResolver,
+    check_searchable,
+)
+from .utils import replace_modules
+
+if TYPE_CHECKING:
+    from ...nn.pytorch.freeze import Freezer
+
+__all__ = [
+    "PathSamplingInputChoice",
+    "PathSamplingLayerChoice",
+    "PathSamplingRepeat",
+    "PathSamplingSupernet",
+]
+
+
+class PathSamplingLayerChoice(SupernetLayerChoice):
+    """A ``LayerChoice`` that runs only the candidate its switch selects."""
+
+    def __init__(self, layer_choice: LayerChoice, switch: Switch | None = None) -> None:
+        super().__init__(layer_choice)
+        self._switch = switch or Switch(self._decision)
+
+    @property
+    def sampled(self) -> Any:
+        """The name of the candidate that runs."""
+        return self.names[self._switch.active]
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self._ops[self._switch.active](*args, **kwargs)
+
+
+class PathSamplingInputChoice(SupernetInputChoice):
+    """An ``InputChoice`` that reduces only the inputs its switch selects."""
+
+    def __init__(self, input_choice: InputChoice, switch: Switch | None = None) -> None:
+        super().__init__(input_choice)
+        self._switch = switch or Switch(self._decision)
+
+    @property
+    def sampled(self) -> list[int]:
+        """The indices of the chosen inputs."""
+        return list(self._switch.active)
+
+    def forward(self, inputs: list[Any]) -> Any:
+        inputs = self._check(inputs)
+        return reduce_tensors([inputs[i] for i in self._switch.active], self.reduction)
+
+
+class PathSamplingRepeat(tnn.Module):
+    """A ``Repeat`` that runs as many blocks as its depth decision says."""
+
+    def __init__(self, repeat: Repeat, board: SwitchBoard) -> None:
+        super().__init__()
+        assert repeat._depth is not None
+        self.label = repeat.label
+        self.blocks = repeat.blocks
+        self._depth = repeat._depth
+        self._blocks: list[tnn.Module] = list(repeat.blocks)
+        self._resolve = ValueResolver(repeat._depth, board)
+
+    def _retiarii_decisions(self) -> Iterable[Choice]:
+        return list(self._depth.leaves())
+
+    def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
+        depth = self._depth.freeze(freezer.sample)
+        return tnn.Sequential(*(freezer.module(block) for block in self._blocks[:depth]))
+
+    def forward(self, x: Any) -> Any:
+        for block in self._blocks[: self._resolve()]:
+            x = block(x)
+        return x
+
+    def extra_repr(self) -> str:
+        return f"label={self.label!r}"
+
+
+_HINT = (
+    "Path-sampling trainers search LayerChoice, InputChoice, Repeat depths, Cell and value choices in "
+    "the arguments of Linear, Conv1d/2d/3d, BatchNorm1d/2d/3d, LayerNorm and parameter-free "
+    "layers."
+)
+
+
+class PathSamplingSupernet:
+    """Turns a model space into a single-path supernet, in place.
+
+    ``LayerChoice``, ``InputChoice``, ``Repeat`` (with a depth decision), ``Cell`` and layers whose arguments
+    are value choices (weight slicing, see :mod:`.slicing`) are replaced by modules that follow
+    ``board``: one :class:`~.supernet.Switch` per label, in the order of the model space.
+    """
+
+    def __init__(self, model: tnn.Module, *, trainer: str = "path sampling") -> None:
+        self.board = SwitchBoard()
+        self.modules: list[tuple[str, tnn.Module]] = []
+        board = self.board
+
+        def replace(module: tnn.Module) -> tnn.Module | None:
+            if isinstance(module, LayerChoice):
+                return PathSamplingLayerChoice(module, board.switch(module._decision))
+            if isinstance(module, InputChoice):
+                return PathSamplingInputChoice(module, board.switch(module._decision))
+            if isinstance(module, Repeat) and module._depth is not None:
+                return PathSamplingRepeat(module, board)
+            if isinstance(module, Cell):
+                return PathSamplingCell(module, board)
+            if is_value_choice_layer(module) and mutable_args(module) is not None:
+                return sliced_layer(module, board)
+            return None
+
+        replace_modules(model, replace, self.modules)
+        from ...nn.pytorch.freeze import collect_search_space
+
+        board.reorder(collect_search_space(model))
+        check_searchable(model, board, trainer, _HINT)
+
+    def random(self, rng: random.Random) -> None:
+        """Activate a uniformly random path."""
+        self.board.random(rng)
+
+    def set_sample(self, sample: Mapping[str, Any]) -> None:
+        """Activate the path of ``sample``."""
+        self.board.set_sample(sample)
+
+    def sample(self) -> dict[str, Any]:
+        """The active path as a sample."""
+        return self.board.sample()

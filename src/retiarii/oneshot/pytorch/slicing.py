@@ -1,0 +1,341 @@
+"""Weight slicing: layers whose arguments are value choices, as weight-sharing supernet layers.
+
+In a model space, ``nn.Conv2d(16, nn.ValueChoice([16, 32, 64]), kernel_size=nn.ValueChoice([3,
+5, 7]))`` is built once with the largest values. The sliced layer keeps that layer's parameters
+(the same ``Parameter`` objects, so an optimizer made before the replacement still updates them)
+and runs each sampled configuration on a slice of them, as SPOS / once-for-all supernets do:
+
+* ``Linear``: ``weight[:out, :in]``, ``bias[:out]``;
+* ``Conv1d/2d/3d``: ``weight[:out, :in // groups]`` and the centre ``k x k`` of the kernel (any
+  of ``in_channels``, ``out_channels``, ``kernel_size``, ``stride``, ``padding``, ``dilation``,
+  ``groups`` may be a choice);
+* ``BatchNorm1d/2d/3d``: the first ``num_features`` of the affine parameters and running stats;
+* ``LayerNorm``: the leading part of ``normalized_shape``;
+* layers without parameters or buffers (``Dropout``, pooling, activations): one instance per
+  configuration.
+
+Freezing a sliced layer gives the plain torch layer *with the sliced weights copied in*, so the
+weights a supernet trained carry over to the exported subnet. What this does not do: kernel
+transformation matrices (OFA's refinement of centre cropping), or slicing inside ``@basic_unit``
+modules (their constructor can do anything with its arguments).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn as tnn
+import torch.nn.functional as F
+
+from ...mutable import Choice, leaves_of
+from ...nn.pytorch.layers import ValueChoiceArgs
+from ...nn.pytorch.mutable_args import mutable_args
+from .supernet import SwitchBoard, ValueResolver
+
+if TYPE_CHECKING:
+    from ...nn.pytorch.freeze import Freezer
+
+__all__ = [
+    "SlicedBatchNorm",
+    "SlicedConv",
+    "SlicedLayer",
+    "SlicedLayerNorm",
+    "SlicedLinear",
+    "SlicedParameterFree",
+    "is_value_choice_layer",
+    "sliced_layer",
+]
+
+Config = Any
+_CONV = {tnn.Conv1d: F.conv1d, tnn.Conv2d: F.conv2d, tnn.Conv3d: F.conv3d}
+_BATCHNORM = (tnn.BatchNorm1d, tnn.BatchNorm2d, tnn.BatchNorm3d)
+
+
+def is_value_choice_layer(module: tnn.Module) -> bool:
+    """Whether ``module`` is a ``retiarii.nn.pytorch`` layer (it may have value-choice args)."""
+    return isinstance(module, ValueChoiceArgs) and bool(
+        type(module).__dict__.get("_retiarii_generated", False)
+    )
+
+
+def _tuple(value: Any, n: int) -> tuple[Any, ...]:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+
+
+class SlicedLayer(tnn.Module):
+    """Base of sliced layers: resolves the layer's arguments for the active path (cached per
+    combination of decisions) and freezes to the torch layer with the sliced weights."""
+
+    _retiarii_walk_children = False
+
+    def __init__(self, layer: tnn.Module, board: SwitchBoard) -> None:
+        super().__init__()
+        recorded = mutable_args(layer)
+        assert recorded is not None
+        self._torch_class: type[tnn.Module] = type(layer)._retiarii_torch_class  # type: ignore[attr-defined]
+        self._recorded = recorded
+        self._signature = inspect.signature(self._torch_class.__init__)
+        self._resolve = ValueResolver(recorded, board, post=self._configure_frozen)
+
+    def _arguments(self, frozen: tuple[tuple[Any, ...], dict[str, Any]]) -> dict[str, Any]:
+        args, kwargs = frozen
+        bound = self._signature.bind(None, *args, **kwargs)
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        arguments.pop(next(iter(self._signature.parameters)))  # self
+        return arguments
+
+    def _configure_frozen(self, frozen: tuple[tuple[Any, ...], dict[str, Any]]) -> Config:
+        return self.configure(self._arguments(frozen))
+
+    def configure(self, arguments: dict[str, Any]) -> Config:
+        """What forward needs for the layer built with ``arguments`` (checked against the
+        largest layer's shapes)."""
+        raise NotImplementedError
+
+    def sliced_state(self, config: Config) -> dict[str, torch.Tensor]:
+        """The parameters and buffers of the layer of ``config``, sliced from this layer's."""
+        return {}
+
+    def _too_large(self, what: str, value: Any, largest: Any) -> ValueError:
+        return ValueError(
+            f"{self._torch_class.__name__}: {what}={value!r} exceeds the supernet layer's "
+            f"{largest!r}; the space builds each layer with its largest candidates, so a "
+            "candidate cannot be larger unless it depends on another choice"
+        )
+
+    def _retiarii_decisions(self) -> Iterable[Choice]:
+        return leaves_of(self._recorded)
+
+    def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
+        args, kwargs = freezer.value(self._recorded)
+        layer = self._torch_class(*args, **kwargs)
+        state = self.sliced_state(self._configure_frozen((args, kwargs)))
+        if state:
+            reference = next(iter(state.values()))
+            layer.to(device=reference.device, dtype=reference.dtype)
+            with torch.no_grad():
+                for name, tensor in state.items():
+                    getattr(layer, name).copy_(tensor)
+        layer.train(self.training)
+        return layer
+
+    def extra_repr(self) -> str:
+        return f"{self._torch_class.__name__}, labels={[s.label for s in self._resolve.switches]}"
+
+
+class SlicedLinear(SlicedLayer):
+    """``Linear`` with choices of ``in_features`` / ``out_features``."""
+
+    def __init__(self, layer: tnn.Linear, board: SwitchBoard) -> None:
+        super().__init__(layer, board)
+        self.weight = layer.weight
+        self.bias = layer.bias
+
+    def configure(self, arguments: dict[str, Any]) -> Config:
+        out, inp = arguments["out_features"], arguments["in_features"]
+        if out > self.weight.shape[0]:
+            raise self._too_large("out_features", out, self.weight.shape[0])
+        if inp > self.weight.shape[1]:
+            raise self._too_large("in_features", inp, self.weight.shape[1])
+        return out, inp
+
+    def sliced_state(self, config: Config) -> dict[str, torch.Tensor]:
+        out, inp = config
+        state = {"weight": self.weight[:out, :inp]}
+        if self.bias is not None:
+            state["bias"] = self.bias[:out]
+        return state
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, inp = self._resolve()
+        bias = self.bias[:out] if self.bias is not None else None
+        return F.linear(x, self.weight[:out, :inp], bias)
+
+
+class SlicedConv(SlicedLayer):
+    """``Conv1d/2d/3d`` with choices of channels, kernel size, stride, padding, dilation, groups."""
+
+    def __init__(self, layer: tnn.Module, board: SwitchBoard) -> None:
+        super().__init__(layer, board)
+        assert isinstance(layer, tnn.modules.conv._ConvNd)
+        self.weight = layer.weight
+        self.bias = layer.bias
+        self._conv = _CONV[self._torch_class]  # type: ignore[index]
+
+    def configure(self, arguments: dict[str, Any]) -> Config:
+        dims = self.weight.dim() - 2
+        out, inp, groups = arguments["out_channels"], arguments["in_channels"], arguments["groups"]
+        kernel = _tuple(arguments["kernel_size"], dims)
+        if out > self.weight.shape[0]:
+            raise self._too_large("out_channels", out, self.weight.shape[0])
+        if inp // groups > self.weight.shape[1]:
+            raise self._too_large("in_channels // groups", inp // groups, self.weight.shape[1])
+        crops = []
+        for k, largest in zip(kernel, self.weight.shape[2:]):
+            if k > largest:
+                raise self._too_large("kernel_size", kernel, tuple(self.weight.shape[2:]))
+            start = (largest - k) // 2
+            crops.append(slice(start, start + k))
+        index = (slice(0, out), slice(0, inp // groups), *crops)
+        padding = arguments["padding"]
+        padding = padding if isinstance(padding, str) else _tuple(padding, dims)
+        mode = arguments["padding_mode"]
+        pad_input: tuple[int, ...] | None = None
+        if mode != "zeros":
+            if isinstance(padding, str):
+                raise ValueError(
+                    f"{self._torch_class.__name__}: padding={padding!r} with "
+                    f"padding_mode={mode!r} is not supported by weight slicing"
+                )
+            pad_input = tuple(p for p in reversed(padding) for _ in range(2))
+            padding = (0,) * dims
+        stride, dilation = _tuple(arguments["stride"], dims), _tuple(arguments["dilation"], dims)
+        return index, out, stride, padding, dilation, groups, mode, pad_input
+
+    def sliced_state(self, config: Config) -> dict[str, torch.Tensor]:
+        index, out = config[0], config[1]
+        state = {"weight": self.weight[index]}
+        if self.bias is not None:
+            state["bias"] = self.bias[:out]
+        return state
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        index, out, stride, padding, dilation, groups, mode, pad_input = self._resolve()
+        if pad_input is not None:
+            x = F.pad(x, pad_input, mode=mode)
+        bias = self.bias[:out] if self.bias is not None else None
+        return self._conv(x, self.weight[index], bias, stride, padding, dilation, groups)
+
+
+class SlicedBatchNorm(SlicedLayer):
+    """``BatchNorm1d/2d/3d`` with a choice of ``num_features`` (``momentum`` is the largest
+    layer's, settable for BatchNorm recalibration like a torch BatchNorm's)."""
+
+    # None when the layer does not track running statistics (never read then).
+    running_mean: torch.Tensor
+    running_var: torch.Tensor
+    num_batches_tracked: torch.Tensor
+
+    def __init__(self, layer: tnn.modules.batchnorm._BatchNorm, board: SwitchBoard) -> None:
+        super().__init__(layer, board)
+        self.weight = layer.weight
+        self.bias = layer.bias
+        self.register_buffer("running_mean", layer.running_mean)
+        self.register_buffer("running_var", layer.running_var)
+        self.register_buffer("num_batches_tracked", layer.num_batches_tracked)
+        self.momentum: float | None = layer.momentum
+        self.track_running_stats = layer.track_running_stats
+
+    def configure(self, arguments: dict[str, Any]) -> Config:
+        c = arguments["num_features"]
+        size = (self.running_mean if self.weight is None else self.weight).shape[0]
+        if c > size:
+            raise self._too_large("num_features", c, size)
+        return c, arguments["eps"]
+
+    def reset_running_stats(self) -> None:
+        """Reset the running statistics (of every channel), as torch's BatchNorm does."""
+        if self.track_running_stats:
+            self.running_mean.zero_()
+            self.running_var.fill_(1)
+            self.num_batches_tracked.zero_()
+
+    def sliced_state(self, config: Config) -> dict[str, torch.Tensor]:
+        c = config[0]
+        state: dict[str, torch.Tensor] = {}
+        if self.weight is not None:
+            state["weight"], state["bias"] = self.weight[:c], self.bias[:c]
+        if self.track_running_stats:
+            state["running_mean"] = self.running_mean[:c]
+            state["running_var"] = self.running_var[:c]
+            state["num_batches_tracked"] = self.num_batches_tracked
+        return state
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c, eps = self._resolve()
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.add_(1)
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked)
+        use_batch = self.training or not self.track_running_stats
+        stats = not self.training or self.track_running_stats
+        return F.batch_norm(
+            x,
+            self.running_mean[:c] if stats else None,
+            self.running_var[:c] if stats else None,
+            self.weight[:c] if self.weight is not None else None,
+            self.bias[:c] if self.bias is not None else None,
+            use_batch,
+            factor,
+            eps,
+        )
+
+
+class SlicedLayerNorm(SlicedLayer):
+    """``LayerNorm`` with a choice of ``normalized_shape``."""
+
+    def __init__(self, layer: tnn.LayerNorm, board: SwitchBoard) -> None:
+        super().__init__(layer, board)
+        self.weight = layer.weight
+        self.bias = layer.bias
+        self._largest = tuple(layer.normalized_shape)
+
+    def configure(self, arguments: dict[str, Any]) -> Config:
+        shape = arguments["normalized_shape"]
+        shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+        if len(shape) != len(self._largest) or any(s > m for s, m in zip(shape, self._largest)):
+            raise self._too_large("normalized_shape", shape, self._largest)
+        return shape, tuple(slice(0, s) for s in shape), arguments["eps"]
+
+    def sliced_state(self, config: Config) -> dict[str, torch.Tensor]:
+        index = config[1]
+        state = {}
+        if self.weight is not None:
+            state["weight"] = self.weight[index]
+        if self.bias is not None:
+            state["bias"] = self.bias[index]
+        return state
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape, index, eps = self._resolve()
+        weight = self.weight[index] if self.weight is not None else None
+        bias = self.bias[index] if self.bias is not None else None
+        return F.layer_norm(x, shape, weight, bias, eps)
+
+
+class SlicedParameterFree(SlicedLayer):
+    """A layer without parameters or buffers (dropout, pooling, ...): one instance per
+    configuration, following this module's train/eval mode."""
+
+    def configure(self, arguments: dict[str, Any]) -> Config:
+        return self._torch_class(**arguments)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        layer = self._resolve()
+        layer.training = self.training
+        return layer(*args, **kwargs)
+
+
+def sliced_layer(layer: tnn.Module, board: SwitchBoard) -> SlicedLayer:
+    """The weight-sharing replacement of a layer built with value-choice arguments."""
+    torch_class = type(layer)._retiarii_torch_class  # type: ignore[attr-defined]
+    if torch_class is tnn.Linear:
+        return SlicedLinear(layer, board)  # type: ignore[arg-type]
+    if torch_class in _CONV:
+        return SlicedConv(layer, board)
+    if torch_class in _BATCHNORM:
+        return SlicedBatchNorm(layer, board)  # type: ignore[arg-type]
+    if torch_class is tnn.LayerNorm:
+        return SlicedLayerNorm(layer, board)  # type: ignore[arg-type]
+    if next(layer.parameters(), None) is None and next(layer.buffers(), None) is None:
+        return SlicedParameterFree(layer, board)
+    raise ValueError(
+        f"{torch_class.__name__} with value-choice arguments cannot share its weights across "
+        "candidates: weight slicing supports Linear, Conv1d/2d/3d, BatchNorm1d/2d/3d, LayerNorm "
+        "and layers without parameters. Use a LayerChoice of separate layers instead."
+    )

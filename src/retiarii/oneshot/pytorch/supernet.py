@@ -1,0 +1,303 @@
+"""What every supernet module shares: the choice it replaces, its freeze hooks, and switches.
+
+A one-shot trainer replaces each choice module of a model space by a *supernet module* that can
+run forward (mixing, sampling or gating its candidates). The replacements keep the candidates
+as children under the same names and define the same ``_retiarii_decisions`` /
+``_retiarii_freeze`` hooks as the choice they replace, so a model whose choices were replaced is
+still a model space: ``ModelSpace(model)`` sees the same labels, and ``ModelSpace(model).freeze``
+gives the chosen architecture *with the weights the supernet trained*.
+
+Sampling supernets read their current decision from a :class:`Switch` per label, shared by every
+module that carries the label; changing a path costs one attribute write per label, and a
+module's forward costs one attribute read.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import torch.nn as tnn
+
+from ...mutable import Categorical, Choice, InputSubset, freeze_structure, leaves_of
+from ...nn.pytorch.choices import InputChoice, LayerChoice
+from ...nn.pytorch.freeze import collect_search_space
+from ...nn.pytorch.frozen import ChosenInputs, check_inputs
+
+if TYPE_CHECKING:
+    from ...nn.pytorch.freeze import Freezer
+
+__all__ = [
+    "SupernetInputChoice",
+    "SupernetLayerChoice",
+    "Switch",
+    "SwitchBoard",
+    "ValueResolver",
+    "check_searchable",
+]
+
+
+class SupernetLayerChoice(tnn.Module):
+    """Base of the modules that replace a ``LayerChoice``.
+
+    Keeps the candidates as children under their names, ``label``/``key``, ``names`` and the
+    decision; freezes to the chosen candidate, like the ``LayerChoice`` it replaces.
+    """
+
+    def __init__(self, layer_choice: LayerChoice) -> None:
+        super().__init__()
+        self.label: str = layer_choice.label
+        self.names: list[Any] = list(layer_choice.names)
+        self._decision = layer_choice._decision
+        children = dict(layer_choice.named_children())
+        missing = [n for n in self.names if str(n) not in children]
+        if missing:
+            raise ValueError(
+                f"LayerChoice {self.label!r} does not hold candidate(s) {missing} (was it built "
+                "inside fixed_arch?); a supernet needs every candidate"
+            )
+        for name in self.names:
+            self.add_module(str(name), children[str(name)])
+        # A plain list: indexing it is cheaper than indexing a ModuleList in every forward.
+        self._ops: list[tnn.Module] = [children[str(n)] for n in self.names]
+
+    @property
+    def key(self) -> str:
+        """Alias of ``label`` (the classic Mutator API's name)."""
+        return self.label
+
+    @property
+    def length(self) -> int:
+        """Number of candidates."""
+        return len(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __iter__(self) -> Iterator[tnn.Module]:
+        return iter(self._ops)
+
+    def __getitem__(self, key: int | str) -> tnn.Module:
+        """A candidate by name (a string) or position (an int), as on a ``LayerChoice``."""
+        if isinstance(key, str):
+            return self._ops[[str(n) for n in self.names].index(key)]
+        return self._ops[key]
+
+    def _retiarii_decisions(self) -> Iterable[Choice]:
+        return [self._decision]
+
+    def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
+        name = self._decision.freeze(freezer.sample)
+        return freezer.module(self._ops[self.names.index(name)])
+
+    def extra_repr(self) -> str:
+        return f"label={self.label!r}"
+
+
+class SupernetInputChoice(tnn.Module):
+    """Base of the modules that replace an ``InputChoice``; freezes to ``ChosenInputs``."""
+
+    def __init__(self, input_choice: InputChoice) -> None:
+        super().__init__()
+        self.label: str = input_choice.label
+        self.n_candidates: int = input_choice.n_candidates
+        self.n_chosen: int | None = input_choice.n_chosen
+        self.reduction: str = input_choice.reduction
+        self._decision: InputSubset = input_choice._decision
+
+    @property
+    def key(self) -> str:
+        """Alias of ``label``."""
+        return self.label
+
+    def __len__(self) -> int:
+        return self.n_candidates
+
+    def _check(self, inputs: Any) -> list[Any]:
+        return check_inputs(self.label, inputs, self.n_candidates)
+
+    def _retiarii_decisions(self) -> Iterable[Choice]:
+        return [self._decision]
+
+    def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
+        chosen = self._decision.freeze(freezer.sample)
+        return ChosenInputs(self.label, chosen, self.n_candidates, self.reduction)
+
+    def extra_repr(self) -> str:
+        return (
+            f"label={self.label!r}, n_candidates={self.n_candidates}, n_chosen={self.n_chosen}, "
+            f"reduction={self.reduction!r}"
+        )
+
+
+class Switch:
+    """The current decision of one label in a sampling supernet.
+
+    ``active`` is what modules read: the position of the chosen value for a categorical decision
+    (``LayerChoice``, ``ValueChoice``, ``Repeat`` depth), the sorted tuple of chosen indices for
+    an ``InputChoice``.
+    """
+
+    __slots__ = ("_domain", "active", "decision", "label")
+
+    def __init__(self, decision: Choice) -> None:
+        if not isinstance(decision, (Categorical, InputSubset)):
+            raise TypeError(f"cannot sample decision {decision!r}")
+        self.decision = decision
+        self.label = decision.label
+        self._domain: list[Any] | None = (
+            decision.domain if isinstance(decision, Categorical) else None
+        )
+        self.active: Any = self._to_active(next(iter(decision.values())))
+
+    @property
+    def size(self) -> int:
+        """Number of values the decision can take."""
+        return self.decision.size
+
+    @property
+    def categorical(self) -> bool:
+        """Whether the decision picks one of ``size`` values (else: a subset of inputs)."""
+        return self._domain is not None
+
+    def _to_active(self, value: Any) -> Any:
+        if isinstance(self.decision, Categorical):
+            return self.decision.index_of(value)
+        return tuple(self.decision.normalize(value))
+
+    def set(self, value: Any) -> None:
+        """Make ``value`` (a sample value) the current decision; raises SampleError if invalid."""
+        self.active = self._to_active(value)
+
+    def value(self) -> Any:
+        """The current decision as a sample value."""
+        if self._domain is not None:
+            return self._domain[self.active]
+        return list(self.active)
+
+    def value_at(self, index: int) -> Any:
+        """The sample value of candidate ``index`` (categorical decisions)."""
+        assert self._domain is not None
+        return self._domain[index]
+
+    def random(self, rng: random.Random) -> None:
+        """Draw a uniformly random decision."""
+        if self._domain is not None:
+            self.active = rng.randrange(len(self._domain))
+        else:
+            self.active = tuple(self.decision.random(rng))
+
+    def __repr__(self) -> str:
+        return f"Switch({self.label!r}, active={self.active!r})"
+
+
+class SwitchBoard(Mapping[str, Switch]):
+    """One :class:`Switch` per label, in the order the labels were first seen."""
+
+    def __init__(self) -> None:
+        self._switches: dict[str, Switch] = {}
+
+    def switch(self, decision: Choice) -> Switch:
+        """The switch of ``decision``'s label (created on first use)."""
+        found = self._switches.get(decision.label)
+        if found is None:
+            found = self._switches[decision.label] = Switch(decision)
+        return found
+
+    def __getitem__(self, label: str) -> Switch:
+        return self._switches[label]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._switches)
+
+    def __len__(self) -> int:
+        return len(self._switches)
+
+    def random(self, rng: random.Random) -> None:
+        """Draw every decision uniformly at random."""
+        for switch in self._switches.values():
+            switch.random(rng)
+
+    def set_sample(self, sample: Mapping[str, Any]) -> None:
+        """Set the decisions of ``sample`` (labels the board does not know are refused)."""
+        unknown = [label for label in sample if label not in self._switches]
+        if unknown:
+            raise KeyError(f"unknown label(s) {unknown}; the labels are {list(self._switches)}")
+        for label, value in sample.items():
+            self._switches[label].set(value)
+
+    def sample(self) -> dict[str, Any]:
+        """The current decisions as a sample ``{label: value}``."""
+        return {label: switch.value() for label, switch in self._switches.items()}
+
+    def reorder(self, labels: Iterable[str]) -> None:
+        """Put the switches in the order of ``labels`` (others keep their order, after)."""
+        ordered = {label: self._switches[label] for label in labels if label in self._switches}
+        ordered.update(self._switches)
+        self._switches = ordered
+
+
+class ValueResolver:
+    """The value of a structure holding choices (e.g. a layer's ``(args, kwargs)``) under the
+    current switches, computed once per combination of the decisions it depends on."""
+
+    __slots__ = ("_cache", "_obj", "_post", "_switches")
+
+    def __init__(self, obj: Any, board: SwitchBoard, post: Any = None) -> None:
+        leaves: dict[str, Choice] = {}
+        for leaf in leaves_of(obj):
+            leaves.setdefault(leaf.label, leaf)
+        self._obj = obj
+        self._switches = tuple(board.switch(leaf) for leaf in leaves.values())
+        self._post = post
+        self._cache: dict[tuple[Any, ...], Any] = {}
+
+    @property
+    def switches(self) -> tuple[Switch, ...]:
+        """The switches the value depends on."""
+        return self._switches
+
+    def __call__(self) -> Any:
+        key = tuple([s.active for s in self._switches])
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        value = self.resolve({s.label: s.value() for s in self._switches})
+        self._cache[key] = value
+        return value
+
+    def resolve(self, sample: Mapping[str, Any]) -> Any:
+        """The value under ``sample`` (not cached)."""
+        value = freeze_structure(self._obj, sample)
+        return self._post(value) if self._post is not None else value
+
+
+def check_searchable(model: tnn.Module, handled: Iterable[str], trainer: str, hint: str) -> None:
+    """Raise if ``model`` has decisions that ``trainer`` did not take over (e.g. a ``Cell`` for
+    a trainer that only searches ``LayerChoice``/``InputChoice``), naming them."""
+    handled = set(handled)
+    space = collect_search_space(model)
+    missing = [label for label in space if label not in handled]
+    if not missing:
+        return
+    owners: dict[str, str] = {}
+    replaced = False
+    for module in model.modules():
+        decisions = getattr(type(module), "_retiarii_decisions", None)
+        if decisions is None:
+            continue
+        for decision in decisions(module):
+            for leaf in decision.leaves():
+                if leaf.label in missing:
+                    owners.setdefault(leaf.label, type(module).__name__)
+                    replaced = replaced or type(module).__module__.startswith(__package__ or "")
+    if replaced:
+        raise ValueError(
+            f"{trainer}: the choices of this model were already replaced by another one-shot "
+            f"trainer or mutator ({sorted(set(owners.values()))}); give each trainer a freshly "
+            "built model space"
+        )
+    described = ", ".join(f"{label!r} ({owners.get(label, 'value choice')})" for label in missing)
+    raise ValueError(f"{trainer} cannot search {described}. {hint}")

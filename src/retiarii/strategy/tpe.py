@@ -1,0 +1,214 @@
+"""``TPE``: Optuna's Tree-structured Parzen Estimator over the categorical encoding.
+
+Optuna is an optional dependency (``pip install 'retiarii[tpe]'``); it is imported when the strategy
+is attached, not when ``retiarii.strategy`` is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from ._encoding import Index, check_positive_int
+from ._indexed import IndexedStrategy
+from .base import Sample, TrialResult
+
+__all__ = ["TPE"]
+
+
+def _import_optuna() -> Any:
+    try:
+        import optuna
+    except ImportError as exc:
+        raise ImportError(
+            "strategy.TPE needs Optuna, an optional dependency: pip install 'retiarii[tpe]' "
+            "(or pip install optuna)"
+        ) from exc
+    return optuna
+
+
+@contextlib.contextmanager
+def _quiet(optuna: Any) -> Iterator[None]:
+    """Silence Optuna's per-trial log lines and experimental warnings inside the block."""
+    logger = logging.getLogger("optuna")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+class TPE(IndexedStrategy):
+    """Tree-structured Parzen Estimator, from Optuna's ``TPESampler`` (ask/tell).
+
+    Every label is an Optuna ``CategoricalDistribution`` over the indices of its values. The
+    strategy keeps an in-memory Optuna study: a proposal is ``study.ask()``, a result is
+    ``study.tell()``. Results Optuna did not ask for (replayed on resume, or of a new sample that
+    replaced a repeat) are added with ``study.add_trial``.
+
+    Args:
+        optimize_mode: ``'maximize'`` or ``'minimize'``; None (default) follows the experiment.
+        n_startup_trials: random samples before the Parzen estimators are used.
+        n_ei_candidates: candidates scored by expected improvement per proposal.
+        multivariate: model the labels jointly (Optuna's multivariate TPE) instead of one by one.
+        group: decompose the space into groups of labels that occur together (for conditional
+            spaces; needs ``multivariate``).
+        constant_liar: treat running trials as bad results, so that trials proposed while others
+            run are spread out.
+        dedup: never propose a sample twice. TPE concentrates on its best region and often
+            proposes a sample that already ran (on NAS-Bench-201: one in five of its first 100
+            proposals, nearly all of the next 100); such a repeat is recorded as failed in the
+            study and replaced by a new sample one label away from it (a random new sample if
+            there is none), so a converged TPE keeps searching around its best region.
+        on_failure: failed trials are failed in the study (``'ignore'``: TPE does not learn from
+            them) or told as the worst possible value (``'worst'``).
+        model_filter: ``fn(sample) -> bool``; rejected samples are not run and count as failures.
+        seed: seed; each proposal uses a sampler seeded from it and the proposal's number, so a
+            resumed experiment continues as the uninterrupted one would (exactly so when trials
+            run one at a time; with several at once, the replayed study may order the results
+            that were in flight differently).
+        **sampler_kwargs: further arguments of ``optuna.samplers.TPESampler``.
+    """
+
+    #: TPE proposals per sample before a repeat is replaced by a neighbour.
+    max_repeats = 1
+
+    def __init__(
+        self,
+        optimize_mode: str | None = None,
+        n_startup_trials: int = 10,
+        n_ei_candidates: int = 24,
+        multivariate: bool = True,
+        group: bool = False,
+        constant_liar: bool = True,
+        dedup: bool = True,
+        on_failure: str = "ignore",
+        model_filter: Callable[[Sample], bool] | None = None,
+        seed: int | None = None,
+        **sampler_kwargs: Any,
+    ) -> None:
+        super().__init__(
+            optimize_mode=optimize_mode,
+            dedup=dedup,
+            on_failure=on_failure,
+            model_filter=model_filter,
+            seed=seed,
+        )
+        owner = type(self).__name__
+        self.sampler_kwargs = {
+            "n_startup_trials": check_positive_int(n_startup_trials, "n_startup_trials", owner),
+            "n_ei_candidates": check_positive_int(n_ei_candidates, "n_ei_candidates", owner),
+            "multivariate": bool(multivariate),
+            "group": bool(group),
+            "constant_liar": bool(constant_liar),
+            **sampler_kwargs,
+        }
+        if group and not multivariate:
+            raise ValueError(f"{owner}: group=True needs multivariate=True")
+        self.asks = 0
+        self.base_seed = seed if seed is not None else self.rng.randrange(2**31)
+        self._study: Any = None
+        self._pending: dict[Index, list[int]] = {}
+
+    def reset(self) -> None:
+        optuna = _import_optuna()
+        direction = self.optimize_mode
+        with _quiet(optuna):
+            self._study = optuna.create_study(direction=direction)
+        self._distributions = {
+            label: optuna.distributions.CategoricalDistribution(list(range(size)))
+            for label, size in zip(self.encoding.labels, self.encoding.sizes)
+        }
+        self._pending = {}
+        self.asks = 0
+
+    # -- proposing ----------------------------------------------------------------------------
+    def _sampler(self) -> Any:
+        optuna = _import_optuna()
+        seed = (self.base_seed * 1_000_003 + self.asks) % (2**32)
+        return optuna.samplers.TPESampler(seed=seed, **self.sampler_kwargs)
+
+    def propose_index(self) -> Index | None:
+        optuna = _import_optuna()
+        labels = self.encoding.labels
+        index: Index = ()
+        for _ in range(self.max_repeats):
+            self.asks += 1
+            with _quiet(optuna):
+                self._study.sampler = self._sampler()
+                trial = self._study.ask(self._distributions)
+            index = tuple(int(trial.params[label]) for label in labels)
+            if self.is_new(index):
+                self._pending.setdefault(index, []).append(trial.number)
+                return index
+            with _quiet(optuna):
+                self._study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        # TPE concentrates on its best region and keeps proposing samples already tried: take a
+        # new sample one label away from its proposal (its result is added to the study later).
+        for _ in range(50):
+            candidate = self.encoding.mutate(index, self.rng)
+            if self.is_new(candidate):
+                return candidate
+        return self.random_index()
+
+    # -- learning -----------------------------------------------------------------------------
+    def _value(self, score: float | None) -> float | None:
+        if score is None:
+            return None
+        return score if self.optimize_mode == "maximize" else -score
+
+    def _record(self, index: Index, value: float | None) -> None:
+        optuna = _import_optuna()
+        state = optuna.trial.TrialState.COMPLETE if value is not None else None
+        numbers = self._pending.get(index)
+        with _quiet(optuna):
+            if numbers:
+                number = numbers.pop(0)
+                if not numbers:
+                    del self._pending[index]
+                if value is None:
+                    self._study.tell(number, state=optuna.trial.TrialState.FAIL)
+                else:
+                    self._study.tell(number, value)
+                return
+            params = dict(zip(self.encoding.labels, index))
+            self._study.add_trial(
+                optuna.trial.create_trial(
+                    params=params,
+                    distributions=self._distributions,
+                    value=value,
+                    state=state or optuna.trial.TrialState.FAIL,
+                )
+            )
+
+    def learn(self, index: Index, score: float | None, result: TrialResult) -> None:
+        self._record(index, self._value(score))
+
+    def learn_filtered(self, index: Index) -> None:
+        self._record(index, self._value(-math.inf if self.on_failure == "worst" else None))
+
+    # -- resume ---------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "asks": self.asks, "base_seed": self.base_seed}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.asks = int(state.get("asks", self.asks))
+        self.base_seed = int(state.get("base_seed", self.base_seed))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The study lives in memory: a pickled TPE starts over when attached (an experiment
+        # rebuilds it from its store on resume).
+        state = dict(self.__dict__)
+        state["_study"] = None
+        state["_pending"] = {}
+        state["_encoding"] = None
+        return state

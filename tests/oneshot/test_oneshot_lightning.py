@@ -1,0 +1,82 @@
+"""One-shot strategies with Lightning evaluators: ``RetiariiExperiment(space, pl.Classification(...),
+None, strategy.DARTS())``."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+pytest.importorskip("lightning")
+
+import retiarii.evaluator.pytorch.lightning as pl
+import retiarii.strategy as strategy
+from retiarii import ModelSpace
+from retiarii.evaluator import FunctionalEvaluator
+from retiarii.experiment.pytorch import RetiariiExperiment
+from retiarii.strategy import DARTS, ENAS, GumbelDARTS, Proxyless, RandomOneShot
+
+from .helpers import UsefulOrZero, reward_accuracy, separable
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("RETIARII_HOME", str(tmp_path / "experiments"))
+    return tmp_path
+
+
+def classification(tmp_path, epochs: int = 4) -> pl.Classification:
+    data = separable()
+    return pl.Classification(
+        train_dataloaders=pl.DataLoader(data, batch_size=32, shuffle=True),
+        val_dataloaders=pl.DataLoader(data, batch_size=128),
+        learning_rate=0.01,
+        max_epochs=epochs,
+        default_root_dir=str(tmp_path / "lightning"),
+    )
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        DARTS(arc_learning_rate=0.05),
+        GumbelDARTS(arc_learning_rate=0.05, use_temp_anneal=True),
+        ENAS(reward_function=reward_accuracy, ctrl_lr=0.01, ctrl_steps_aggregate=2),
+        Proxyless(arc_learning_rate=0.1),
+        RandomOneShot(population_size=4, evolution_cycles=1, seed=0),
+    ],
+    ids=lambda s: type(s).__name__,
+)
+def test_each_strategy_searches_with_a_lightning_evaluator(home, strategy):
+    evaluator = classification(home)
+    space = UsefulOrZero()
+    exp = RetiariiExperiment(space, evaluator, None, strategy)
+    exp.run()
+    assert exp.get_status() == "DONE"
+    [sample] = exp.export_top_models()
+    assert ModelSpace(UsefulOrZero()).validate(sample) == sample
+    if isinstance(strategy, ENAS):  # REINFORCE needs more than 4 tiny epochs to be reliable
+        assert "metric/reward" in exp.store.series_names()
+    else:
+        assert sample == {"op": "linear", "pick": [0]}
+    names = exp.store.series_names()
+    assert "loss" in names and "metric/val_acc" in names
+    assert [p.epoch for p in exp.store.series("metric/val_acc")] == [0, 1, 2, 3]
+    if not isinstance(strategy, RandomOneShot):
+        assert exp.export_top_models(formatter="instance")[0](torch.randn(2, 8)).shape == (2, 2)
+        probs = exp.store.series("arch_prob/op")[-1].value
+        assert sum(probs.values()) == pytest.approx(1.0)
+    assert not hasattr(evaluator.module, "model")  # the evaluator's own module is untouched
+
+
+def test_architecture_parameters_stay_out_of_the_weight_optimizer(home):
+    exp = RetiariiExperiment(UsefulOrZero(), classification(home, epochs=1), None, strategy.DARTS())
+    module = exp.evaluator.module
+    [weights, arch] = module.configure_optimizers()
+    alphas = {id(p) for p in module.arch_parameters()}
+    assert alphas and alphas == {id(p) for g in arch.param_groups for p in g["params"]}
+    assert not alphas & {id(p) for g in weights.param_groups for p in g["params"]}
+
+
+def test_one_shot_strategies_need_a_lightning_evaluator():
+    with pytest.raises(TypeError, match="needs a Lightning evaluator"):
+        RetiariiExperiment(UsefulOrZero(), FunctionalEvaluator(lambda m: 0.0), None, DARTS())
