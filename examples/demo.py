@@ -16,6 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import contextlib
+
 from mnist_search import train_and_test
 from mnist_space import MnistNet
 
@@ -31,7 +33,7 @@ def main() -> None:
     parser.add_argument("--mnist", default=None, help="folder with the MNIST idx files")
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=2)
-    parser.add_argument("--train-size", type=int, default=6000)
+    parser.add_argument("--train-size", type=int, default=12000)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--port", type=int, default=8081, help="dashboard port (0: any free port)")
     parser.add_argument(
@@ -40,9 +42,10 @@ def main() -> None:
     parser.add_argument(
         "--keep-open",
         type=float,
-        default=0,
+        default=None,
         metavar="SECONDS",
-        help="keep the dashboard up this long after the search ends",
+        help="keep the dashboard up this long after the search ends "
+        "(default: until Ctrl-C when run in a terminal, not at all otherwise)",
     )
     args = parser.parse_args()
 
@@ -70,9 +73,14 @@ def main() -> None:
         print(f"  {rank}. accuracy {trial.final_value:.4f}  {json.dumps(sample)}")
     print("\nrebuild the best one with:\n" + exp.export_top_models(formatter="code")[0])
     print(f"experiment directory: {exp.experiment_dir}")
-    if args.keep_open > 0:
-        print(f"dashboard still open for {args.keep_open:.0f} s (its address is logged above)")
-        time.sleep(args.keep_open)
+    print(f"view it again any time with: retiarii view {exp.experiment_dir}")
+    keep_open = args.keep_open
+    if keep_open is None:
+        keep_open = float("inf") if sys.stdin.isatty() and sys.stdout.isatty() else 0.0
+    if keep_open > 0:
+        print("the dashboard (address above) stays open; press Ctrl-C to quit")
+        with contextlib.suppress(KeyboardInterrupt):
+            time.sleep(min(keep_open, 10 * 365 * 86400))
 
 
 if __name__ == "__main__":
