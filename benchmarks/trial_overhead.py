@@ -24,14 +24,12 @@ Add another path (e.g. Ray) as a function with the signature of :func:`measure_l
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import platform
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from retiarii.execution import Executor, InProcessExecutor, LocalExecutor, is_terminal
@@ -42,7 +40,10 @@ from retiarii.reporting import (
     trial_reporter,
 )
 
-RESULTS = Path(__file__).resolve().parent / "results"
+try:
+    from _common import write_results
+except ImportError:  # run as a module
+    from benchmarks._common import write_results
 
 
 class TinyTorchRunner:
@@ -234,9 +235,9 @@ def main(argv: list[str] | None = None) -> None:
             results.append(measure(samples, os.path.join(root, name), args.concurrency))
     info = machine()
     rows = _rows(results, info)
-    _write(rows, info, args)
+    csv_path, md_path = write_results("trial_overhead", rows, _markdown(rows, info, args))
     print(_markdown_table(rows))
-    print(f"\nwritten to {RESULTS / 'trial_overhead.csv'} and .md")
+    print(f"\nwritten to {csv_path} and {md_path}")
 
 
 def _rows(results: list[Measurement], info: dict[str, str]) -> list[dict[str, Any]]:
@@ -272,15 +273,9 @@ def _markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _write(rows: list[dict[str, Any]], info: dict[str, str], args: argparse.Namespace) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with open(RESULTS / "trial_overhead.csv", "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+def _markdown(rows: list[dict[str, Any]], info: dict[str, str], args: argparse.Namespace) -> str:
     machine_line = ", ".join(f"{k} {v}" for k, v in info.items())
-    (RESULTS / "trial_overhead.md").write_text(
-        f"""# Per-trial overhead of the execution layer
+    return f"""# Per-trial overhead of the execution layer
 
 `python benchmarks/trial_overhead.py --trials {args.trials} --concurrency {args.concurrency}`
 
@@ -313,7 +308,6 @@ Definitions:
   For inprocess it is close to 0 because the loop already imported torch in this process.
 - `peak_rss_mb_per_worker`: `VmHWM` from `/proc/<pid>/status` of each worker after the run.
 """
-    )
 
 
 if __name__ == "__main__":

@@ -16,26 +16,13 @@ __all__ = ["fallback_code", "register"]
 _PAYLOAD = "experiment.pkl"
 
 
-def _python_literal(value: Any) -> str:
-    """A JSON value as Python source (``True``/``None``, not JSON's ``true``/``null``)."""
-    if isinstance(value, dict):
-        items = ", ".join(f"{json.dumps(k)}: {_python_literal(value[k])}" for k in sorted(value))
-        return "{" + items + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(_python_literal(v) for v in value) + "]"
-    if value is None or isinstance(value, bool):
-        return repr(value)
-    return json.dumps(value)
-
-
 def fallback_code(class_name: str, sample: dict[str, Any]) -> str:
     """A snippet like ``model_code``'s, for when the model class cannot be loaded."""
+    from ..experiment.experiment import fixed_arch_snippet
+
     name = class_name if class_name.replace("_", "a").replace(".", "a").isalnum() else "Model"
-    return (
-        "from retiarii import fixed_arch\n"
-        f"# import {name} from the module that defines it\n\n"
-        f"with fixed_arch({_python_literal(sample)}):\n"
-        f"    model = {name}()\n"
+    return fixed_arch_snippet(
+        f"# import {name} from the module that defines it", sample, f"{name}()"
     )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..store import DEFAULT_FILENAME, ExperimentStore, TrialRecord
+from ..strategy.base import check_optimize_mode
 from .config import ConfigError, RetiariiExeConfig
 from .progress import Progress
 
@@ -316,10 +317,8 @@ class RetiariiExperiment:
         or Python snippets that rebuild them (``'code'``)."""
         if formatter not in ("dict", "instance", "code"):
             raise ValueError(f"formatter must be 'dict', 'instance' or 'code', got {formatter!r}")
-        if optimize_mode is not None and optimize_mode not in ("maximize", "minimize"):
-            raise ValueError(
-                f"optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}"
-            )
+        if optimize_mode is not None:
+            check_optimize_mode(optimize_mode)
         if formatter == "code" and self.applied_mutators:
             # The snippet rebuilds the model with fixed_arch, which cannot replay mutators: it
             # would silently give the unmutated base model.
@@ -490,9 +489,15 @@ def model_code(base_model: Any, sample: dict[str, Any]) -> str:
         if module != "__main__"
         else f"# {cls.__qualname__} is defined in your script; import it from there"
     )
+    return fixed_arch_snippet(source, sample, _constructor_call(base_model))
+
+
+def fixed_arch_snippet(import_line: str, sample: dict[str, Any], constructor_call: str) -> str:
+    """``from retiarii import fixed_arch`` + ``import_line``, then ``model = <call>`` inside
+    ``fixed_arch(sample)``; the sample is written as a Python literal (``True``, ``None``)."""
     return (
         "from retiarii import fixed_arch\n"
-        f"{source}\n\n"
+        f"{import_line}\n\n"
         f"with fixed_arch({dict(sorted(sample.items()))!r}):\n"
-        f"    model = {_constructor_call(base_model)}\n"
+        f"    model = {constructor_call}\n"
     )
