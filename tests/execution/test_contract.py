@@ -23,6 +23,8 @@ from retiarii.execution import (
     TrialSucceeded,
 )
 
+from retiarii.execution.ray_executor import RayExecutor
+
 from .support import FailingSetupRunner, ScriptedRunner, run_until_done
 
 
@@ -79,7 +81,7 @@ def test_a_raising_trial_fails_with_its_traceback_and_the_next_one_runs(
     assert isinstance(run_until_done(executor)[2][-1], TrialSucceeded)
 
 
-def test_same_events_from_every_backend(tmp_path: Path) -> None:
+def test_same_events_from_every_backend(tmp_path: Path, ray_instance: object) -> None:
     samples = [{"steps": 2, "final": 0.25}, {"returns": 4}, {"raise": "no"}, {}]
 
     def events_of(executor: Executor, name: str) -> list[tuple]:
@@ -97,6 +99,7 @@ def test_same_events_from_every_backend(tmp_path: Path) -> None:
 
     local = events_of(LocalExecutor(2), "local")
     assert local == events_of(InProcessExecutor(), "inprocess")
+    assert local == events_of(RayExecutor(2), "ray")
     assert len(local) == 12
 
 
@@ -147,11 +150,23 @@ def test_shutdown_cancels_what_is_left_and_is_idempotent(
         executor.submit(9, {}, str(tmp_path / "9"))
 
 
-@pytest.mark.parametrize("backend", [LocalExecutor, InProcessExecutor])
-def test_setup_failure_raises_with_the_users_traceback(backend: type, tmp_path: Path) -> None:
+def make(backend: type, request: pytest.FixtureRequest) -> Executor:
+    """A one-worker executor of ``backend`` (Ray ones on the shared Ray instance)."""
+    if backend is RayExecutor:
+        request.getfixturevalue("ray_instance")
+    return backend() if backend is InProcessExecutor else backend(1)
+
+
+ALL_BACKENDS = [LocalExecutor, InProcessExecutor, RayExecutor]
+
+
+@pytest.mark.parametrize("backend", ALL_BACKENDS)
+def test_setup_failure_raises_with_the_users_traceback(
+    backend: type, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     flag = tmp_path / "flag"
     flag.touch()
-    executor = backend(1) if backend is LocalExecutor else backend()
+    executor = make(backend, request)
     with pytest.raises(RunnerSetupError, match="setup cannot reach the dataset") as info:
         executor.start(FailingSetupRunner(str(flag), str(tmp_path / "attempts")))
     assert "in setup" in str(info.value)
@@ -159,7 +174,7 @@ def test_setup_failure_raises_with_the_users_traceback(backend: type, tmp_path: 
 
 
 def test_submit_before_start_is_an_error(tmp_path: Path) -> None:
-    for executor in (LocalExecutor(1), InProcessExecutor()):
+    for executor in (LocalExecutor(1), InProcessExecutor(), RayExecutor(1)):
         with pytest.raises(RuntimeError, match="start"):
             executor.submit(0, {}, str(tmp_path))
 
@@ -177,9 +192,9 @@ class _NoRun:
         pass
 
 
-@pytest.mark.parametrize("backend", [LocalExecutor, InProcessExecutor])
+@pytest.mark.parametrize("backend", ALL_BACKENDS)
 def test_a_runner_without_run_is_refused_before_anything_starts(backend: type) -> None:
-    executor = backend(1) if backend is LocalExecutor else backend()
+    executor = backend() if backend is InProcessExecutor else backend(1)
     with pytest.raises(TypeError, match=r"_NoRun has no run\(\)"):
         executor.start(_NoRun())
     executor.shutdown()

@@ -64,21 +64,68 @@ class _StrictFields:
         object.__setattr__(self, name, value)
 
 
+PLATFORMS = ("local", "ray")
+
+
 @dataclass
 class TrainingServiceConfig(_StrictFields):
-    """Where trials run. ``platform``: ``'local'`` (worker processes)."""
+    """Where trials run.
+
+    Args:
+        platform: ``'local'`` (worker processes on this machine) or ``'ray'`` (Ray actors on a
+            Ray cluster, or on a local Ray instance started for the experiment).
+        use_active_gpu: local only; NNI's flag, accepted for compatibility.
+        gpu_indices: local only; the GPUs to share out among the workers.
+        max_trial_number_per_gpu: local only; accepted for compatibility (one trial per GPU slice).
+        ray_address: ray only; the cluster to connect to (``'auto'``, ``'ray://head:10001'``,
+            ``'host:6379'``). ``None``: start a local Ray instance (listening on 127.0.0.1 only)
+            for the experiment and stop it at the end, or use ``RAY_ADDRESS`` if set.
+        ray_init_args: ray only; more keyword arguments for ``ray.init`` (e.g. ``{'num_cpus': 4}``
+            or ``{'runtime_env': {'working_dir': '.'}}`` to ship your code to a cluster).
+    """
 
     platform: str = "local"
     use_active_gpu: bool = False
     gpu_indices: list[int] | None = None
     max_trial_number_per_gpu: int = 1
+    ray_address: str | None = None
+    ray_init_args: dict[str, Any] | None = None
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first invalid field."""
-        if self.platform != "local":
+        if self.platform not in PLATFORMS:
             raise ConfigError(
-                f"training_service.platform: {self.platform!r} is not supported; use 'local'"
+                f"training_service.platform: {self.platform!r} is not supported; use one of "
+                f"{', '.join(repr(p) for p in PLATFORMS)}"
             )
+        if self.platform == "ray":
+            if self.gpu_indices is not None:
+                raise ConfigError(
+                    "training_service.gpu_indices is for the 'local' platform; on Ray, set "
+                    "trial_gpu_number and Ray assigns the GPUs"
+                )
+            if self.ray_address is not None and not (
+                isinstance(self.ray_address, str) and self.ray_address.strip()
+            ):
+                raise ConfigError(
+                    f"training_service.ray_address must be an address like 'auto' or "
+                    f"'ray://head:10001', got {self.ray_address!r}"
+                )
+            if self.ray_init_args is not None and not (
+                isinstance(self.ray_init_args, dict)
+                and all(isinstance(key, str) for key in self.ray_init_args)
+            ):
+                raise ConfigError(
+                    f"training_service.ray_init_args must be a dict of ray.init keyword "
+                    f"arguments, got {self.ray_init_args!r}"
+                )
+        else:
+            for name in ("ray_address", "ray_init_args"):
+                if getattr(self, name) is not None:
+                    raise ConfigError(
+                        f"training_service.{name} is only used with RetiariiExeConfig('ray'); "
+                        f"this configuration's platform is {self.platform!r}"
+                    )
         if not isinstance(self.use_active_gpu, bool):
             raise ConfigError(
                 f"training_service.use_active_gpu must be True or False, got {self.use_active_gpu!r}"
@@ -97,13 +144,21 @@ class RetiariiExeConfig(_StrictFields):
     """Configuration of a :class:`RetiariiExperiment`.
 
     Args:
-        training_service_platform: ``'local'``.
+        training_service_platform: ``'local'`` (worker processes on this machine) or ``'ray'``
+            (Ray actors; see :class:`TrainingServiceConfig` for ``ray_address`` and
+            ``ray_init_args``, which the constructor also accepts as keywords).
         experiment_name: a name shown in the dashboard and ``retiarii list``.
         trial_concurrency: how many trials run at once (one worker process each).
         max_trial_number: stop after this many trials (None: until the space is exhausted or time
             runs out).
         max_experiment_duration: stop submitting after this long (``'10m'``, ``'2h'``, seconds).
         trial_gpu_number: GPUs per trial; each worker sees only its own (``CUDA_VISIBLE_DEVICES``).
+        trial_cpu_number: CPUs per trial: Ray reserves that many for each trial, and a trial's
+            ``OMP_NUM_THREADS`` is set to it (None: 1 CPU on Ray; locally, the machine's CPUs
+            divided by ``trial_concurrency``).
+        max_trial_retries: how often a trial whose worker died (crash, killed process, lost Ray
+            node) runs again as a new trial with the same sample; 0 (default) fails it. A trial
+            that raised is never retried: the same code would raise again.
         trial_timeout: kill a trial that runs longer than this (None: no limit).
         experiment_working_directory: where experiment directories are created (default
             ``$RETIARII_HOME`` or ``~/retiarii-experiments``); an experiment lives in
@@ -120,6 +175,8 @@ class RetiariiExeConfig(_StrictFields):
     max_trial_number: int | None = None
     max_experiment_duration: str | int | float | None = None
     trial_gpu_number: int = 0
+    trial_cpu_number: float | None = None
+    max_trial_retries: int = 0
     trial_timeout: str | int | float | None = None
     experiment_working_directory: str | None = None
     execution: str = "process"
@@ -132,8 +189,13 @@ class RetiariiExeConfig(_StrictFields):
             object.__setattr__(self, f.name, default)
         self.training_service_platform = training_service_platform
         self.training_service = TrainingServiceConfig(platform=training_service_platform)
+        own = {f.name for f in fields(self)}
+        service = {f.name for f in fields(TrainingServiceConfig)} - {"platform"}
         for key, value in kwargs.items():
-            setattr(self, key, value)
+            if key in service and key not in own:  # RetiariiExeConfig('ray', ray_address='auto')
+                setattr(self.training_service, key, value)
+            else:
+                setattr(self, key, value)
 
     # -- validation -----------------------------------------------------------------------------
     def validate(self) -> None:
@@ -156,18 +218,41 @@ class RetiariiExeConfig(_StrictFields):
         positive_int("trial_concurrency")
         positive_int("max_trial_number", allow_none=True)
         positive_int("trial_gpu_number", allow_zero=True)
+        positive_int("max_trial_retries", allow_zero=True)
+        cpus = self.trial_cpu_number
+        if cpus is not None and not (
+            isinstance(cpus, (int, float)) and not isinstance(cpus, bool) and cpus > 0
+        ):
+            raise ConfigError(f"trial_cpu_number must be a positive number or None, got {cpus!r}")
+        if self.training_service_platform not in PLATFORMS:
+            raise ConfigError(
+                f"training_service_platform: {self.training_service_platform!r} is not supported; "
+                f"use one of {', '.join(repr(p) for p in PLATFORMS)}"
+            )
+        if not isinstance(self.training_service, TrainingServiceConfig):
+            raise ConfigError("training_service must be a TrainingServiceConfig")
+        if self.training_service.platform != self.training_service_platform:
+            if self.training_service.platform != "local":
+                raise ConfigError(
+                    f"training_service_platform is {self.training_service_platform!r} but "
+                    f"training_service.platform is {self.training_service.platform!r}; set one"
+                )
+            self.training_service.platform = self.training_service_platform
         parse_duration(self.max_experiment_duration, "max_experiment_duration")
         parse_duration(self.trial_timeout, "trial_timeout")
         if self.execution not in ("process", "inprocess"):
             raise ConfigError(f"execution must be 'process' or 'inprocess', got {self.execution!r}")
+        if self.execution == "inprocess" and self.training_service_platform != "local":
+            raise ConfigError(
+                f"execution='inprocess' runs trials in this process; it cannot be combined with "
+                f"the {self.training_service_platform!r} platform"
+            )
         if self.optimize_mode not in (None, "maximize", "minimize"):
             raise ConfigError(
                 f"optimize_mode must be 'maximize' or 'minimize', got {self.optimize_mode!r}"
             )
         if self.experiment_name is not None and not isinstance(self.experiment_name, str):
             raise ConfigError(f"experiment_name must be a string, got {self.experiment_name!r}")
-        if not isinstance(self.training_service, TrainingServiceConfig):
-            raise ConfigError("training_service must be a TrainingServiceConfig")
         self.training_service.validate()
 
     @property

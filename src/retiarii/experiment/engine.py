@@ -9,6 +9,10 @@ Budget rules (also what ``resume`` relies on):
   used; when it is reached, running trials are CANCELED and the experiment ends.
 * A stop request (``exp.stop()``, Ctrl-C) interrupts running trials and ends with status
   ``stopped``; the experiment can be resumed.
+* With ``max_retries``, a trial whose worker died (``crashed``: a killed process, a lost Ray node)
+  stays FAILED in the store and its sample runs again as a new trial (``resumed_from`` points
+  back), up to ``max_retries`` times per sample. A retried trial does not count against
+  ``max_trial_number`` and the strategy hears only of the last attempt.
 """
 
 from __future__ import annotations
@@ -69,6 +73,7 @@ class ExperimentLoop:
         previous_duration: float = 0.0,
         stop_event: threading.Event | None = None,
         progress: Progress | None = None,
+        max_retries: int = 0,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -79,10 +84,13 @@ class ExperimentLoop:
         self.previous_duration = previous_duration
         self.stop_event = stop_event or threading.Event()
         self.progress = progress
+        self.max_retries = max_retries
         self.running: dict[int, dict[str, Any]] = {}
         self.pending: deque[tuple[dict[str, Any], int]] = deque()
         self.reason = ""
         self._bad_metric: dict[int, str] = {}
+        self._retried = 0  # FAILED trials superseded by a retry: they do not use the budget
+        self._retry_of: dict[int, int] = {}  # trial id -> how many crashed attempts came before
         self._start = time.time()
 
     # -- resume ------------------------------------------------------------------------------
@@ -94,13 +102,15 @@ class ExperimentLoop:
         """
         trials = self.store.trials()
         rerun_of = {t.resumed_from for t in trials if t.resumed_from is not None}
+        self._retried = sum(t.status == "FAILED" and t.id in rerun_of for t in trials)
         for trial in trials:
             if trial.status == "INTERRUPTED" and trial.id not in rerun_of:
                 self.pending.append((trial.sample, trial.id))
             if not tell:
                 continue
             self.strategy.mark_seen(trial.sample)
-            if trial.finished and trial.status != "INTERRUPTED":
+            superseded = trial.status == "INTERRUPTED" or trial.id in rerun_of
+            if trial.finished and not superseded:
                 self.strategy.tell(_result(trial))
         state = self.store.strategy_state()
         if tell and state:
@@ -113,7 +123,7 @@ class ExperimentLoop:
 
     def _used(self) -> int:
         counts = self.store.counts()
-        return sum(counts.get(status, 0) for status in _COUNTED)
+        return sum(counts.get(status, 0) for status in _COUNTED) - self._retried
 
     def _time_up(self) -> bool:
         return self.max_duration is not None and self.elapsed() >= self.max_duration
@@ -171,6 +181,8 @@ class ExperimentLoop:
 
     def _submit(self, sample: dict[str, Any], resumed_from: int | None) -> None:
         trial_id = self.store.create_trial(sample, resumed_from=resumed_from)
+        if resumed_from in self._retry_of:
+            self._retry_of[trial_id] = self._retry_of.pop(resumed_from)
         trial_dir = self.experiment_dir / "trials" / str(trial_id)
         trial_dir.mkdir(parents=True, exist_ok=True)
         self.running[trial_id] = sample
@@ -200,7 +212,26 @@ class ExperimentLoop:
             self._finish(event.trial_id, "FAILED" if error else "SUCCEEDED", error)
         elif isinstance(event, TrialFailed):
             self._bad_metric.pop(event.trial_id, None)
+            if event.reason == "crashed" and self._retry(event):
+                return
             self._finish(event.trial_id, _FAILURE_STATUS.get(event.reason, "FAILED"), event.error)
+
+    def _retry(self, event: TrialFailed) -> bool:
+        """Record a crashed trial and queue its sample again, if it has retries left."""
+        attempts = self._retry_of.get(event.trial_id, 0) + 1
+        if attempts > self.max_retries or event.trial_id not in self.running:
+            return False
+        sample = self.running.pop(event.trial_id)
+        self.store.finish_trial(
+            event.trial_id,
+            "FAILED",
+            f"{event.error}\n(retry {attempts} of {self.max_retries}: the sample runs again as a new trial)",
+        )
+        self._retried += 1
+        self._retry_of[event.trial_id] = attempts
+        self.pending.appendleft((sample, event.trial_id))
+        _logger.info("trial %d: its worker died; running the sample again", event.trial_id)
+        return True
 
     def _finish(self, trial_id: int, status: str, error: str | None) -> None:
         self.running.pop(trial_id, None)

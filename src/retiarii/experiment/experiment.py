@@ -8,6 +8,7 @@ strategy, cloudpickled, for resume) and ``trials/<trial id>/trial.log``.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import secrets
 import sys
@@ -201,7 +202,6 @@ class RetiariiExperiment:
         )
 
     def _run_loop(self, space: Any, port: int | None) -> None:
-        from ..execution import InProcessExecutor, LocalExecutor
         from .engine import ExperimentLoop
         from .runner import ModelSpaceTrialRunner
 
@@ -211,15 +211,7 @@ class RetiariiExperiment:
         config = self.config
         self.strategy.attach(space.search_space, config.mode)
         runner = ModelSpaceTrialRunner(space, self.evaluator)
-        if config.execution == "inprocess":
-            executor: Any = InProcessExecutor()
-        else:
-            executor = LocalExecutor(
-                config.trial_concurrency,
-                trial_timeout=config.timeout_seconds,
-                gpus_per_trial=config.trial_gpu_number,
-                gpu_indices=config.training_service.gpu_indices,
-            )
+        executor = _executor_for(config)
         if port is not None and self._dashboard is None:
             self._start_dashboard(port)
         progress = Progress(config.max_trial_number, config.duration_seconds)
@@ -233,6 +225,7 @@ class RetiariiExperiment:
             previous_duration=self._previous_duration,
             stop_event=self._stop,
             progress=progress,
+            max_retries=config.max_trial_retries,
         )
         self._store.update_info({"run_started_at": time.time()})
         self._store.set_status("running")
@@ -443,6 +436,33 @@ class RetiariiExperiment:
         except KeyboardInterrupt:
             server.close()
         return server
+
+
+def _executor_for(config: RetiariiExeConfig) -> Any:
+    """The executor that runs this configuration's trials (its platform and resources)."""
+    from ..execution import InProcessExecutor, LocalExecutor
+
+    cpus = config.trial_cpu_number
+    if config.execution == "inprocess":
+        return InProcessExecutor()
+    if config.training_service_platform == "ray":
+        from ..execution.ray_executor import RayExecutor
+
+        return RayExecutor(
+            config.trial_concurrency,
+            trial_timeout=config.timeout_seconds,
+            cpus_per_trial=cpus or 1.0,
+            gpus_per_trial=config.trial_gpu_number,
+            address=config.training_service.ray_address,
+            init_kwargs=config.training_service.ray_init_args,
+        )
+    return LocalExecutor(
+        config.trial_concurrency,
+        trial_timeout=config.timeout_seconds,
+        gpus_per_trial=config.trial_gpu_number,
+        gpu_indices=config.training_service.gpu_indices,
+        threads_per_worker=max(1, math.ceil(cpus)) if cpus else None,
+    )
 
 
 def _new_id() -> str:
