@@ -6,6 +6,8 @@ Runs the same N trivial trials (a tiny torch op, one intermediate and one final 
 * ``inprocess``: :class:`InProcessExecutor` with output redirection — the per-trial framework code
   (``run_trial``: trial directory, ``trial.log``, reporter, events) without processes;
 * ``local``: :class:`LocalExecutor` with ``--concurrency`` worker processes — what a user gets.
+* ``ray``: :class:`RayExecutor` with ``--concurrency`` actors on a local Ray instance it starts
+  (loopback only) — what a user gets with ``RetiariiExeConfig('ray')``.
 
 Usage::
 
@@ -16,6 +18,9 @@ Writes ``benchmarks/results/trial_overhead.csv`` and ``.md`` (the definitions ar
 * ``experiment``: the full path a user runs — ``RetiariiExperiment`` with ``GridSearch`` and a
   ``FunctionalEvaluator`` doing the same work: strategy, experiment loop, worker pool, model
   building (``ModelSpace.build``) and the SQLite store.
+* ``ray_experiment``: the same experiment with ``RetiariiExeConfig('ray')``.
+
+``--skip ray`` leaves out the Ray paths (e.g. where ray is not installed).
 
 Add another path (e.g. Ray) as a function with the signature of :func:`measure_local` in
 :data:`PATHS`; it then appears in the table and the CSV with no other change.
@@ -119,7 +124,7 @@ def _measure_executor(
         begin = time.perf_counter()
         _drive(executor, samples, root, first_id=0)
         wall = time.perf_counter() - begin
-        pids = executor.worker_pids() if isinstance(executor, LocalExecutor) else []
+        pids = executor.worker_pids() if hasattr(executor, "worker_pids") else []
         rss = [_peak_rss_mb(pid) for pid in pids]
     return Measurement(name, len(samples), concurrency, wall, startup, rss)
 
@@ -135,6 +140,14 @@ def measure_local(samples: list[dict[str, Any]], root: str, concurrency: int) ->
     return _measure_executor("local", executor, samples, root, concurrency)
 
 
+def measure_ray(samples: list[dict[str, Any]], root: str, concurrency: int) -> Measurement:
+    """Ray actors on a local Ray instance started (and stopped) by the executor."""
+    from retiarii.execution.ray_executor import RayExecutor
+
+    executor = RayExecutor(concurrency)
+    return _measure_executor("ray", executor, samples, root, concurrency)
+
+
 def tiny_evaluation(model: Any) -> None:
     """The same work as :class:`TinyTorchRunner`, as a ``FunctionalEvaluator`` function."""
     import torch
@@ -145,8 +158,14 @@ def tiny_evaluation(model: Any) -> None:
     report_final_result(value)
 
 
-def _run_experiment(n_trials: int, root: str, concurrency: int) -> float:
-    """Wall time of a whole ``RetiariiExperiment.run`` of ``n_trials`` grid trials."""
+def _run_experiment(
+    n_trials: int, warm: int, root: str, concurrency: int, platform: str = "local"
+) -> tuple[float, float]:
+    """Run a ``GridSearch`` experiment of ``n_trials``; ``(startup_s, wall_s)`` from its store.
+
+    startup_s: from ``run`` to the end of the ``warm``-th trial (workers, torch import, store
+    creation, warm-up trials); wall_s: from there to the end of the last trial.
+    """
     import logging
 
     import retiarii.nn.pytorch as nn
@@ -165,28 +184,38 @@ def _run_experiment(n_trials: int, root: str, concurrency: int) -> float:
     exp = RetiariiExperiment(
         TinySpace(), FunctionalEvaluator(tiny_evaluation), None, strategy.GridSearch()
     )
-    config = RetiariiExeConfig("local")
+    config = RetiariiExeConfig(platform)
     config.trial_concurrency = concurrency
     config.max_trial_number = n_trials
     config.experiment_working_directory = root
-    begin = time.perf_counter()
+    begin = time.time()
     exp.run(config)
-    wall = time.perf_counter() - begin
     assert exp.store.counts()["SUCCEEDED"] == n_trials, exp.store.counts()
-    return wall
+    ends = sorted(t.ended_at or 0.0 for t in exp.store.trials())
+    exp.close()
+    return ends[warm - 1] - begin, ends[-1] - ends[warm - 1]
 
 
-def measure_experiment(samples: list[dict[str, Any]], root: str, concurrency: int) -> Measurement:
-    """The full path: GridSearch -> RetiariiExperiment loop -> LocalExecutor -> SQLite store.
+def measure_experiment(
+    samples: list[dict[str, Any]], root: str, concurrency: int, platform: str = "local"
+) -> Measurement:
+    """The full path: GridSearch -> RetiariiExperiment loop -> executor -> SQLite store.
 
-    An experiment always starts its own workers, so the per-trial time is the difference between
-    an experiment of ``2 * concurrency + N`` trials and one of ``2 * concurrency`` trials (the
-    latter is reported as start-up: workers, torch import, store creation, warm-up trials).
+    One experiment of ``2 * concurrency + N`` trials; the first ``2 * concurrency`` are the
+    warm-up (start-up), the wall time is from the end of the last of them to the end of the last
+    trial, read from the store's timestamps.
     """
     warm = 2 * concurrency
-    startup = _run_experiment(warm, os.path.join(root, "warm"), concurrency)
-    total = _run_experiment(warm + len(samples), os.path.join(root, "full"), concurrency)
-    return Measurement("experiment", len(samples), concurrency, total - startup, startup)
+    startup, wall = _run_experiment(warm + len(samples), warm, root, concurrency, platform)
+    name = "experiment" if platform == "local" else f"{platform}_experiment"
+    return Measurement(name, len(samples), concurrency, wall, startup)
+
+
+def measure_ray_experiment(
+    samples: list[dict[str, Any]], root: str, concurrency: int
+) -> Measurement:
+    """The full path on a local Ray instance (started once per experiment, like the workers)."""
+    return measure_experiment(samples, root, concurrency, platform="ray")
 
 
 #: Every path measured, in table order.
@@ -194,7 +223,9 @@ PATHS: dict[str, Callable[[list[dict[str, Any]], str, int], Measurement]] = {
     "loop": measure_loop,
     "inprocess": measure_inprocess,
     "local": measure_local,
+    "ray": measure_ray,
     "experiment": measure_experiment,
+    "ray_experiment": measure_ray_experiment,
 }
 
 
@@ -226,12 +257,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument(
+        "--skip", action="append", default=[], help="leave out paths with this prefix"
+    )
     args = parser.parse_args(argv)
 
     samples = [{"x": i % 7} for i in range(args.trials)]
     results: list[Measurement] = []
     with tempfile.TemporaryDirectory(prefix="retiarii-bench-") as root:
         for name, measure in PATHS.items():
+            if any(name.startswith(prefix) for prefix in args.skip):
+                continue
             results.append(measure(samples, os.path.join(root, name), args.concurrency))
     info = machine()
     rows = _rows(results, info)
@@ -290,10 +326,14 @@ one final result), after a warm-up of 2 x concurrency trials that is not timed.
 - **inprocess**: `InProcessExecutor(redirect_output=True)`: the shared per-trial code (`run_trial`:
   trial directory, `trial.log` redirection, reporter, events) and the executor API, no processes.
 - **local**: `LocalExecutor(concurrency)`: long-lived worker processes, as users run trials.
+- **ray**: `RayExecutor(concurrency)`: one Ray actor per slot on a local Ray instance that the
+  executor starts (its startup_s includes `ray.init`); events stream back as Ray generators.
 - **experiment**: the full user path: `RetiariiExperiment` + `GridSearch` + `FunctionalEvaluator`
   (experiment loop, worker pool, `ModelSpace.build` per trial, SQLite store with a commit per
-  event). Its wall_s is T(2c + N trials) - T(2c trials) of two whole experiments; its startup_s is
-  T(2c trials): worker start, torch import, store creation and 2c warm-up trials.
+  event). One experiment of 2c + N trials; from the store's timestamps, startup_s is from `run()`
+  to the end of the 2c-th trial (worker start, torch import, store creation, 2c warm-up trials)
+  and wall_s from there to the end of the last trial.
+- **ray_experiment**: the same, with `RetiariiExeConfig('ray')` (a Ray instance per experiment).
 
 Definitions:
 

@@ -17,12 +17,12 @@ os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # every node on 127.0.0.1
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import ray  # noqa: E402
-from ray.cluster_utils import Cluster  # noqa: E402
+import ray
+from ray.cluster_utils import Cluster
 
-from execution.support import ScriptedRunner, run_until_done, wait_for_start  # noqa: E402
-from retiarii.execution.events import TrialFailed  # noqa: E402
-from retiarii.execution.ray_executor import RayExecutor  # noqa: E402
+from execution.support import ScriptedRunner, run_until_done, wait_for_start
+from retiarii.execution.events import TrialFailed
+from retiarii.execution.ray_executor import RayExecutor
 
 
 def main(tmp: str) -> None:

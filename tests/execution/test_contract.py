@@ -22,7 +22,6 @@ from retiarii.execution import (
     TrialStarted,
     TrialSucceeded,
 )
-
 from retiarii.execution.ray_executor import RayExecutor
 
 from .support import FailingSetupRunner, ScriptedRunner, run_until_done

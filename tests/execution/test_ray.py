@@ -50,7 +50,7 @@ def actor_pid(worker: str) -> int:
 def test_a_killed_ray_worker_fails_only_its_trial(ray_pool: RayExecutor, tmp_path: Path) -> None:
     ray_pool.submit(1, {"sleep": 30, "print": "about to be killed"}, str(tmp_path / "1"))
     ray_pool.submit(2, {"sleep": 1, "final": 0.5}, str(tmp_path / "2"))
-    started = [e for e in wait_for_start(ray_pool, 1) if e.trial_id == 1][0]
+    started = next(e for e in wait_for_start(ray_pool, 1) if e.trial_id == 1)
     victim = actor_pid(started.worker)
     os.kill(victim, signal.SIGKILL)
     events = run_until_done(ray_pool, {1, 2})

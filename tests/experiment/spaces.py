@@ -156,6 +156,16 @@ def misbehave(model: Any, behaviours: dict[int, str]) -> None:
     retiarii.report_final_result(float(width))
 
 
+def crash_first_attempt(model: Any, flags: str, modes: list[int]) -> None:
+    """For a width in ``modes``, the first attempt kills its worker; later ones succeed."""
+    width = model.fc.out_features
+    flag = os.path.join(flags, str(width))
+    if width in modes and not os.path.exists(flag):
+        open(flag, "w").close()
+        os.kill(os.getpid(), signal.SIGKILL)
+    retiarii.report_final_result(float(width))
+
+
 # -- classic mutators (seeds 000/002) ------------------------------------------------------------------
 
 

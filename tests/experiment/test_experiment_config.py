@@ -54,6 +54,10 @@ def test_misspelled_keyword_and_training_service_field() -> None:
         ("execution", "thread", "execution"),
         ("optimize_mode", "max", "optimize_mode"),
         ("experiment_name", 42, "experiment_name"),
+        ("trial_cpu_number", 0, "trial_cpu_number"),
+        ("trial_cpu_number", "2", "trial_cpu_number"),
+        ("max_trial_retries", -1, "max_trial_retries"),
+        ("max_trial_retries", 0.5, "max_trial_retries"),
     ],
 )
 def test_invalid_values_are_refused_naming_the_field(
@@ -87,10 +91,49 @@ def test_durations(text: object, seconds: float) -> None:
 def test_wrong_platform_is_refused(tmp_path) -> None:
     config = RetiariiExeConfig("remote")
     config.experiment_working_directory = str(tmp_path)
-    with pytest.raises(ConfigError, match=r"platform.*'remote'.*'local'"):
+    with pytest.raises(ConfigError, match=r"platform.*'remote'.*'local', 'ray'"):
         config.validate()
     with pytest.raises(ConfigError, match="platform"):
         _experiment().run(config)
+
+
+def test_ray_config_takes_its_fields_as_keywords_and_round_trips() -> None:
+    config = RetiariiExeConfig(
+        "ray", ray_address="auto", ray_init_args={"num_cpus": 4}, trial_cpu_number=2
+    )
+    config.validate()
+    assert config.training_service.platform == "ray"
+    assert config.training_service.ray_address == "auto"
+    assert config.training_service.ray_init_args == {"num_cpus": 4}
+    assert RetiariiExeConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        (RetiariiExeConfig("local", ray_address="auto"), r"ray_address is only used with.*'ray'"),
+        (RetiariiExeConfig("ray", ray_address=""), "ray_address"),
+        (RetiariiExeConfig("ray", ray_init_args=["num_cpus"]), "ray_init_args"),
+        (RetiariiExeConfig("ray", gpu_indices=[0]), r"gpu_indices.*trial_gpu_number"),
+        (RetiariiExeConfig("ray", execution="inprocess"), r"inprocess.*'ray'"),
+    ],
+)
+def test_bad_ray_settings_are_refused_naming_the_field(
+    tmp_path, config: RetiariiExeConfig, named: str
+) -> None:
+    config.experiment_working_directory = str(tmp_path)
+    with pytest.raises(ConfigError, match=named):
+        config.validate()
+    with pytest.raises(ConfigError, match=named):
+        _experiment().run(config)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_platform_set_after_construction_is_followed(tmp_path) -> None:
+    config = make_config(tmp_path)
+    config.training_service_platform = "ray"
+    config.validate()
+    assert config.training_service.platform == "ray"
 
 
 def test_bad_training_service_values(tmp_path) -> None:

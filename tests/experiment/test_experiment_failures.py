@@ -157,3 +157,61 @@ def test_other_trials_succeed_on_replacement_workers(processes) -> None:
     crashed_workers = {processes[3].worker, processes[4].worker}
     assert processes[7].worker not in crashed_workers
     assert processes[8].worker not in crashed_workers
+
+
+# -- retries of trials whose worker died ---------------------------------------------------------------
+
+
+class TellLog(strategy.GridSearch):
+    """GridSearch that remembers what it was told."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.told: list[tuple[int, str]] = []
+
+    def tell(self, result) -> None:
+        self.told.append((result.sample["mode"], result.status))
+        super().tell(result)
+
+
+def test_a_crashed_trial_is_retried_and_does_not_use_the_budget(tmp_path: Path) -> None:
+    from .spaces import crash_first_attempt
+
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    tell_log = TellLog()
+    exp = RetiariiExperiment(
+        ModeNet(),
+        FunctionalEvaluator(crash_first_attempt, flags=str(flags), modes=[2, 5]),
+        None,
+        tell_log,
+    )
+    exp.run(make_config(tmp_path, trial_concurrency=2, max_trial_number=8, max_trial_retries=1))
+    trials = exp.list_trial_jobs()
+    crashed = [t for t in trials if t.status == "FAILED"]
+    assert sorted(t.sample["mode"] for t in crashed) == [2, 5]
+    assert all("retry 1 of 1" in (t.error or "") for t in crashed)
+    for trial in crashed:
+        (retry,) = [t for t in trials if t.resumed_from == trial.id]
+        assert retry.sample == trial.sample and retry.status == "SUCCEEDED"
+    # the budget of 8 is 8 distinct samples; the strategy heard once of each, never of a crash
+    succeeded = [t for t in trials if t.status == "SUCCEEDED"]
+    assert sorted(t.sample["mode"] for t in succeeded) == list(range(1, 9))
+    assert sorted(tell_log.told) == [(mode, "SUCCEEDED") for mode in range(1, 9)]
+
+
+def test_without_retries_a_crashed_trial_stays_failed(tmp_path: Path) -> None:
+    from .spaces import crash_first_attempt
+
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    exp = RetiariiExperiment(
+        ModeNet(),
+        FunctionalEvaluator(crash_first_attempt, flags=str(flags), modes=[3]),
+        None,
+        strategy.GridSearch(),
+    )
+    exp.run(make_config(tmp_path, trial_concurrency=2, max_trial_number=4))
+    trials = exp.list_trial_jobs()
+    assert [t.status for t in trials] == ["SUCCEEDED", "SUCCEEDED", "FAILED", "SUCCEEDED"]
+    assert all(t.resumed_from is None for t in trials)

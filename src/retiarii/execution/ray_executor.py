@@ -291,6 +291,14 @@ class RayExecutor(Executor):
         """Where the ready actors run (``ray-<host>:<pid>``), for monitoring and tests."""
         return [slot.name for slot in self._slots if slot.name and slot.state in ("idle", "busy")]
 
+    def worker_pids(self) -> list[int]:
+        """Process ids of the ready actors on this machine's node (e.g. to read their memory)."""
+        return [
+            int(slot.name.rsplit(":", 1)[1])
+            for slot in self._slots
+            if slot.name and slot.state in ("idle", "busy") and slot.node_id == self._driver_node
+        ]
+
     # ------------------------------------------------------------------------- actor lifecycle
 
     def _spawn(self, slot: _Slot) -> None:
@@ -549,7 +557,7 @@ def _loopback_only(ray: Any) -> Iterator[None]:
 
     overrides = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
     saved_env = {key: os.environ.get(key) for key in overrides}
-    saved_mode = ray_constants.ENABLE_RAY_CLUSTER
+    saved_mode = getattr(ray_constants, "ENABLE_RAY_CLUSTER", True)
     os.environ.update(overrides)
     ray_constants.ENABLE_RAY_CLUSTER = False
     try:

@@ -1,0 +1,134 @@
+"""Experiments on Ray: seed 002 with only the config changed, Ctrl-C, resume, nothing left behind.
+
+Each experiment runs in a driver subprocess that starts (and must stop) its own local Ray
+instance: loopback only, its files in a temporary folder, every process marked through its
+environment so that the test can find anything left running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from raytools import listening_addresses, processes_with_marker, short_tmpdir, subprocess_env
+
+from .helpers import experiment_dir, open_reader, wait_for
+from .ray_driver import MAX_TRIALS
+from .test_experiment_resume import _check_resumed
+
+pytest.importorskip("ray")
+
+TESTS_DIR = Path(__file__).resolve().parents[1]
+LOOPBACK = {  # 127.0.0.1, ::1, and ::ffff:127.0.0.1 (IPv4 loopback on an IPv6 socket)
+    "127.0.0.1",
+    "0000:0000:0000:0000:0000:0000:0000:0001",
+    "0000:0000:0000:0000:0000:ffff:7f00:0001",
+}
+
+pytestmark = pytest.mark.slow
+
+
+def start_driver(what: str, target: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """``python -m experiment.ray_driver WHAT TARGET`` in its own session (a terminal's job)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "experiment.ray_driver", what, str(target)],
+        cwd=TESTS_DIR,
+        env={**env, "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), *sys.path])},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def assert_nothing_left(marker: str) -> None:
+    """Every process the driver started (Ray's included) is gone within a few seconds."""
+    deadline = time.monotonic() + 10
+    while processes_with_marker(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = processes_with_marker(marker)
+    for pid, _ in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"still running after the experiment: {left}"
+
+
+def test_seed_002_quick_start_runs_on_ray_with_only_the_config_changed(tmp_path: Path) -> None:
+    tmp = short_tmpdir()
+    env = subprocess_env(tmp)
+    marker = env["RETIARII_TEST_MARKER"]
+    driver = start_driver("quickstart", tmp_path, env)
+    addresses: set[str] = set()
+    names: set[str] = set()
+    try:
+        while driver.poll() is None:
+            found = processes_with_marker(marker)
+            names.update(name for _, name in found)
+            addresses |= listening_addresses([pid for pid, _ in found])
+            time.sleep(0.2)
+        out, err = driver.communicate(timeout=30)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.communicate()
+    assert driver.returncode == 0, err[-4000:]
+    assert {"raylet", "gcs_server"} <= names, names  # Ray really ran under the experiment
+    assert addresses and addresses <= LOOPBACK, addresses
+    assert_nothing_left(marker)
+
+    exported = json.loads(out.strip().splitlines()[-1])
+    assert len(exported) == 2 and all(set(m) == {"hidden", "act"} for m in exported)
+    store = open_reader(experiment_dir(tmp_path))
+    assert store is not None
+    trials = store.trials()
+    assert [t.status for t in trials] == ["SUCCEEDED"] * 4
+    assert all(t.worker and t.worker.startswith("ray-") for t in trials)
+    assert all(len(store.intermediates(t.id)) == 5 for t in trials)  # streamed from the actors
+    assert (
+        "accuracy" in (tmp_path / store.experiment().id / "trials" / "1" / "trial.log").read_text()
+    )
+    assert store.experiment().status == "done"
+    assert store.experiment().config["training_service_platform"] == "ray"
+    store.close()
+
+
+def test_ctrl_c_stops_a_ray_experiment_cleanly_and_resume_finishes_it(tmp_path: Path) -> None:
+    tmp = short_tmpdir()
+    env = subprocess_env(tmp)
+    driver = start_driver("resume-me", tmp_path, env)
+    try:
+        directory = wait_for(lambda: experiment_dir(tmp_path), 90, "the experiment directory")
+        store = wait_for(lambda: open_reader(directory), 30, "the store")
+
+        def ready() -> bool:
+            counts = store.counts()
+            return counts["SUCCEEDED"] >= 2 and counts["RUNNING"] >= 1
+
+        wait_for(ready, 120, "2 finished trials and 1 running", every=0.02)
+        os.killpg(driver.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        _, err = driver.communicate(timeout=60)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.communicate()
+    assert driver.returncode == 0, err[-4000:]
+    assert_nothing_left(env["RETIARII_TEST_MARKER"])
+    before = store.trials()
+    assert store.experiment().status == "stopped"
+    assert "INTERRUPTED" in {t.status for t in before}
+    assert all(t.finished for t in before)  # nothing left RUNNING in the store
+
+    env = subprocess_env(tmp)  # a new driver, a new Ray instance
+    resumed = start_driver("resume", directory, env)
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err[-4000:]
+    assert_nothing_left(env["RETIARII_TEST_MARKER"])
+    _check_resumed(before, store.trials(), MAX_TRIALS)
+    assert store.experiment().status == "done"
+    store.close()
