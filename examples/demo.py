@@ -4,6 +4,10 @@ Run with `bash scripts/demo.sh` (sets up .venv first). It searches the seed 002 
 (examples/mnist_space.py) with random search, trains every candidate briefly on MNIST from
 ../shared/data/mnist (or --mnist PATH / $RETIARII_MNIST) in parallel worker processes, serves the
 dashboard at http://127.0.0.1:8081/ and prints the best architecture.
+
+``--platform ray`` runs the same search as Ray actors: on a local Ray instance started for it
+(``pip install 'retiarii[ray]'``), or on a cluster with ``--ray-address auto`` (or
+``ray://head:10001``). Nothing else changes.
 """
 
 from __future__ import annotations
@@ -37,6 +41,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--port", type=int, default=8081, help="dashboard port (0: any free port)")
     parser.add_argument(
+        "--platform", choices=["local", "ray"], default="local", help="where trials run"
+    )
+    parser.add_argument(
+        "--ray-address", default=None, help="Ray cluster to use (default: start a local one)"
+    )
+    parser.add_argument(
         "--workdir", default="retiarii-experiments", help="where experiments are kept"
     )
     parser.add_argument(
@@ -58,7 +68,9 @@ def main() -> None:
         train_and_test, mnist_root=str(root), train_size=args.train_size, epochs=args.epochs
     )
     exp = RetiariiExperiment(MnistNet(), evaluator, None, strategy.Random(dedup=True, seed=0))
-    config = RetiariiExeConfig("local")
+    config = RetiariiExeConfig(args.platform)
+    if args.ray_address:
+        config.training_service.ray_address = args.ray_address
     config.experiment_name = "mnist_demo"
     config.trial_concurrency = args.concurrency
     config.max_trial_number = args.trials

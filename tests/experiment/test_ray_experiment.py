@@ -132,3 +132,29 @@ def test_ctrl_c_stops_a_ray_experiment_cleanly_and_resume_finishes_it(tmp_path: 
     _check_resumed(before, store.trials(), MAX_TRIALS)
     assert store.experiment().status == "done"
     store.close()
+
+
+def test_the_demo_runs_on_ray(tmp_path: Path) -> None:
+    from retiarii.data import default_mnist_root
+
+    if not any(default_mnist_root().glob("t10k-images*")):
+        pytest.skip("MNIST is not in ../shared/data/mnist")
+    tmp = short_tmpdir()
+    env = subprocess_env(tmp)
+    demo = TESTS_DIR.parent / "examples" / "demo.py"
+    args = ["--platform", "ray", "--trials", "2", "--train-size", "500", "--port", "0"]
+    result = subprocess.run(
+        [sys.executable, str(demo), *args, "--keep-open", "0", "--workdir", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "best architectures:" in result.stdout
+    assert "with fixed_arch(" in result.stdout
+    assert_nothing_left(env["RETIARII_TEST_MARKER"])
+    store = open_reader(experiment_dir(tmp_path))
+    assert store is not None
+    assert [t.status for t in store.trials()] == ["SUCCEEDED", "SUCCEEDED"]
+    store.close()
