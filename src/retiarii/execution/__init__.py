@@ -4,7 +4,9 @@ The experiment loop submits ``(trial_id, sample, trial_dir)`` to an :class:`Exec
 :mod:`~retiarii.execution.events`, and decides everything else itself. Backends:
 
 * :class:`LocalExecutor` — a pool of long-lived worker processes (the default);
-* :class:`InProcessExecutor` — trials run in the calling process, for debugging.
+* :class:`InProcessExecutor` — trials run in the calling process, for debugging;
+* :class:`RayExecutor` — one Ray actor per slot, on a Ray cluster or a local Ray instance (ray is
+  imported only when it starts).
 
 Nothing here imports torch; the runner's ``setup()`` does that inside the workers.
 """
@@ -24,6 +26,7 @@ from retiarii.execution.events import (
 )
 from retiarii.execution.inprocess import InProcessExecutor
 from retiarii.execution.local import LocalExecutor
+from retiarii.execution.ray_executor import RayExecutor
 from retiarii.execution.trial import LOG_NAME, current_trial_dir, run_trial
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
     "InProcessExecutor",
     "IntermediateMetric",
     "LocalExecutor",
+    "RayExecutor",
     "RunnerSetupError",
     "TrialFailed",
     "TrialRunner",

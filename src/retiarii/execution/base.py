@@ -3,7 +3,7 @@
 A :class:`TrialRunner` is the user side (built by the experiment from a model space and an
 evaluator): it travels to each worker *once*, is set up once, then runs many samples. An
 :class:`Executor` is the engineering side: it owns workers, ships samples to them and streams
-:mod:`~retiarii.execution.events` back. Backends (in-process, local process pool, later Ray)
+:mod:`~retiarii.execution.events` back. Backends (in-process, local process pool, Ray actors)
 implement :class:`Executor` and share the per-trial logic in :mod:`retiarii.execution.trial`, so a
 trial behaves the same wherever it runs.
 

@@ -1,7 +1,7 @@
 """Running one trial: the logic every backend shares, so a trial behaves the same everywhere.
 
-:func:`run_trial` is called by the local worker process, by :class:`InProcessExecutor`, and is
-meant to be called by a future Ray actor. It turns everything that can happen inside user code
+:func:`run_trial` is called by the local worker process, by :class:`InProcessExecutor`, and by
+the Ray actors of :class:`RayExecutor`. It turns everything that can happen inside user code
 into events: metrics become :class:`IntermediateMetric`/:class:`FinalMetric`, a return value
 becomes the final metric if none was reported, and an exception becomes
 ``TrialFailed(reason='error')`` with its traceback. It does not handle what only a supervisor can
