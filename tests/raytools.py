@@ -25,9 +25,15 @@ def subprocess_env(tmp: str, marker: str | None = None) -> dict[str, str]:
     """Environment for a driver subprocess that starts its own Ray: files in ``tmp``, a marker.
 
     Every process Ray starts inherits the environment, so ``RETIARII_TEST_MARKER`` later finds
-    them all (see :func:`processes_with_marker`).
+    them all (see :func:`processes_with_marker`). Ray variables of this process are left out.
     """
-    env = dict(os.environ)
+    # Not what this process's own Ray instance put in its environment (e.g. RAY_AUTH_MODE=token
+    # would make the child's Ray wait for a token that its fresh home does not have).
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("RAY_") and not value.startswith("ray.")
+    }
     env.update(
         HOME=tmp,
         RAY_TMPDIR=tmp,

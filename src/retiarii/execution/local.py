@@ -31,21 +31,20 @@ import subprocess
 import sys
 import time
 import weakref
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import Any, Literal
+from typing import Any
 
 from retiarii.execution import pickling, process
 from retiarii.execution.base import (
-    Executor,
     ExecutorError,
     RunnerSetupError,
     TrialRunner,
     check_runner,
 )
-from retiarii.execution.events import Event, FailureReason, TrialFailed, is_terminal
+from retiarii.execution.events import FailureReason, is_terminal
+from retiarii.execution.pool import PoolSlot, SlotPool
 
 __all__ = ["LocalExecutor"]
 
@@ -56,34 +55,19 @@ STOP_GRACE_SECONDS = 2.0
 #: Without a pidfd, how often the driver checks whether a busy worker is still alive.
 _LIVENESS_INTERVAL = 0.2
 
-_SlotState = Literal["down", "starting", "idle", "busy", "retired"]
-
 
 @dataclass
-class _Trial:
-    trial_id: int
-    sample: dict[str, Any]
-    trial_dir: str
-    deadline: float | None = None  # time.monotonic() after which it times out
+class _Slot(PoolSlot):
+    """A slot whose worker is a local process, talked to over one socket."""
 
-
-@dataclass
-class _Slot:
-    """One place in the pool: at most one worker process at a time, replaced when it dies."""
-
-    index: int
-    cuda_visible_devices: str | None
-    state: _SlotState = "down"
+    cuda_visible_devices: str | None = None
     proc: subprocess.Popen[bytes] | None = None
     conn: Connection | None = None
     pidfd: int | None = None
-    trial: _Trial | None = None
-    setup_error: str | None = None
-    setup_failures: int = 0
     waitables: list[Any] = field(default_factory=list)
 
 
-class LocalExecutor(Executor):
+class LocalExecutor(SlotPool[_Slot]):
     """Runs trials in ``concurrency`` long-lived worker processes on this machine.
 
     Args:
@@ -123,22 +107,18 @@ class LocalExecutor(Executor):
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
-        if trial_timeout is not None and trial_timeout <= 0:
-            raise ValueError(f"trial_timeout must be positive or None, got {trial_timeout}")
         if gpus_per_trial < 0:
             raise ValueError(f"gpus_per_trial must be >= 0, got {gpus_per_trial}")
         self.concurrency = concurrency
-        self.trial_timeout = trial_timeout
         self.python = python
         self.start_timeout = start_timeout
         self.threads_per_worker = threads_per_worker or max(1, process.cpu_count() // concurrency)
         gpus = process.gpu_slices(concurrency, gpus_per_trial, gpu_indices)
-        self._slots = [_Slot(k, gpus[k]) for k in range(concurrency)]
-        self._queue: deque[_Trial] = deque()
-        self._events: list[Event] = []
+        super().__init__(
+            [_Slot(k, cuda_visible_devices=gpus[k]) for k in range(concurrency)], trial_timeout
+        )
         self._payload: bytes | None = None
         self._starting = False
-        self._closed = False
 
     # ----------------------------------------------------------------------------- public API
 
@@ -183,65 +163,8 @@ class LocalExecutor(Executor):
         finally:
             self._starting = False
 
-    def submit(self, trial_id: int, sample: dict[str, Any], trial_dir: str) -> None:
-        """Queue a trial; it is sent to the first idle worker (at once if there is one)."""
-        if self._payload is None:
-            raise RuntimeError("call start(runner) before submit()")
-        if self._closed:
-            raise ExecutorError("the executor was shut down")
-        if all(slot.state == "retired" for slot in self._slots):
-            raise ExecutorError(f"no worker can run trials: {self._slots[0].setup_error}")
-        if trial_id in self.running():
-            raise ValueError(f"trial {trial_id} is already queued or running")
-        self._queue.append(_Trial(trial_id, sample, os.path.abspath(trial_dir)))
-        self._dispatch()
-
-    def poll(self, timeout: float | None = None) -> list[Event]:
-        """Return new events, waiting up to ``timeout`` seconds for the first one."""
-        end = None if timeout is None else time.monotonic() + max(0.0, timeout)
-        wait_for: float | None = 0.0  # first look at what is already there
-        while True:
-            if not self._closed and self._payload is not None:
-                self._step(wait_for)
-            if self._events or self._closed or not self._in_flight():
-                break
-            now = time.monotonic()
-            wait_for = None if end is None else end - now
-            if wait_for is not None and wait_for <= 0:
-                break
-            deadlines = [s.trial.deadline for s in self._slots if s.trial and s.trial.deadline]
-            if deadlines:
-                until_deadline = max(0.0, min(deadlines) - now)
-                wait_for = until_deadline if wait_for is None else min(wait_for, until_deadline)
-        events, self._events = self._events, []
-        return events
-
-    def free_slots(self) -> int:
-        """Workers not running a trial (a worker being replaced counts), minus queued trials."""
-        if self._closed:
-            return 0
-        free = sum(slot.state in ("starting", "idle", "down") for slot in self._slots)
-        return max(0, free - len(self._queue))
-
-    def running(self) -> set[int]:
-        """Ids of the trials queued or running."""
-        ids = {trial.trial_id for trial in self._queue}
-        ids.update(slot.trial.trial_id for slot in self._slots if slot.trial is not None)
-        return ids
-
-    def cancel(self, trial_id: int) -> None:
-        """Drop the trial from the queue, or kill the worker running it (and replace it)."""
-        for trial in self._queue:
-            if trial.trial_id == trial_id:
-                self._queue.remove(trial)
-                self._fail(trial, "canceled", "canceled before it started")
-                return
-        for slot in self._slots:
-            if slot.trial is not None and slot.trial.trial_id == trial_id:
-                self._read(slot)  # it may have just finished
-                if slot.trial is not None and slot.trial.trial_id == trial_id:
-                    self._kill_trial(slot, "canceled", "canceled while running; worker killed")
-                return
+    def _started(self) -> bool:
+        return self._payload is not None
 
     def shutdown(self) -> None:
         """Cancel what is queued or running, stop the workers, and reap every process."""
@@ -362,12 +285,6 @@ class LocalExecutor(Executor):
             self._spawn(slot)
             self._send_runner(slot)
 
-    def _fail_queue_if_no_workers(self) -> None:
-        if all(slot.state == "retired" for slot in self._slots):
-            reason = self._slots[0].setup_error
-            while self._queue:
-                self._fail(self._queue.popleft(), "error", f"no worker could be started: {reason}")
-
     # ---------------------------------------------------------------------------- event pump
 
     def _step(self, timeout: float | None) -> None:
@@ -388,19 +305,7 @@ class LocalExecutor(Executor):
             exited = slot.pidfd in ready if slot.pidfd is not None else slot.proc.poll() is not None
             if not alive or exited:
                 self._on_exit(slot)
-        now = time.monotonic()
-        for slot in self._slots:
-            if (
-                slot.trial is not None
-                and slot.trial.deadline is not None
-                and slot.trial.deadline <= now
-            ):
-                self._read(slot)
-                if slot.trial is not None:
-                    message = (
-                        f"ran longer than trial_timeout={self.trial_timeout:g} s; worker killed"
-                    )
-                    self._kill_trial(slot, "timeout", message)
+        self._expire_deadlines()
         self._dispatch()
 
     def _read(self, slot: _Slot) -> bool:
@@ -440,15 +345,7 @@ class LocalExecutor(Executor):
             except Exception as exc:  # the sample itself could not be pickled
                 self._fail(trial, "error", f"could not send the sample to a worker: {exc!r}")
                 continue
-            if self.trial_timeout is not None:
-                trial.deadline = time.monotonic() + self.trial_timeout
-            slot.trial, slot.state = trial, "busy"
-
-    def _in_flight(self) -> bool:
-        return bool(self._queue) or any(slot.trial is not None for slot in self._slots)
-
-    def _fail(self, trial: _Trial, reason: FailureReason, error: str) -> None:
-        self._events.append(TrialFailed(trial.trial_id, time.time(), error, reason))
+            self._assign(slot, trial)
 
 
 _live_executors: weakref.WeakSet[LocalExecutor] = weakref.WeakSet()

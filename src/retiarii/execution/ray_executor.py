@@ -34,26 +34,14 @@ import logging
 import os
 import time
 import weakref
-from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from retiarii.execution import pickling, process
-from retiarii.execution.base import (
-    Executor,
-    ExecutorError,
-    RunnerSetupError,
-    TrialRunner,
-    check_runner,
-)
-from retiarii.execution.events import (
-    Event,
-    FailureReason,
-    TrialFailed,
-    TrialStarted,
-    is_terminal,
-)
+from retiarii.execution.base import ExecutorError, RunnerSetupError, TrialRunner, check_runner
+from retiarii.execution.events import FailureReason, TrialStarted, is_terminal
+from retiarii.execution.pool import PoolSlot, PoolTrial, SlotPool
 from retiarii.execution.ray_actor import ActorReady, TrialActor, TrialFiles, unpack_files
 
 __all__ = ["RayExecutor", "import_ray"]
@@ -65,8 +53,6 @@ MAX_SETUP_FAILURES = 3
 #: Once one actor is ready, how long :meth:`RayExecutor.start` still waits for the others (the
 #: rest may be waiting for resources the cluster does not have yet; they join when ready).
 START_GRACE_SECONDS = 5.0
-
-_SlotState = Literal["down", "starting", "idle", "busy", "retired"]
 
 
 def import_ray() -> Any:
@@ -81,32 +67,24 @@ def import_ray() -> Any:
 
 
 @dataclass
-class _Trial:
-    trial_id: int
-    sample: dict[str, Any]
-    trial_dir: str
-    deadline: float | None = None  # time.monotonic() after which it times out
-    started: bool = False
+class _Trial(PoolTrial):
+    started: bool = False  # its TrialStarted arrived: an actor death now fails it
     remote: bool = False  # runs on another node: its files come back when it ends
 
 
 @dataclass
-class _Slot:
-    """One place in the pool: at most one actor at a time, replaced when it dies."""
+class _Slot(PoolSlot):
+    """A slot whose worker is a Ray actor."""
 
-    index: int
-    state: _SlotState = "down"
+    trial: _Trial | None = None
     actor: Any = None
     setup_ref: Any = None  # ObjectRef of ActorReady while starting
     stream: Any = None  # ObjectRefGenerator of the running trial
-    trial: _Trial | None = None
     node_id: str | None = None
     name: str | None = None
-    setup_error: str | None = None
-    setup_failures: int = 0
 
 
-class RayExecutor(Executor):
+class RayExecutor(SlotPool[_Slot]):
     """Runs trials as Ray actors, on this machine or on a Ray cluster.
 
     Args:
@@ -127,6 +105,8 @@ class RayExecutor(Executor):
         copy_trial_files: Copy each trial's files back from the actor's node into the trial
             directory: ``None`` (default) when the actor runs on another node than the driver.
         start_timeout: Seconds :meth:`start` waits for the first actor to finish ``setup()``.
+
+    worker_word = "Ray actor"
 
     Example:
         >>> with RayExecutor(4, cpus_per_trial=2, address="auto") as executor:  # doctest: +SKIP
@@ -150,14 +130,12 @@ class RayExecutor(Executor):
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
-        if trial_timeout is not None and trial_timeout <= 0:
-            raise ValueError(f"trial_timeout must be positive or None, got {trial_timeout}")
         if cpus_per_trial <= 0:
             raise ValueError(f"cpus_per_trial must be positive, got {cpus_per_trial}")
         if gpus_per_trial < 0:
             raise ValueError(f"gpus_per_trial must be >= 0, got {gpus_per_trial}")
+        super().__init__([_Slot(k) for k in range(concurrency)], trial_timeout)
         self.concurrency = concurrency
-        self.trial_timeout = trial_timeout
         self.cpus_per_trial = cpus_per_trial
         self.gpus_per_trial = gpus_per_trial
         self.address = address
@@ -165,14 +143,10 @@ class RayExecutor(Executor):
         self.loopback = loopback
         self.copy_trial_files = copy_trial_files
         self.start_timeout = start_timeout
-        self._slots = [_Slot(k) for k in range(concurrency)]
-        self._queue: deque[_Trial] = deque()
-        self._events: list[Event] = []
         self._ray: Any = None
         self._owns_ray = False
         self._payload_ref: Any = None
         self._driver_node: str | None = None
-        self._closed = False
 
     # ----------------------------------------------------------------------------- public API
 
@@ -208,65 +182,11 @@ class RayExecutor(Executor):
             self.shutdown()
             raise
 
-    def submit(self, trial_id: int, sample: dict[str, Any], trial_dir: str) -> None:
-        """Queue a trial; it is sent to the first idle actor (at once if there is one)."""
-        if self._payload_ref is None:
-            raise RuntimeError("call start(runner) before submit()")
-        if self._closed:
-            raise ExecutorError("the executor was shut down")
-        if all(slot.state == "retired" for slot in self._slots):
-            raise ExecutorError(f"no Ray actor can run trials: {self._slots[0].setup_error}")
-        if trial_id in self.running():
-            raise ValueError(f"trial {trial_id} is already queued or running")
-        self._queue.append(_Trial(trial_id, sample, os.path.abspath(trial_dir)))
-        self._dispatch()
+    def _started(self) -> bool:
+        return self._payload_ref is not None
 
-    def poll(self, timeout: float | None = None) -> list[Event]:
-        """Return new events, waiting up to ``timeout`` seconds for the first one."""
-        end = None if timeout is None else time.monotonic() + max(0.0, timeout)
-        wait_for: float | None = 0.0
-        while True:
-            if not self._closed and self._payload_ref is not None:
-                self._step(wait_for)
-            if self._events or self._closed or not self._in_flight():
-                break
-            now = time.monotonic()
-            wait_for = None if end is None else end - now
-            if wait_for is not None and wait_for <= 0:
-                break
-            deadlines = [s.trial.deadline for s in self._slots if s.trial and s.trial.deadline]
-            if deadlines:
-                until_deadline = max(0.0, min(deadlines) - now)
-                wait_for = until_deadline if wait_for is None else min(wait_for, until_deadline)
-        events, self._events = self._events, []
-        return events
-
-    def free_slots(self) -> int:
-        """Actors not running a trial (one being replaced counts), minus queued trials."""
-        if self._closed:
-            return 0
-        free = sum(slot.state in ("starting", "idle", "down") for slot in self._slots)
-        return max(0, free - len(self._queue))
-
-    def running(self) -> set[int]:
-        """Ids of the trials queued or running."""
-        ids = {trial.trial_id for trial in self._queue}
-        ids.update(slot.trial.trial_id for slot in self._slots if slot.trial is not None)
-        return ids
-
-    def cancel(self, trial_id: int) -> None:
-        """Drop the trial from the queue, or kill the actor running it (and replace it)."""
-        for trial in self._queue:
-            if trial.trial_id == trial_id:
-                self._queue.remove(trial)
-                self._fail(trial, "canceled", "canceled before it started")
-                return
-        for slot in self._slots:
-            if slot.trial is not None and slot.trial.trial_id == trial_id:
-                self._read(slot)  # it may have just finished
-                if slot.trial is not None and slot.trial.trial_id == trial_id:
-                    self._kill_trial(slot, "canceled", "canceled while running; Ray actor killed")
-                return
+    def _new_trial(self, trial_id: int, sample: dict[str, Any], trial_dir: str) -> _Trial:
+        return _Trial(trial_id, sample, trial_dir)
 
     def shutdown(self) -> None:
         """Cancel what is queued or running, kill the actors, and stop Ray if it was started here."""
@@ -384,7 +304,7 @@ class RayExecutor(Executor):
         self._kill(slot)
         if slot.setup_failures >= MAX_SETUP_FAILURES:
             slot.state = "retired"
-            self._fail_queue_if_no_actors()
+            self._fail_queue_if_no_workers()
         elif self._payload_ref is not None and not self._closed:
             self._spawn(slot)
             slot.setup_error = error  # keep the reason visible to start()
@@ -413,12 +333,6 @@ class RayExecutor(Executor):
         assert trial is not None
         self._replace(slot)
         self._fail(trial, reason, message + process.log_tail(trial.trial_dir))
-
-    def _fail_queue_if_no_actors(self) -> None:
-        if all(slot.state == "retired" for slot in self._slots):
-            reason = self._slots[0].setup_error
-            while self._queue:
-                self._fail(self._queue.popleft(), "error", f"no Ray actor could start: {reason}")
 
     # ---------------------------------------------------------------------------- event pump
 
@@ -504,18 +418,9 @@ class RayExecutor(Executor):
             except Exception as exc:  # the sample itself could not be serialized
                 self._fail(trial, "error", f"could not send the sample to a Ray actor: {exc!r}")
                 continue
-            if self.trial_timeout is not None:
-                trial.deadline = time.monotonic() + self.trial_timeout
+            assert isinstance(trial, _Trial)  # made by _new_trial
             trial.remote = bool(copy)
-            slot.trial, slot.state = trial, "busy"
-
-    def _in_flight(self) -> bool:
-        return bool(self._queue) or any(
-            slot.trial is not None or slot.state == "starting" for slot in self._slots
-        )
-
-    def _fail(self, trial: _Trial, reason: FailureReason, error: str) -> None:
-        self._events.append(TrialFailed(trial.trial_id, time.time(), error, reason))
+            self._assign(slot, trial)
 
 
 def connect(ray: Any, address: str | None, init_kwargs: Mapping[str, Any], loopback: bool) -> bool:
@@ -553,17 +458,23 @@ def _loopback_only(ray: Any) -> Iterator[None]:
     macOS and Windows (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``). The processes started now inherit
     the variables; the driver reads the mode from ray's constants, set here for the call.
     """
-    from ray._private import ray_constants
+    ray_constants: Any
+    try:
+        from ray._private import ray_constants
+    except ImportError:  # a Ray without that module: the environment variables still apply
+        ray_constants = None
 
     overrides = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
     saved_env = {key: os.environ.get(key) for key in overrides}
     saved_mode = getattr(ray_constants, "ENABLE_RAY_CLUSTER", True)
     os.environ.update(overrides)
-    ray_constants.ENABLE_RAY_CLUSTER = False
+    if ray_constants is not None:
+        ray_constants.ENABLE_RAY_CLUSTER = False
     try:
         yield
     finally:
-        ray_constants.ENABLE_RAY_CLUSTER = saved_mode
+        if ray_constants is not None:
+            ray_constants.ENABLE_RAY_CLUSTER = saved_mode
         for key, value in saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
