@@ -106,14 +106,14 @@ class RayExecutor(SlotPool[_Slot]):
             directory: ``None`` (default) when the actor runs on another node than the driver.
         start_timeout: Seconds :meth:`start` waits for the first actor to finish ``setup()``.
 
-    worker_word = "Ray actor"
-
     Example:
         >>> with RayExecutor(4, cpus_per_trial=2, address="auto") as executor:  # doctest: +SKIP
         ...     executor.start(runner)
         ...     executor.submit(0, {"width": 32}, "trials/0")
         ...     events = executor.poll(timeout=1.0)
     """
+
+    worker_word = "Ray actor"
 
     def __init__(
         self,
@@ -356,16 +356,7 @@ class RayExecutor(SlotPool[_Slot]):
                     self._read(slot)
         elif timeout:
             time.sleep(min(timeout, 0.05))
-        now = time.monotonic()
-        for slot in self._slots:
-            trial = slot.trial
-            if trial is not None and trial.deadline is not None and trial.deadline <= now:
-                self._read(slot)
-                if slot.trial is trial:
-                    message = (
-                        f"ran longer than trial_timeout={self.trial_timeout:g} s; actor killed"
-                    )
-                    self._kill_trial(slot, "timeout", message)
+        self._expire_deadlines()
         self._dispatch()
 
     def _read(self, slot: _Slot) -> None:
