@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 
@@ -194,3 +196,12 @@ def test_results_before_run() -> None:
         exp.export_top_models()
     with pytest.raises(RuntimeError, match="run"):
         exp.list_trial_jobs()
+
+
+def test_ray_platform_without_ray_installed_says_how_to_install_it(tmp_path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    config = make_config(tmp_path)
+    config.training_service_platform = "ray"
+    with pytest.raises(ConfigError, match=r"pip install 'retiarii\[ray\]'"):
+        _experiment().run(config)
+    assert list(tmp_path.iterdir()) == []

@@ -4,6 +4,7 @@ that name the field."""
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import os
 import re
 from dataclasses import asdict, dataclass, field, fields
@@ -99,6 +100,11 @@ class TrainingServiceConfig(_StrictFields):
                 f"{', '.join(repr(p) for p in PLATFORMS)}"
             )
         if self.platform == "ray":
+            if not _ray_installed():
+                raise ConfigError(
+                    "training_service.platform 'ray' needs the ray package, which is not "
+                    "installed: pip install 'retiarii[ray]'"
+                )
             if self.gpu_indices is not None:
                 raise ConfigError(
                     "training_service.gpu_indices is for the 'local' platform; on Ray, set "
@@ -137,6 +143,14 @@ class TrainingServiceConfig(_StrictFields):
             raise ConfigError(
                 f"training_service.gpu_indices must be a list of device indices, got {self.gpu_indices!r}"
             )
+
+
+def _ray_installed() -> bool:
+    """Whether ray can be imported (checked without importing it: that takes a second)."""
+    try:
+        return importlib.util.find_spec("ray") is not None
+    except (ImportError, ValueError):  # e.g. sys.modules["ray"] is None
+        return False
 
 
 @dataclass
