@@ -11,7 +11,9 @@ import logging
 import math
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -117,6 +119,7 @@ class RetiariiExperiment:
         self._store: ExperimentStore | None = None
         self._stop = threading.Event()
         self._dashboard: Any = None
+        self._scratch_dir: Path | None = None  # a non-zero rank's throwaway experiment directory
         self._previous_duration = 0.0
         self._history_told = False
 
@@ -166,8 +169,17 @@ class RetiariiExperiment:
         import cloudpickle
 
         self.id = _new_id()
-        self.experiment_dir = config.working_directory() / self.id
-        self.experiment_dir.mkdir(parents=True, exist_ok=False)
+        rank = _launched_rank() if self.oneshot else 0
+        if rank:
+            # A launcher (torchrun, a cluster) runs this script in every process of a
+            # data-parallel one-shot search; rank 0 records the experiment. This rank keeps its
+            # copy (for export_top_models) in a temporary directory that close() removes.
+            self.experiment_dir = Path(tempfile.mkdtemp(prefix=f"retiarii-rank{rank}-"))
+            self._scratch_dir = self.experiment_dir
+            _logger.info("rank %d: rank 0 records the experiment; nothing is kept here", rank)
+        else:
+            self.experiment_dir = config.working_directory() / self.id
+            self.experiment_dir.mkdir(parents=True, exist_ok=False)
         if not self.oneshot:  # a one-shot search is not resumed: nothing to pickle
             (self.experiment_dir / _PAYLOAD).write_bytes(
                 cloudpickle.dumps(
@@ -266,7 +278,7 @@ class RetiariiExperiment:
     def _run_oneshot(self, space: Any, port: int | None) -> None:
         from ..oneshot.experiment import run_oneshot
 
-        if port is not None and self._dashboard is None:
+        if port is not None and self._dashboard is None and self._scratch_dir is None:
             self._start_dashboard(port)
         run_oneshot(self.evaluator, self.store, space, self._stop, self._previous_duration)
 
@@ -278,6 +290,9 @@ class RetiariiExperiment:
         if self._store is not None:
             self._store.close()
             self._store = None
+        if self._scratch_dir is not None:
+            shutil.rmtree(self._scratch_dir, ignore_errors=True)
+            self._scratch_dir = None
 
     def stop(self) -> None:
         """Ask a running experiment to stop (thread-safe); also stops the dashboard."""
@@ -436,6 +451,14 @@ class RetiariiExperiment:
         except KeyboardInterrupt:
             server.close()
         return server
+
+
+def _launched_rank() -> int:
+    """This process's global rank when a launcher (torchrun, Lightning, a cluster) started it."""
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
 
 
 def _executor_for(config: RetiariiExeConfig) -> Any:

@@ -15,6 +15,19 @@ Unlike the ask/tell strategies, a one-shot strategy trains one supernet with the
 process. The algorithms are those of :mod:`retiarii.oneshot.pytorch` (see
 :mod:`retiarii.oneshot.pytorch.lightning`). This module does not import Lightning until a
 strategy is used.
+
+On several devices, pass a DDP strategy to the evaluator's trainer; the search is data-parallel
+(each process trains on its share of the batches, gradients of the weights and of the
+architecture are averaged), the experiment's process records it and exports one architecture:
+
+.. code-block:: python
+
+    evaluator = pl.Classification(..., max_epochs=10, accelerator="gpu", devices=4, strategy="ddp")
+    # on CPU: accelerator="cpu", devices=2, strategy="ddp" (gloo)
+
+``strategy='ddp'`` starts the other processes with the search cloudpickled (the script is not run
+again) and keeps this one as rank 0; ``'ddp_spawn'`` and ``'ddp_fork'`` train in child processes
+and bring rank 0's results back when the fit ends. FSDP and DeepSpeed are not supported.
 """
 
 from __future__ import annotations

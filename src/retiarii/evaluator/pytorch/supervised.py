@@ -115,13 +115,14 @@ class _SupervisedModule(LightningModule):
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         x, y = batch
         out = self.outputs(x, y)
-        self.log("val_loss", self.criterion(out, y))
+        self.log("val_loss", self.criterion(out, y), sync_dist=True)  # the mean over all ranks
         self.val_metric.update(out, y)
 
     def on_validation_epoch_end(self) -> None:
         value = float(self.val_metric.compute())
         self.val_metric.reset()
-        self.log(f"val_{self.metric_name}", value)
+        # `value` already covers every rank (torchmetrics syncs); sync_dist only says so
+        self.log(f"val_{self.metric_name}", value, sync_dist=True)
         if not self.trainer.sanity_checking:
             self.last_value = value
             report_intermediate_result(value)

@@ -58,6 +58,9 @@ class DartsTrainer(SupernetTrainer):
 
     ``export()`` gives, for every label, the candidate with the largest ``alpha``;
     ``export_probs()`` the softmax of ``alpha``.
+
+    Runs in one process on one ``device``; to search on several devices use
+    ``strategy.DARTS()`` with a Lightning evaluator (see :mod:`.trainer`).
     """
 
     _gumbel = False
@@ -239,6 +242,9 @@ class GumbelDartsTrainer(DartsTrainer):
         use_temp_anneal: anneal ``tau`` linearly from ``gumbel_temperature`` (first epoch) to
             ``min_temp`` (after the last).
         min_temp: the final temperature when annealing.
+
+    Runs in one process on one ``device``; to search on several devices use
+    ``strategy.GumbelDARTS()`` with a Lightning evaluator (see :mod:`.trainer`).
     """
 
     _gumbel = True

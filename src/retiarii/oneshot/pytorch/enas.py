@@ -241,6 +241,9 @@ class EnasTrainer(SupernetTrainer):
 
     ``export()`` decodes the controller greedily (the most likely decision at every step);
     ``reward_history`` holds the mean reward of every epoch's controller phase.
+
+    Runs in one process on one ``device``; to search on several devices use ``strategy.ENAS()``
+    with a Lightning evaluator (see :mod:`.trainer`).
     """
 
     def __init__(

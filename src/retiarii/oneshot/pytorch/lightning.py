@@ -15,6 +15,30 @@ the shorter one cycled); the validation loop runs the user's ``validation_step``
 best architecture. Lightning's ``gradient_clip_val`` does not apply to manual optimisation: pass
 ``gradient_clip_val`` to the strategy instead.
 
+Data-parallel search: the evaluator's ``Trainer(accelerator=..., devices=N, strategy=...)`` may
+use any DDP strategy: ``'ddp'``, ``'ddp_spawn'``, ``'ddp_fork'``/``'ddp_notebook'`` or a
+``DDPStrategy(...)`` (gloo on CPU, NCCL on GPUs). Every rank trains on its share of the batches
+(Lightning's ``DistributedSampler``); gradients, of the weights and of the architecture, are
+averaged over the ranks before every optimizer step (:mod:`.distributed`), so all ranks hold the
+same supernet and export the same architecture. Random choices of a path (SPOS, ProxylessNAS)
+come from one seeded generator, the same on every rank; ENAS's controller and GumbelDARTS's noise
+sample per rank (their gradients are averaged all the same). Only global rank 0 reports epochs to
+the trainer's callbacks (the experiment's store). How the ranks are started matters:
+
+* ``'ddp'`` (single node): this process is rank 0 and the other ranks are started with the search
+  cloudpickled (:class:`~.distributed.RankProcesses`), not by running the script again; progress
+  reaches the store live.
+* ``'ddp_spawn'``, ``'ddp_fork'``, ``'ddp_notebook'``: Lightning trains in child processes and
+  sends rank 0's state back (weights, architecture parameters and the epochs' logs, through
+  ``state_dict``); the epochs are reported to the callbacks when the fit returns, so a store sees
+  them at the end and a stop request takes effect then. ``spawn`` pickles the search with
+  ``pickle`` (define classes at module level, guard the script with ``if __name__ == '__main__'``).
+* Processes started by ``torchrun`` or a cluster (several nodes): every process runs the script;
+  ``RetiariiExperiment.run`` records the experiment on global rank 0 (``RANK``) only, and the
+  other ranks keep a throwaway copy (for ``export_top_models``) that ``close()`` removes.
+
+Other strategies (FSDP, DeepSpeed, model-parallel) are refused: they shard or own the optimizers.
+
 The algorithms are in :mod:`.lightning_modules`. What this does not do: second-order DARTS (use
 :class:`~.darts.DartsTrainer`), evaluators built on a ``LightningDataModule``, or learning-rate
 schedulers with ``interval='step'`` semantics other than being stepped once per batch.
@@ -23,8 +47,10 @@ schedulers with ``interval='step'`` semantics other than being stepped once per 
 from __future__ import annotations
 
 import copy
+import dataclasses
+import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import lightning
@@ -34,6 +60,15 @@ from lightning.pytorch.utilities import CombinedLoader
 
 from ...evaluator.pytorch.lightning import Lightning, LightningModule
 from ..base import BaseOneShotTrainer, EpochLogs
+from ..experiment import StopSearch
+from .distributed import (
+    RankProcesses,
+    any_rank,
+    average_gradients,
+    broadcast_buffers,
+    launches_script,
+    process_state,
+)
 
 __all__ = ["LightningOneShotTrainer", "OneShotModule"]
 
@@ -90,9 +125,32 @@ class OneShotModule(lightning.LightningModule):
         self.user = user
         self.gradient_clip_val = gradient_clip_val
         self.owner: BaseOneShotTrainer | None = None
+        self.history: list[EpochLogs] = []
+        self.reported = 0  # epochs of `history` the owner's callbacks have been told about
+        self.stop_requested = False
+        self._home = os.getpid()  # the process whose callbacks (and store) the owner holds
         self._n_user_optimizers = 0
         self._schedulers: list[tuple[Any, str]] = []
         self._weights: list[tnn.Parameter] = []
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The owner holds the callbacks (an open store, thread events): a rank started in another
+        # process reports through `history` instead, which travels back in `state_dict`.
+        state = super().__getstate__()
+        state["owner"] = None
+        return state
+
+    def get_extra_state(self) -> dict[str, Any]:
+        """The search's progress as plain data: part of ``state_dict``, so that a spawn-based
+        strategy, which sends rank 0's ``state_dict`` back, brings it to the parent process."""
+        return {
+            "history": [dataclasses.asdict(logs) for logs in self.history],
+            "stop_requested": self.stop_requested,
+        }
+
+    def set_extra_state(self, state: Any) -> None:
+        self.history = [EpochLogs(**logs) for logs in state["history"]]
+        self.stop_requested = bool(state["stop_requested"])
 
     # -- the algorithm -------------------------------------------------------------------------
     def arch_parameters(self) -> list[torch.Tensor]:
@@ -117,6 +175,44 @@ class OneShotModule(lightning.LightningModule):
     def after_fit(self, train: Any, valid: Any) -> None:
         """A search phase after fitting, on the evaluator's dataloaders (nothing by default)."""
 
+    # -- data parallelism (no-ops in one process) ----------------------------------------------
+    @property
+    def distributed(self) -> bool:
+        """Whether this search runs on several processes."""
+        return self._trainer is not None and self.trainer.world_size > 1
+
+    def sync_gradients(self, params: Iterable[torch.Tensor]) -> None:
+        """Average the gradients of ``params`` over the ranks (before an optimizer step)."""
+        if self.distributed:
+            average_gradients(params)
+
+    def manual_backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
+        # DDP's reducer expects one backward into every parameter per forward; gradients are
+        # averaged by sync_gradients instead, so keep it out of the way.
+        strategy = self.trainer.strategy
+        block = getattr(strategy, "block_backward_sync", None)
+        if block is None:
+            super().manual_backward(loss, *args, **kwargs)
+            return
+        with block():
+            super().manual_backward(loss, *args, **kwargs)
+
+    def _reports_here(self) -> bool:
+        """Whether this process tells the owner's callbacks about epochs: global rank 0, in the
+        process that made the module (a spawned rank 0 reports through ``history``)."""
+        return self.owner is not None and self.global_rank == 0 and os.getpid() == self._home
+
+    def report(self) -> None:
+        """Tell the owner's callbacks about the epochs not reported yet; a :class:`StopSearch`
+        from one of them is remembered in :attr:`stop_requested` rather than raised."""
+        while self.owner is not None and self.reported < len(self.history):
+            epoch, logs = self.reported, self.history[self.reported]
+            self.reported += 1
+            try:
+                self.owner.notify("on_epoch_end", epoch, logs)
+            except StopSearch:
+                self.stop_requested = True
+
     # -- the user's module ---------------------------------------------------------------------
     def _user_call(self, hook: str, *args: Any) -> Any:
         self.user._current_fx_name = self._current_fx_name
@@ -135,6 +231,8 @@ class OneShotModule(lightning.LightningModule):
         return self._user_call("validation_step", batch, batch_idx)
 
     def on_validation_epoch_start(self) -> None:
+        if self.distributed:  # validate with rank 0's BatchNorm statistics, as DDP would
+            broadcast_buffers(self.user)
         self.prepare_eval()
         self._user_call("on_validation_epoch_start")
 
@@ -168,6 +266,7 @@ class OneShotModule(lightning.LightningModule):
             optimizer.zero_grad()
         loss = self.user_loss(batch, batch_idx)
         self.manual_backward(loss, inputs=self._weights)
+        self.sync_gradients(self._weights)
         for optimizer in optimizers:
             if self.gradient_clip_val:
                 self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_val)
@@ -182,26 +281,74 @@ class OneShotModule(lightning.LightningModule):
             if interval != "step":
                 scheduler.step()
         self._user_call("on_train_epoch_end")
-        if self.owner is None or self.trainer.sanity_checking:
+        if self.trainer.sanity_checking:
             return
         metrics: dict[str, float] = {}
         for name, value in self.trainer.callback_metrics.items():
             if isinstance(value, torch.Tensor) and value.numel() == 1:
                 metrics[name] = float(value)
         loss = metrics.pop("train_loss", None)
-        logs = EpochLogs(loss, metrics, self.export_probs())
-        if isinstance(self.owner, LightningOneShotTrainer):
-            self.owner.history.append(logs)
-        self.owner.notify("on_epoch_end", self.current_epoch, logs)
+        self.history.append(EpochLogs(loss, metrics, self.export_probs()))
+        if self._reports_here():
+            self.report()
+        # A stop requested on rank 0 (the store's process) stops every rank after this epoch.
+        if self.distributed:  # every rank takes part, whatever its own flag
+            self.stop_requested = any_rank(self.stop_requested)
+        if self.stop_requested:
+            self.trainer.should_stop = True
+
+    def on_train_end(self) -> None:
+        if self.distributed:
+            broadcast_buffers(self.user)
 
 
 # -- as a one-shot trainer -----------------------------------------------------------------------
+class _Search:
+    """Fitting ``module`` with a trainer built from ``recipe``, then its search phase: what every
+    rank of a search runs (cloudpickled to the ranks :class:`RankProcesses` starts)."""
+
+    def __init__(
+        self, module: OneShotModule, recipe: Any, root_dir: str, train: Any, valid: Any
+    ) -> None:
+        self.module, self.recipe, self.root_dir = module, recipe, root_dir
+        self.train, self.valid = train, valid
+
+    def run(self, trainer: lightning.Trainer | None = None) -> lightning.Trainer:
+        trainer = trainer if trainer is not None else self.recipe.build(self.root_dir)
+        loaders = (
+            CombinedLoader({"train": self.train, "val": self.valid}, mode="max_size_cycle")
+            if self.module.needs_validation_batches
+            else self.train
+        )
+        trainer.fit(self.module, train_dataloaders=loaders, val_dataloaders=self.valid)
+        self.module.after_fit(self.train, self.valid)
+        return trainer
+
+
+def check_strategy(trainer: lightning.Trainer, name: str) -> None:
+    """Refuse a multi-process Lightning strategy other than DDP, naming the one-shot ``name``."""
+    from lightning.pytorch.strategies import DDPStrategy, DeepSpeedStrategy
+
+    strategy = trainer.strategy
+    if trainer.world_size > 1 and (
+        not isinstance(strategy, DDPStrategy) or isinstance(strategy, DeepSpeedStrategy)
+    ):
+        raise ValueError(
+            f"{name}(): one-shot search runs on one device or data-parallel with a DDP strategy "
+            "('ddp', 'ddp_spawn', 'ddp_fork', 'ddp_notebook' or DDPStrategy(...)); the "
+            f"evaluator's Trainer uses {type(strategy).__name__}, which it does not support"
+        )
+
+
 class LightningOneShotTrainer(BaseOneShotTrainer):
     """A model space, a Lightning evaluator and a one-shot strategy, as a one-shot trainer.
 
     ``fit()`` fits the strategy's :class:`OneShotModule` with a ``lightning.Trainer`` built from the
     evaluator's ``Trainer(...)`` (logs under its ``default_root_dir``, else a new temporary
-    directory); ``export()`` returns the architecture found.
+    directory); ``export()`` returns the architecture found. With a DDP strategy the fit is
+    data-parallel (see the module's documentation); this object's callbacks hear from rank 0 only,
+    and a :class:`~retiarii.oneshot.experiment.StopSearch` raised by one stops every rank at the
+    end of the epoch (``fit()`` raises it once the search phase is over).
     """
 
     def __init__(self, base_model: tnn.Module, evaluator: Any, strategy: Any) -> None:
@@ -223,24 +370,41 @@ class LightningOneShotTrainer(BaseOneShotTrainer):
         user.set_model(base_model)
         self.module: OneShotModule = strategy.make_module(user, evaluator)
         self.module.owner = self
-        self.history: list[EpochLogs] = []
         self.trainer: lightning.Trainer | None = None
 
     def _root_dir(self) -> str:
         given = self.evaluator.trainer.kwargs.get("default_root_dir")
         return str(given) if given is not None else tempfile.mkdtemp(prefix="retiarii-oneshot-")
 
+    @property
+    def history(self) -> list[EpochLogs]:
+        """The epochs' logs (global rank 0's)."""
+        return self.module.history
+
     def fit(self) -> None:
         self.notify("on_fit_start")
-        train, valid = self.evaluator.train_dataloaders, self.evaluator.val_dataloaders
-        loaders = (
-            CombinedLoader({"train": train, "val": valid}, mode="max_size_cycle")
-            if self.module.needs_validation_batches
-            else train
+        name = type(self.strategy).__name__
+        search = _Search(
+            self.module,
+            self.evaluator.trainer,
+            self._root_dir(),
+            self.evaluator.train_dataloaders,
+            self.evaluator.val_dataloaders,
         )
-        self.trainer = self.evaluator.trainer.build(self._root_dir())
-        self.trainer.fit(self.module, train_dataloaders=loaders, val_dataloaders=valid)
-        self.module.after_fit(train, valid)
+        self.trainer = search.recipe.build(search.root_dir)
+        check_strategy(self.trainer, name)
+        with process_state():
+            if launches_script(self.trainer):
+                strategy: Any = self.trainer.strategy  # a DDPStrategy (launches_script)
+                port = strategy.cluster_environment.main_port
+                with RankProcesses(search, self.trainer.world_size, port):
+                    search.run(self.trainer)
+            else:
+                search.run(self.trainer)
+        if self.trainer.global_rank == 0:  # epochs trained in child processes (spawn, fork)
+            self.module.report()
+        if self.module.stop_requested:
+            raise StopSearch
         self.notify("on_fit_end")
 
     def export(self) -> dict[str, Any]:

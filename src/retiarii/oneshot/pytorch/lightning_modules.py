@@ -14,6 +14,7 @@ from ...evaluator.pytorch.lightning import LightningModule
 from ...mutable import SearchSpace
 from ..evolution import EvolutionResult, evolution_search
 from .differentiable import DifferentiableSupernet
+from .distributed import broadcast_object
 from .enas import ReinforceController, ReinforceField, greedy_probs, set_path
 from .latency import LatencyProfiler
 from .lightning import OneShotModule
@@ -79,6 +80,7 @@ class DartsModule(OneShotModule):
             arch_optimizer.zero_grad()
             self._resample()
             self.manual_backward(self.user_loss(batch["val"], batch_idx), inputs=alphas)
+            self.sync_gradients(alphas)
             arch_optimizer.step()
         self._resample()
         return self.weight_step(batch["train"], batch_idx)
@@ -133,13 +135,20 @@ class ProxylessModule(OneShotModule):
         return [torch.optim.Adam(alphas, lr=self.arc_learning_rate, betas=(0.0, 0.999), eps=1e-8)]
 
     def on_fit_start(self) -> None:
+        if self.distributed:  # every rank samples the same paths (rescale() needs the same pair)
+            self.rng.setstate(broadcast_object(self.rng.getstate()))
         if self.reg_loss_type is None or self.supernet.latencies:
             return
         if self.dummy_input is None:
             raise ValueError("strategy.Proxyless: no input to measure latency on")
-        profiler = self.latency_profiler or LatencyProfiler(self.device)
-        example = to_device(self.dummy_input, self.device)
-        self.latency_table = self.supernet.measure_latency(self.user.model, example, profiler)
+        if not self.distributed or self.global_rank == 0:  # rank 0 measures, the others use it
+            profiler = self.latency_profiler or LatencyProfiler(self.device)
+            example = to_device(self.dummy_input, self.device)
+            self.latency_table = self.supernet.measure_latency(self.user.model, example, profiler)
+        if self.distributed:
+            table = broadcast_object((self.latency_table, self.supernet.base_latency))
+            self.latency_table = table[0]
+            self.supernet.set_latencies(*table)
         check_latency_loss(self.reg_loss_type, self.ref_latency, self.supernet)
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
@@ -156,6 +165,7 @@ class ProxylessModule(OneShotModule):
                 self.ref_latency,
             )
             self.manual_backward(loss, inputs=alphas)
+            self.sync_gradients(alphas)
             before = self.supernet.pair_logits()
             arch_optimizer.step()
             self.supernet.rescale(before)
@@ -252,6 +262,7 @@ class EnasModule(_SamplingModule):
         self._ctrl_step += 1
         if self._ctrl_step % self.ctrl_steps_aggregate == 0:
             optimizer = self._optimizers()[-1]
+            self.sync_gradients(self.controller.parameters())
             if self.gradient_clip_val:
                 self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_val)
             optimizer.step()
@@ -298,6 +309,10 @@ class RandomOneShotModule(_SamplingModule):
         self.eval_batches = eval_batches
         self.search_result: EvolutionResult | None = None
 
+    def on_fit_start(self) -> None:
+        if self.distributed:  # every rank trains the same path at every step
+            self.rng.setstate(broadcast_object(self.rng.getstate()))
+
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         self.supernet.random(self.rng)
         return self.weight_step(batch, batch_idx)
@@ -310,6 +325,10 @@ class RandomOneShotModule(_SamplingModule):
 
     def after_fit(self, train: Any, valid: Any) -> None:
         self.search(train, valid)
+        if self.distributed:  # every rank searched alike; rank 0's result is the one reported
+            assert self.search_result is not None
+            self.search_result = broadcast_object(self.search_result)
+            self.supernet.set_sample(self.search_result.best)
 
     @torch.no_grad()
     def search(self, train: Iterable[Any], valid: Iterable[Any]) -> dict[str, Any]:

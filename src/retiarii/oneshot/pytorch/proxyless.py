@@ -245,12 +245,16 @@ class ProxylessSupernet:
             )
         whole = profiler.measure(model, (dummy_input,), {})
         profiler.save()
-        self.base_latency = max(whole - first_path, 0.0)
+        self.set_latencies(per_label, max(whole - first_path, 0.0))
+        return per_label
+
+    def set_latencies(self, per_label: dict[str, list[float]], base_latency: float) -> None:
+        """Use latencies measured elsewhere (as :meth:`measure_latency` returns them, in ms)."""
+        self.base_latency = base_latency
         device = self.arch_parameters()[0].device if self.decisions else None
         self.latencies = {
             label: torch.tensor(times, device=device) for label, times in per_label.items()
         }
-        return per_label
 
     def export(self) -> dict[str, Any]:
         """The candidate with the largest ``alpha`` for every label."""
@@ -328,6 +332,10 @@ class ProxylessTrainer(SupernetTrainer):
         latency_profiler: a :class:`~.latency.LatencyProfiler` (default: one on ``device`` with
             the default cached table).
         grad_clip: clip the weights' gradient norm (0 disables).
+
+    Runs in one process on one ``device``; to search on several devices use
+    ``strategy.Proxyless()`` with a Lightning evaluator (see :mod:`.trainer`; there rank 0
+    measures the latencies and every rank uses its table).
     """
 
     def __init__(

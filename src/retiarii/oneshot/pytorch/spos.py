@@ -87,6 +87,9 @@ class SinglePathTrainer(SupernetTrainer):
 
     After :meth:`fit`, ``export()`` is the best subnet of the search (``search_result`` holds
     every evaluated subnet) and the supernet is left on that path, BatchNorm recalibrated.
+
+    Runs in one process on one ``device``; to search on several devices use
+    ``strategy.RandomOneShot()`` with a Lightning evaluator (see :mod:`.trainer`).
     """
 
     def __init__(

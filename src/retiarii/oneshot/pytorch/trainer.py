@@ -1,4 +1,46 @@
-"""What the built-in one-shot trainers share: arguments, the epoch loop, logging, progress."""
+"""What the built-in one-shot trainers share: arguments, the epoch loop, logging, progress.
+
+One process, one device
+-----------------------
+:class:`~.darts.DartsTrainer`, :class:`~.darts.GumbelDartsTrainer`, :class:`~.enas.EnasTrainer`,
+:class:`~.proxyless.ProxylessTrainer` and :class:`~.spos.SinglePathTrainer` (seed 004's API) train
+in the calling process on one ``device``. They are not data-parallel, and wrapping them does not
+make them so:
+
+* ``torch.nn.parallel.DistributedDataParallel(model)`` does not work: the trainer replaces the
+  model's choices and adds architecture parameters *after* you built the model (DDP would not
+  know them), and every step runs several backward passes into subsets of the parameters, which
+  DDP's gradient reducer refuses.
+* ``torchrun`` running a script that uses a trainer starts independent searches, one per process,
+  each on the whole dataset (the trainers make their own data loaders, without a
+  ``DistributedSampler``, and do not average gradients), each exporting its own architecture.
+* ``torch.nn.DataParallel`` is neither tested nor supported with them.
+
+To search on several devices, use the same algorithms as strategies with a Lightning evaluator,
+whose ``Trainer`` runs them data-parallel (any DDP strategy; gradients of the weights and of the
+architecture are averaged over the processes, rank 0 records the experiment):
+
+.. code-block:: python
+
+    import retiarii.evaluator.pytorch.lightning as pl
+    import retiarii.strategy as strategy
+    from retiarii.experiment.pytorch import RetiariiExperiment
+
+    # DartsTrainer(model, loss, metrics, optimizer, num_epochs=50, dataset=train, batch_size=64)
+    evaluator = pl.Classification(
+        train_dataloaders=pl.DataLoader(train_half, batch_size=64, shuffle=True),
+        val_dataloaders=pl.DataLoader(valid_half, batch_size=64),
+        max_epochs=50, accelerator="gpu", devices=4, strategy="ddp",
+    )
+    exp = RetiariiExperiment(model, evaluator, None, strategy.DARTS())
+    exp.run()
+
+``DartsTrainer`` → ``strategy.DARTS()`` (first order only), ``GumbelDartsTrainer`` →
+``strategy.GumbelDARTS()``, ``EnasTrainer`` → ``strategy.ENAS()``, ``ProxylessTrainer`` →
+``strategy.Proxyless()``, ``SinglePathTrainer`` → ``strategy.RandomOneShot()``. Second-order
+(``unrolled=True``) DARTS exists only as :class:`~.darts.DartsTrainer`, on one device. See
+:mod:`retiarii.oneshot.pytorch.lightning` for what each DDP launch mode does.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +69,8 @@ def _as_dict(metrics: Any) -> dict[str, float]:
 
 
 class SupernetTrainer(BaseOneShotTrainer):
-    """Base of the built-in trainers: one epoch loop, meters, callbacks.
+    """Base of the built-in trainers: one epoch loop, meters, callbacks. One process, one device
+    (see the module's documentation for searching on several devices).
 
     Subclasses implement :meth:`train_epoch` (returning the epoch's meters), :meth:`export`, and
     optionally :meth:`export_probs` and :meth:`after_fit` (a search phase after training).
