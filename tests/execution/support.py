@@ -195,3 +195,14 @@ class BlobRunner:
 
     def run(self, sample: dict[str, Any], trial_dir: str) -> Any:
         return float(len(self.blob))
+
+
+def _exit_now() -> None:
+    os._exit(3)
+
+
+class KillsTheWorkerOnArrival:
+    """Put in a sample: the worker that unpickles it dies before the trial can start."""
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        return _exit_now, ()

@@ -23,6 +23,7 @@ from retiarii.execution.ray_executor import RayExecutor
 
 from .support import (
     EnvRunner,
+    KillsTheWorkerOnArrival,
     ScriptedRunner,
     UnpicklableRunner,
     is_running,
@@ -78,6 +79,20 @@ def test_an_actor_that_died_while_idle_does_not_fail_the_next_trial(
         executor.submit(2, {"final": 2.0}, str(tmp_path / "2"))
         events = run_until_done(executor)[2]
     assert [type(e).__name__ for e in events] == ["TrialStarted", "FinalMetric", "TrialSucceeded"]
+
+
+def test_a_trial_that_kills_every_actor_before_it_starts_fails_after_three(
+    ray_instance: Any, tmp_path: Path
+) -> None:
+    with RayExecutor(1) as executor:
+        executor.start(ScriptedRunner())
+        executor.submit(1, {"poison": KillsTheWorkerOnArrival()}, str(tmp_path / "1"))
+        events = run_until_done(executor, timeout=90)[1]
+        assert [type(e).__name__ for e in events] == ["TrialFailed"]
+        assert events[0].reason == "crashed"
+        assert "3 Ray actors died before the trial could start" in events[0].error
+        executor.submit(2, {"final": 1.0}, str(tmp_path / "2"))  # the slot still works
+        assert isinstance(run_until_done(executor)[2][-1], TrialSucceeded)
 
 
 def test_timeout_and_cancel_kill_the_actor_and_replace_it(

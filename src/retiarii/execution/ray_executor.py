@@ -50,6 +50,8 @@ _logger = logging.getLogger("retiarii.execution")
 
 #: A slot whose actor fails to set up this many times in a row is given up.
 MAX_SETUP_FAILURES = 3
+#: A trial whose actor dies before it starts waits for another one, at most this many times.
+MAX_LOST_BEFORE_START = 3
 #: Once one actor is ready, how long :meth:`RayExecutor.start` still waits for the others (the
 #: rest may be waiting for resources the cluster does not have yet; they join when ready).
 START_GRACE_SECONDS = 5.0
@@ -70,6 +72,7 @@ def import_ray() -> Any:
 class _Trial(PoolTrial):
     started: bool = False  # its TrialStarted arrived: an actor death now fails it
     remote: bool = False  # runs on another node: its files come back when it ends
+    lost_before_start: int = 0  # actors that died after taking it, before it started
 
 
 @dataclass
@@ -316,8 +319,16 @@ class RayExecutor(SlotPool[_Slot]):
         if trial is None:
             return
         if not trial.started:
-            trial.deadline = None
-            self._queue.appendleft(trial)
+            trial.lost_before_start += 1
+            if trial.lost_before_start < MAX_LOST_BEFORE_START:
+                trial.deadline = None
+                self._queue.appendleft(trial)
+                return
+            message = (
+                f"{trial.lost_before_start} Ray actors died before the trial could start; "
+                f"the last: {_first_line(exc)}"
+            )
+            self._fail(trial, "crashed", message)
             return
         where = (
             "\n(it ran on another node; its trial.log stayed there)"
