@@ -52,6 +52,8 @@ def test_a_killed_ray_worker_fails_only_its_trial(ray_pool: RayExecutor, tmp_pat
     ray_pool.submit(1, {"sleep": 30, "print": "about to be killed"}, str(tmp_path / "1"))
     ray_pool.submit(2, {"sleep": 1, "final": 0.5}, str(tmp_path / "2"))
     started = next(e for e in wait_for_start(ray_pool, 1) if e.trial_id == 1)
+    log = tmp_path / "1" / "trial.log"
+    assert wait_until(lambda: log.exists() and "about to be killed" in log.read_text())
     victim = actor_pid(started.worker)
     os.kill(victim, signal.SIGKILL)
     events = run_until_done(ray_pool, {1, 2})

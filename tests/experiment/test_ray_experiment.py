@@ -158,3 +158,34 @@ def test_the_demo_runs_on_ray(tmp_path: Path) -> None:
     assert store is not None
     assert [t.status for t in store.trials()] == ["SUCCEEDED", "SUCCEEDED"]
     store.close()
+
+
+def test_a_killed_ray_worker_is_retried_and_the_experiment_goes_on(
+    tmp_path: Path, ray_instance: object
+) -> None:
+    import retiarii.strategy as strategy
+    from retiarii.evaluator import FunctionalEvaluator
+    from retiarii.experiment.pytorch import RetiariiExeConfig, RetiariiExperiment
+
+    from .spaces import ModeNet, crash_first_attempt
+
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    exp = RetiariiExperiment(
+        ModeNet(),
+        FunctionalEvaluator(crash_first_attempt, flags=str(flags), modes=[3]),
+        None,
+        strategy.GridSearch(),
+    )
+    config = RetiariiExeConfig("ray", trial_concurrency=2, max_trial_number=4)
+    config.max_trial_retries = 1
+    config.experiment_working_directory = str(tmp_path / "experiments")
+    exp.run(config)  # on the Ray instance this process is connected to (left running)
+    trials = exp.list_trial_jobs()
+    (crashed,) = [t for t in trials if t.status == "FAILED"]
+    assert crashed.sample == {"mode": 3} and "Ray actor running the trial died" in crashed.error
+    (retry,) = [t for t in trials if t.resumed_from == crashed.id]
+    assert retry.status == "SUCCEEDED" and retry.final_value == 3.0
+    assert sorted(t.sample["mode"] for t in trials if t.status == "SUCCEEDED") == [1, 2, 3, 4]
+    assert ray_instance.is_initialized()  # type: ignore[attr-defined]
+    exp.close()

@@ -43,6 +43,7 @@ from retiarii.execution.base import ExecutorError, RunnerSetupError, TrialRunner
 from retiarii.execution.events import FailureReason, TrialStarted, is_terminal
 from retiarii.execution.pool import PoolSlot, PoolTrial, SlotPool
 from retiarii.execution.ray_actor import ActorReady, TrialActor, TrialFiles, unpack_files
+from retiarii.execution.trial import LOG_NAME
 
 __all__ = ["RayExecutor", "import_ray"]
 
@@ -318,7 +319,12 @@ class RayExecutor(SlotPool[_Slot]):
         self._replace(slot)
         if trial is None:
             return
-        if not trial.started:
+        # Its TrialStarted may not have reached us before the actor died; on this node, the
+        # trial's log (opened by run_trial before the runner is called) tells that it started.
+        started = trial.started or (
+            not trial.remote and os.path.exists(os.path.join(trial.trial_dir, LOG_NAME))
+        )
+        if not started:
             trial.lost_before_start += 1
             if trial.lost_before_start < MAX_LOST_BEFORE_START:
                 trial.deadline = None
