@@ -168,13 +168,10 @@ class LocalExecutor(SlotPool[_Slot]):
 
     def shutdown(self) -> None:
         """Cancel what is queued or running, stop the workers, and reap every process."""
-        if self._closed:
+        if not self._start_closing():
             return
-        self._closed = True
         _live_executors.discard(self)
         try:
-            while self._queue:
-                self._fail(self._queue.popleft(), "canceled", "the executor shut down first")
             for slot in self._slots:
                 if slot.trial is not None:
                     self._kill_trial(slot, "canceled", "the executor shut down while it ran")

@@ -161,6 +161,15 @@ class SlotPool(Executor, Generic[_S]):
 
     # ------------------------------------------------------------------------------- helpers
 
+    def _start_closing(self) -> bool:
+        """Mark the pool closed and cancel the queued trials; ``False`` if it already was."""
+        if self._closed:
+            return False
+        self._closed = True
+        while self._queue:
+            self._fail(self._queue.popleft(), "canceled", "the executor shut down first")
+        return True
+
     def _expire_deadlines(self) -> None:
         """Kill the trials that ran past ``trial_timeout`` (unless they just finished)."""
         now = time.monotonic()

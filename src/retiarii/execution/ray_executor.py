@@ -194,13 +194,10 @@ class RayExecutor(SlotPool[_Slot]):
 
     def shutdown(self) -> None:
         """Cancel what is queued or running, kill the actors, and stop Ray if it was started here."""
-        if self._closed:
+        if not self._start_closing():
             return
-        self._closed = True
         _live_executors.discard(self)
         try:
-            while self._queue:
-                self._fail(self._queue.popleft(), "canceled", "the executor shut down first")
             for slot in self._slots:
                 if slot.trial is not None:
                     trial, slot.trial = slot.trial, None
