@@ -22,7 +22,6 @@ It does not retry trials, and it does not schedule by resources beyond one trial
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import signal
@@ -30,7 +29,6 @@ import socket
 import subprocess
 import sys
 import time
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -138,7 +136,7 @@ class LocalExecutor(SlotPool[_Slot]):
             self._payload = pickling.dumps(runner)
         except Exception as exc:
             raise TypeError(f"cloudpickle could not pickle the runner {runner!r}: {exc}") from exc
-        _live_executors.add(self)
+        self._track()
         self._starting = True
         try:
             for slot in self._slots:
@@ -170,7 +168,6 @@ class LocalExecutor(SlotPool[_Slot]):
         """Cancel what is queued or running, stop the workers, and reap every process."""
         if not self._start_closing():
             return
-        _live_executors.discard(self)
         try:
             for slot in self._slots:
                 if slot.trial is not None:
@@ -343,13 +340,3 @@ class LocalExecutor(SlotPool[_Slot]):
                 self._fail(trial, "error", f"could not send the sample to a worker: {exc!r}")
                 continue
             self._assign(slot, trial)
-
-
-_live_executors: weakref.WeakSet[LocalExecutor] = weakref.WeakSet()
-
-
-@atexit.register
-def _shutdown_live_executors() -> None:
-    """Reap the workers of executors nobody shut down, so the driver exits without orphans."""
-    for executor in list(_live_executors):
-        executor.shutdown()

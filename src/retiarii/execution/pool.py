@@ -10,8 +10,10 @@ timeouts, so that the two backends differ only in how they start, feed, watch an
 from __future__ import annotations
 
 import abc
+import atexit
 import os
 import time
+import weakref
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -161,11 +163,16 @@ class SlotPool(Executor, Generic[_S]):
 
     # ------------------------------------------------------------------------------- helpers
 
+    def _track(self) -> None:
+        """Have :meth:`shutdown` called at interpreter exit if nobody calls it before."""
+        _live_pools.add(self)
+
     def _start_closing(self) -> bool:
         """Mark the pool closed and cancel the queued trials; ``False`` if it already was."""
         if self._closed:
             return False
         self._closed = True
+        _live_pools.discard(self)
         while self._queue:
             self._fail(self._queue.popleft(), "canceled", "the executor shut down first")
         return True
@@ -205,3 +212,13 @@ class SlotPool(Executor, Generic[_S]):
                     "error",
                     f"no {self.worker_word} could be started: {reason}",
                 )
+
+
+_live_pools: weakref.WeakSet[SlotPool[Any]] = weakref.WeakSet()
+
+
+@atexit.register
+def _shutdown_live_pools() -> None:
+    """Stop the workers of pools nobody shut down, so the driver exits without orphans."""
+    for pool in list(_live_pools):
+        pool.shutdown()

@@ -36,7 +36,8 @@ from retiarii.execution.trial import LOG_NAME, run_trial
 __all__ = ["MAX_COPY_BYTES", "TrialActor", "TrialFiles", "unpack_files"]
 
 #: At most this many bytes of a trial's files travel back to the driver's trial directory; beyond
-#: that only ``trial.log`` does, and the rest stays on the node (the log says where).
+#: that only ``trial.log`` does, and the rest stays on the node (``FILES_NOT_COPIED.txt`` says
+#: where).
 MAX_COPY_BYTES = 256 * 1024 * 1024
 
 

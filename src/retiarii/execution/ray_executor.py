@@ -28,12 +28,10 @@ when the trial ends; so ``trial.log`` of a remote trial appears when it ends, no
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import os
 import time
-import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -173,7 +171,7 @@ class RayExecutor(SlotPool[_Slot]):
         except Exception as exc:
             raise TypeError(f"cloudpickle could not pickle the runner {runner!r}: {exc}") from exc
         self._ray = import_ray()
-        _live_executors.add(self)
+        self._track()
         try:
             self._owns_ray = connect(self._ray, self.address, self.init_kwargs, self.loopback)
             self._driver_node = self._ray.get_runtime_context().get_node_id()
@@ -196,7 +194,6 @@ class RayExecutor(SlotPool[_Slot]):
         """Cancel what is queued or running, kill the actors, and stop Ray if it was started here."""
         if not self._start_closing():
             return
-        _live_executors.discard(self)
         try:
             for slot in self._slots:
                 if slot.trial is not None:
@@ -207,10 +204,6 @@ class RayExecutor(SlotPool[_Slot]):
             if self._owns_ray and self._ray is not None:
                 self._owns_ray = False
                 self._ray.shutdown()
-
-    def actor_names(self) -> list[str]:
-        """Where the ready actors run (``ray-<host>:<pid>``), for monitoring and tests."""
-        return [slot.name for slot in self._slots if slot.name and slot.state in ("idle", "busy")]
 
     def worker_pids(self) -> list[int]:
         """Process ids of the ready actors on this machine's node (e.g. to read their memory)."""
@@ -306,7 +299,7 @@ class RayExecutor(SlotPool[_Slot]):
         if slot.setup_failures >= MAX_SETUP_FAILURES:
             slot.state = "retired"
             self._fail_queue_if_no_workers()
-        elif self._payload_ref is not None and not self._closed:
+        elif not self._closed:
             self._spawn(slot)
             slot.setup_error = error  # keep the reason visible to start()
 
@@ -333,20 +326,14 @@ class RayExecutor(SlotPool[_Slot]):
             )
             self._fail(trial, "crashed", message)
             return
-        where = (
-            "\n(it ran on another node; its trial.log stayed there)"
-            if trial.remote
-            else process.log_tail(trial.trial_dir)
-        )
-        self._fail(
-            trial, "crashed", f"the Ray actor running the trial died ({_first_line(exc)}){where}"
-        )
+        message = f"the Ray actor running the trial died ({_first_line(exc)})"
+        self._fail(trial, "crashed", message + _log_note(trial))
 
     def _kill_trial(self, slot: _Slot, reason: FailureReason, message: str) -> None:
         trial, slot.trial = slot.trial, None
         assert trial is not None
         self._replace(slot)
-        self._fail(trial, reason, message + process.log_tail(trial.trial_dir))
+        self._fail(trial, reason, message + _log_note(trial))
 
     # ---------------------------------------------------------------------------- event pump
 
@@ -385,10 +372,7 @@ class RayExecutor(SlotPool[_Slot]):
             except StopIteration:
                 self._on_actor_lost(slot, RuntimeError("the trial's stream ended without a result"))
                 return
-            except ray.exceptions.RayActorError as exc:
-                self._on_actor_lost(slot, exc)
-                return
-            except ray.exceptions.RayError as exc:  # worker crash, lost object, lost node
+            except ray.exceptions.RayError as exc:  # actor died, worker crash, lost node
                 self._on_actor_lost(slot, exc)
                 return
             if isinstance(item, TrialFiles):
@@ -487,16 +471,13 @@ def _loopback_only(ray: Any) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _log_note(trial: PoolTrial) -> str:
+    """The end of the trial's log, for a failure message (a remote trial's log is on its node)."""
+    if isinstance(trial, _Trial) and trial.remote:
+        return "\n(it ran on another node; its trial.log stayed there)"
+    return process.log_tail(trial.trial_dir)
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
-
-
-_live_executors: weakref.WeakSet[RayExecutor] = weakref.WeakSet()
-
-
-@atexit.register
-def _shutdown_live_executors() -> None:
-    """Kill the actors of executors nobody shut down (and a Ray instance started for them)."""
-    for executor in list(_live_executors):
-        executor.shutdown()
