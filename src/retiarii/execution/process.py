@@ -6,11 +6,12 @@ that another backend can describe a dead worker the same way.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from retiarii.execution.trial import LOG_NAME
 
@@ -21,6 +22,7 @@ __all__ = [
     "import_paths",
     "log_tail",
     "pidfd_open",
+    "preserved_environ",
     "visible_gpus",
     "wait_exit",
     "worker_env",
@@ -106,6 +108,20 @@ def import_paths() -> list[str]:
             continue
         paths.append(path)
     return paths
+
+
+@contextlib.contextmanager
+def preserved_environ(keys: Iterable[str]) -> Iterator[None]:
+    """Put back the environment variables ``keys`` (values, or absence) as they were on entry."""
+    saved = {key: os.environ.get(key) for key in keys}
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def pidfd_open(pid: int) -> int | None:

@@ -454,21 +454,16 @@ def _loopback_only(ray: Any) -> Iterator[None]:
         ray_constants = None
 
     overrides = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
-    saved_env = {key: os.environ.get(key) for key in overrides}
     saved_mode = getattr(ray_constants, "ENABLE_RAY_CLUSTER", True)
-    os.environ.update(overrides)
-    if ray_constants is not None:
-        ray_constants.ENABLE_RAY_CLUSTER = False
-    try:
-        yield
-    finally:
+    with process.preserved_environ(overrides):
+        os.environ.update(overrides)
         if ray_constants is not None:
-            ray_constants.ENABLE_RAY_CLUSTER = saved_mode
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+            ray_constants.ENABLE_RAY_CLUSTER = False
+        try:
+            yield
+        finally:
+            if ray_constants is not None:
+                ray_constants.ENABLE_RAY_CLUSTER = saved_mode
 
 
 def _log_note(trial: PoolTrial) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -38,12 +39,15 @@ import torch
 import torch.distributed as dist
 import torch.nn as tnn
 
+from ...execution.process import import_paths, preserved_environ
+
 __all__ = [
     "RankProcesses",
     "any_rank",
     "average_gradients",
     "broadcast_buffers",
     "broadcast_object",
+    "broadcast_random_state",
     "is_distributed",
     "launches_script",
     "process_state",
@@ -112,6 +116,12 @@ def broadcast_object(obj: T, src: int = 0) -> T:
     return holder[0]
 
 
+def broadcast_random_state(rng: random.Random, src: int = 0) -> None:
+    """Give ``rng`` rank ``src``'s state, so that every rank draws the same choices."""
+    if is_distributed():
+        rng.setstate(broadcast_object(rng.getstate(), src))
+
+
 def any_rank(flag: bool) -> bool:
     """Whether ``flag`` is true on at least one rank."""
     if not is_distributed():
@@ -140,17 +150,12 @@ def _collective_device() -> torch.device:
 def process_state() -> Iterator[None]:
     """Restores what launching ranks changes in this process: the rendezvous environment
     variables (Lightning's launchers leave ``MASTER_PORT`` behind) and torch's thread count."""
-    saved = {k: os.environ.get(k) for k in _LAUNCH_ENV}
     threads = torch.get_num_threads()
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        torch.set_num_threads(threads)
+    with preserved_environ(_LAUNCH_ENV):
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
 
 
 def launches_script(trainer: Any) -> bool:
@@ -222,7 +227,7 @@ class RankProcesses:
                             **env,
                             "LOCAL_RANK": str(rank),
                             # what this process imports from (retiarii, the user's modules)
-                            "PYTHONPATH": os.pathsep.join(_importable_path()),
+                            "PYTHONPATH": os.pathsep.join(import_paths()),
                         },
                     )
                 )
@@ -272,11 +277,6 @@ class RankProcesses:
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
-
-
-def _importable_path() -> list[str]:
-    """This process's ``sys.path`` (with ``''`` made absolute), for the ranks to import from."""
-    return [os.path.abspath(p) if p == "" else p for p in sys.path]
 
 
 def run_rank(payload: str) -> None:

@@ -14,7 +14,7 @@ from ...evaluator.pytorch.lightning import LightningModule
 from ...mutable import SearchSpace
 from ..evolution import EvolutionResult, evolution_search
 from .differentiable import DifferentiableSupernet
-from .distributed import broadcast_object
+from .distributed import broadcast_object, broadcast_random_state
 from .enas import ReinforceController, ReinforceField, greedy_probs, set_path
 from .latency import LatencyProfiler
 from .lightning import OneShotModule
@@ -135,8 +135,7 @@ class ProxylessModule(OneShotModule):
         return [torch.optim.Adam(alphas, lr=self.arc_learning_rate, betas=(0.0, 0.999), eps=1e-8)]
 
     def on_fit_start(self) -> None:
-        if self.distributed:  # every rank samples the same paths (rescale() needs the same pair)
-            self.rng.setstate(broadcast_object(self.rng.getstate()))
+        broadcast_random_state(self.rng)  # every rank samples the same pairs (for rescale())
         if self.reg_loss_type is None or self.supernet.latencies:
             return
         if self.dummy_input is None:
@@ -310,8 +309,7 @@ class RandomOneShotModule(_SamplingModule):
         self.search_result: EvolutionResult | None = None
 
     def on_fit_start(self) -> None:
-        if self.distributed:  # every rank trains the same path at every step
-            self.rng.setstate(broadcast_object(self.rng.getstate()))
+        broadcast_random_state(self.rng)  # every rank trains the same path at every step
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         self.supernet.random(self.rng)
