@@ -31,6 +31,7 @@ from ...benchmark.nasbench201 import NB201_OPS
 from ...mutable.labels import validate_label
 from ...nn.pytorch import LayerChoice
 from ...nn.pytorch.wrappers import model_wrapper
+from .registry import SpaceEntry, register_space
 
 __all__ = [
     "NB201_OPS",
@@ -297,3 +298,14 @@ class NasBench201(tnn.Module):
             if cell.chosen_ops() != first:
                 raise ValueError("the cells of this NasBench201 network hold different operations")
         return first
+
+
+register_space(
+    SpaceEntry(
+        name="NasBench201",
+        factory=NasBench201,
+        input_size=(3, 32, 32),
+        num_classes=10,
+        test_kwargs={"stem_out_channels": 8, "num_modules_per_stack": 1},
+    )
+)
