@@ -220,6 +220,19 @@ def test_logs_outside_the_experiment_are_not_served(tmp_path: Path) -> None:
         assert http.get("/api/trials/4/log").text == "inside\n"
 
 
+def test_logs_of_old_stores_with_cwd_relative_paths_are_found(tmp_path: Path) -> None:
+    # stores written before the fix kept the log path relative to the driver's cwd
+    (tmp_path / "trials" / "1").mkdir(parents=True)
+    (tmp_path / "trials" / "1" / "trial.log").write_text("old store\n")
+    with ExperimentStore(tmp_path / "experiment.db") as store:
+        store.init_experiment("old", {}, {}, "maximize")
+        store.mark_running(
+            store.create_trial({}), log_path="retiarii-experiments/abc/trials/1/trial.log"
+        )
+    with served(tmp_path) as http:
+        assert http.get("/api/trials/1").json()["log_tail"] == "old store\n"
+
+
 def test_long_logs_show_their_tail(tmp_path: Path) -> None:
     (tmp_path / "trials" / "1").mkdir(parents=True)
     lines = [f"line {i}" for i in range(10_000)]

@@ -84,3 +84,23 @@ def test_experiment_directory_layout(tmp_path) -> None:
     assert record.config["execution"] == "inprocess"
     assert record.info["space_size"] == "6"
     assert record.info["strategy"] == "GridSearch"
+
+
+def test_trial_logs_are_found_when_the_experiment_directory_is_relative(
+    tmp_path, monkeypatch
+) -> None:
+    # the demo's default: a directory relative to the driver's working directory
+    from retiarii.dashboard.views import log_tail
+
+    monkeypatch.chdir(tmp_path)
+    exp = RetiariiExperiment(
+        ModeNet(), FunctionalEvaluator(misbehave, behaviours={}), None, strategy.GridSearch()
+    )
+    config = make_config(tmp_path, max_trial_number=2, trial_concurrency=1)
+    config.experiment_working_directory = "relative-experiments"  # worker processes log to files
+    exp.run(config)
+    trials = exp.store.trials()
+    assert [t.log_path for t in trials] == ["trials/1/trial.log", "trials/2/trial.log"]
+    monkeypatch.chdir("/")  # the dashboard may run anywhere
+    directory = tmp_path / "relative-experiments" / exp.id
+    assert log_tail(directory, trials[0])[0] == "mode 1: ok\n"

@@ -238,10 +238,15 @@ def trial_log_path(experiment_dir: Path, trial: TrialRecord) -> Path | None:
     if not trial.log_path:
         return None
     root = experiment_dir.resolve()
-    path = (root / trial.log_path).resolve()
-    if root not in path.parents or not path.is_file():
-        return None
-    return path
+    candidates = [root / trial.log_path]
+    # stores written before 0.1 kept the path relative to the driver's working directory
+    # (e.g. "retiarii-experiments/<id>/trials/3/trial.log"): look in the trial's own folder
+    candidates.append(root / "trials" / str(trial.id) / Path(trial.log_path).name)
+    for candidate in candidates:
+        path = candidate.resolve()
+        if root in path.parents and path.is_file():
+            return path
+    return None
 
 
 def log_tail(

@@ -194,7 +194,8 @@ class ExperimentLoop:
 
     def _handle(self, event: Any) -> None:
         if isinstance(event, TrialStarted):
-            log = self.experiment_dir / "trials" / str(event.trial_id) / LOG_NAME
+            # relative to the experiment directory (the store's convention), never to the cwd
+            log = f"trials/{event.trial_id}/{LOG_NAME}"
             self.store.mark_running(event.trial_id, worker=event.worker, log_path=log)
         elif isinstance(event, (IntermediateMetric, FinalMetric)):
             try:
