@@ -221,3 +221,17 @@ class XssNet(nn.Module):
 def report_width(model: Any) -> None:
     retiarii.report_intermediate_result(0.5)
     retiarii.report_final_result(float(model.fc.out_features))
+
+
+def fit_digits_unseeded(model: Any, steps: int = 5) -> None:
+    """Like ``fit_digits`` but without its own seeding: initial weights and the minibatch order
+    come from the trial's seed; the final metric is the training loss at full precision."""
+    X, y = load_digits_tensors()
+    opt = torch.optim.SGD(model.parameters(), 0.1)
+    for _ in range(steps):
+        batch = torch.randint(0, 1400, (64,))
+        opt.zero_grad()
+        loss = F.cross_entropy(model(X[batch]), y[batch])
+        loss.backward()
+        opt.step()
+    retiarii.report_final_result(loss.item())

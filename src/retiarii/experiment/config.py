@@ -181,6 +181,11 @@ class RetiariiExeConfig(_StrictFields):
         optimize_mode: ``'maximize'`` or ``'minimize'`` the final metric; unset (None), the
             evaluator's own ``optimize_mode`` is used (``Regression`` minimizes), else the
             strategy's, else ``'maximize'``.
+        trial_seed: every trial seeds ``random``, NumPy and torch with a hash of
+            ``(trial_seed, sample)`` before its model is built, so the same sample gets the same
+            initial weights and data order (and, on CPU, the same result) on any worker, in any
+            order, after a resume. ``None`` opts out: trials then start from whatever state their
+            worker's generators are in.
     """
 
     training_service_platform: str = "local"
@@ -195,6 +200,7 @@ class RetiariiExeConfig(_StrictFields):
     experiment_working_directory: str | None = None
     execution: str = "process"
     optimize_mode: str | None = None
+    trial_seed: int | None = 0
     training_service: TrainingServiceConfig = field(default_factory=TrainingServiceConfig)
 
     def __init__(self, training_service_platform: str = "local", **kwargs: Any) -> None:
@@ -265,6 +271,9 @@ class RetiariiExeConfig(_StrictFields):
             raise ConfigError(
                 f"optimize_mode must be 'maximize' or 'minimize', got {self.optimize_mode!r}"
             )
+        seed = self.trial_seed
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ConfigError(f"trial_seed must be an int or None, got {seed!r}")
         if self.experiment_name is not None and not isinstance(self.experiment_name, str):
             raise ConfigError(f"experiment_name must be a string, got {self.experiment_name!r}")
         self.training_service.validate()

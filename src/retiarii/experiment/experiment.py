@@ -222,7 +222,7 @@ class RetiariiExperiment:
         )
         config = self.config
         self.strategy.attach(space.search_space, config.mode)
-        runner = ModelSpaceTrialRunner(space, self.evaluator)
+        runner = ModelSpaceTrialRunner(space, self.evaluator, config.trial_seed)
         executor = _executor_for(config)
         if port is not None and self._dashboard is None:
             self._start_dashboard(port)
