@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from mnist_space import MnistNet
 
 import retiarii.strategy as strategy
 from retiarii import ModelSpace
+from retiarii._install import cli_command
 from retiarii.data import default_mnist_root, load_mnist_arrays
 from retiarii.evaluator import FunctionalEvaluator
 from retiarii.experiment.pytorch import RetiariiExeConfig, RetiariiExperiment
@@ -47,7 +49,10 @@ def main() -> None:
         "--ray-address", default=None, help="Ray cluster to use (default: start a local one)"
     )
     parser.add_argument(
-        "--workdir", default="retiarii-experiments", help="where experiments are kept"
+        "--workdir",
+        default=None,
+        help="where experiments are kept (default: $RETIARII_HOME or ~/retiarii-experiments, "
+        "where `retiarii list` looks)",
     )
     parser.add_argument(
         "--keep-open",
@@ -75,7 +80,8 @@ def main() -> None:
     config.trial_concurrency = args.concurrency
     config.max_trial_number = args.trials
     config.training_service.use_active_gpu = False
-    config.experiment_working_directory = args.workdir
+    if args.workdir:
+        config.experiment_working_directory = args.workdir
     exp.run(config, args.port)
 
     print("\nbest architectures:")
@@ -84,15 +90,25 @@ def main() -> None:
     ):
         print(f"  {rank}. accuracy {trial.final_value:.4f}  {json.dumps(sample)}")
     print("\nrebuild the best one with:\n" + exp.export_top_models(formatter="code")[0])
+    cli = cli_command()
+    ref = exp.id if args.workdir is None else str(exp.experiment_dir)
     print(f"experiment directory: {exp.experiment_dir}")
-    print(f"view it again any time with: retiarii view {exp.experiment_dir}")
+    print(
+        f"list experiments:     {cli} list" + ("" if args.workdir is None else f" {args.workdir}")
+    )
+    print(f"view it again:        {cli} view {ref}")
+    print(f"export the best:      {cli} export {ref}")
     keep_open = args.keep_open
     if keep_open is None:
         keep_open = float("inf") if sys.stdin.isatty() and sys.stdout.isatty() else 0.0
     if keep_open > 0:
-        print("the dashboard (address above) stays open; press Ctrl-C to quit")
+        if math.isinf(keep_open):
+            print("the dashboard (address above) stays open; press Ctrl-C to close it")
+        else:
+            print(f"the dashboard (address above) stays open for {keep_open:g} s (Ctrl-C: sooner)")
         with contextlib.suppress(KeyboardInterrupt):
             time.sleep(min(keep_open, 10 * 365 * 86400))
+    print("dashboard closed")
 
 
 if __name__ == "__main__":

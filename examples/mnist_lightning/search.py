@@ -84,7 +84,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="torch threads for the retraining (default: as each worker has, cpus // concurrency)",
     )
-    parser.add_argument("--workdir", default="retiarii-experiments", help="where experiments go")
+    parser.add_argument(
+        "--workdir",
+        default=None,
+        help="where experiments go (default: $RETIARII_HOME or ~/retiarii-experiments)",
+    )
     parser.add_argument("--port", type=int, default=None, help="serve the dashboard on this port")
     parser.add_argument("--quick", action="store_true", help="tiny budget, for the smoke test")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
@@ -111,7 +115,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     config.experiment_name = "mnist_lightning"
     config.trial_concurrency = args.concurrency
     config.max_trial_number = args.trials
-    config.experiment_working_directory = args.workdir
+    if args.workdir:
+        config.experiment_working_directory = args.workdir
     started = time.perf_counter()
     exp.run(config, args.port)
     search_seconds = time.perf_counter() - started

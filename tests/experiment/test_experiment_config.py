@@ -202,6 +202,23 @@ def test_ray_platform_without_ray_installed_says_how_to_install_it(tmp_path, mon
     monkeypatch.setitem(sys.modules, "ray", None)
     config = make_config(tmp_path)
     config.training_service_platform = "ray"
-    with pytest.raises(ConfigError, match=r"pip install 'retiarii\[ray\]'"):
+    with pytest.raises(ConfigError, match=r"-m pip install -e .*\[ray\]"):
         _experiment().run(config)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_install_hints_work_as_written_from_a_clone() -> None:
+    # retiarii is not on a package index: a hint must name this interpreter and the clone
+    import shlex
+    from pathlib import Path
+
+    import tomllib
+
+    from retiarii._install import install_command
+
+    argv = shlex.split(install_command("dashboard"))
+    assert argv[:5] == [sys.executable, "-m", "pip", "install", "-e"]
+    source, extra = argv[5].rsplit("[", 1)
+    pyproject = tomllib.loads((Path(source) / "pyproject.toml").read_text())
+    assert extra == "dashboard]"
+    assert "dashboard" in pyproject["project"]["optional-dependencies"]

@@ -43,6 +43,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .._install import install_command
 from ..store import DEFAULT_FILENAME, ExperimentStore, StoreError, UnknownTrialError
 from .views import (
     experiment_view,
@@ -97,7 +98,7 @@ def plotly_js_path() -> Path:
             return path
     raise ImportError(
         "plotly.min.js not found in the installed plotly package; "
-        "install the dashboard extra: pip install 'retiarii[dashboard]'"
+        f"install the dashboard extra: {install_command('dashboard')}"
     )
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .._install import install_command
 from ..store import DEFAULT_FILENAME
 
 __all__ = ["DashboardServer", "serve_dashboard"]
@@ -29,7 +30,7 @@ def _require_web_stack() -> None:
     if missing:
         raise ImportError(
             f"the dashboard needs {', '.join(missing)}: "
-            "install the dashboard extra with pip install 'retiarii[dashboard]'"
+            f"install the dashboard extra with {install_command('dashboard')}"
         )
 
 

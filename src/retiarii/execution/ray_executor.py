@@ -36,6 +36,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from retiarii._install import install_command
 from retiarii.execution import pickling, process
 from retiarii.execution.base import ExecutorError, RunnerSetupError, TrialRunner, check_runner
 from retiarii.execution.events import FailureReason, TrialStarted, is_terminal
@@ -62,7 +63,7 @@ def import_ray() -> Any:
         import ray
     except ImportError as exc:
         raise ImportError(
-            "running trials on Ray needs the ray package: pip install 'retiarii[ray]'"
+            f"running trials on Ray needs the ray package: {install_command('ray')}"
         ) from exc
     return ray
 

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .._install import install_command
+
 __all__ = [
     "ConfigError",
     "RetiariiExeConfig",
@@ -103,7 +105,7 @@ class TrainingServiceConfig(_StrictFields):
             if not _ray_installed():
                 raise ConfigError(
                     "training_service.platform 'ray' needs the ray package, which is not "
-                    "installed: pip install 'retiarii[ray]'"
+                    f"installed: {install_command('ray')}"
                 )
             if self.gpu_indices is not None:
                 raise ConfigError(

@@ -1,6 +1,6 @@
 """``TPE``: Optuna's Tree-structured Parzen Estimator over the categorical encoding.
 
-Optuna is an optional dependency (``pip install 'retiarii[tpe]'``); it is imported when the strategy
+Optuna is an optional dependency (the ``tpe`` extra); it is imported when the strategy
 is attached, not when ``retiarii.strategy`` is.
 """
 
@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from .._install import install_command
 from ._encoding import Index, check_positive_int
 from ._indexed import IndexedStrategy
 from .base import Sample, TrialResult
@@ -25,8 +26,7 @@ def _import_optuna() -> Any:
         import optuna
     except ImportError as exc:
         raise ImportError(
-            "strategy.TPE needs Optuna, an optional dependency: pip install 'retiarii[tpe]' "
-            "(or pip install optuna)"
+            f"strategy.TPE needs Optuna, an optional dependency: {install_command('tpe')}"
         ) from exc
     return optuna
 
