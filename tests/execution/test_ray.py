@@ -149,7 +149,7 @@ def test_files_of_a_trial_on_another_node_come_back(ray_instance: Any, tmp_path:
 
 def test_ray_missing_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)
-    with pytest.raises(ImportError, match=r"retiarii\[ray\]"):
+    with pytest.raises(ImportError, match=r"-m pip install -e .*\[ray\]"):
         RayExecutor(1).start(ScriptedRunner())
 
 

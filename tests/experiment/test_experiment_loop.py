@@ -83,7 +83,9 @@ def test_experiment_directory_layout(tmp_path) -> None:
     assert record.name == "layout"
     assert record.config["execution"] == "inprocess"
     assert record.info["space_size"] == "6"
-    assert record.info["strategy"] == "GridSearch"
+    assert record.info["strategy"] == "GridSearch()"
+    assert record.info["model_import"] == "from experiment.spaces import TinyNet"
+    assert record.info["model_call"] == "TinyNet()"
 
 
 def test_trial_logs_are_found_when_the_experiment_directory_is_relative(

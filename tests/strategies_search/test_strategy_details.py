@@ -139,7 +139,7 @@ def test_tpe_without_optuna_says_how_to_install(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delitem(sys.modules, "optuna", raising=False)
     monkeypatch.setattr(builtins, "__import__", no_optuna)
     search = strategy.TPE()  # constructing needs nothing
-    with pytest.raises(ImportError, match=r"retiarii\[tpe\]"):
+    with pytest.raises(ImportError, match=r"-m pip install -e .*\[tpe\]"):
         search.attach(medium_space())
 
 

@@ -34,5 +34,10 @@ class FunctionalEvaluator(Evaluator):
         return self.function(model, **self.arguments)
 
     def __repr__(self) -> str:
+        import reprlib
+
+        short = reprlib.Repr()
+        short.maxstring, short.maxother = 60, 60
         name = getattr(self.function, "__qualname__", repr(self.function))
-        return f"FunctionalEvaluator({name}, {sorted(self.arguments)})"
+        args = "".join(f", {k}={short.repr(v)}" for k, v in sorted(self.arguments.items()))
+        return f"FunctionalEvaluator({name}{args})"

@@ -199,9 +199,14 @@ class RetiariiExperiment:
             config.mode,
             exp_id=self.id,
             info={
-                "strategy": type(self.evaluator if self.oneshot else self.strategy).__name__,
+                "strategy": (
+                    type(self.evaluator).__name__ if self.oneshot else repr(self.strategy)
+                ),
                 "evaluator": repr(self.evaluator),
                 "model": type(self.base_model).__name__,
+                # what a fixed_arch snippet needs, kept as data (the dashboard and export show it)
+                "model_import": model_import_line(self.base_model),
+                "model_call": _constructor_call(self.base_model),
                 "space_size": str(space.size),
             },
         )
@@ -525,14 +530,15 @@ def model_code(base_model: Any, sample: dict[str, Any]) -> str:
     The model class must be decorated with ``@model_wrapper`` (``fixed_arch`` relies on it); its
     constructor arguments are written out when they are plain literals.
     """
+    return fixed_arch_snippet(model_import_line(base_model), sample, _constructor_call(base_model))
+
+
+def model_import_line(base_model: Any) -> str:
+    """``from <module> import <Class>`` for the model's class (a comment for ``__main__``)."""
     cls = type(base_model)
-    module = cls.__module__
-    source = (
-        f"from {module} import {cls.__qualname__}"
-        if module != "__main__"
-        else f"# {cls.__qualname__} is defined in your script; import it from there"
-    )
-    return fixed_arch_snippet(source, sample, _constructor_call(base_model))
+    if cls.__module__ == "__main__":
+        return f"# {cls.__qualname__} is defined in your script; import it from there"
+    return f"from {cls.__module__} import {cls.__qualname__}"
 
 
 def fixed_arch_snippet(import_line: str, sample: dict[str, Any], constructor_call: str) -> str:

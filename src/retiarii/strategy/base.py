@@ -26,6 +26,42 @@ _logger = logging.getLogger(__name__)
 Sample = dict[str, Any]
 
 
+def describe_call(obj: Any, overrides: Mapping[str, Any] | None = None) -> str:
+    """``Name(arg=value, ...)`` from ``obj``'s constructor signature and same-named attributes
+    (or ``overrides``), leaving out arguments at their defaults; long values are shortened."""
+    import inspect
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxstring, short.maxother = 60, 60
+    parts = []
+    try:
+        parameters = inspect.signature(type(obj).__init__).parameters.values()
+    except (TypeError, ValueError):
+        parameters = []  # type: ignore[assignment]
+    for param in parameters:
+        if param.name == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        if overrides and param.name in overrides:
+            value = overrides[param.name]
+        elif hasattr(obj, param.name):
+            value = getattr(obj, param.name)
+        else:
+            continue
+        if param.default is not param.empty and _same(value, param.default):
+            continue
+        text = getattr(value, "__qualname__", None) if callable(value) else None
+        parts.append(f"{param.name}={text or short.repr(value)}")
+    return f"{type(obj).__name__}({', '.join(parts)})"
+
+
+def _same(value: Any, default: Any) -> bool:
+    try:
+        return bool(value is default or (type(value) is type(default) and value == default))
+    except Exception:  # an object whose == raises or is not a bool (tensors)
+        return False
+
+
 def sample_key(sample: Mapping[str, Any]) -> str:
     """A canonical string for a sample, for deduplication."""
     return json.dumps(sample, sort_keys=True, separators=(",", ":"))
@@ -85,6 +121,12 @@ class BaseStrategy:
     #: The ``optimize_mode`` given to the strategy's constructor, if it takes one (None: follow
     #: the experiment's).
     requested_optimize_mode: str | None = None
+
+    def __repr__(self) -> str:
+        """``Name(arg=value, ...)``: the constructor arguments that differ from their defaults
+        (what the store, ``retiarii list`` and the dashboard show)."""
+        # optimize_mode holds the experiment's once attached; show what was asked for
+        return describe_call(self, {"optimize_mode": self.requested_optimize_mode})
 
     # -- lifecycle ----------------------------------------------------------------------------
     def attach(self, space: SearchSpace, optimize_mode: str | None = None) -> None:
