@@ -17,6 +17,7 @@ MobileNetV3-Large/Small (``load_searched_model('mobilenetv3-large-100')``).
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -34,6 +35,7 @@ from .proxylessnas import (
     MaybeChoice,
     NormFactory,
     fill_skipped_blocks,
+    load_architecture_of,
     make_divisible,
     reset_parameters,
 )
@@ -266,6 +268,20 @@ class MobileNetV3Space(tnn.Module):
 
         low, high = depth
         return Repeat(block, (max(low, 1) if stride != 1 else low, high), label=f"s{stage}_depth")
+
+    @classmethod
+    def load_searched_model(
+        cls,
+        name: str,
+        pretrained: bool = False,
+        download: bool = False,
+        progress: bool = True,
+        *,
+        weights: str | os.PathLike[str] | None = None,
+    ) -> tnn.Module:
+        """A published architecture of this space (NNI's classmethod; see
+        :func:`~.registry.load_searched_model`): ``mobilenetv3-large-100``, ``mobilenetv3-small-100``."""
+        return load_architecture_of(cls, name, pretrained, download, progress, weights)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.blocks(self.stem(x))
