@@ -14,7 +14,7 @@ import retiarii
 from retiarii.hub.pytorch import MobileNetV3Space, ProxylessNAS, ShuffleNetSpace
 from retiarii.hub.pytorch.proxylessnas import InvertedResidual, make_divisible
 from retiarii.hub.pytorch.registry import SPACES
-from retiarii.nn.pytorch import ValueChoice
+from retiarii.nn.pytorch import MutableModule, ValueChoice
 from retiarii.oneshot.pytorch.sampling import PathSamplingSupernet
 
 
@@ -85,10 +85,14 @@ def test_mobilenetv3_small_has_timm_size() -> None:
     assert n_params(MobileNetV3Space.load_searched_model("mobilenetv3-small-100")) == 2_542_856
 
 
-def test_space_classmethod_loads_only_its_own_architectures() -> None:
+def test_nni_classmethods_load_only_the_space_own_architectures() -> None:
     assert isinstance(ShuffleNetSpace.load_searched_model("spos"), ShuffleNetSpace)
     with pytest.raises(ValueError, match="architecture of ProxylessNAS"):
         ShuffleNetSpace.load_searched_model("proxyless-mobile")
+    small = {"stage_repeats": (1, 1), "stage_out_channels": (8, 16, 32, 64)}
+    model = ShuffleNetSpace.fixed_arch({"layer_1": "xcep", "layer_2": "k5"})(10, **small)
+    assert model(torch.randn(1, 3, 32, 32)).shape == (1, 10)
+    assert not any(isinstance(m, MutableModule) for m in model.modules())
 
 
 def test_shufflenet_channel_search_labels() -> None:

@@ -17,7 +17,6 @@ MobileNetV3-Large/Small (``load_searched_model('mobilenetv3-large-100')``).
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -27,6 +26,7 @@ import torch.nn as tnn
 from ...nn import pytorch as nn
 from ...nn.pytorch import LayerChoice, Repeat, ValueChoice
 from ...nn.pytorch.wrappers import model_wrapper
+from .hub_space import HubSpaceMixin
 from .proxylessnas import (
     ActFactory,
     ConvBNReLU,
@@ -35,7 +35,6 @@ from .proxylessnas import (
     MaybeChoice,
     NormFactory,
     fill_skipped_blocks,
-    load_architecture_of,
     make_divisible,
     reset_parameters,
 )
@@ -100,7 +99,7 @@ def _act_fn(name: str) -> ActFactory:
 
 
 @model_wrapper
-class MobileNetV3Space(tnn.Module):
+class MobileNetV3Space(HubSpaceMixin, tnn.Module):
     """TuNAS' MobileNetV3 space (NNI's class, arguments and labels).
 
     With ``n = len(base_widths) - 1`` blocks (8 by default): a stem, stage 0 (one depthwise
@@ -268,20 +267,6 @@ class MobileNetV3Space(tnn.Module):
 
         low, high = depth
         return Repeat(block, (max(low, 1) if stride != 1 else low, high), label=f"s{stage}_depth")
-
-    @classmethod
-    def load_searched_model(
-        cls,
-        name: str,
-        pretrained: bool = False,
-        download: bool = False,
-        progress: bool = True,
-        *,
-        weights: str | os.PathLike[str] | None = None,
-    ) -> tnn.Module:
-        """A published architecture of this space (NNI's classmethod; see
-        :func:`~.registry.load_searched_model`): ``mobilenetv3-large-100``, ``mobilenetv3-small-100``."""
-        return load_architecture_of(cls, name, pretrained, download, progress, weights)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.blocks(self.stem(x))

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -32,14 +31,8 @@ from ...mutable import Expression, Mutable
 from ...nn import pytorch as nn
 from ...nn.pytorch import LayerChoice, Repeat
 from ...nn.pytorch.wrappers import model_wrapper
-from .registry import (
-    ARCHITECTURES,
-    ArchitectureEntry,
-    SpaceEntry,
-    load_searched_model,
-    register_architecture,
-    register_space,
-)
+from .hub_space import HubSpaceMixin
+from .registry import ArchitectureEntry, SpaceEntry, register_architecture, register_space
 
 __all__ = [
     "ConvBNReLU",
@@ -47,7 +40,6 @@ __all__ = [
     "InvertedResidual",
     "ProxylessNAS",
     "fill_skipped_blocks",
-    "load_architecture_of",
     "make_divisible",
     "reset_parameters",
 ]
@@ -106,26 +98,6 @@ def fill_skipped_blocks(
             for suffix, value in fill.items():
                 complete.setdefault(f"s{stage}_i{index}{suffix}", value)
     return complete
-
-
-def load_architecture_of(
-    space: type[tnn.Module],
-    name: str,
-    pretrained: bool = False,
-    download: bool = False,
-    progress: bool = True,
-    weights: str | os.PathLike[str] | None = None,
-) -> tnn.Module:
-    """``Space.load_searched_model(name)`` (NNI's classmethod): the registry's
-    :func:`~.registry.load_searched_model`, for an architecture of ``space`` only."""
-    entry = ARCHITECTURES.get(name)
-    if entry is not None and entry.space is not space:
-        mine = sorted(n for n, e in ARCHITECTURES.items() if e.space is space)
-        raise ValueError(
-            f"{name!r} is an architecture of {getattr(entry.space, '__name__', entry.space)}, "
-            f"not of {space.__name__} (whose architectures are {mine})"
-        )
-    return load_searched_model(name, pretrained, weights, download=download, progress=progress)
 
 
 def _padding(kernel_size: MaybeChoice, dilation: int) -> Any:
@@ -308,7 +280,7 @@ def _stage_builder(
 
 
 @model_wrapper
-class ProxylessNAS(tnn.Module):
+class ProxylessNAS(HubSpaceMixin, tnn.Module):
     """The ProxylessNAS search space (NNI's class, arguments and labels).
 
     Args:
@@ -368,21 +340,6 @@ class ProxylessNAS(tnn.Module):
         x = self.feature_mix_layer(self.blocks(self.stem(x)))
         x = self.global_avg_pooling(x).flatten(1)
         return self.classifier(self.dropout_layer(x))
-
-    @classmethod
-    def load_searched_model(
-        cls,
-        name: str,
-        pretrained: bool = False,
-        download: bool = False,
-        progress: bool = True,
-        *,
-        weights: str | os.PathLike[str] | None = None,
-    ) -> tnn.Module:
-        """A published architecture of this space (NNI's classmethod; see
-        :func:`~.registry.load_searched_model`): ``proxylessnas-mobile``, ``proxylessnas-gpu``
-        (or NNI's names ``proxyless-mobile``, ``proxyless-gpu``)."""
-        return load_architecture_of(cls, name, pretrained, download, progress, weights)
 
     def no_weight_decay(self) -> set[str]:
         """Parameters timm's optimiser factory should not decay (the classifier's)."""

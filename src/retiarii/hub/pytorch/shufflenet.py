@@ -15,7 +15,6 @@ default widths.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,7 +24,7 @@ import torch.nn as tnn
 from ...nn import pytorch as nn
 from ...nn.pytorch import LayerChoice, ValueChoice
 from ...nn.pytorch.wrappers import model_wrapper
-from .proxylessnas import load_architecture_of
+from .hub_space import HubSpaceMixin
 from .registry import ArchitectureEntry, SpaceEntry, register_architecture, register_space
 
 __all__ = ["ShuffleNetBlock", "ShuffleNetSpace", "ShuffleXceptionBlock"]
@@ -203,7 +202,7 @@ def _choice_block(
 
 
 @model_wrapper
-class ShuffleNetSpace(tnn.Module):
+class ShuffleNetSpace(HubSpaceMixin, tnn.Module):
     """The SPOS search space (NNI's class, arguments and labels).
 
     Args:
@@ -269,20 +268,6 @@ class ShuffleNetSpace(tnn.Module):
         self.dropout = tnn.Dropout(0.1)
         self.classifier = tnn.Sequential(tnn.Linear(last, num_labels, bias=False))
         self._initialize_weights()
-
-    @classmethod
-    def load_searched_model(
-        cls,
-        name: str,
-        pretrained: bool = False,
-        download: bool = False,
-        progress: bool = True,
-        *,
-        weights: str | os.PathLike[str] | None = None,
-    ) -> tnn.Module:
-        """A published architecture of this space (NNI's classmethod; see
-        :func:`~.registry.load_searched_model`): ``spos``."""
-        return load_architecture_of(cls, name, pretrained, download, progress, weights)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv_last(self.features(self.first_conv(x)))
