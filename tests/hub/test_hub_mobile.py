@@ -5,6 +5,7 @@ networks it exports, and the published networks have the published shapes."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
@@ -93,6 +94,18 @@ def test_nni_classmethods_load_only_the_space_own_architectures() -> None:
     model = ShuffleNetSpace.fixed_arch({"layer_1": "xcep", "layer_2": "k5"})(10, **small)
     assert model(torch.randn(1, 3, 32, 32)).shape == (1, 10)
     assert not any(isinstance(m, MutableModule) for m in model.modules())
+
+
+def test_local_weights_load_through_the_space_classmethod(tmp_path: Path) -> None:
+    model = ShuffleNetSpace.load_searched_model("spos")
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(0.25)
+    torch.save(model.state_dict(), tmp_path / "spos.pth")
+    loaded = ShuffleNetSpace.load_searched_model(
+        "spos", pretrained=True, weights=tmp_path / "spos.pth"
+    )
+    assert all(torch.equal(p, torch.full_like(p, 0.25)) for p in loaded.parameters())
 
 
 def test_shufflenet_channel_search_labels() -> None:

@@ -346,18 +346,40 @@ class ProxylessNAS(HubSpaceMixin, tnn.Module):
         return {"classifier.weight", "classifier.bias"}
 
 
-def reset_parameters(model: tnn.Module) -> None:
-    """The official ProxylessNAS initialisation: ``he_fout`` convs, unit BatchNorms, small
-    classifier (a supernet trains noticeably worse from torch's default init)."""
+def reset_parameters(
+    model: tnn.Module,
+    model_init: str = "he_fout",
+    init_div_groups: bool = False,
+    bn_momentum: float | None = None,
+    bn_eps: float | None = None,
+) -> None:
+    """The official ProxylessNAS initialisation (NNI's function), so that a network built here
+    starts where the official code's does: He-normal conv weights (fan-out, or fan-in with
+    ``model_init="he_fin"``; divided by the groups with ``init_div_groups``), unit BatchNorms, a
+    small-normal classifier.
+
+    Unlike NNI, BatchNorm ``momentum``/``eps`` are changed only when given: the spaces here pass
+    them to the BatchNorm constructors, so that freezing a value choice keeps them.
+    """
+    if model_init not in ("he_fout", "he_fin"):
+        raise ValueError(
+            f"reset_parameters: model_init must be 'he_fout' or 'he_fin', got {model_init!r}"
+        )
     for m in model.modules():
         if isinstance(m, tnn.Conv2d):
-            fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
-            tnn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan_out))
-            if m.bias is not None:
+            channels = m.out_channels if model_init == "he_fout" else m.in_channels
+            fan: float = m.kernel_size[0] * m.kernel_size[1] * channels
+            if init_div_groups:
+                fan /= m.groups
+            tnn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan))
+        elif isinstance(m, (tnn.BatchNorm1d, tnn.BatchNorm2d)):
+            if m.affine:
+                tnn.init.ones_(m.weight)
                 tnn.init.zeros_(m.bias)
-        elif isinstance(m, (tnn.BatchNorm1d, tnn.BatchNorm2d)) and m.affine:
-            tnn.init.ones_(m.weight)
-            tnn.init.zeros_(m.bias)
+            if bn_momentum is not None:
+                m.momentum = bn_momentum
+            if bn_eps is not None:
+                m.eps = bn_eps
         elif isinstance(m, tnn.Linear):
             tnn.init.normal_(m.weight, 0.0, 0.01)
             if m.bias is not None:
