@@ -265,8 +265,7 @@ class MobileNetV3Space(HubSpaceMixin, tnn.Module):
                 activation_layer=act,
             )
 
-        low, high = depth
-        return Repeat(block, (max(low, 1) if stride != 1 else low, high), label=f"s{stage}_depth")
+        return Repeat(block, depth, label=f"s{stage}_depth")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.blocks(self.stem(x))
