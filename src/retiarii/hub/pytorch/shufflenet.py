@@ -310,7 +310,8 @@ register_space(
 )
 
 # NNI hardcodes this sample in ``ShuffleNetSpace.load_searched_model('spos')`` (converted from
-# the official release, megvii-model/SinglePathOneShot).
+# the official release, megvii-model/SinglePathOneShot). NNI's converted weights for it expect
+# BGR images in 0..255 without normalisation, as the official evaluation feeds them.
 _SPOS = {
     "layer_1": "k7",
     "layer_2": "k5",
