@@ -6,15 +6,21 @@ architectures found in them (NNI's names).
 
 from __future__ import annotations
 
+from .mobilenetv3 import MobileNetV3Space
 from .nasbench201 import NB201_OPS, NasBench201, NasBench201Cell
+from .proxylessnas import ProxylessNAS
 from .registry import ARCHITECTURES, SPACES, load_searched_model, searched_architecture
+from .shufflenet import ShuffleNetSpace
 
 __all__ = [
     "ARCHITECTURES",
     "NB201_OPS",
     "SPACES",
+    "MobileNetV3Space",
     "NasBench201",
     "NasBench201Cell",
+    "ProxylessNAS",
+    "ShuffleNetSpace",
     "load_searched_model",
     "searched_architecture",
 ]
