@@ -127,7 +127,11 @@ def test_charts_and_escaping_in_them(watch_factory, dashboard) -> None:
     page = watch.goto("/charts")
     page.locator(".parcoords").first.wait_for()
     charts = page.locator("#view .js-plotly-plot")
-    assert charts.count() == 6  # history, curves, one per label (3), parallel coordinates
+    assert (
+        charts.count() == 7
+    )  # history, curves, over time, one per label (3), parallel coordinates
+    over_time = page.locator("section", has_text="Final metric over time")
+    assert over_time.locator(".scatterlayer .trace").first.locator(".point").count() == 11
     curves = page.locator("section", has_text="Intermediate curves")
     assert curves.locator(".scatterlayer .trace").count() == 12
     by_value = page.locator("section", has_text="Metric by chosen value")

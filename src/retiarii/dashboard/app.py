@@ -4,7 +4,8 @@ Routes (all ``GET`` unless said otherwise; JSON errors are ``{"error": "..."}``)
 
 ====================================  ===========================================================
 ``/``, ``/trials``, ``/charts``,      the single-page app (``static/index.html``); the page is
-``/oneshot``, ``/trials/<id>``        picked by the browser from the path (``/trial/<id>`` too)
+``/oneshot``, ``/compare``,          picked by the browser from the path (``/trial/<id>`` too;
+``/trials/<id>``                      ``/compare?ids=1,2`` shows trials side by side)
 ``/static/<name>``                    the page's scripts and styles (``static/*.js``, ``*.css``)
                                       and ``plotly.min.js`` (from the installed ``plotly``
                                       package): looked up by name in a fixed table
@@ -61,7 +62,7 @@ __all__ = ["LOOPBACK_HOSTS", "create_app", "plotly_js_path"]
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 _STATIC = Path(__file__).with_name("static")
-_PAGE_PATHS = ("/", "/trials", "/charts", "/oneshot")
+_PAGE_PATHS = ("/", "/trials", "/charts", "/oneshot", "/compare")
 _MAX_TOP_K = 10_000
 _CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "

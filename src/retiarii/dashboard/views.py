@@ -229,8 +229,16 @@ def _trial_row(trial: TrialRecord) -> dict[str, Any]:
 
 
 def trials_view(store: ExperimentStore) -> list[dict[str, Any]]:
-    """Every trial as a row (the record's fields plus ``duration``), in id order."""
-    return [_trial_row(t) for t in store.trials()]
+    """Every trial as a row (the record's fields plus ``duration``), in id order; a running
+    trial also has ``latest`` (its last intermediate value) so the table shows how it is doing."""
+    rows = []
+    for trial in store.trials():
+        row = _trial_row(trial)
+        if trial.status == "RUNNING":
+            reports = store.intermediates(trial.id)
+            row["latest"] = reports[-1].value_num if reports else None
+        rows.append(row)
+    return rows
 
 
 def trial_log_path(experiment_dir: Path, trial: TrialRecord) -> Path | None:

@@ -2,6 +2,7 @@
 
 import { clear, el, getJSON, HttpError } from "./dom.js";
 import { chartsPage, oneshotPage } from "./page_charts.js";
+import { comparePage } from "./page_compare.js";
 import { overviewPage } from "./page_overview.js";
 import { trialPage, trialsPage } from "./page_trials.js";
 
@@ -22,6 +23,7 @@ function route(path) {
   if (path === "/trials") return { name: "trials", make: trialsPage, title: "Trials" };
   if ((m = path.match(/^\/trials?\/(\d+)$/))) return { name: "trials", make: () => trialPage(Number(m[1])), id: Number(m[1]), title: `Trial #${m[1]}` };
   if (path === "/charts") return { name: "charts", make: chartsPage, title: "Charts" };
+  if (path === "/compare") return { name: "trials", make: comparePage, title: "Compare trials" };
   if (path === "/oneshot") return { name: "oneshot", make: oneshotPage, title: "One-shot" };
   return null;
 }

@@ -279,5 +279,66 @@ export function trialCurveFigure(trial) {
     xaxis: integerAxis(xs, "report (sequence)"),
     yaxis: { title: axisTitle("intermediate metric"), zeroline: false },
   });
+  if (xs.length === 1) {
+    // one report: a point in the middle of a small window around it, not on a -1..1 axis
+    const y = trial.intermediates[0].value_num;
+    const ys = [y, trial.final_value].filter((v) => v != null);
+    const span = Math.max(Math.abs(Math.max(...ys) - Math.min(...ys)), Math.abs(y) * 0.1, 1e-3);
+    layout.xaxis = { ...layout.xaxis, range: [xs[0] - 1, xs[0] + 1], dtick: 1 };
+    layout.yaxis = { ...layout.yaxis, range: [Math.min(...ys) - span, Math.max(...ys) + span] };
+    traces[0].marker = { size: 10 };
+    if (traces[1]) traces[1].x = [xs[0] - 1, xs[0] + 1];
+  }
+  return [traces, layout];
+}
+
+// Final metric against wall-clock time since the experiment started (minutes): how fast the
+// search improved, which trial ids alone do not show when trials run in parallel.
+export function timeFigure(trials, optimizeMode, startedAt) {
+  const done = trials.filter((tr) => metricOf(tr) != null && tr.ended_at != null)
+    .sort((a, b) => a.ended_at - b.ended_at);
+  const minutes = (tr) => (tr.ended_at - startedAt) / 60;
+  const better = optimizeMode === "minimize" ? (a, b) => a < b : (a, b) => a > b;
+  const bestX = [], bestY = [];
+  let soFar = null;
+  for (const tr of done) {
+    if (soFar === null || better(tr.final_value, soFar)) soFar = tr.final_value;
+    bestX.push(minutes(tr));
+    bestY.push(soFar);
+  }
+  const traces = [
+    {
+      type: "scatter", mode: "markers", name: "final metric", x: done.map(minutes),
+      y: done.map((tr) => tr.final_value), text: done.map((tr) => `trial ${tr.id}`),
+      marker: { size: 8, color: COLORS[0], line: { width: 1, color: "#fff" } },
+      hovertemplate: "%{text}<br>ended at %{x:.2f} min<br>metric %{y}<extra></extra>",
+    },
+    {
+      type: "scatter", mode: "lines", name: `best so far (${optimizeMode})`, x: bestX, y: bestY,
+      line: { shape: "hv", color: BEST_COLOR, width: 2 }, hoverinfo: "skip",
+    },
+  ];
+  const layout = baseLayout({
+    xaxis: { title: axisTitle("minutes since the experiment started"), zeroline: false, rangemode: "tozero" },
+    yaxis: { title: axisTitle("final metric"), zeroline: false },
+  });
+  return [traces, layout];
+}
+
+// The intermediate curves of a few chosen trials, one colour each (the compare page).
+export function compareCurvesFigure(curves, trials) {
+  const traces = trials.map((tr, i) => {
+    const curve = curves[String(tr.id)] || { x: [], y: [] };
+    return {
+      type: "scatter", mode: curve.x.length > 1 ? "lines+markers" : "markers", name: `trial ${tr.id}`,
+      x: curve.x, y: curve.y, line: { color: COLORS[i % COLORS.length], width: 2 }, marker: { size: 7 },
+      hovertemplate: `trial ${tr.id}<br>report %{x}: %{y}<extra></extra>`,
+    };
+  });
+  const xs = traces.flatMap((tr) => tr.x);
+  const layout = baseLayout({
+    xaxis: integerAxis(xs, "report (sequence)"),
+    yaxis: { title: axisTitle("intermediate metric"), zeroline: false },
+  });
   return [traces, layout];
 }

@@ -95,10 +95,24 @@ export function pyLiteral(value) {
   return `{${keys.map((k) => `${JSON.stringify(k)}: ${pyLiteral(value[k])}`).join(", ")}}`;
 }
 
-// Python that rebuilds the architecture (the model class name comes from the experiment).
-export function fixedArchSnippet(sample, modelName) {
-  const cls = /^[A-Za-z_][A-Za-z0-9_.]*$/.test(modelName || "") ? modelName : "Model";
-  return `from retiarii import fixed_arch\n\nwith fixed_arch(${pyLiteral(sample || {})}):\n    model = ${cls}()\n`;
+// Python that rebuilds the architecture, as the console and `retiarii export -f code` print it:
+// the import line and the constructor call come from the experiment's info when it has them.
+export function fixedArchSnippet(sample, info) {
+  const name = info?.model;
+  const cls = /^[A-Za-z_][A-Za-z0-9_.]*$/.test(name || "") ? name : "Model";
+  const importLine = info?.model_import || `# import ${cls} from the module that defines it`;
+  const call = info?.model_call || `${cls}()`;
+  return `from retiarii import fixed_arch\n${importLine}\n\nwith fixed_arch(${pyLiteral(sample || {})}):\n    model = ${call}\n`;
+}
+
+// "1 label", "3 labels".
+export function plural(n, word, many) {
+  return `${n} ${n === 1 ? word : many || `${word}s`}`;
+}
+
+// Unix seconds of a key like "run_started_at" or "created_at" shown as a date.
+export function isTimestampKey(key) {
+  return /(^|_)(at|time)$/.test(key);
 }
 
 export function codeBlock(text) {

@@ -2,8 +2,8 @@
 
 import { chartBox, historyFigure, plot } from "./charts.js";
 import {
-  clear, codeBlock, el, fixedArchSnippet, fmtDuration, fmtNum, fmtTime, fmtValue, keyValueTable,
-  sampleTable, section, statusPill,
+  clear, codeBlock, el, fixedArchSnippet, fmtDuration, fmtNum, fmtTime, fmtValue, isTimestampKey,
+  keyValueTable, plural, sampleTable, section, statusPill,
 } from "./dom.js";
 
 function card(title, ...body) {
@@ -80,6 +80,33 @@ function spaceTable(space) {
   return el("table", { class: "data" }, el("thead", {}, head), el("tbody", {}, rows));
 }
 
+// The last line of a traceback ("ValueError: ..."): what went wrong, without the stack.
+function errorLine(error) {
+  const lines = String(error || "").trim().split("\n").filter((l) => l.trim());
+  return lines.length ? lines[lines.length - 1].trim() : "";
+}
+
+// When no trial succeeded but some failed: how many, and their most common error, so a broken
+// evaluator is seen on the first page instead of trial by trial.
+function failureSummary(trials) {
+  const failed = trials.filter((tr) => ["FAILED", "TIMEOUT"].includes(tr.status));
+  if (!failed.length) return null;
+  const counts = new Map();
+  for (const tr of failed) {
+    const line = errorLine(tr.error) || tr.status.toLowerCase();
+    const entry = counts.get(line) || { n: 0, first: tr };
+    entry.n += 1;
+    counts.set(line, entry);
+  }
+  const [line, { n, first }] = [...counts.entries()].sort((a, b) => b[1].n - a[1].n)[0];
+  const all = failed.length === trials.filter((tr) => tr.ended_at != null).length;
+  return el("div", { class: "failure-summary" },
+    el("p", {}, el("strong", { text: all ? `All ${plural(failed.length, "trial")} failed` : `${plural(failed.length, "trial")} failed` }),
+      `; ${n === failed.length ? "every one" : `${n} of them`} with:`),
+    el("pre", { class: "error", text: line }),
+    el("p", {}, "See ", el("a", { href: `/trials/${first.id}`, text: `trial #${first.id}` }), " for the traceback and log."));
+}
+
 export function overviewPage() {
   let cards, best, history, space, config, lastStatic = null;
   return {
@@ -112,15 +139,15 @@ export function overviewPage() {
           el("p", {}, "Trial ", el("a", { href: `/trials/${exp.best.id}`, text: `#${exp.best.id}` }),
             ` reached ${fmtNum(exp.best.final_value)}.`),
           sampleTable(exp.best.sample),
-          codeBlock(fixedArchSnippet(exp.best.sample, exp.info?.model)));
+          codeBlock(fixedArchSnippet(exp.best.sample, exp.info)));
       } else if (exp.selected) {
         const at = exp.selected.epoch != null ? `epoch ${exp.selected.epoch}` : `step ${exp.selected.step}`;
         clear(best,
           el("p", {}, `The one-shot search's current choice (${at}); see `, el("a", { href: "/oneshot", text: "One-shot" }), "."),
           sampleTable(exp.selected.sample),
-          codeBlock(fixedArchSnippet(exp.selected.sample, exp.info?.model)));
+          codeBlock(fixedArchSnippet(exp.selected.sample, exp.info)));
       } else {
-        clear(best, el("p", { class: "muted", text: "No successful trial yet." }));
+        clear(best, failureSummary(trials) || el("p", { class: "muted", text: "No successful trial yet." }));
       }
       plot(history, ...historyFigure(trials, exp.optimize_mode, exp.best?.id),
         exp.best ? null : "No successful trial yet.");
@@ -128,12 +155,13 @@ export function overviewPage() {
       if (staticKey !== lastStatic) {
         lastStatic = staticKey;
         clear(space,
-          el("p", {}, `${exp.space.labels.length} labels · `,
+          el("p", {}, `${plural(exp.space.labels.length, "label")} · `,
             el("strong", { text: exp.space.size ?? "?" }), " architectures"),
           spaceTable(exp.space));
         const info = Object.entries(exp.info || {})
           .filter(([k]) => !["duration", "end_reason"].includes(k))
-          .map(([k, v]) => [k, fmtValue(v)]);
+          .filter(([k]) => !["model_import", "model_call"].includes(k))
+          .map(([k, v]) => [k, isTimestampKey(k) && typeof v === "number" ? fmtTime(v) : fmtValue(v)]);
         clear(config,
           keyValueTable(info),
           keyValueTable(flatten(exp.config, "", [])));

@@ -3,7 +3,7 @@
 import { chartBox, plot, trialCurveFigure } from "./charts.js";
 import {
   clear, codeBlock, el, fixedArchSnippet, fmtDuration, fmtNum, fmtTime, fmtValue, keyValueTable,
-  sampleTable, section, statusPill,
+  plural, sampleTable, section, statusPill,
 } from "./dom.js";
 
 const MAX_LABEL_COLUMNS = 6;
@@ -27,12 +27,27 @@ function fieldOf(trial, key) {
   }
 }
 
+const FIELDS = ["id", "status", "metric", "duration"];
+const NUMERIC_FIELDS = new Set(["id", "metric", "duration"]);
+
 // "relu", "act=relu", "metric>0.9", "status=failed", "duration<=10": every token must hold.
-export function parseFilter(text) {
-  return text.trim().split(/\s+/).filter(Boolean).map((token) => {
+// Returns the tests and, for tokens that cannot mean what they say, the problems to show
+// (an unknown label, a comparison with something that is not a number, nothing to compare with).
+export function parseFilter(text, labels) {
+  const problems = [];
+  const known = new Set([...FIELDS, ...(labels || [])].map((k) => k.toLowerCase()));
+  const tests = text.trim().split(/\s+/).filter(Boolean).map((token) => {
     const m = token.match(/^([^<>=!]+?)(>=|<=|!=|=|>|<)(.*)$/);
     if (m) {
       const [, key, op, raw] = m;
+      if (raw === "") problems.push(`"${token}": nothing after "${op}"; write e.g. ${key}${op}${NUMERIC_FIELDS.has(key.toLowerCase()) ? "0.9" : "value"}`);
+      else if (!known.has(key.toLowerCase())) {
+        problems.push(`"${key}" is not a label or a field (labels: ${(labels || []).join(", ") || "none"}; fields: ${FIELDS.join(", ")}); "${token}" is matched as text`);
+      } else if (NUMERIC_FIELDS.has(key.toLowerCase()) && Number.isNaN(Number(raw))) {
+        problems.push(`"${raw}" is not a number (in "${token}")`);
+      } else if (["<", ">", "<=", ">="].includes(op) && Number.isNaN(Number(raw)) && !NUMERIC_FIELDS.has(key.toLowerCase())) {
+        problems.push(`"${token}": ${op} compares numbers, but "${raw}" is not one (values are then compared as text)`);
+      }
       return (trial) => {
         const value = fieldOf(trial, key);
         if (value === undefined) return haystack(trial).includes(token.toLowerCase());
@@ -45,6 +60,7 @@ export function parseFilter(text) {
     const needle = token.toLowerCase();
     return (trial) => haystack(trial).includes(needle);
   });
+  return { tests, problems };
 }
 
 function haystack(trial) {
@@ -63,6 +79,7 @@ function compare(a, b) {
 // -------------------------------------------------------------------------------- trial table
 
 const view = { sort: "id", desc: false, q: "", status: "" };
+const picked = new Set(); // trials ticked for comparison
 
 function readQuery() {
   const params = new URLSearchParams(location.search);
@@ -83,11 +100,20 @@ function writeQuery() {
 }
 
 export function trialsPage() {
-  let search, status, count, table, last = null, lastData = null;
+  let search, status, count, problems, compareButton, table, last = null, lastData = null;
+
+  function updateCompare() {
+    compareButton.disabled = picked.size < 2;
+    compareButton.textContent = picked.size ? `Compare ${plural(picked.size, "trial")}` : "Compare (tick 2 or more)";
+  }
 
   function columns(exp) {
     const labels = exp.space.labels.map((l) => l.label);
+    const now = exp.now ?? Date.now() / 1000;
     const cols = [
+      { key: "pick", title: "", get: (tr) => (picked.has(tr.id) ? 0 : 1), pick: true,
+        cell: (tr) => el("input", { type: "checkbox", class: "pick", "aria-label": `compare trial ${tr.id}`, checked: picked.has(tr.id),
+          onclick: (e) => { e.stopPropagation(); if (e.target.checked) picked.add(tr.id); else picked.delete(tr.id); updateCompare(); } }) },
       { key: "id", title: "#", get: (tr) => tr.id, cell: (tr) => el("a", { href: `/trials/${tr.id}`, text: `#${tr.id}` }), num: true },
       { key: "status", title: "status", get: (tr) => tr.status, cell: (tr) => statusPill(tr.status) },
     ];
@@ -102,8 +128,15 @@ export function trialsPage() {
           el("code", { class: "chip", title: k }, `${k}=${fmtValue(v)}`))) });
     }
     cols.push(
-      { key: "metric", title: "final metric", get: (tr) => tr.final_value, cell: (tr) => fmtNum(tr.final_value), num: true },
-      { key: "duration", title: "duration", get: (tr) => tr.duration, cell: (tr) => fmtDuration(tr.duration), num: true },
+      { key: "metric", title: "final metric", get: (tr) => tr.final_value, num: true,
+        cell: (tr) => tr.status === "RUNNING" && tr.latest != null
+          ? el("span", { class: "muted", title: "latest intermediate result (still running)", text: `${fmtNum(tr.latest)} …` })
+          : fmtNum(tr.final_value) },
+      { key: "duration", title: "duration", num: true,
+        get: (tr) => tr.duration ?? (tr.status === "RUNNING" && tr.started_at != null ? now - tr.started_at : null),
+        cell: (tr) => tr.status === "RUNNING" && tr.started_at != null
+          ? el("span", { title: "running for", text: `${fmtDuration(Math.max(0, now - tr.started_at))} …` })
+          : fmtDuration(tr.duration) },
       { key: "started", title: "started", get: (tr) => tr.started_at, cell: (tr) => fmtTime(tr.started_at) },
     );
     return cols;
@@ -114,7 +147,8 @@ export function trialsPage() {
     const { experiment: exp, trials } = lastData;
     const cols = columns(exp);
     const sortCol = cols.find((c) => c.key === view.sort) || cols[0];
-    const tests = parseFilter(view.q);
+    const { tests, problems: issues } = parseFilter(view.q, exp.space.labels.map((l) => l.label));
+    clear(problems, issues.map((text) => el("div", { text })));
     const shown = trials
       .filter((tr) => !view.status || tr.status === view.status)
       .filter((tr) => tests.every((test) => test(tr)))
@@ -126,6 +160,7 @@ export function trialsPage() {
     const bestId = exp.best?.id;
     const head = el("tr", {}, cols.map((c) => {
       const active = c.key === sortCol.key;
+      if (c.pick) return el("th", { class: "pick", title: "tick trials to compare them" }, "⇄");
       return el("th", {
         class: `${c.num ? "num" : ""} sortable ${active ? "sorted" : ""}`,
         "aria-sort": active ? (view.desc ? "descending" : "ascending") : "none",
@@ -141,7 +176,7 @@ export function trialsPage() {
     const rows = shown.slice(0, MAX_ROWS).map((tr) => el("tr", {
       class: `row ${tr.id === bestId ? "best-row" : ""}`, "data-id": tr.id,
       onclick: (e) => { if (!e.target.closest("a")) document.dispatchEvent(new CustomEvent("navigate", { detail: `/trials/${tr.id}` })); },
-    }, cols.map((c) => el("td", { class: c.num ? "num" : c.label ? "val" : "" }, c.cell(tr),
+    }, cols.map((c) => el("td", { class: c.num ? "num" : c.label ? "val" : c.pick ? "pick" : "" }, c.cell(tr),
       c.key === "id" && tr.id === bestId ? el("span", { class: "star", title: "best trial", text: " ★" }) : null))));
     clear(table, el("thead", {}, head), el("tbody", {}, rows));
     count.textContent = `${shown.length} of ${trials.length} trials` +
@@ -164,11 +199,16 @@ export function trialsPage() {
         oninput: () => { view.q = search.value; writeQuery(); render(); } });
       status = el("select", { "aria-label": "status", onchange: () => { view.status = status.value; writeQuery(); render(); } });
       count = el("span", { class: "muted" });
+      problems = el("div", { class: "filter-problems small", role: "status", id: "filter-problems" });
+      compareButton = el("button", { type: "button", class: "button light", id: "compare",
+        onclick: () => document.dispatchEvent(new CustomEvent("navigate", { detail: `/compare?ids=${[...picked].sort((a, b) => a - b).join(",")}` })) });
+      updateCompare();
       table = el("table", { class: "data trials", id: "trials-table" });
-      root.append(section("Trials", el("div", { class: "toolbar" }, search, status, count), el("div", { class: "scroll" }, table)));
+      root.append(section("Trials", el("div", { class: "toolbar" }, search, status, count, compareButton), problems, el("div", { class: "scroll" }, table)));
     },
     update(data) {
-      const key = JSON.stringify([data.trials, data.experiment.best?.id, data.experiment.space]);
+      const running = data.trials.some((tr) => tr.status === "RUNNING");
+      const key = JSON.stringify([data.trials, data.experiment.best?.id, data.experiment.space, running ? data.experiment.now : 0]);
       if (key === last) return;
       last = key;
       lastData = data;
@@ -222,7 +262,7 @@ export function trialPage(id) {
         ...(trial.resumed_from ? [["re-runs", el("a", { href: `/trials/${trial.resumed_from}`, text: `trial #${trial.resumed_from}` })]] : []),
         ["reports", String(trial.intermediates.length)],
       ]));
-      clear(sample, sampleTable(trial.sample), codeBlock(fixedArchSnippet(trial.sample, exp.info?.model)));
+      clear(sample, sampleTable(trial.sample), codeBlock(fixedArchSnippet(trial.sample, exp.info)));
       plot(curve, ...trialCurveFigure(trial),
         trial.intermediates.length ? null : "This trial reported no intermediate metric (yet).");
       clear(errorBox, trial.error
