@@ -59,3 +59,31 @@ def test_live_line_only_on_a_terminal() -> None:
     text = tty.getvalue()
     assert "[2/10] running 1 failed 1 | best 0.5 (#1)" in text
     assert "ETA" in text and text.endswith("\n")
+
+
+def test_outside_a_terminal_a_status_line_is_logged_periodically(
+    tmp_path, caplog, monkeypatch
+) -> None:
+    caplog.set_level(logging.INFO, logger="retiarii.experiment")
+    quiet = io.StringIO()
+    progress = Progress(10, None, stream=quiet, status_every=0.0)
+    assert progress.due() and not progress.due(force=True)  # no final redraw off a terminal
+    progress.update(2, 1, 0, 0.5, 1)
+    assert quiet.getvalue() == ""  # nothing raw on the stream, only through logging
+    assert "status: [2/10] running 1 failed 0 | best 0.5 (#1)" in caplog.messages[-1]
+    slow = Progress(10, None, stream=quiet, status_every=3600)
+    assert not slow.due()  # not before the interval has passed
+
+    # the experiment logs it while its trials run (here: every 0 s, trials sleep 0.3 s)
+    from .spaces import TinyNet, score_tiny
+
+    exp = RetiariiExperiment(
+        TinyNet(), FunctionalEvaluator(score_tiny, delay=0.3), None, strategy.GridSearch()
+    )
+    config = make_config(tmp_path, execution="inprocess", max_trial_number=2)
+    import retiarii.experiment.experiment as experiment_module
+
+    every_time = lambda *a, **k: Progress(*a, status_every=0.0, **k)  # noqa: E731
+    monkeypatch.setattr(experiment_module, "Progress", every_time)
+    exp.run(config)
+    assert any(m.startswith("status: [") for m in caplog.messages)

@@ -251,7 +251,7 @@ class ExperimentLoop:
                 )
 
     def _draw(self, force: bool = False) -> None:
-        if self.progress is None or not self.progress.live:
+        if self.progress is None or not self.progress.due(force):
             return
         counts = self.store.counts()
         best = self.store.best_trials(1)

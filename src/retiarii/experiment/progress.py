@@ -1,5 +1,7 @@
-"""Console output of a running experiment: one log line per finished trial, and a live status line
-(done/running/failed of the budget, best so far, elapsed, ETA) when stderr is a terminal."""
+"""Console output of a running experiment: one log line per finished trial, and a status line
+(done/running/failed of the budget, best so far, elapsed, ETA): redrawn live when stderr is a
+terminal, else logged every ``status_every`` seconds so a search under ``nohup``, in CI or in a
+notebook log still says it is alive while long trials run."""
 
 from __future__ import annotations
 
@@ -24,17 +26,29 @@ def format_seconds(seconds: float | None) -> str:
 
 
 class Progress:
-    """Prints progress; quiet (no live line) when the stream is not a terminal."""
+    """Prints progress: a live line on a terminal, a periodic log line elsewhere."""
 
     def __init__(
-        self, budget: int | None, duration: float | None, stream: TextIO | None = None
+        self,
+        budget: int | None,
+        duration: float | None,
+        stream: TextIO | None = None,
+        status_every: float = 30.0,
     ) -> None:
         self.stream = stream or sys.stderr
         self.live = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.budget = budget
         self.duration = duration
+        self.status_every = status_every
         self.start = time.time()
-        self._last_draw = 0.0
+        self._last_draw = 0.0 if self.live else self.start
+
+    def due(self, force: bool = False) -> bool:
+        """Whether :meth:`update` would print now (the caller can skip counting otherwise)."""
+        since = time.time() - self._last_draw
+        if self.live:
+            return force or since >= 0.1
+        return not force and since >= self.status_every
 
     def trial_finished(
         self, trial_id: int, status: str, value: float | None, seconds: float | None, sample: dict
@@ -55,12 +69,10 @@ class Progress:
         best_id: int | None,
         force: bool = False,
     ) -> None:
-        """Redraw the live line (at most 10 times a second)."""
-        if not self.live:
+        """Redraw the live line (at most 10 times a second), or log it every ``status_every`` s."""
+        if not self.due(force):
             return
         now = time.time()
-        if not force and now - self._last_draw < 0.1:
-            return
         self._last_draw = now
         elapsed = now - self.start
         eta: float | None = None
@@ -74,6 +86,9 @@ class Progress:
             f"[{done}/{budget}] running {running} failed {failed} | {best_text} | "
             f"{format_seconds(elapsed)} elapsed, ETA {format_seconds(eta)}"
         )
+        if not self.live:
+            _logger.info("status: %s", line)
+            return
         self.stream.write("\r\x1b[2K" + line)
         self.stream.flush()
 
