@@ -18,6 +18,7 @@ import torch
 
 import retiarii
 from retiarii.store import ExperimentStore
+from signals import default_sigint
 
 from .conftest import RETIARII, TESTS, run_cli
 
@@ -176,7 +177,11 @@ def test_export_errors(tmp_path: Path, done_experiment) -> None:
 def _start_view(*args: str) -> tuple[subprocess.Popen[str], str]:
     env = {**os.environ, "PYTHONPATH": str(TESTS)}
     process = subprocess.Popen(
-        [str(RETIARII), "view", *args], env=env, stderr=subprocess.PIPE, text=True
+        [str(RETIARII), "view", *args],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,  # Ctrl-C works even when the tests run in the background
     )
     assert process.stderr is not None
     line = process.stderr.readline()
@@ -210,6 +215,33 @@ def test_view_errors(done_experiment, tmp_path: Path) -> None:
         result = run_cli("view", str(done_experiment.experiment_dir), "--port", str(port))
     message = assert_one_line_error(result)
     assert f"127.0.0.1:{port}" in message and "choose another port" in message
+
+
+def test_view_warns_when_serving_beyond_this_machine(done_experiment) -> None:
+    with socket.socket() as busy:  # the port is taken, so nothing is actually served
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli(
+            "view", str(done_experiment.experiment_dir), "--host", "0.0.0.0", "--port", str(port)
+        )
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("retiarii: warning: serving the dashboard on 0.0.0.0: anyone")
+    assert result.returncode == 1 and "choose another port" in lines[-1]
+
+
+def test_the_api_warns_like_the_cli(done_experiment) -> None:
+    from retiarii.experiment.pytorch import RetiariiExperiment
+
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.warns(UserWarning, match="anyone who can reach this machine"):
+            with pytest.raises(OSError):
+                RetiariiExperiment.view(
+                    done_experiment.experiment_dir, port=port, host="0.0.0.0", non_blocking=True
+                )
 
 
 # ------------------------------------------------------------------------------------ resume

@@ -81,6 +81,18 @@ def test_bad_duration_message_shows_the_accepted_forms() -> None:
     assert "10m" in str(info.value)
 
 
+@pytest.mark.parametrize("field", ["max_experiment_duration", "trial_timeout"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_nan_and_infinite_durations_are_refused(field: str, value: float, tmp_path) -> None:
+    config = RetiariiExeConfig("local", experiment_working_directory=str(tmp_path))
+    setattr(config, field, value)
+    with pytest.raises(ConfigError, match=f"{field}: must be a finite duration.*None"):
+        config.validate()
+    with pytest.raises(ConfigError, match=field):
+        _experiment().run(config)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("text", "seconds"),
     [("30s", 30), ("10m", 600), ("2h", 7200), ("1.5d", 129600), ("45", 45), (7, 7), (0.5, 0.5)],

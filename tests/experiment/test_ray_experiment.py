@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from raytools import listening_addresses, processes_with_marker, short_tmpdir, subprocess_env
+from signals import default_sigint
 
 from .helpers import experiment_dir, open_reader, wait_for
 from .ray_driver import MAX_TRIALS
@@ -45,6 +46,7 @@ def start_driver(what: str, target: Path, env: dict[str, str]) -> subprocess.Pop
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=default_sigint,  # Ctrl-C works even when the tests run in the background
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from .. import __version__
@@ -48,6 +49,10 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def _show_warning(message: Warning | str, *args: object, **kwargs: object) -> None:
+    print(f"retiarii: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     parser = build_parser()
@@ -56,7 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        code: int = args.handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning  # one plain line, like the CLI's errors
+            code: int = args.handler(args)
     except CLIError as exc:
         return _fail(str(exc), 2)
     except KeyboardInterrupt:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ._common import add_experiment_argument, experiment_directory
 
@@ -15,13 +14,7 @@ def run(args: argparse.Namespace) -> int:
     from ..experiment.experiment import RetiariiExperiment
 
     directory = experiment_directory(args.experiment)
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(
-            f"retiarii: warning: serving on {args.host}: anyone who can reach this machine can "
-            "see the experiment (the dashboard has no login)",
-            file=sys.stderr,
-        )
-    RetiariiExperiment.view(directory, port=args.port, host=args.host)
+    RetiariiExperiment.view(directory, port=args.port, host=args.host)  # warns off loopback
     return 0
 
 

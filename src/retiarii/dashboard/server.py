@@ -12,6 +12,7 @@ import ipaddress
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,14 @@ def serve_dashboard(
         ImportError: The dashboard extra is not installed.
         OSError: The address cannot be bound (e.g. the port is in use).
     """
+    if not _is_loopback(host):
+        # one warning for every way in: exp.run, RetiariiExperiment.view, `retiarii view --host`
+        warnings.warn(
+            f"serving the dashboard on {host}: anyone who can reach this machine can see the "
+            "experiment (the dashboard has no login); use host='127.0.0.1' to keep it local",
+            UserWarning,
+            stacklevel=2,
+        )
     directory = Path(experiment_dir)
     if not (directory / DEFAULT_FILENAME).exists():
         raise FileNotFoundError(

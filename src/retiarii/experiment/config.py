@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import math
 import os
 import re
 from dataclasses import asdict, dataclass, field, fields
@@ -44,6 +45,11 @@ def parse_duration(value: str | float | int | None, field_name: str = "duration"
         seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
     else:
         raise ConfigError(f"{field_name}: expected a duration like '10m', got {value!r}")
+    if not math.isfinite(seconds):
+        raise ConfigError(
+            f"{field_name}: must be a finite duration, got {value!r}; leave it unset (None) "
+            "for no limit"
+        )
     if seconds <= 0:
         raise ConfigError(f"{field_name}: must be positive, got {value!r}")
     return seconds
