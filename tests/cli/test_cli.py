@@ -237,11 +237,11 @@ def test_the_api_warns_like_the_cli(done_experiment) -> None:
         busy.bind(("0.0.0.0", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        with pytest.warns(UserWarning, match="anyone who can reach this machine"):
-            with pytest.raises(OSError):
-                RetiariiExperiment.view(
-                    done_experiment.experiment_dir, port=port, host="0.0.0.0", non_blocking=True
-                )
+        warned = pytest.warns(UserWarning, match="anyone who can reach this machine")
+        with warned, pytest.raises(OSError):
+            RetiariiExperiment.view(
+                done_experiment.experiment_dir, port=port, host="0.0.0.0", non_blocking=True
+            )
 
 
 # ------------------------------------------------------------------------------------ resume
