@@ -304,3 +304,29 @@ def test_unexpected_errors_are_one_line_too(tmp_path: Path) -> None:
     started = time.monotonic()
     assert run_cli("list", str(tmp_path)).returncode == 0  # listed as unreadable, not a crash
     assert time.monotonic() - started < 30
+
+
+def _store_with_a_running_trial(directory: Path, name: str) -> None:
+    with ExperimentStore(directory / "experiment.db") as store:
+        store.init_experiment(name, {}, {"a": {"_type": "choice", "_value": [1, 2]}}, "maximize")
+        store.mark_running(store.create_trial({"a": 1}))
+
+
+def test_list_shows_damaged_experiments_beside_the_others(tmp_path: Path) -> None:
+    import sqlite3
+
+    _store_with_a_running_trial(tmp_path / "fine", "fine \x1b[31mred\x07")
+    _store_with_a_running_trial(tmp_path / "edited", "edited")
+    with sqlite3.connect(tmp_path / "edited" / "experiment.db") as db:
+        db.execute("UPDATE experiment SET config = '{broken'")
+    (tmp_path / "garbage").mkdir()
+    (tmp_path / "garbage" / "experiment.db").write_bytes(b"not a database" * 100)
+    result = run_cli("list", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    assert "damaged" in lines["edited"] and "the experiment's config is damaged" in lines["edited"]
+    assert "unreadable" in lines["garbage"]
+    (fine,) = (line for line in lines.values() if "fine" in line)
+    assert "fine \\x1b[31mred\\x07" in fine and "\x1b" not in result.stdout  # escaped, not run
+    entries = json.loads(run_cli("list", str(tmp_path), "--json").stdout)
+    assert sorted(e["status"] for e in entries) == ["created", "damaged", "unreadable"]

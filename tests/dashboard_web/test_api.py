@@ -273,3 +273,19 @@ def test_oneshot_series(oneshot_dir: Path) -> None:
 def test_export_json_is_what_fixed_arch_takes(client) -> None:
     data = json.loads(client.get("/api/export", params={"top_k": 1}).content)
     assert data["top"][0]["sample"] == {XSS_LABEL: 2, "width": 16, "act": "tanh"}
+
+
+def test_a_damaged_row_is_a_json_error_naming_it(tmp_path: Path) -> None:
+    import sqlite3
+
+    with ExperimentStore(tmp_path / "experiment.db") as store:
+        store.init_experiment("damaged", {}, {}, "maximize")
+        store.mark_running(store.create_trial({"a": 1}))
+    with sqlite3.connect(tmp_path / "experiment.db") as db:
+        db.execute("UPDATE trials SET sample = '{broken'")
+    with served(tmp_path) as http:
+        assert http.get("/api/experiment").status_code == 200  # the rest still answers
+        for url in ("/api/trials", "/api/trials/1"):
+            response = http.get(url)
+            assert response.status_code == 503
+            assert "the sample of trial 1 is damaged" in response.json()["error"]

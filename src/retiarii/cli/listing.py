@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ def find_experiments(root: Path) -> list[dict[str, Any]]:
     An experiment whose store cannot be read is listed with status ``unreadable`` and the reason.
     """
     from ..dashboard.views import list_entry
-    from ..store import DEFAULT_FILENAME, ExperimentStore, StoreError
+    from ..store import DEFAULT_FILENAME, DamagedRecordError, ExperimentStore, StoreError
 
     if (root / DEFAULT_FILENAME).is_file():
         directories = [root]
@@ -33,12 +34,14 @@ def find_experiments(root: Path) -> list[dict[str, Any]]:
         try:
             with ExperimentStore(directory / DEFAULT_FILENAME, readonly=True) as store:
                 entries.append(list_entry(directory, store))
-        except (StoreError, OSError) as exc:
+        except (StoreError, OSError, sqlite3.DatabaseError) as exc:
+            # one bad experiment must not hide the others: list it with the reason
+            damaged = isinstance(exc, (DamagedRecordError, sqlite3.DatabaseError))
             entries.append(
                 {
                     "id": directory.name,
                     "path": str(directory),
-                    "status": "unreadable",
+                    "status": "damaged" if damaged else "unreadable",
                     "error": str(exc),
                     "created_at": None,
                 }
@@ -55,9 +58,18 @@ def _duration(seconds: float | None) -> str:
     return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60:02d}:{rest % 60:02d}"
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\x1b``, ``\\n``): a name or an error
+    from an experiment directory must not move the cursor or recolour the terminal."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
+
+
 def _row(entry: dict[str, Any]) -> tuple[str, ...]:
-    if entry["status"] == "unreadable":
-        return (entry["id"], "-", "unreadable", "-", "-", "-", "-", entry["error"][:60])
+    if entry["status"] in ("unreadable", "damaged"):
+        error = printable(entry["error"])
+        return (printable(entry["id"]), "-", entry["status"], "-", "-", "-", "-", error[:80])
     p = entry["progress"]
     trials = f"{p['ended']}/{p['budget']}" if p["budget"] is not None else str(p["ended"])
     if p["running"] or p["waiting"]:
@@ -66,9 +78,10 @@ def _row(entry: dict[str, Any]) -> tuple[str, ...]:
     if entry["best_trial"] is not None:
         best += f" (#{entry['best_trial']})"
     created = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry["created_at"]))
-    name = entry["name"] if len(entry["name"]) <= 30 else entry["name"][:29] + "…"
+    name = printable(entry["name"])
+    name = name if len(name) <= 30 else name[:29] + "…"
     return (
-        entry["id"],
+        printable(entry["id"]),
         name,
         entry["status"],
         trials,

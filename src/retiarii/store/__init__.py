@@ -12,6 +12,7 @@ and it never changes a finished trial, so anything read about one stays true.
 from __future__ import annotations
 
 from .errors import (
+    DamagedRecordError,
     ReadOnlyStoreError,
     SchemaVersionError,
     StoreError,
@@ -42,6 +43,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "TRIAL_STATUSES",
     "UNFINISHED_STATUSES",
+    "DamagedRecordError",
     "ExperimentRecord",
     "ExperimentStore",
     "IntermediateRecord",

@@ -44,6 +44,11 @@ class TrialFinishedError(StoreError):
         )
 
 
+class DamagedRecordError(StoreError):
+    """A row of the store cannot be decoded (edited by hand, disk corruption): the store names
+    the table, the row and the column instead of failing with a bare JSON error."""
+
+
 class TrialStateError(StoreError, ValueError):
     """A write that does not fit the trial's current (unfinished) state."""
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from retiarii.reporting import Metric
 
+from .errors import DamagedRecordError
+
 __all__ = [
     "EXPERIMENT_STATUSES",
     "FINISHED_STATUSES",
@@ -61,8 +63,14 @@ def check_choice(value: object, allowed: tuple[str, ...], what: str) -> str:
     return value
 
 
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+def _loads(text: str | None, where: str = "a store record") -> Any:
+    """``json.loads``, or :class:`DamagedRecordError` naming ``where`` the text came from."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise DamagedRecordError(f"{where} is damaged (not JSON: {exc}): {text[:80]!r}") from None
 
 
 @dataclass(frozen=True)
@@ -100,10 +108,10 @@ class ExperimentRecord:
             status=row["status"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
-            config=json.loads(row["config"]),
-            search_space=json.loads(row["search_space"]),
+            config=_loads(row["config"], "the experiment's config"),
+            search_space=_loads(row["search_space"], "the experiment's search space"),
             optimize_mode=row["optimize_mode"],
-            info=json.loads(row["info"]),
+            info=_loads(row["info"], "the experiment's info"),
         )
 
 
@@ -156,12 +164,12 @@ class TrialRecord:
         """Build a record from a row of the ``trials`` table."""
         return cls(
             id=row["id"],
-            sample=json.loads(row["sample"]),
+            sample=_loads(row["sample"], f"the sample of trial {row['id']}"),
             status=row["status"],
             created_at=row["created_at"],
             started_at=row["started_at"],
             ended_at=row["ended_at"],
-            final=_loads(row["final"]),
+            final=_loads(row["final"], f"the final metric of trial {row['id']}"),
             final_value=row["final_value"],
             error=row["error"],
             log_path=row["log_path"],
@@ -194,7 +202,9 @@ class IntermediateRecord:
         return cls(
             trial_id=row["trial_id"],
             sequence=row["sequence"],
-            value=json.loads(row["value"]),
+            value=_loads(
+                row["value"], f"intermediate {row['sequence']} of trial {row['trial_id']}"
+            ),
             value_num=row["value_num"],
             timestamp=row["timestamp"],
         )
@@ -227,7 +237,7 @@ class SeriesPoint:
             name=row["name"],
             step=row["step"],
             epoch=row["epoch"],
-            value=json.loads(row["value"]),
+            value=_loads(row["value"], f"a point of the series {row['name']!r}"),
             value_num=row["value_num"],
             timestamp=row["timestamp"],
         )
