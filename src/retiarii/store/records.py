@@ -13,6 +13,8 @@ from typing import Any
 
 from retiarii.reporting import Metric
 
+from .nni_data import TrialHyperParameters, TrialMetricData, to_millis
+
 __all__ = [
     "EXPERIMENT_STATUSES",
     "FINISHED_STATUSES",
@@ -150,6 +152,43 @@ class TrialRecord:
         if self.started_at is None or self.ended_at is None:
             return None
         return self.ended_at - self.started_at
+
+    # -- NNI's names for the same fields (``nni.experiment.TrialJob``) ---------------------------
+    @property
+    def trialJobId(self) -> str:
+        """NNI's name for :attr:`id`, as a string."""
+        return str(self.id)
+
+    @property
+    def hyperParameters(self) -> list[TrialHyperParameters]:
+        """NNI's shape of :attr:`sample`: ``[TrialHyperParameters(parameters=sample, ...)]``."""
+        return [TrialHyperParameters(str(self.id), "algorithm", dict(self.sample), 0)]
+
+    @property
+    def startTime(self) -> int | None:
+        """:attr:`started_at` in NNI's unit, milliseconds since the epoch."""
+        return to_millis(self.started_at)
+
+    @property
+    def endTime(self) -> int | None:
+        """:attr:`ended_at` in NNI's unit, milliseconds since the epoch."""
+        return to_millis(self.ended_at)
+
+    @property
+    def finalMetricData(self) -> list[TrialMetricData]:
+        """NNI's shape of :attr:`final`: one ``'FINAL'`` record, or none before it is reported."""
+        if self.final is None:
+            return []
+        return [
+            TrialMetricData(
+                to_millis(self.ended_at), str(self.id), str(self.id), "FINAL", 0, self.final
+            )
+        ]
+
+    @property
+    def logPath(self) -> str | None:
+        """NNI's name for :attr:`log_path`."""
+        return self.log_path
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> TrialRecord:
