@@ -153,6 +153,9 @@ class RetiariiExperiment:
         if not isinstance(config, RetiariiExeConfig):
             raise ConfigError(f"config must be a RetiariiExeConfig, got {config!r}")
         config.validate()
+        check_ready = getattr(self.evaluator, "check_ready", None)
+        if check_ready is not None:  # e.g. dataloaders given after construction, or never
+            check_ready()
         if debug:
             config.execution = "inprocess"
         if config.optimize_mode is None:
