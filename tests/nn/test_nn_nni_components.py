@@ -114,3 +114,10 @@ def test_a_chosen_auto_activation_computes_its_formula() -> None:
     for sample in (ModelSpace(Activated()).random(seed) for seed in range(5)):
         out = ModelSpace(Activated()).build(sample)(torch.rand(2, 4))
         assert out.shape == (2, 4)
+
+
+def test_one_shot_refuses_a_model_parameter_choice() -> None:
+    from retiarii.oneshot.experiment import oneshot_space
+
+    with pytest.raises(TypeError, match=r"ModelParameterChoice \['model_1', 'dim', 'model_2'\]"):
+        oneshot_space(Net())
