@@ -68,7 +68,8 @@ def test_trial_records_have_nni_names(finished) -> None:
         assert job.endTime >= job.startTime
         (final,) = job.finalMetricData
         assert final.type == "FINAL" and final.data == job.final
-        assert job.logPath == job.log_path
+        assert job.logPath == job.log_path == job.stderrPath
+        assert job.sequenceId == job.id - 1
 
 
 def test_statistics_and_status(finished) -> None:

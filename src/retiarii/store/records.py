@@ -190,6 +190,16 @@ class TrialRecord:
         """NNI's name for :attr:`log_path`."""
         return self.log_path
 
+    @property
+    def stderrPath(self) -> str | None:
+        """NNI's name for the trial's error output: its log, which holds stdout and stderr."""
+        return self.log_path
+
+    @property
+    def sequenceId(self) -> int:
+        """NNI's 0-based trial sequence number: ``id - 1``."""
+        return self.id - 1
+
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> TrialRecord:
         """Build a record from a row of the ``trials`` table."""
