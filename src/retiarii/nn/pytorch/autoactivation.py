@@ -97,12 +97,13 @@ class BinaryParamAdd(_Beta):
         return self.beta * x[0] + (1 - self.beta) * x[1]
 
 
-#: NNI's unary ops, in NNI's order (a sample's index means the same op as in NNI).
+#: NNI's unary ops, in NNI's order (a sample's index means the same op as in NNI; NNI appends
+#: ``UnaryAsinh`` and ``UnarySinc`` last, after the others).
 UNARY_OPS: list[type[tnn.Module]] = [
     UnaryIdentity, UnaryNegative, UnaryAbs, UnarySquare, UnaryPow, UnarySqrt, UnaryMul,
     UnaryAdd, UnaryLogAbs, UnaryExp, UnarySin, UnaryCos, UnarySinh, UnaryCosh, UnaryTanh,
-    UnaryAsinh, UnaryAtan, UnarySinc, UnaryMax, UnaryMin, UnarySigmoid, UnaryLogExp,
-    UnaryExpSquare, UnaryErf,
+    UnaryAtan, UnaryMax, UnaryMin, UnarySigmoid, UnaryLogExp, UnaryExpSquare, UnaryErf,
+    UnaryAsinh, UnarySinc,
 ]  # fmt: skip
 #: NNI's binary ops, in NNI's order; each takes ``torch.stack([a, b])``.
 BINARY_OPS: list[type[tnn.Module]] = [
@@ -121,7 +122,7 @@ class AutoActivation(tnn.Module):
     Once an architecture is chosen it is an ordinary module made of the chosen ops.
     """
 
-    def __init__(self, unit_num: int = 1, *, label: str | None = None) -> None:
+    def __init__(self, unit_num: int = 1, label: str | None = None) -> None:
         super().__init__()
         self.label = validate_label(label, "AutoActivation") if label is not None else auto_label()
         self.first_unary = LayerChoice(list(UNARY_OPS), label=f"{self.label}__unary_0")
