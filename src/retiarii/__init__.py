@@ -23,6 +23,8 @@ _LAZY = {
     "fixed_arch": "retiarii.nn.pytorch.fixed",
     "ModelSpace": "retiarii.nn.pytorch.space",
     "Mutator": "retiarii.experiment.mutators",
+    "json_dumps": "retiarii.serializer",
+    "json_loads": "retiarii.serializer",
 }
 
 if TYPE_CHECKING:
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
         model_wrapper,
         serialize,
     )
+    from .serializer import json_dumps, json_loads
 
 __all__ = [
     "ModelSpace",
@@ -46,6 +49,8 @@ __all__ = [
     "blackbox_module",
     "fixed_arch",
     "get_init_args",
+    "json_dumps",
+    "json_loads",
     "model_wrapper",
     "report_final_result",
     "report_intermediate_result",

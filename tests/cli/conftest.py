@@ -55,7 +55,7 @@ def make_experiment(
     config.experiment_name = name
     config.max_trial_number = trials
     config.execution = "inprocess"  # no worker processes: quick, and resume runs the same way
-    search = strategy.GridSearch() if grid else strategy.Random(dedup=True, seed=1)
+    search = strategy.GridSearch(shuffle=False) if grid else strategy.Random(dedup=True, seed=1)
     exp = RetiariiExperiment(CliNet(), FunctionalEvaluator(score, delay=delay), None, search)
     return exp, config
 

@@ -40,7 +40,7 @@ def xss(tmp_path_factory):
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     exp = RetiariiExperiment(
-        XssNet(), FunctionalEvaluator(report_width), None, strategy.GridSearch()
+        XssNet(), FunctionalEvaluator(report_width), None, strategy.GridSearch(shuffle=False)
     )
     try:
         config = make_config(
@@ -218,7 +218,7 @@ def test_not_an_experiment_directory(tmp_path: Path) -> None:
 def test_stopping_the_experiment_closes_its_dashboard(tmp_path, caplog) -> None:
     caplog.set_level(logging.INFO, logger="retiarii.experiment")
     exp = RetiariiExperiment(
-        XssNet(), FunctionalEvaluator(report_width), None, strategy.GridSearch()
+        XssNet(), FunctionalEvaluator(report_width), None, strategy.GridSearch(shuffle=False)
     )
     exp.run(make_config(tmp_path, execution="inprocess"), 0)
     url = dashboard_url(caplog.records)

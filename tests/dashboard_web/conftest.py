@@ -63,7 +63,9 @@ def finished_experiment(tmp_path_factory: pytest.TempPathFactory) -> RetiariiExp
         trial_concurrency=2,
         max_trial_number=12,
     )
-    exp = RetiariiExperiment(DashNet(), FunctionalEvaluator(evaluate), None, strategy.GridSearch())
+    exp = RetiariiExperiment(
+        DashNet(), FunctionalEvaluator(evaluate), None, strategy.GridSearch(shuffle=False)
+    )
     logger = logging.getLogger("retiarii")
     level = logger.level
     logger.setLevel(logging.WARNING)  # keep the test output quiet
@@ -118,7 +120,10 @@ def running_experiment(
         execution=execution,
     )
     exp = RetiariiExperiment(
-        DashNet(), FunctionalEvaluator(evaluate, delay=delay), None, strategy.Random(seed=0)
+        DashNet(),
+        FunctionalEvaluator(evaluate, delay=delay),
+        None,
+        strategy.Random(dedup=False, seed=0),
     )
     logger = logging.getLogger("retiarii.experiment")
     catcher, level = _DashboardLine(), logger.level

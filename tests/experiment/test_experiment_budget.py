@@ -46,7 +46,7 @@ def test_random_dedup_ends_when_the_space_is_exhausted(tmp_path, execution) -> N
 
 
 def test_grid_search_runs_every_sample_once_in_grid_order(tmp_path) -> None:
-    exp = _run(tmp_path, strategy.GridSearch())
+    exp = _run(tmp_path, strategy.GridSearch(shuffle=False))
     trials = exp.list_trial_jobs()
     grid = list(ModelSpace(TinyNet()).grid())
     assert [t.sample for t in trials] == grid
@@ -76,14 +76,14 @@ def test_grid_search_shuffle_is_seeded(tmp_path) -> None:
 
 
 def test_max_trial_number_is_exact(tmp_path) -> None:
-    exp = _run(tmp_path, strategy.Random(seed=0), max_trial_number=3)
+    exp = _run(tmp_path, strategy.Random(dedup=False, seed=0), max_trial_number=3)
     assert len(exp.list_trial_jobs()) == 3
     assert exp.store.experiment().info["end_reason"] == "max_trial_number reached"
     assert exp.get_job_statistics() == [{"trialJobStatus": "SUCCEEDED", "trialJobNumber": 3}]
 
 
 def test_max_trial_number_larger_than_a_grid(tmp_path) -> None:
-    exp = _run(tmp_path, strategy.GridSearch(), max_trial_number=100)
+    exp = _run(tmp_path, strategy.GridSearch(shuffle=False), max_trial_number=100)
     assert len(exp.list_trial_jobs()) == 6
 
 
@@ -91,7 +91,7 @@ def test_max_experiment_duration_stops_the_experiment(tmp_path) -> None:
     start = time.monotonic()
     exp = _run(
         tmp_path,
-        strategy.Random(seed=0),  # no dedup: never exhausted
+        strategy.Random(dedup=False, seed=0),  # no dedup: never exhausted
         model=WideNet(),
         evaluator=FunctionalEvaluator(sleepy_width, seconds=0.2),
         max_experiment_duration=1.0,
@@ -110,7 +110,7 @@ def test_max_experiment_duration_cancels_running_trials(tmp_path) -> None:
     start = time.monotonic()
     exp = _run(
         tmp_path,
-        strategy.Random(seed=0),
+        strategy.Random(dedup=False, seed=0),
         "process",
         model=WideNet(),
         evaluator=FunctionalEvaluator(sleepy_width, seconds=120),

@@ -20,7 +20,7 @@ def test_per_trial_log_lines(tmp_path, caplog) -> None:
         ModeNet(),
         FunctionalEvaluator(misbehave, behaviours={2: "raise"}),
         None,
-        strategy.GridSearch(),
+        strategy.GridSearch(shuffle=False),
     )
     exp.run(make_config(tmp_path, execution="inprocess", max_trial_number=3))
     lines = [r.getMessage() for r in caplog.records if r.name == "retiarii.experiment"]

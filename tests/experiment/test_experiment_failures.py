@@ -20,7 +20,7 @@ def _run(tmp_path: Path, behaviours: dict[int, str], **fields) -> RetiariiExperi
         ModeNet(),
         FunctionalEvaluator(misbehave, behaviours=behaviours),
         None,
-        strategy.GridSearch(),
+        strategy.GridSearch(shuffle=False),
     )
     exp.run(make_config(tmp_path, **fields))
     return exp
@@ -87,7 +87,7 @@ def test_returning_a_number_instead_of_reporting(tmp_path) -> None:
         ModeNet(),
         FunctionalEvaluator(lambda model: model.fc.out_features / 10),
         None,
-        strategy.GridSearch(),
+        strategy.GridSearch(shuffle=False),
     )
     exp.run(make_config(tmp_path, execution="inprocess", max_trial_number=2))
     assert [t.final for t in exp.list_trial_jobs()] == [0.1, 0.2]
@@ -95,7 +95,10 @@ def test_returning_a_number_instead_of_reporting(tmp_path) -> None:
 
 def test_returning_a_non_metric_succeeds_without_a_metric(tmp_path) -> None:
     exp = RetiariiExperiment(
-        ModeNet(), FunctionalEvaluator(lambda model: model), None, strategy.GridSearch()
+        ModeNet(),
+        FunctionalEvaluator(lambda model: model),
+        None,
+        strategy.GridSearch(shuffle=False),
     )
     exp.run(make_config(tmp_path, execution="inprocess", max_trial_number=2))
     trials = exp.list_trial_jobs()
@@ -166,7 +169,7 @@ class TellLog(strategy.GridSearch):
     """GridSearch that remembers what it was told."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(shuffle=False)
         self.told: list[tuple[int, str]] = []
 
     def tell(self, result) -> None:
@@ -209,7 +212,7 @@ def test_without_retries_a_crashed_trial_stays_failed(tmp_path: Path) -> None:
         ModeNet(),
         FunctionalEvaluator(crash_first_attempt, flags=str(flags), modes=[3]),
         None,
-        strategy.GridSearch(),
+        strategy.GridSearch(shuffle=False),
     )
     exp.run(make_config(tmp_path, trial_concurrency=2, max_trial_number=4))
     trials = exp.list_trial_jobs()

@@ -13,7 +13,7 @@ from .spaces import ModeNet, TinyNet, misbehave, score_tiny
 
 class RecordingGrid(strategy.GridSearch):
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(shuffle=False)
         self.told: list[TrialResult] = []
         self.attached_with: tuple | None = None
 
@@ -69,7 +69,7 @@ def test_minimize(tmp_path) -> None:
 
 def test_experiment_directory_layout(tmp_path) -> None:
     exp = RetiariiExperiment(
-        TinyNet(), FunctionalEvaluator(score_tiny), None, strategy.GridSearch()
+        TinyNet(), FunctionalEvaluator(score_tiny), None, strategy.GridSearch(shuffle=False)
     )
     exp.run(make_config(tmp_path, execution="inprocess", experiment_name="layout"))
     assert exp.experiment_dir.parent == tmp_path

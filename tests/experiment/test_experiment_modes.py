@@ -35,7 +35,7 @@ def test_inprocess_matches_process(tmp_path) -> None:
 
 def test_debug_flag_runs_in_process(tmp_path) -> None:
     exp = RetiariiExperiment(
-        TinyNet(), FunctionalEvaluator(score_tiny), None, strategy.GridSearch()
+        TinyNet(), FunctionalEvaluator(score_tiny), None, strategy.GridSearch(shuffle=False)
     )
     exp.run(make_config(tmp_path, max_trial_number=2), debug=True)
     assert all(t.worker.startswith("inprocess:") for t in exp.list_trial_jobs())
@@ -48,7 +48,7 @@ def test_inprocess_ctrl_c_stops_quickly(tmp_path) -> None:
         report_width(model)
 
     exp = RetiariiExperiment(
-        WideNet(), FunctionalEvaluator(interrupt_on_third), None, strategy.GridSearch()
+        WideNet(), FunctionalEvaluator(interrupt_on_third), None, strategy.GridSearch(shuffle=False)
     )
     start = time.monotonic()
     exp.run(make_config(tmp_path, execution="inprocess"))

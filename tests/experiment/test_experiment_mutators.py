@@ -22,7 +22,7 @@ def test_grid_search_over_mutator_decisions(tmp_path, execution) -> None:
         MutableBase(),
         FunctionalEvaluator(report_structure),
         [ActMutator(label="act_mutator")],
-        strategy.GridSearch(),
+        strategy.GridSearch(shuffle=False),
     )
     exp.run(make_config(tmp_path, execution=execution, trial_concurrency=2))
 
@@ -51,7 +51,10 @@ def test_grid_search_over_mutator_decisions(tmp_path, execution) -> None:
 
 def test_code_export_refuses_mutators_instead_of_losing_them(tmp_path) -> None:
     exp = RetiariiExperiment(
-        MutableBase(), FunctionalEvaluator(report_structure), [ActMutator()], strategy.GridSearch()
+        MutableBase(),
+        FunctionalEvaluator(report_structure),
+        [ActMutator()],
+        strategy.GridSearch(shuffle=False),
     )
     exp.run(make_config(tmp_path, execution="inprocess", max_trial_number=2))
     with pytest.raises(ValueError, match="mutators"):
@@ -61,7 +64,10 @@ def test_code_export_refuses_mutators_instead_of_losing_them(tmp_path) -> None:
 def test_the_base_model_is_not_modified(tmp_path) -> None:
     base = MutableBase()
     exp = RetiariiExperiment(
-        base, FunctionalEvaluator(report_structure), [ActMutator()], strategy.GridSearch()
+        base,
+        FunctionalEvaluator(report_structure),
+        [ActMutator()],
+        strategy.GridSearch(shuffle=False),
     )
     exp.run(make_config(tmp_path, execution="inprocess"))
     assert isinstance(base.act, torch.nn.Identity) and base.scale == 1
@@ -83,7 +89,7 @@ def test_mutators_combine_with_inline_choices(tmp_path) -> None:
         TinyNet(),
         FunctionalEvaluator(report_tiny_with_scale),
         [ScaleMutator("s")],
-        strategy.GridSearch(),
+        strategy.GridSearch(shuffle=False),
     )
     exp.run(make_config(tmp_path, execution="inprocess"))
     assert set(exp.store.experiment().search_space) == {"s/choice_0", "width", "act"}

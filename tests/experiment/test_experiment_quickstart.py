@@ -124,7 +124,7 @@ def test_job_metrics(quickstart) -> None:
         assert records[-1]["data"] == trial.final
         losses = [r["data"] for r in records[:-1]]
         assert losses[-1] < losses[0]  # the training loss went down
-        assert all(isinstance(r["timestamp"], float) for r in records)
+        assert all(isinstance(r["timestamp"], int) for r in records)  # NNI: milliseconds
     assert exp.get_job_metrics(2) == {2: metrics[2]}
     assert exp.get_job_metrics("2") == {2: metrics[2]}
 

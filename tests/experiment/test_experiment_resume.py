@@ -107,7 +107,10 @@ def test_resume_after_the_driver_is_killed(tmp_path) -> None:
 
 def test_stop_from_another_thread_then_resume(tmp_path) -> None:
     exp = RetiariiExperiment(
-        WideNet(), FunctionalEvaluator(sleepy_width, seconds=0.5), None, strategy.GridSearch()
+        WideNet(),
+        FunctionalEvaluator(sleepy_width, seconds=0.5),
+        None,
+        strategy.GridSearch(shuffle=False),
     )
     run = Background(exp.run, make_config(tmp_path, trial_concurrency=2, max_trial_number=8))
     directory = wait_for(lambda: experiment_dir(tmp_path), 60, "the experiment directory")

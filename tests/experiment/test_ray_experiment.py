@@ -177,7 +177,7 @@ def test_a_killed_ray_worker_is_retried_and_the_experiment_goes_on(
         ModeNet(),
         FunctionalEvaluator(crash_first_attempt, flags=str(flags), modes=[3]),
         None,
-        strategy.GridSearch(),
+        strategy.GridSearch(shuffle=False),
     )
     config = RetiariiExeConfig("ray", trial_concurrency=2, max_trial_number=4)
     config.max_trial_retries = 1

@@ -43,20 +43,25 @@ def test_a_live_lightning_trainer_is_a_type_error_naming_the_argument() -> None:
         pl.Lightning(AutoEncoder(), lightning.Trainer(logger=False), train, val)
 
 
-def test_missing_val_dataloaders_is_an_error_naming_it() -> None:
+def test_missing_val_dataloaders_is_an_error_naming_it_when_used() -> None:
+    # NNI lets the data be given after construction, so the check is made when it is used.
     train, _ = digits_loaders()
-    with pytest.raises(ValueError, match="val_dataloaders is missing"):
-        pl.Lightning(AutoEncoder(), pl.Trainer(), train_dataloaders=train)
-    with pytest.raises(ValueError, match="Classification: val_dataloaders is missing"):
-        pl.Classification(train_dataloader=train, max_epochs=1)
-    with pytest.raises(ValueError, match="Regression: val_dataloaders is missing"):
-        pl.Regression(train_dataloaders=train)
+    for evaluator, name in [
+        (pl.Lightning(AutoEncoder(), pl.Trainer(), train_dataloaders=train), "Lightning"),
+        (pl.Classification(train_dataloader=train, max_epochs=1), "Classification"),
+        (pl.Regression(train_dataloaders=train), "Regression"),
+    ]:
+        with pytest.raises(ValueError, match=f"{name}: val_dataloaders is missing"):
+            evaluator.evaluate(tiny_classifier())
+        with pytest.raises(ValueError, match=r"set evaluator\.val_dataloaders = DataLoader"):
+            evaluator.check_ready()
 
 
-def test_missing_train_dataloaders_is_an_error_naming_it() -> None:
+def test_missing_train_dataloaders_is_an_error_naming_it_when_used() -> None:
     _, val = digits_loaders()
+    evaluator = pl.Classification(val_dataloaders=val)
     with pytest.raises(ValueError, match="train_dataloaders is missing"):
-        pl.Classification(val_dataloaders=val)
+        evaluator.fit(tiny_classifier())
 
 
 def test_both_spellings_of_train_dataloaders_is_a_type_error() -> None:
@@ -122,3 +127,16 @@ def test_set_model_rejects_what_is_not_a_module() -> None:
         module.set_model(42)  # type: ignore[arg-type]
     module.set_model(tiny_classifier)  # a callable that builds the model is fine (NNI's model_cls)
     assert isinstance(module.model, torch.nn.Sequential)
+
+
+def test_an_experiment_without_dataloaders_fails_once_at_the_start(tmp_path) -> None:
+    from lightning_support import Encoder
+
+    from retiarii.experiment.pytorch import RetiariiExeConfig, RetiariiExperiment
+
+    config = RetiariiExeConfig("local")
+    config.experiment_working_directory = str(tmp_path)
+    exp = RetiariiExperiment(Encoder(), pl.Classification(max_epochs=1))
+    with pytest.raises(ValueError, match="Classification: train_dataloaders is missing"):
+        exp.run(config)
+    assert not (tmp_path / exp.id).exists()  # no experiment was created

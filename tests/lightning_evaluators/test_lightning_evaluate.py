@@ -240,3 +240,36 @@ def test_trainer_and_evaluators_have_readable_reprs() -> None:
     assert repr(evaluator) == "Lightning(AutoEncoder, Trainer(max_epochs=10))"
     classification = pl.Classification(train_dataloaders=train, val_dataloaders=val, max_epochs=2)
     assert repr(classification) == "Classification(learning_rate=0.001, max_epochs=2)"
+
+
+def test_dataloaders_given_after_construction_and_nni_fit() -> None:
+    # NNI 2.x: construct the evaluator first, give it data later, then ``evaluator.fit(model)``.
+    evaluator = pl.Classification(max_epochs=1, **QUIET)
+    train, val = digits_loaders()
+    evaluator.train_dataloaders = train
+    evaluator.val_dataloaders = val
+    accuracy = evaluator.fit(tiny_classifier())
+    assert isinstance(accuracy, float) and 0.0 < accuracy <= 1.0
+
+
+def test_execute_a_model_space_class_as_seed_002_says() -> None:
+    import retiarii.nn.pytorch as nn
+    from retiarii import model_wrapper
+
+    @model_wrapper
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1 = nn.Linear(64, nn.ValueChoice([16, 32], label="hidden"))
+            self.fc2 = nn.Linear(nn.ValueChoice([16, 32], label="hidden"), 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc2(torch.relu(self.fc1(x)))
+
+    train, val = digits_loaders()
+    evaluator = pl.Classification(
+        train_dataloaders=train, val_dataloaders=val, max_epochs=1, **QUIET
+    )
+    assert 0.0 < evaluator._execute(Net) <= 1.0  # Net, not Net(): built on the first candidates
+    with pytest.raises(TypeError, match=r"not Net\(\).*evaluator.evaluate\(model\)"):
+        evaluator._execute(Net())

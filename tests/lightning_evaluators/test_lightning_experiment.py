@@ -46,7 +46,7 @@ def test_seed000_autoencoder_in_worker_processes(tmp_path, monkeypatch) -> None:
         train_dataloader=pl.DataLoader(train.dataset, batch_size=100),
         val_dataloaders=pl.DataLoader(val.dataset, batch_size=100),
     )
-    exp = RetiariiExperiment(Encoder(), lightning, None, strategy.GridSearch())
+    exp = RetiariiExperiment(Encoder(), lightning, None, strategy.GridSearch(shuffle=False))
     exp.run(_config(tmp_path, trial_concurrency=2, max_trial_number=2))
 
     trials = exp.list_trial_jobs()
@@ -70,7 +70,7 @@ def test_seed002_classification_a_failing_trial_does_not_stop_the_others(tmp_pat
     evaluator = pl.Classification(
         train_dataloaders=train, val_dataloaders=val, max_epochs=2, learning_rate=1e-2
     )
-    exp = RetiariiExperiment(DigitsNet(), evaluator, None, strategy.GridSearch())
+    exp = RetiariiExperiment(DigitsNet(), evaluator, None, strategy.GridSearch(shuffle=False))
     exp.run(_config(tmp_path, trial_concurrency=2, max_trial_number=3))
 
     by_act = {t.sample["act"]: t for t in exp.list_trial_jobs()}
@@ -100,7 +100,7 @@ def test_regression_minimizes_mse(tmp_path) -> None:
         logger=False,
         enable_checkpointing=False,
     )
-    exp = RetiariiExperiment(DigitsRegressor(), evaluator, None, strategy.GridSearch())
+    exp = RetiariiExperiment(DigitsRegressor(), evaluator, None, strategy.GridSearch(shuffle=False))
     exp.run(
         _config(tmp_path, execution="inprocess", optimize_mode=evaluator.optimize_mode)
     )  # 'minimize'

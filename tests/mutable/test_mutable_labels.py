@@ -10,6 +10,7 @@ from retiarii.mutable import (
     InputSubset,
     LabelConflictError,
     SearchSpace,
+    auto_label,
     label_scope,
 )
 from retiarii.mutable.labels import label_namespace
@@ -27,9 +28,11 @@ def test_invalid_explicit_label_is_rejected(bad: object) -> None:
 
 
 def test_automatic_labels_number_from_one_in_a_scope() -> None:
+    # NNI 2.x's scheme: one counter for every kind of choice, ``model_1``, ``model_2``, ...
     with label_scope():
-        first = [Categorical([1, 2]).label for _ in range(3)]
-    assert first == ["valuechoice_1", "valuechoice_2", "valuechoice_3"]
+        first = [Categorical([1, 2]).label for _ in range(2)]
+        subset = InputSubset(3, 1, label=auto_label("inputchoice")).label
+    assert [*first, subset] == ["model_1", "model_2", "model_3"]
 
 
 def test_automatic_labels_are_the_same_in_every_scope() -> None:
@@ -37,40 +40,46 @@ def test_automatic_labels_are_the_same_in_every_scope() -> None:
         with label_scope():
             return [Categorical([1, 2]).label, Categorical(["x", "y"]).label]
 
-    assert build() == build() == ["valuechoice_1", "valuechoice_2"]
+    assert build() == build() == ["model_1", "model_2"]
 
 
 def test_explicit_labels_do_not_consume_automatic_numbers() -> None:
     with label_scope():
         Categorical([1, 2], label="mine")
-        assert Categorical([1, 2]).label == "valuechoice_1"
+        assert Categorical([1, 2]).label == "model_1"
 
 
-def test_nested_scope_continues_the_outer_numbering() -> None:
-    # An inner @model_wrapper model must not restart numbering (two choices would share a label).
+def test_nested_scope_takes_a_number_and_numbers_under_it() -> None:
+    # A @model_wrapper model built inside another: NNI's nested ModelNamespace.
     with label_scope():
         outer = Categorical([1, 2]).label
         with label_scope():
-            inner = Categorical([1, 2]).label
+            inner = [Categorical([1, 2]).label, Categorical([1, 2]).label]
+            with label_scope():
+                innermost = Categorical([1, 2]).label
         after = Categorical([1, 2]).label
-    assert [outer, inner, after] == ["valuechoice_1", "valuechoice_2", "valuechoice_3"]
+    assert outer == "model_1"
+    assert inner == ["model_2_1", "model_2_2"]
+    assert innermost == "model_2_3_1"
+    assert after == "model_3"
 
 
 def test_label_namespace_numbers_afresh_under_a_prefix() -> None:
     with label_scope():
         before = Categorical([1, 2]).label
-        with label_namespace("repeat_1/0"):
+        with label_namespace("model_1/0"):
             inside = [Categorical([1, 2]).label, Categorical([3, 4]).label]
         after = Categorical([1, 2]).label
-    assert before == "valuechoice_1"
-    assert inside == ["repeat_1/0/valuechoice_1", "repeat_1/0/valuechoice_2"]
+    assert before == "model_1"
+    assert inside == ["model_1/0/model_1", "model_1/0/model_2"]
     # What was built in the namespace does not shift the numbering outside it.
-    assert after == "valuechoice_2"
+    assert after == "model_2"
 
 
-def test_outside_any_scope_labels_are_still_unique() -> None:
-    labels = {Categorical([1, 2]).label for _ in range(5)}
-    assert len(labels) == 5
+def test_outside_any_scope_labels_are_numbered_default_and_unique() -> None:
+    labels = [Categorical([1, 2]).label for _ in range(5)]
+    assert len(set(labels)) == 5
+    assert all(label.startswith("default_") for label in labels)
 
 
 def test_shared_label_is_one_decision() -> None:

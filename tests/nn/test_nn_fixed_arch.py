@@ -32,7 +32,7 @@ class Net(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.a = Inner()
-        self.mid = nn.Linear(nn.ValueChoice([4, 8], label="valuechoice_1"), 4)
+        self.mid = nn.Linear(nn.ValueChoice([4, 8], label="model_2"), 4)
         self.b = nn.LayerChoice([nn.Tanh(), nn.Sigmoid()])
         self.pick = nn.InputChoice(n_candidates=2, n_chosen=1)
 
@@ -41,8 +41,8 @@ class Net(nn.Module):
         return self.pick([self.b(x), x])
 
 
-LABELS = ["layerchoice_1", "valuechoice_1", "layerchoice_2", "inputchoice_1"]
-SAMPLE = {"layerchoice_1": 0, "valuechoice_1": 8, "layerchoice_2": 1, "inputchoice_1": [0]}
+LABELS = ["model_1", "model_2", "model_3", "model_4"]
+SAMPLE = {"model_1": 0, "model_2": 8, "model_3": 1, "model_4": [0]}
 
 
 def _build(sample: object) -> tnn.Module:
@@ -61,13 +61,13 @@ def test_automatic_labels_restart_for_every_construction() -> None:
 
 
 def test_explicit_label_shares_the_decision_with_an_automatic_one() -> None:
-    # The explicit "valuechoice_1" equals the automatic label of Inner.fc's choice: one decision.
+    # The explicit "model_2" equals the automatic label of Inner.fc's choice: one decision.
     space = ModelSpace(Net())
     model = space.freeze(SAMPLE)
     assert model.a.fc.out_features == model.mid.in_features == 8
 
 
-def test_nested_model_wrapper_continues_the_numbering() -> None:
+def test_nested_model_wrapper_numbers_under_its_own_number() -> None:
     @model_wrapper
     class Block(nn.Module):
         def __init__(self) -> None:
@@ -81,10 +81,11 @@ def test_nested_model_wrapper_continues_the_numbering() -> None:
             self.first = Block()
             self.second = Block()
 
-    assert Block().op.label == "layerchoice_1"
+    assert Block().op.label == "model_1"
     space = ModelSpace(Outer())
-    assert space.labels == ["layerchoice_1", "layerchoice_2"]
-    with fixed_arch({"layerchoice_1": 1, "layerchoice_2": 0}):
+    # NNI 2.x: each nested @model_wrapper takes a number and numbers its own choices under it.
+    assert space.labels == ["model_1_1", "model_2_1"]
+    with fixed_arch({"model_1_1": 1, "model_2_1": 0}):
         model = Outer()
     assert (type(model.first.op), type(model.second.op)) == (tnn.Tanh, tnn.ReLU)
 
@@ -161,7 +162,7 @@ def test_fixed_arch_checks_values_in_unchosen_branches() -> None:
 
 
 def test_fixed_arch_accepts_canonically_equal_values() -> None:
-    model = _build({**SAMPLE, "valuechoice_1": 8.0, "inputchoice_1": 0})
+    model = _build({**SAMPLE, "model_2": 8.0, "model_4": 0})
     assert model.mid.in_features == 8
     assert isinstance(model.mid.in_features, int)
     assert model.pick.chosen == [0]
@@ -197,15 +198,15 @@ def test_frozen_model_pickles() -> None:
 
 def test_missing_label_is_named() -> None:
     sample = dict(SAMPLE)
-    del sample["layerchoice_2"]
-    with pytest.raises(SampleError, match="'layerchoice_2'"):
+    del sample["model_3"]
+    with pytest.raises(SampleError, match="'model_3'"):
         _build(sample)
 
 
 def test_missing_value_choice_label_is_named() -> None:
     sample = dict(SAMPLE)
-    del sample["valuechoice_1"]
-    with pytest.raises(SampleError, match="'valuechoice_1'"):
+    del sample["model_2"]
+    with pytest.raises(SampleError, match="'model_2'"):
         _build(sample)
 
 
@@ -215,17 +216,17 @@ def test_unknown_label_is_named() -> None:
 
 
 def test_value_not_a_candidate_lists_the_allowed_values() -> None:
-    with pytest.raises(SampleError, match=r"'valuechoice_1'.*\[4, 8\]"):
-        _build({**SAMPLE, "valuechoice_1": 16})
-    with pytest.raises(SampleError, match=r"'layerchoice_1'.*\[0, 1\]"):
-        _build({**SAMPLE, "layerchoice_1": 2})
-    with pytest.raises(SampleError, match="'inputchoice_1'"):
-        _build({**SAMPLE, "inputchoice_1": [0, 1]})
+    with pytest.raises(SampleError, match=r"'model_2'.*\[4, 8\]"):
+        _build({**SAMPLE, "model_2": 16})
+    with pytest.raises(SampleError, match=r"'model_1'.*\[0, 1\]"):
+        _build({**SAMPLE, "model_1": 2})
+    with pytest.raises(SampleError, match="'model_4'"):
+        _build({**SAMPLE, "model_4": [0, 1]})
 
 
 def test_sample_must_be_a_dict_or_a_path() -> None:
     with pytest.raises((SampleError, TypeError)):
-        _build([("layerchoice_1", 0)])
+        _build([("model_1", 0)])
 
 
 def test_fixed_arch_from_a_json_file(tmp_path: Path, check_same_architecture) -> None:
@@ -235,7 +236,7 @@ def test_fixed_arch_from_a_json_file(tmp_path: Path, check_same_architecture) ->
     check_same_architecture(_build(str(path)), _build(SAMPLE))
 
 
-@pytest.mark.parametrize("content", ["[0, 1]", '"layerchoice_1"', "{not json"])
+@pytest.mark.parametrize("content", ["[0, 1]", '"model_1"', "{not json"])
 def test_fixed_arch_json_path_that_is_not_a_sample(tmp_path: Path, content: str) -> None:
     path = tmp_path / "model_code.json"
     path.write_text(content)

@@ -231,9 +231,9 @@ def test_factory_choices_get_their_own_labels() -> None:
             self.after = nn.Linear(4, nn.ValueChoice([2, 3]))
 
     assert ModelSpace(Net()).labels == [
-        "layerchoice_1",
-        "layerchoice_1/a/valuechoice_1",
-        "valuechoice_1",
+        "model_1",
+        "model_1/a/model_1",
+        "model_2",
     ]
 
 

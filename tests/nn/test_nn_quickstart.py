@@ -93,11 +93,11 @@ class HandModel(tnn.Module):
 
 def hand_model(sample: dict) -> HandModel:
     return HandModel(
-        sample["kernel"], sample["layerchoice_1"], sample["inputchoice_1"][0], sample["hidden_dim"]
+        sample["kernel"], sample["model_1"], sample["model_2"][0], sample["hidden_dim"]
     )
 
 
-LABELS = ["kernel", "layerchoice_1", "inputchoice_1", "hidden_dim"]
+LABELS = ["kernel", "model_1", "model_2", "hidden_dim"]
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +114,8 @@ def test_space_labels_and_size(space: ModelSpace) -> None:
     assert space.size == 2 * 3 * 3 * 3
     assert space.to_json() == {
         "kernel": {"_type": "choice", "_value": [3, 5]},
-        "layerchoice_1": {"_type": "layer_choice", "_value": [0, 1, 2]},
-        "inputchoice_1": {
+        "model_1": {"_type": "layer_choice", "_value": [0, 1, 2]},
+        "model_2": {
             "_type": "input_choice",
             "_value": {"candidates": [0, 1, 2], "n_chosen": 1},
         },
@@ -164,7 +164,7 @@ def test_freeze_leaves_the_space_untouched(space: ModelSpace) -> None:
 
 
 def test_chosen_candidate_keeps_its_weights(space: ModelSpace) -> None:
-    sample = {"kernel": 3, "layerchoice_1": 1, "inputchoice_1": [0], "hidden_dim": 32}
+    sample = {"kernel": 3, "model_1": 1, "model_2": [0], "hidden_dim": 32}
     model = space.freeze(sample)
     assert torch.equal(model.layer.weight, space.model.layer[1].weight)
     assert model.layer.weight is not space.model.layer[1].weight  # a deep copy
@@ -193,7 +193,7 @@ def test_fixed_arch_equals_freeze_equals_hand_written(
 
 
 def test_frozen_model_types(space: ModelSpace) -> None:
-    sample = {"kernel": 5, "layerchoice_1": 0, "inputchoice_1": [2], "hidden_dim": 64}
+    sample = {"kernel": 5, "model_1": 0, "model_2": [2], "hidden_dim": 64}
     for model in (space.freeze(sample), _build_fixed(sample)):
         assert type(model.convpool.conv) is tnn.Conv2d
         assert type(model.layer) is tnn.Conv2d  # the chosen candidate, at the choice's name

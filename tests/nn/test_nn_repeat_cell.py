@@ -158,10 +158,10 @@ def test_choices_inside_repeated_blocks(check_same_architecture) -> None:
     space = ModelSpace(Net())
     assert space.labels == [
         "depth",
-        "depth/0/layerchoice_1",
-        "depth/1/layerchoice_1",
-        "depth/2/layerchoice_1",
-        "layerchoice_1",
+        "depth/0/model_1",
+        "depth/1/model_1",
+        "depth/2/model_1",
+        "model_1",
     ]
     assert space.size == 3 * 2**3 * 2
     for sample in space.grid():
@@ -169,7 +169,7 @@ def test_choices_inside_repeated_blocks(check_same_architecture) -> None:
             built = Net()
         frozen = space.freeze(sample)
         check_same_architecture(built, frozen)
-        assert (built.head.bias is None) == (sample["layerchoice_1"] == 1)
+        assert (built.head.bias is None) == (sample["model_1"] == 1)
 
 
 def test_value_choice_shared_by_repeated_module_blocks() -> None:

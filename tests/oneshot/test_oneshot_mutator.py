@@ -73,6 +73,33 @@ def test_seed_003_random_mutator_trains_the_model_like_a_plain_model():
     assert set(exported) == {"a", "in"} and exported["a"].dtype == torch.bool
 
 
+def test_an_input_choice_whose_mask_selects_nothing_returns_none():
+    # NNI's classic mutator: no chosen input gives None, which ENAS-style cells test for.
+    class Skip(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inputs = nn.InputChoice(2, None, reduction="sum", label="in")
+            self.listed = nn.InputChoice(2, None, reduction="none", label="listed")
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = self.inputs([x, 2 * x])
+            assert self.listed([x, x]) == []
+            return x if out is None else out
+
+    class Nothing(Mutator):
+        def sample_search(self):
+            return {"in": torch.zeros(2, dtype=torch.bool), "listed": torch.zeros(2).bool()}
+
+        def sample_final(self):
+            return self.sample_search()
+
+    model = Skip()
+    mutator = Nothing(model)
+    mutator.reset()
+    x = torch.ones(1, 1)
+    assert model(x).item() == 1.0  # the model saw None and fell back to x
+
+
 def test_float_masks_weight_the_candidates_and_reduce_with_the_reduction():
     class Weighted(Mutator):
         def sample_search(self):

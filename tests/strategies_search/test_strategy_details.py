@@ -59,6 +59,36 @@ def test_evolution_mutates_the_tournament_winner() -> None:
     assert 1 <= len(changed) <= 2  # mutation_prob 0.05: almost always exactly one label
 
 
+def test_evolution_takes_nni_arguments_and_stops_after_cycles() -> None:
+    # As NNI 2.10's docs call it: RegularizedEvolution(population_size, sample_size, cycles, ...)
+    search = strategy.RegularizedEvolution("maximize", 6, 3, 10, 0.2, "worst", True, None, seed=0)
+    assert (search.population_size, search.sample_size, search.cycles) == (6, 3, 10)
+    assert (search.mutation_prob, search.on_failure, search.dedup) == (0.2, "worst", True)
+    history = drive(search, medium_space(), 50)
+    assert len(history) == 10  # the 6 random ones and 4 children
+    assert search.ask() is None and search.exhausted
+    assert "10 cycles" in search.exhausted_reason
+
+
+def test_evolution_cycles_survive_a_resume() -> None:
+    first = strategy.RegularizedEvolution(population_size=4, sample_size=2, cycles=9, seed=0)
+    history = drive(first, medium_space(), 5)
+    second = strategy.RegularizedEvolution(population_size=4, sample_size=2, cycles=9, seed=0)
+    second.attach(medium_space())
+    for result in history:
+        second.tell(result)
+    second.load_state_dict(first.state_dict())
+    assert len(drive(second, medium_space(), 50, attach=False)) == 4
+
+
+def test_evolution_filtered_models_and_cycles() -> None:
+    search = strategy.RegularizedEvolution(
+        population_size=4, sample_size=2, cycles=6, model_filter=lambda s: s["a"] != 0, seed=0
+    )
+    history = drive(search, medium_space(), 50)
+    assert len(history) == 6 and all(r.sample["a"] != 0 for r in history)
+
+
 def test_evolution_checks_its_arguments() -> None:
     with pytest.raises(ValueError, match="sample_size"):
         strategy.RegularizedEvolution(population_size=5, sample_size=6)

@@ -40,7 +40,7 @@ def test_random_is_deterministic_for_a_seed() -> None:
 
 
 def test_random_without_dedup_repeats() -> None:
-    samples = asks(attached(strategy.Random(seed=0), 2), 10)
+    samples = asks(attached(strategy.Random(dedup=False, seed=0), 2), 10)
     assert len({sample_key(s) for s in samples}) == 2
 
 
@@ -62,7 +62,7 @@ def test_model_filter_skips_samples() -> None:
         def on_filtered(self, sample: dict) -> None:
             filtered.append(sample)
 
-    search = attached(Recording(seed=0, model_filter=lambda s: s["a"] != 0), 3, 2)
+    search = attached(Recording(dedup=False, seed=0, model_filter=lambda s: s["a"] != 0), 3, 2)
     samples = asks(search, 50)
     assert all(s["a"] != 0 for s in samples)
     assert filtered and all(s["a"] == 0 for s in filtered)
@@ -79,19 +79,19 @@ def test_model_filter_with_dedup_exhausts_the_allowed_samples() -> None:
 
 
 def test_model_filter_rejecting_everything_ends() -> None:
-    search = attached(strategy.Random(model_filter=lambda s: False), 4)
+    search = attached(strategy.Random(dedup=False, model_filter=lambda s: False), 4)
     search.max_rejections = 50
     assert search.ask() is None
     assert search.exhausted and "50 consecutive" in search.exhausted_reason
 
 
 def test_random_state_dict_continues_the_same_sequence() -> None:
-    first = attached(strategy.Random(seed=5), 10, 10, 10)
+    first = attached(strategy.Random(dedup=False, seed=5), 10, 10, 10)
     asks(first, 7)
     state = json.loads(json.dumps(first.state_dict()))  # it is JSON
     expected = asks(first, 10)
 
-    second = attached(strategy.Random(seed=999), 10, 10, 10)
+    second = attached(strategy.Random(dedup=False, seed=999), 10, 10, 10)
     second.load_state_dict(state)
     assert asks(second, 10) == expected
 
@@ -121,10 +121,10 @@ def test_load_state_dict_ignores_an_empty_state() -> None:
 
 
 def test_grid_in_order_then_exhausted() -> None:
-    search = attached(strategy.GridSearch(), 2, 3)
+    search = attached(strategy.GridSearch(shuffle=False), 2, 3)
     samples = asks(search, 6)
     assert samples == list(space(2, 3).grid())
-    assert search.state_dict() == {"position": 6}
+    assert search.state_dict()["position"] == 6
     assert search.ask() is None
     assert search.exhausted
     assert search.exhausted_reason == "the whole grid (6 samples) has been proposed"
@@ -152,6 +152,32 @@ def test_grid_shuffle_is_a_seeded_permutation() -> None:
     assert one == two
     assert one != grid and one != other
     assert sorted(map(sample_key, one)) == sorted(map(sample_key, grid))
+
+
+def test_nni_defaults_random_dedups_and_grid_shuffles() -> None:
+    # NNI 2.10: ``strategy.Random()`` deduplicates, ``strategy.GridSearch()`` shuffles.
+    random_search = attached(strategy.Random(), 2, 3)
+    assert random_search.dedup
+    assert len({sample_key(s) for s in asks(random_search, 6)}) == 6
+    assert random_search.ask() is None and random_search.exhausted
+    grid = list(space(5, 5).grid())
+    shuffled = asks(attached(strategy.GridSearch(), 5, 5), 25)
+    assert shuffled != grid and sorted(map(sample_key, shuffled)) == sorted(map(sample_key, grid))
+
+
+def test_grid_shuffle_without_seed_resumes_in_the_same_order() -> None:
+    first = attached(strategy.GridSearch(), 4, 4)
+    asks(first, 3)
+    state = json.loads(json.dumps(first.state_dict()))
+    tail = asks(first, 13)
+    second = attached(strategy.GridSearch(), 4, 4)
+    second.load_state_dict(state)
+    assert asks(second, 13) == tail
+
+
+def test_grid_shuffle_walks_a_huge_space_lazily() -> None:
+    search = attached(strategy.GridSearch(seed=0), *[10] * 12)  # 10**12 samples
+    assert len(asks(search, 3)) == 3
 
 
 # -- the base class ----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..store import DEFAULT_FILENAME, ExperimentStore, TrialRecord
+from ..store.nni_data import JobMetrics, TrialMetricData, to_millis
 from ..strategy.base import check_optimize_mode
 from .config import ConfigError, RetiariiExeConfig
 from .progress import Progress
@@ -36,6 +37,10 @@ _NNI_STATUS = {
     "failed": "ERROR",
     "interrupted": "STOPPED",
 }
+
+#: ``{experiment id: directory}`` of the experiments this process created, so that
+#: ``resume(exp.id)`` and ``view(exp.id)`` find one whose config names another working directory.
+_KNOWN_DIRS: dict[str, Path] = {}
 
 
 def _ensure_console_logging() -> None:
@@ -59,6 +64,8 @@ def resolve_experiment_dir(experiment: str | os.PathLike[str]) -> Path:
     by_id = default_working_directory() / str(experiment)
     if (by_id / DEFAULT_FILENAME).exists():
         return by_id
+    if str(experiment) in _KNOWN_DIRS:  # created by this process, maybe in its own working dir
+        return _KNOWN_DIRS[str(experiment)]
     raise FileNotFoundError(
         f"no experiment at {str(experiment)!r}: expected a directory holding {DEFAULT_FILENAME} "
         f"(or an experiment id under {default_working_directory()})"
@@ -114,7 +121,7 @@ class RetiariiExperiment:
         self.applied_mutators = list(applied_mutators or [])
         self.strategy = strategy
         self.config: RetiariiExeConfig | None = None
-        self.id: str | None = None
+        self.id: str = _new_id()  # NNI users read it before run (resume(exp.id), view(exp.id))
         self.experiment_dir: Path | None = None
         self._store: ExperimentStore | None = None
         self._stop = threading.Event()
@@ -146,6 +153,9 @@ class RetiariiExperiment:
         if not isinstance(config, RetiariiExeConfig):
             raise ConfigError(f"config must be a RetiariiExeConfig, got {config!r}")
         config.validate()
+        check_ready = getattr(self.evaluator, "check_ready", None)
+        if check_ready is not None:  # e.g. dataloaders given after construction, or never
+            check_ready()
         if debug:
             config.execution = "inprocess"
         if config.optimize_mode is None:
@@ -168,7 +178,8 @@ class RetiariiExperiment:
     def _create(self, config: RetiariiExeConfig, space: Any) -> None:
         import cloudpickle
 
-        self.id = _new_id()
+        if self.experiment_dir is not None:  # run again after close(): a new experiment
+            self.id = _new_id()
         rank = _launched_rank() if self.oneshot else 0
         if rank:
             # A launcher (torchrun, a cluster) runs this script in every process of a
@@ -180,6 +191,7 @@ class RetiariiExperiment:
         else:
             self.experiment_dir = config.working_directory() / self.id
             self.experiment_dir.mkdir(parents=True, exist_ok=False)
+            _KNOWN_DIRS[self.id] = self.experiment_dir
         if not self.oneshot:  # a one-shot search is not resumed: nothing to pickle
             (self.experiment_dir / _PAYLOAD).write_bytes(
                 cloudpickle.dumps(
@@ -356,36 +368,36 @@ class RetiariiExperiment:
         )
 
     def list_trial_jobs(self) -> list[TrialRecord]:
-        """Every trial, oldest first (``id``, ``status``, ``sample``, times, final metric, error)."""
+        """Every trial, oldest first (``id``, ``status``, ``sample``, times, final metric, error).
+
+        NNI's ``TrialJob`` names work too: ``trialJobId``, ``hyperParameters``, ``startTime``,
+        ``endTime``, ``finalMetricData``, ``logPath``.
+        """
         return self.store.trials()
 
-    def get_job_metrics(
-        self, trial_job_id: int | str | None = None
-    ) -> dict[int, list[dict[str, Any]]]:
-        """``{trial id: [{'type': 'PERIODICAL'|'FINAL', 'sequence', 'data', 'timestamp'}, ...]}``."""
+    def get_job_metrics(self, trial_job_id: int | str | None = None) -> JobMetrics:
+        """NNI's shape: ``{trial id: [TrialMetricData, ...]}``, intermediates then the final one.
+
+        Each record has ``trialJobId``, ``parameterId``, ``type`` (``'PERIODICAL'``/``'FINAL'``),
+        ``sequence``, ``data`` and ``timestamp`` (milliseconds), also as ``record['data']``; the
+        dict answers NNI's string ids (``metrics['2']``) as well as ours (``metrics[2]``).
+        """
         ids = (
             [int(trial_job_id)] if trial_job_id is not None else [t.id for t in self.store.trials()]
         )
-        out: dict[int, list[dict[str, Any]]] = {}  # JSON-ready records
+        out = JobMetrics()
         for trial_id in ids:
             trial = self.store.trial(trial_id)
-            records: list[dict[str, Any]] = [
-                {
-                    "type": "PERIODICAL",
-                    "sequence": r.sequence,
-                    "data": r.value,
-                    "timestamp": r.timestamp,
-                }
+            job = str(trial_id)
+            records = [
+                TrialMetricData(to_millis(r.timestamp), job, job, "PERIODICAL", r.sequence, r.value)
                 for r in self.store.intermediates(trial_id)
             ]
             if trial.final is not None:
                 records.append(
-                    {
-                        "type": "FINAL",
-                        "sequence": len(records),
-                        "data": trial.final,
-                        "timestamp": trial.ended_at,
-                    }
+                    TrialMetricData(
+                        to_millis(trial.ended_at), job, job, "FINAL", len(records), trial.final
+                    )
                 )
             out[trial_id] = records
         return out

@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import SampleError
 from .labels import auto_label, validate_label
-from .structure import freeze_structure, is_json_value, json_equal, leaves_of
+from .structure import contains_mutable, freeze_structure, is_json_value, json_equal, leaves_of
 
 __all__ = [
     "Categorical",
@@ -63,6 +63,18 @@ class Mutable:
             ):
                 out.append(value)
         return out
+
+    def all_options(self) -> Iterator[Any]:
+        """NNI's name: every value for every combination of the leaves' values, duplicates kept.
+
+        ``list(ValueChoice([1, 2, 3]) % 2).all_options()`` is ``[1, 0, 1]``, where
+        :meth:`possible_values` gives ``[1, 0]``. A generator, as NNI's.
+        """
+        leaves: dict[str, Choice] = {}
+        for leaf in self.leaves():
+            leaves.setdefault(leaf.label, leaf)
+        for combo in itertools.product(*(list(leaf.values()) for leaf in leaves.values())):
+            yield self.freeze(dict(zip(leaves, combo)))
 
 
 class Choice(Mutable):
@@ -172,6 +184,33 @@ class MutableExpression(Mutable):
     def __abs__(self) -> Expression:
         return Expression(abs, [self], "abs({})")
 
+    def __round__(self, ndigits: Any = None) -> Expression:
+        if ndigits is None:
+            return Expression(round, [self], "round({})")
+        return Expression(round, [self, ndigits], "round({}, {})")
+
+    # Bitwise operators, as NNI's (``~`` is NNI's symbolic "not" for booleans too).
+    def __invert__(self) -> Expression:
+        return Expression(_invert, [self], "(~{})")
+
+    def __and__(self, other: Any) -> Expression:
+        return self._binary(other, operator.and_, "&")
+
+    def __rand__(self, other: Any) -> Expression:
+        return self._rbinary(other, operator.and_, "&")
+
+    def __or__(self, other: Any) -> Expression:
+        return self._binary(other, operator.or_, "|")
+
+    def __ror__(self, other: Any) -> Expression:
+        return self._rbinary(other, operator.or_, "|")
+
+    def __xor__(self, other: Any) -> Expression:
+        return self._binary(other, operator.xor, "^")
+
+    def __rxor__(self, other: Any) -> Expression:
+        return self._rbinary(other, operator.xor, "^")
+
     def __getitem__(self, key: Any) -> Expression:
         return Expression(operator.getitem, [self, key], "{}[{!r}]")
 
@@ -200,19 +239,25 @@ class MutableExpression(Mutable):
 
     # ``ValueChoice.max(...)`` etc.: static so they read like functions in user code.
     @staticmethod
-    def max(*args: Any) -> Expression:
-        """Symbolic ``max``: ``ValueChoice.max(a, b, ...)`` or ``ValueChoice.max([a, b])``."""
-        items = (
-            list(args[0]) if len(args) == 1 and isinstance(args[0], (list, tuple)) else list(args)
-        )
+    def max(*args: Any) -> Any:
+        """Symbolic ``max``: ``ValueChoice.max(a, b, ...)`` or ``ValueChoice.max([a, b])``.
+
+        With no choice among the arguments it is the plain ``max`` (a number), as in NNI.
+        """
+        items = _variadic(args)
+        if not contains_mutable(items):
+            return max(items)
         return Expression(lambda *xs: max(xs), items, "max({})", variadic=True)
 
     @staticmethod
-    def min(*args: Any) -> Expression:
-        """Symbolic ``min``: ``ValueChoice.min(a, b, ...)`` or ``ValueChoice.min([a, b])``."""
-        items = (
-            list(args[0]) if len(args) == 1 and isinstance(args[0], (list, tuple)) else list(args)
-        )
+    def min(*args: Any) -> Any:
+        """Symbolic ``min``: ``ValueChoice.min(a, b, ...)`` or ``ValueChoice.min([a, b])``.
+
+        With no choice among the arguments it is the plain ``min`` (a number), as in NNI.
+        """
+        items = _variadic(args)
+        if not contains_mutable(items):
+            return min(items)
         return Expression(lambda *xs: min(xs), items, "min({})", variadic=True)
 
     @staticmethod
@@ -231,6 +276,15 @@ class MutableExpression(Mutable):
     def to_float(obj: Any) -> Expression:
         """Symbolic ``float(obj)``."""
         return Expression(float, [obj], "float({})")
+
+
+def _variadic(args: tuple[Any, ...]) -> list[Any]:
+    return list(args[0]) if len(args) == 1 and isinstance(args[0], (list, tuple)) else list(args)
+
+
+def _invert(value: Any) -> Any:
+    """``~value``; for a bool, its negation (``~True`` is ``-2`` in Python, never what is meant)."""
+    return not value if isinstance(value, bool) else ~value
 
 
 class Expression(MutableExpression):

@@ -1,20 +1,25 @@
-"""Automatic labels for choices created without an explicit ``label``.
+"""Automatic labels for choices created without an explicit ``label``: NNI 2.x's scheme.
 
-Rule (documented for users): an unlabelled choice gets ``"{kind}_{n}"`` — e.g. ``layerchoice_1``,
-``inputchoice_2``, ``valuechoice_1``, ``repeat_1``, ``cell_1`` — where ``n`` counts choices of that
-kind *in construction order*, starting at 1 for every construction of an outermost
-``@model_wrapper`` model. Building the same model twice therefore gives the same labels, which is
-what lets a sample found in one process rebuild the model in another. Choices created outside any
-``@model_wrapper`` construction draw from one process-wide counter (still deterministic for a given
-script, but not reset): give them explicit labels, or wrap the outer model.
+Rule (documented for users, and NNI 2.x's, so that architectures NNI exported for the same model
+code load here): every unlabelled choice — of any kind — takes the next number of one counter,
+``model_1``, ``model_2``, ..., in construction order. The counter starts at 1 for every
+construction of an outermost ``@model_wrapper`` model, so building the same model twice gives the
+same labels, which is what lets a sample found in one process rebuild the model in another. A
+``@model_wrapper`` model built inside another takes the next number itself (say 3) and numbers its
+own choices ``model_3_1``, ``model_3_2``, ...; the outer model goes on with ``model_4``. Choices
+created outside any ``@model_wrapper`` construction are numbered ``default_1``, ``default_2``, ...
+by one process-wide counter (still deterministic for a given script, but never reset): give them
+explicit labels, or wrap the outer model.
 
-Explicit labels are used as given and are always stable.
+Explicit labels are used as given, are always stable, and do not consume numbers.
 
 Parts of a model that ``fixed_arch`` may skip building (factory candidates of a ``LayerChoice``,
 blocks of a ``Repeat`` with a chosen depth) are built inside :func:`label_namespace`: unlabelled
-choices in them are numbered afresh under the parent's label, e.g. ``repeat_1/2/layerchoice_1``
-(block 2 of ``repeat_1``) or ``layerchoice_1/conv/valuechoice_1`` (candidate ``conv``). Skipping them
-therefore never shifts the numbers of the choices built after them.
+choices in them are numbered afresh under the parent's label, e.g. ``model_1/2/model_1`` (block 2
+of the ``Repeat`` labelled ``model_1``) or ``model_2/conv/model_1`` (candidate ``conv``). Skipping
+them therefore never shifts the numbers of the choices built after them. This is where we differ
+from NNI, whose numbering went on through the blocks (and so shifted when ``fixed_arch`` built
+fewer of them).
 """
 
 from __future__ import annotations
@@ -27,37 +32,43 @@ __all__ = ["auto_label", "label_namespace", "label_scope", "validate_label"]
 
 
 class _LabelCounter:
-    def __init__(self, prefix: str = "") -> None:
-        self._prefix = prefix
-        self._counts: dict[str, int] = {}
+    def __init__(self, base: str, prefix: str = "") -> None:
+        self.base = base
+        self.prefix = prefix
+        self.count = 0
 
-    def next(self, kind: str) -> str:
-        n = self._counts.get(kind, 0) + 1
-        self._counts[kind] = n
-        return f"{self._prefix}{kind}_{n}"
+    def number(self) -> int:
+        self.count += 1
+        return self.count
+
+    def next(self) -> str:
+        return f"{self.prefix}{self.base}_{self.number()}"
 
 
-_global_counter = _LabelCounter()
+_global_counter = _LabelCounter("default")
 _scope: ContextVar[_LabelCounter | None] = ContextVar("retiarii_label_scope", default=None)
 
 
-def auto_label(kind: str) -> str:
-    """Next automatic label for a choice of ``kind`` in the current scope."""
+def auto_label(kind: str = "choice") -> str:
+    """Next automatic label in the current scope (the same counter for every ``kind``, as NNI)."""
     counter = _scope.get() or _global_counter
-    return counter.next(kind)
+    return counter.next()
 
 
 @contextmanager
 def label_scope() -> Iterator[None]:
-    """Number automatic labels from 1 inside this block, unless a scope is already open.
+    """The numbering of one ``@model_wrapper`` construction (NNI's ``ModelNamespace``).
 
-    Nested scopes reuse the outer one, so a ``@model_wrapper`` model built inside another does not
-    restart the numbering (which would make two different choices share a label).
+    Outermost: ``model_1``, ``model_2``, ... from 1. Nested in another scope: this scope takes
+    the outer one's next number ``k`` and numbers ``model_k_1``, ``model_k_2``, ... so that no
+    two choices share a label.
     """
-    if _scope.get() is not None:
-        yield
-        return
-    token = _scope.set(_LabelCounter())
+    outer = _scope.get()
+    if outer is None:
+        counter = _LabelCounter("model")
+    else:
+        counter = _LabelCounter(f"{outer.base}_{outer.number()}", outer.prefix)
+    token = _scope.set(counter)
     try:
         yield
     finally:
@@ -73,12 +84,12 @@ def validate_label(label: object, owner: str) -> str:
 
 @contextmanager
 def label_namespace(prefix: str) -> Iterator[None]:
-    """Number automatic labels afresh inside this block, as ``{prefix}/{kind}_{n}``.
+    """Number automatic labels afresh inside this block, as ``{prefix}/model_{n}``.
 
     Used around building what ``fixed_arch`` may skip, so that the labels of everything built
     afterwards do not depend on whether it was built.
     """
-    token = _scope.set(_LabelCounter(f"{prefix}/"))
+    token = _scope.set(_LabelCounter("model", f"{prefix}/"))
     try:
         yield
     finally:

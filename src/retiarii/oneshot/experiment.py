@@ -32,9 +32,17 @@ def oneshot_space(base_model: Any) -> Any:
     ``@model_wrapper`` model is therefore built once more from its recorded arguments; any other
     model is used as it is.
     """
+    from ..nn.pytorch.parameter_choice import parameter_choices
     from ..nn.pytorch.space import ModelSpace
     from ..nn.pytorch.wrappers import get_init_args
 
+    fixed = [d.label for m in base_model.modules() for d, _ in parameter_choices(m)]
+    if fixed:
+        raise TypeError(
+            f"ModelParameterChoice {fixed} cannot be searched by a one-shot algorithm (nor in NNI): "
+            "its value is fixed when the supernet is built; use nn.ValueChoice for it, or a "
+            "multi-trial strategy"
+        )
     recorded = get_init_args(base_model)
     if recorded is not None and getattr(type(base_model), "_retiarii_model_wrapper", False):
         cls, args, kwargs = recorded

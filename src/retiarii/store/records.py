@@ -14,6 +14,7 @@ from typing import Any
 from retiarii.reporting import Metric
 
 from .errors import DamagedRecordError
+from .nni_data import TrialHyperParameters, TrialMetricData, to_millis
 
 __all__ = [
     "EXPERIMENT_STATUSES",
@@ -158,6 +159,53 @@ class TrialRecord:
         if self.started_at is None or self.ended_at is None:
             return None
         return self.ended_at - self.started_at
+
+    # -- NNI's names for the same fields (``nni.experiment.TrialJob``) ---------------------------
+    @property
+    def trialJobId(self) -> str:
+        """NNI's name for :attr:`id`, as a string."""
+        return str(self.id)
+
+    @property
+    def hyperParameters(self) -> list[TrialHyperParameters]:
+        """NNI's shape of :attr:`sample`: ``[TrialHyperParameters(parameters=sample, ...)]``."""
+        return [TrialHyperParameters(str(self.id), "algorithm", dict(self.sample), 0)]
+
+    @property
+    def startTime(self) -> int | None:
+        """:attr:`started_at` in NNI's unit, milliseconds since the epoch."""
+        return to_millis(self.started_at)
+
+    @property
+    def endTime(self) -> int | None:
+        """:attr:`ended_at` in NNI's unit, milliseconds since the epoch."""
+        return to_millis(self.ended_at)
+
+    @property
+    def finalMetricData(self) -> list[TrialMetricData]:
+        """NNI's shape of :attr:`final`: one ``'FINAL'`` record, or none before it is reported."""
+        if self.final is None:
+            return []
+        return [
+            TrialMetricData(
+                to_millis(self.ended_at), str(self.id), str(self.id), "FINAL", 0, self.final
+            )
+        ]
+
+    @property
+    def logPath(self) -> str | None:
+        """NNI's name for :attr:`log_path`."""
+        return self.log_path
+
+    @property
+    def stderrPath(self) -> str | None:
+        """NNI's name for the trial's error output: its log, which holds stdout and stderr."""
+        return self.log_path
+
+    @property
+    def sequenceId(self) -> int:
+        """NNI's 0-based trial sequence number: ``id - 1``."""
+        return self.id - 1
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> TrialRecord:

@@ -29,14 +29,17 @@ class RegularizedEvolution(IndexedStrategy):
         optimize_mode: ``'maximize'`` or ``'minimize'``; None (default) follows the experiment.
         population_size: size of the population (and number of initial random samples).
         sample_size: tournament size.
+        cycles: how many samples it proposes in all (the initial random ones included), then the
+            search ends, as NNI's ``cycles``; None: no limit but the experiment's budget.
         mutation_prob: probability that a label is redrawn in a mutation.
-        crossover: mix the two best of the tournament before mutating.
-        dedup: never propose a sample twice (the experiment ends when the space is used up).
         on_failure: a failed trial is left out of the population (``'ignore'``) or joins it as the
             worst possible result (``'worst'``), so that it ages out like any other.
+        dedup: never propose a sample twice (the experiment ends when the space is used up).
         model_filter: ``fn(sample) -> bool``; rejected samples are not run and count as failures.
+        crossover: mix the two best of the tournament before mutating.
         seed: seed of the random generator.
 
+    The arguments up to ``model_filter`` are NNI 2.10's, in its order.
     For small budgets (a hundred trials) a small population with a small tournament works best;
     e.g. ``population_size=10, sample_size=5`` on NAS-Bench-201 (see ``benchmarks/``).
     """
@@ -46,11 +49,12 @@ class RegularizedEvolution(IndexedStrategy):
         optimize_mode: str | None = None,
         population_size: int = 100,
         sample_size: int = 25,
+        cycles: int | None = 20000,
         mutation_prob: float = 0.05,
-        crossover: bool = False,
-        dedup: bool = True,
         on_failure: str = "ignore",
+        dedup: bool = True,
         model_filter: Callable[[Sample], bool] | None = None,
+        crossover: bool = False,
         seed: int | None = None,
     ) -> None:
         super().__init__(
@@ -72,12 +76,25 @@ class RegularizedEvolution(IndexedStrategy):
             raise ValueError(f"{owner}: mutation_prob must be in [0, 1], got {mutation_prob!r}")
         self.mutation_prob = float(mutation_prob)
         self.crossover = bool(crossover)
+        self.cycles = None if cycles is None else check_positive_int(cycles, "cycles", owner)
+        self.cycles_done = 0
         self.population: deque[tuple[Index, float]] = deque()
         self.random_proposed = 0
 
     def reset(self) -> None:
         self.population = deque()
         self.random_proposed = 0
+        self.cycles_done = 0
+
+    def ask(self) -> Sample | None:
+        if self.cycles is not None and self.cycles_done >= self.cycles:
+            if not self.exhausted:
+                self._exhaust(f"all {self.cycles} cycles have been proposed")
+            return None
+        sample = super().ask()
+        if sample is not None:
+            self.cycles_done += 1
+        return sample
 
     def propose_index(self) -> Index | None:
         if self.random_proposed < self.population_size or not self.population:
@@ -119,6 +136,7 @@ class RegularizedEvolution(IndexedStrategy):
         return {
             **super().state_dict(),
             "random_proposed": self.random_proposed,
+            "cycles_done": self.cycles_done,
             "population": [
                 [list(index), score if math.isfinite(score) else None]
                 for index, score in self.population
@@ -128,6 +146,7 @@ class RegularizedEvolution(IndexedStrategy):
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
         self.random_proposed = int(state.get("random_proposed", self.random_proposed))
+        self.cycles_done = int(state.get("cycles_done", self.cycles_done))
         if "population" in state:
             self.population = deque(
                 (tuple(int(i) for i in index), -math.inf if score is None else float(score))

@@ -16,14 +16,18 @@ class GridSearch(BaseStrategy):
     """Try every sample of the search space exactly once, then stop.
 
     Args:
-        shuffle: visit the grid in a random (seeded) order instead of the natural one. Shuffling
-            materialises the grid, so it needs a space that fits in memory.
-        seed: seed of the shuffle.
+        shuffle: as NNI 2.10 (and by default), try each label's values in a random (seeded)
+            order, so that a budget smaller than the grid does not only see the first values.
+            The grid is still walked lazily, so any size of space works. ``shuffle=False`` walks
+            it in the natural order (the candidates as written).
+        seed: seed of the shuffle (None: drawn once and kept, so a resumed search goes on in the
+            same order).
     """
 
-    def __init__(self, shuffle: bool = False, seed: int | None = None) -> None:
+    def __init__(self, shuffle: bool = True, seed: int | None = None) -> None:
         super().__init__(dedup=False, seed=seed)
         self.shuffle = shuffle
+        self.shuffle_seed = seed if seed is not None else random.randrange(2**32)
         self.position = 0
         self._iter: Iterator[Sample] | None = None
 
@@ -34,9 +38,15 @@ class GridSearch(BaseStrategy):
         assert self.space is not None
         if not self.shuffle:
             return itertools.islice(self.space.grid(), self.position, None)
-        samples = list(self.space.grid())
-        random.Random(self.seed).shuffle(samples)
-        return iter(samples[self.position :])
+        rng = random.Random(self.shuffle_seed)
+        labels = list(self.space)
+        values = []
+        for label in labels:
+            options = list(self.space[label].values())
+            rng.shuffle(options)
+            values.append(options)
+        combos = itertools.islice(itertools.product(*values), self.position, None)
+        return (dict(zip(labels, combo)) for combo in combos)
 
     def propose(self) -> Sample | None:
         if self._iter is None:
@@ -49,8 +59,11 @@ class GridSearch(BaseStrategy):
         return sample
 
     def state_dict(self) -> dict[str, Any]:
-        return {"position": self.position}
+        if not self.shuffle:
+            return {"position": self.position}
+        return {"position": self.position, "shuffle_seed": self.shuffle_seed}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.position = int(state.get("position", 0))
+        self.shuffle_seed = int(state.get("shuffle_seed", self.shuffle_seed))
         self._iter = None

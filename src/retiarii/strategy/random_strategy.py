@@ -16,14 +16,15 @@ class Random(BaseStrategy):
     """Draw samples uniformly at random.
 
     Args:
-        dedup: never propose the same sample twice; the experiment ends when the space is exhausted.
+        dedup: never propose the same sample twice, so the experiment ends when the space is
+            exhausted (the default, as NNI 2.10's); ``dedup=False`` draws with replacement.
         seed: seed of the generator (None: different every run).
         model_filter: ``fn(sample) -> bool`` to skip samples without running them.
     """
 
     def __init__(
         self,
-        dedup: bool = False,
+        dedup: bool = True,
         seed: int | None = None,
         model_filter: Callable[[Sample], bool] | None = None,
     ) -> None:

@@ -108,6 +108,10 @@ class Lightning(Evaluator):
         val_dataloaders: The validation data: what the module's reports are computed on.
         datamodule: A ``LightningDataModule``, instead of the two dataloader arguments.
 
+    As in NNI, the data may also be given later, by setting ``train_dataloaders``,
+    ``val_dataloaders`` or ``datamodule`` on the evaluator before it is used; what is missing is
+    reported when it is (``evaluate``, ``fit`` or the start of an experiment).
+
     ``evaluate(model)`` fits the model in the current process and returns the final result the
     module reported (``None`` if it reported none). Outside a trial the logs go to
     ``default_root_dir`` if the trainer has one, else to a new temporary directory (logged).
@@ -159,17 +163,6 @@ class Lightning(Evaluator):
                 raise ValueError(
                     "pass either datamodule or train_dataloaders/val_dataloaders, not both"
                 )
-        data_source: Any = datamodule if datamodule is not None else lightning_module
-        if train is None and not is_overridden("train_dataloader", data_source):
-            raise ValueError(
-                "train_dataloaders is missing: pass train_dataloaders=DataLoader(...) (or a "
-                "datamodule, or define train_dataloader() in the module)"
-            )
-        if val_dataloaders is None and not is_overridden("val_dataloader", data_source):
-            raise ValueError(
-                "val_dataloaders is missing: pass val_dataloaders=DataLoader(...) (or a datamodule, "
-                "or define val_dataloader() in the module); a trial reports validation results"
-            )
         _check_loader(train, "train_dataloaders")
         _check_loader(val_dataloaders, "val_dataloaders")
         self.module = lightning_module
@@ -178,8 +171,37 @@ class Lightning(Evaluator):
         self.val_dataloaders = val_dataloaders
         self.datamodule = datamodule
 
+    def check_ready(self) -> None:
+        """Raise a ``ValueError`` naming what is missing if there is nothing to train or validate on.
+
+        The data may be given after construction, as in NNI (``evaluator.train_dataloaders =
+        DataLoader(...)``); it is checked when the evaluator is used.
+        """
+        name = type(self).__name__
+        _check_loader(self.train_dataloaders, "train_dataloaders")
+        _check_loader(self.val_dataloaders, "val_dataloaders")
+        source: Any = self.datamodule if self.datamodule is not None else self.module
+        later = "set evaluator.{0} = DataLoader(...) before it is used"
+        if self.train_dataloaders is None and not is_overridden("train_dataloader", source):
+            raise ValueError(
+                f"{name}: train_dataloaders is missing: pass train_dataloaders=DataLoader(...) "
+                f"(or a datamodule, or define train_dataloader() in the module), or "
+                f"{later.format('train_dataloaders')}"
+            )
+        if self.val_dataloaders is None and not is_overridden("val_dataloader", source):
+            raise ValueError(
+                f"{name}: val_dataloaders is missing: pass val_dataloaders=DataLoader(...) (or a "
+                f"datamodule, or define val_dataloader() in the module), or "
+                f"{later.format('val_dataloaders')}; a trial reports validation results"
+            )
+
+    def fit(self, model: Any) -> Metric | None:
+        """NNI's name for :meth:`evaluate`: fit ``model`` here; returns the final result."""
+        return self.evaluate(model)
+
     def evaluate(self, model: Any) -> Metric | None:
         """Fit ``model`` (in this process) and return the final result the module reported."""
+        self.check_ready()
         try:
             module = copy.deepcopy(self.module)  # a fresh module per evaluation
         except Exception as exc:

@@ -191,11 +191,6 @@ class _Supervised(Lightning):
         name = type(self).__name__
         check_trainer_kwargs(trainer_kwargs, name, _OWN_ARGUMENTS)
         train = pick_train_dataloaders(train_dataloaders, train_dataloader)
-        if datamodule is None and val_dataloaders is None:
-            raise ValueError(
-                f"{name}: val_dataloaders is missing; pass "
-                "val_dataloaders=DataLoader(...): the reported metric is computed on it"
-            )
         module = self.module_class(criterion, learning_rate, weight_decay, optimizer)
         super().__init__(module, Trainer(**trainer_kwargs), train, val_dataloaders, datamodule)
 
@@ -216,7 +211,7 @@ class Classification(_Supervised):
         weight_decay: Of the optimizer.
         optimizer: Optimizer class, called as ``optimizer(params, lr=..., weight_decay=...)``.
         train_dataloaders: ``(x, y)`` batches to train on (``train_dataloader``: seed 002's name).
-        val_dataloaders: ``(x, y)`` batches the accuracy is computed on (required).
+        val_dataloaders: ``(x, y)`` batches the accuracy is computed on (required, now or later).
         datamodule: A ``LightningDataModule`` instead of the dataloaders.
         **trainer_kwargs: ``lightning.Trainer`` arguments, e.g. ``max_epochs=10``.
 

@@ -27,22 +27,26 @@ from .layers import *  # noqa: F403
 if TYPE_CHECKING:  # the generated layer classes look like torch's to type checkers
     from torch.nn import *  # noqa: F403
 
+from .autoactivation import AutoActivation
 from .base import MutableModule, NotFrozenError
 from .cell import Cell, FrozenCell
 from .choices import InputChoice, LayerChoice, ValueChoice
 from .fixed import fixed_arch
 from .freeze import collect_search_space
 from .frozen import ChosenInputs
+from .parameter_choice import ModelParameterChoice
 from .repeat import Repeat
 from .space import ModelSpace
 from .wrappers import basic_unit, blackbox_module, get_init_args, model_wrapper, serialize
 
 __all__ = [
+    "AutoActivation",
     "Cell",
     "ChosenInputs",
     "FrozenCell",
     "InputChoice",
     "LayerChoice",
+    "ModelParameterChoice",
     "ModelSpace",
     "MutableModule",
     "NotFrozenError",

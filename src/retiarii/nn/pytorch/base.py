@@ -23,11 +23,20 @@ from ...mutable import Choice
 if TYPE_CHECKING:
     from .freeze import Freezer
 
-__all__ = ["MutableModule", "NotFrozenError"]
+__all__ = ["NNI_HABIT", "MutableModule", "NotFrozenError"]
 
 
 class NotFrozenError(RuntimeError):
     """Forward was called on a choice that has not been decided."""
+
+
+#: The NNI 2.x habit that leads here, and what to do instead (ends every NotFrozenError).
+NNI_HABIT = (
+    " (NNI 2.x's python engine let an undecided space run, on the first candidate of each choice "
+    "and with a warning; a retiarii space runs only once an architecture is chosen, so that no "
+    "result silently comes from an architecture nobody picked. To run the first candidates as "
+    "NNI did, use `evaluator._execute(Net)` with the class.)"
+)
 
 
 class MutableModule(tnn.Module):
@@ -53,7 +62,7 @@ class MutableModule(tnn.Module):
             "A model space is not runnable as is: build one architecture with "
             "`with retiarii.fixed_arch(sample): model = Net()` or "
             "`retiarii.ModelSpace(model).freeze(sample)`, or hand the space to a one-shot "
-            "trainer / RetiariiExperiment."
+            "trainer / RetiariiExperiment." + NNI_HABIT
         )
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:

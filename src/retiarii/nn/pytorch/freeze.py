@@ -8,6 +8,7 @@ from typing import Any
 import torch.nn as tnn
 
 from ...mutable import Choice, SearchSpace, freeze_structure, leaves_of
+from .parameter_choice import parameter_choices
 
 __all__ = ["Freezer", "collect_search_space"]
 
@@ -44,6 +45,7 @@ def collect_search_space(model: tnn.Module) -> SearchSpace:
                 found.extend(decision.leaves())
         for _, value in _plain_attributes(module):
             found.extend(leaves_of(value))
+        found.extend(decision for decision, _ in parameter_choices(module))
         if getattr(type(module), "_retiarii_walk_children", True):
             for child in module.children():
                 visit(child)

@@ -15,7 +15,7 @@ from typing import Any
 import torch.nn as tnn
 
 from ...mutable import Choice, contains_mutable, freeze_structure, leaves_of
-from .base import NotFrozenError
+from .base import NNI_HABIT, NotFrozenError
 from .fixed import current_fixed
 
 __all__ = ["init_with_choices", "mutable_args", "representative_sample"]
@@ -52,7 +52,7 @@ class _NotFrozenForward:
         raise NotFrozenError(
             f"{self.owner} has value-choice arguments (labels {self.labels}) that are not decided "
             "yet. Build one architecture with `with retiarii.fixed_arch(sample): model = Net()` "
-            "or `retiarii.ModelSpace(model).freeze(sample)`, or use a one-shot trainer."
+            "or `retiarii.ModelSpace(model).freeze(sample)`, or use a one-shot trainer." + NNI_HABIT
         )
 
 

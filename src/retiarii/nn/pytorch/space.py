@@ -12,6 +12,7 @@ import torch.nn as tnn
 from ...mutable import SearchSpace
 from .fixed import fixed_arch
 from .freeze import Freezer, collect_search_space
+from .parameter_choice import check_frozen_in_place
 from .wrappers import get_init_args
 
 __all__ = ["ModelSpace"]
@@ -72,6 +73,7 @@ class ModelSpace:
         """
         valid = self.validate(sample)
         model = copy.deepcopy(self.model) if copy_model else self.model
+        check_frozen_in_place(model, valid)  # a ModelParameterChoice cannot change here
         frozen = Freezer(valid).module(model)
         return frozen
 

@@ -18,6 +18,7 @@ from ...mutable import Choice, SampleError, label_scope, leaves_of
 from .fixed import FixedContext, current_fixed
 from .freeze import Freezer, collect_search_space
 from .mutable_args import init_with_choices, mutable_args
+from .parameter_choice import record_parameter_choices
 
 __all__ = ["basic_unit", "blackbox_module", "get_init_args", "model_wrapper", "serialize"]
 
@@ -93,7 +94,7 @@ def _model_init(
     outermost = not _building.get()
     token = _building.set(True)
     try:
-        with label_scope():
+        with label_scope(), record_parameter_choices(model):
             original_init(model, *args, **kwargs)
     finally:
         _building.reset(token)

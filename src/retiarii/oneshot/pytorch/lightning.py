@@ -382,6 +382,7 @@ class LightningOneShotTrainer(BaseOneShotTrainer):
         return self.module.history
 
     def fit(self) -> None:
+        self.evaluator.check_ready()  # the dataloaders may have been given after construction
         self.notify("on_fit_start")
         name = type(self.strategy).__name__
         search = _Search(

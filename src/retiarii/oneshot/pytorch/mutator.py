@@ -226,6 +226,8 @@ class Mutator(BaseMutator):
         outputs, mask = self._select(
             self._decision(mutable), mutable.n_candidates, mutable.key, lambda i: tensor_list[i]
         )
+        if not outputs and mutable.reduction != "none":
+            return None, mask  # a mask that selects no input gives None, as NNI's
         return reduce_tensors(outputs, mutable.reduction), mask
 
 
