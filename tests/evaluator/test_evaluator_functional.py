@@ -94,7 +94,7 @@ def test_needs_a_callable() -> None:
 def test_repr_names_the_function_and_arguments() -> None:
     assert (
         repr(FunctionalEvaluator(fit, lr=0.1, epochs=1))
-        == "FunctionalEvaluator(fit, ['epochs', 'lr'])"
+        == "FunctionalEvaluator(fit, epochs=1, lr=0.1)"
     )
 
 

@@ -83,7 +83,7 @@ def test_experiment_directory_layout(tmp_path) -> None:
     assert record.name == "layout"
     assert record.config["execution"] == "inprocess"
     assert record.info["space_size"] == "6"
-    assert record.info["strategy"] == "GridSearch()"
+    assert record.info["strategy"] == "GridSearch(shuffle=False)"
     assert record.info["model_import"] == "from experiment.spaces import TinyNet"
     assert record.info["model_call"] == "TinyNet()"
 
@@ -96,7 +96,10 @@ def test_trial_logs_are_found_when_the_experiment_directory_is_relative(
 
     monkeypatch.chdir(tmp_path)
     exp = RetiariiExperiment(
-        ModeNet(), FunctionalEvaluator(misbehave, behaviours={}), None, strategy.GridSearch()
+        ModeNet(),
+        FunctionalEvaluator(misbehave, behaviours={}),
+        None,
+        strategy.GridSearch(shuffle=False),
     )
     config = make_config(tmp_path, max_trial_number=2, trial_concurrency=1)
     config.experiment_working_directory = "relative-experiments"  # worker processes log to files
