@@ -209,7 +209,7 @@ class CellNet(nn.Module):
 
 
 CELL_LABELS = [
-    f"cell/{kind}_{i}_{j}" for i in range(3) for kind in ("op", "input") for j in range(2)
+    f"cell/{kind}_{i}_{j}" for i in range(2, 5) for kind in ("op", "input") for j in range(2)
 ]
 
 
@@ -219,8 +219,8 @@ def test_cell_labels_and_size() -> None:
     # node i: 3 ops and (2 + i) inputs per operation, 2 operations.
     assert space.size == (3 * 2) ** 2 * (3 * 3) ** 2 * (3 * 4) ** 2
     spec = space.to_json()
-    assert spec["cell/op_0_0"] == {"_type": "layer_choice", "_value": ["linear", "relu", "skip"]}
-    assert spec["cell/input_2_1"] == {
+    assert spec["cell/op_2_0"] == {"_type": "layer_choice", "_value": ["linear", "relu", "skip"]}
+    assert spec["cell/input_4_1"] == {
         "_type": "input_choice",
         "_value": {"candidates": [0, 1, 2, 3], "n_chosen": 1},
     }
@@ -241,9 +241,10 @@ def test_cell_freeze_and_forward(
         assert type(model.cell) is FrozenCell
     check_same_architecture(frozen, built)
 
-    consumed = {sample[f"cell/input_{i}_{j}"][0] - 2 for i in range(3) for j in range(2)}
-    merged = [i for i in range(3) if merge_op == "all" or i not in consumed]
-    assert frozen.cell.merge_nodes == merged
+    consumed = {sample[f"cell/input_{i}_{j}"][0] for i in range(2, 5) for j in range(2)}
+    merged = [i for i in range(2, 5) if merge_op == "all" or i not in consumed]
+    assert frozen.cell.output_node_indices == merged
+    assert built.cell.output_node_indices == merged
     a, b = torch.randn(5, 4), torch.randn(5, 4)
     out = frozen(a, b)
     assert out.shape == (5, 4 * len(merged))
@@ -253,9 +254,9 @@ def test_cell_freeze_and_forward(
 
 def test_cell_frozen_keys_hold_only_chosen_linear_ops() -> None:
     space = ModelSpace(CellNet())
-    sample: dict[str, object] = {f"cell/input_{i}_{j}": [0] for i in range(3) for j in range(2)}
-    sample.update({f"cell/op_{i}_{j}": "relu" for i in range(3) for j in range(2)})
-    sample["cell/op_0_0"] = sample["cell/op_1_1"] = "linear"
+    sample: dict[str, object] = {f"cell/input_{i}_{j}": [0] for i in range(2, 5) for j in range(2)}
+    sample.update({f"cell/op_{i}_{j}": "relu" for i in range(2, 5) for j in range(2)})
+    sample["cell/op_2_0"] = sample["cell/op_3_1"] = "linear"
     model = space.freeze(sample)
     assert list(model.state_dict()) == [
         "cell.ops.0.0.weight",
@@ -287,8 +288,8 @@ def test_cell_called_with_wrong_number_of_inputs() -> None:
 def test_cell_with_list_candidates_and_modules() -> None:
     cell = nn.Cell([nn.Linear(4, 4), nn.Tanh()], num_nodes=2, label="c2")
     space = ModelSpace(cell)
-    assert space.to_json()["c2/op_0_0"] == {"_type": "layer_choice", "_value": [0, 1]}
-    model = space.freeze({"c2/op_0_0": 0, "c2/input_0_0": [0], "c2/op_1_0": 0, "c2/input_1_0": [1]})
+    assert space.to_json()["c2/op_1_0"] == {"_type": "layer_choice", "_value": [0, 1]}
+    model = space.freeze({"c2/op_1_0": 0, "c2/input_1_0": [0], "c2/op_2_0": 0, "c2/input_2_0": [1]})
     assert type(model) is FrozenCell
     # Module candidates are deep-copied per edge: two independent Linear layers.
     assert model.ops[0][0] is not model.ops[1][0]

@@ -7,12 +7,19 @@ architectures found in them (NNI's names).
 from __future__ import annotations
 
 from .nasbench201 import NB201_OPS, NasBench201, NasBench201Cell
+from .nasnet import DARTS, ENAS, NDS, PNAS, AmoebaNet, NASNet
 from .registry import ARCHITECTURES, SPACES, load_searched_model, searched_architecture
 
 __all__ = [
     "ARCHITECTURES",
+    "DARTS",
+    "ENAS",
     "NB201_OPS",
+    "NDS",
+    "PNAS",
     "SPACES",
+    "AmoebaNet",
+    "NASNet",
     "NasBench201",
     "NasBench201Cell",
     "load_searched_model",
