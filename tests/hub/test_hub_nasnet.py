@@ -11,7 +11,8 @@ import torch
 
 import retiarii
 from retiarii.hub.pytorch import DARTS, ENAS, NDS
-from retiarii.hub.pytorch.nasnet import DARTS_V2_SAMPLE, ENAS_SAMPLE, DropPath
+from retiarii.hub.pytorch.nasnet import DropPath
+from retiarii.hub.pytorch.nasnet_architectures import DARTS_V2_SAMPLE, ENAS_SAMPLE
 from retiarii.nn.pytorch import MutableModule
 from retiarii.oneshot.pytorch.differentiable import DifferentiableSupernet
 from retiarii.oneshot.pytorch.sampling import PathSamplingSupernet
@@ -132,3 +133,10 @@ def test_random_samples_of_a_space_validate(darts_space: retiarii.ModelSpace) ->
     for _ in range(3):
         sample = darts_space.random(rng)
         assert darts_space.validate(sample) == sample
+
+
+def test_nni_classmethod_load_searched_model() -> None:
+    model = DARTS.load_searched_model("darts-v2")
+    assert sum(p.numel() for p in model.parameters()) == 3_349_342  # DARTS's train.py: 3.349342M
+    with pytest.raises(ValueError, match="architecture of ENAS"):
+        DARTS.load_searched_model("enas")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .nasbench201 import NB201_OPS, NasBench201, NasBench201Cell
 from .nasnet import DARTS, ENAS, NDS, PNAS, AmoebaNet, NASNet
+from .nasnet_architectures import genotype_sample  # importing it registers the architectures
 from .registry import ARCHITECTURES, SPACES, load_searched_model, searched_architecture
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "NASNet",
     "NasBench201",
     "NasBench201Cell",
+    "genotype_sample",
     "load_searched_model",
     "searched_architecture",
 ]

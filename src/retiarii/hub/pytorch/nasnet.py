@@ -24,7 +24,8 @@ Two things a reader should know:
   of another shape in the supernet; a small alignment module (NNI's
   ``first_cell_transformation``) fixes the shape there. Frozen networks never hold it.
 
-The operations follow `pycls/unnas <https://github.com/facebookresearch/unnas>`__, which NDS and
+The operations (:mod:`.nds_ops`, re-exported here as NNI has them in this module) follow
+`pycls/unnas <https://github.com/facebookresearch/unnas>`__, which NDS and
 NNI use. What this module does not do: train anything, or hold pretrained weights.
 """
 
@@ -42,7 +43,8 @@ from ...nn.pytorch.cell import Cell
 from ...nn.pytorch.fixed import current_fixed, fixed_arch
 from ...nn.pytorch.repeat import Repeat
 from ...nn.pytorch.wrappers import get_init_args, model_wrapper
-from .registry import ArchitectureEntry, SpaceEntry, register_architecture, register_space
+from .nds_ops import OPS, AuxiliaryHead, Channels, DropPath, FactorizedReduce, relu_conv_bn
+from .registry import SpaceEntry, register_space
 
 if TYPE_CHECKING:
     from ...nn.pytorch.freeze import Freezer
@@ -55,161 +57,12 @@ __all__ = [
     "PNAS",
     "AmoebaNet",
     "AuxiliaryHead",
+    "CellPostprocessor",
+    "CellPreprocessor",
     "DropPath",
     "FactorizedReduce",
     "NASNet",
 ]
-
-#: Channels: an int, or an expression of the ``width`` choice in a space.
-Channels = Any
-
-
-class Zero(tnn.Module):
-    """The ``none`` operation: zeros of the output's shape."""
-
-    def __init__(self, stride: int) -> None:
-        super().__init__()
-        self.stride = stride
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.stride != 1:
-            x = x[:, :, :: self.stride, :: self.stride]
-        return x.mul(0.0)
-
-
-class FactorizedReduce(tnn.Module):
-    """Halves the resolution without losing half the pixels: two stride-2 1x1 convolutions, the
-    second shifted by one pixel, concatenated (``c_out`` must be even)."""
-
-    def __init__(self, c_in: Channels, c_out: Channels) -> None:
-        super().__init__()
-        self.relu = tnn.ReLU(inplace=False)
-        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, padding=0, bias=False)
-        self.conv_2 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, padding=0, bias=False)
-        self.bn = nn.BatchNorm2d(c_out)
-        self.pad = tnn.ConstantPad2d((0, 1, 0, 1), 0)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu(x)
-        shifted = self.pad(x)[:, :, 1:, 1:]
-        return self.bn(torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1))
-
-
-def relu_conv_bn(
-    c_in: Channels, c_out: Channels, kernel: int, stride: int = 1, padding: int = 0
-) -> tnn.Sequential:
-    """ReLU, a bias-free convolution, BatchNorm (the ``conv_*`` operations and preprocessing)."""
-    return tnn.Sequential(
-        tnn.ReLU(inplace=False),
-        nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
-        nn.BatchNorm2d(c_out),
-    )
-
-
-def _separable(
-    c: Channels, kernel: int, stride: int, padding: int, dilation: int
-) -> list[tnn.Module]:
-    return [
-        tnn.ReLU(inplace=False),
-        nn.Conv2d(
-            c, c, kernel, stride=stride, padding=padding, dilation=dilation, groups=c, bias=False
-        ),
-        nn.Conv2d(c, c, 1, padding=0, bias=False),
-        nn.BatchNorm2d(c),
-    ]
-
-
-def sep_conv(c: Channels, kernel: int, stride: int, dilation: int = 1) -> tnn.Sequential:
-    """Two stacked (ReLU, depthwise, pointwise, BN) blocks, the first with ``stride`` (``sep_conv``
-    and, dilated, ``dil_sep_conv``)."""
-    padding = dilation * (kernel - 1) // 2
-    return tnn.Sequential(
-        *_separable(c, kernel, stride, padding, dilation),
-        *_separable(c, kernel, 1, padding, dilation),
-    )
-
-
-def dil_conv(c: Channels, kernel: int, stride: int) -> tnn.Sequential:
-    """One dilated (rate 2) separable block (``dil_conv``)."""
-    return tnn.Sequential(*_separable(c, kernel, stride, kernel - 1, 2))
-
-
-def _factorized_conv(c: Channels, kernel: int, stride: int) -> tnn.Sequential:
-    """A ``1 x k`` then a ``k x 1`` convolution (``conv_3x1_1x3``, ``conv_7x1_1x7``)."""
-    pad = kernel // 2
-    return tnn.Sequential(
-        tnn.ReLU(inplace=False),
-        nn.Conv2d(c, c, (1, kernel), stride=(1, stride), padding=(0, pad), bias=False),
-        nn.Conv2d(c, c, (kernel, 1), stride=(stride, 1), padding=(pad, 0), bias=False),
-        nn.BatchNorm2d(c),
-    )
-
-
-def _skip(c: Channels, stride: int) -> tnn.Module:
-    return tnn.Identity() if stride == 1 else FactorizedReduce(c, c)
-
-
-#: ``{name: factory(channels, stride)}`` of every NDS operation (pycls's names).
-OPS: dict[str, Callable[[Channels, int], tnn.Module]] = {
-    "none": lambda c, s: Zero(s),
-    "avg_pool_2x2": lambda c, s: tnn.AvgPool2d(2, stride=s, padding=0, count_include_pad=False),
-    "avg_pool_3x3": lambda c, s: tnn.AvgPool2d(3, stride=s, padding=1, count_include_pad=False),
-    "avg_pool_5x5": lambda c, s: tnn.AvgPool2d(5, stride=s, padding=2, count_include_pad=False),
-    "max_pool_2x2": lambda c, s: tnn.MaxPool2d(2, stride=s, padding=0),
-    "max_pool_3x3": lambda c, s: tnn.MaxPool2d(3, stride=s, padding=1),
-    "max_pool_5x5": lambda c, s: tnn.MaxPool2d(5, stride=s, padding=2),
-    "max_pool_7x7": lambda c, s: tnn.MaxPool2d(7, stride=s, padding=3),
-    "skip_connect": _skip,
-    "conv_1x1": lambda c, s: relu_conv_bn(c, c, 1, s, 0),
-    "conv_3x3": lambda c, s: relu_conv_bn(c, c, 3, s, 1),
-    "sep_conv_3x3": lambda c, s: sep_conv(c, 3, s),
-    "sep_conv_5x5": lambda c, s: sep_conv(c, 5, s),
-    "sep_conv_7x7": lambda c, s: sep_conv(c, 7, s),
-    "dil_conv_3x3": lambda c, s: dil_conv(c, 3, s),
-    "dil_conv_5x5": lambda c, s: dil_conv(c, 5, s),
-    "dil_sep_conv_3x3": lambda c, s: sep_conv(c, 3, s, dilation=2),
-    "conv_3x1_1x3": lambda c, s: _factorized_conv(c, 3, s),
-    "conv_7x1_1x7": lambda c, s: _factorized_conv(c, 7, s),
-}
-
-
-class DropPath(tnn.Module):
-    """Drops a whole operation output per sample while training (FractalNet's drop-path), scaling
-    the kept ones so that the expectation is unchanged."""
-
-    def __init__(self, drop_prob: float = 0.0) -> None:
-        super().__init__()
-        self.drop_prob = drop_prob
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.drop_prob <= 0.0:
-            return x
-        keep = 1.0 - self.drop_prob
-        mask = x.new_empty(x.size(0), *([1] * (x.dim() - 1))).bernoulli_(keep)
-        return x / keep * mask
-
-
-class AuxiliaryHead(tnn.Module):
-    """The auxiliary classifier of NASNet/DARTS training, on the first cell of the last stage
-    (8x8 maps on CIFAR, assumed 14x14 on ImageNet)."""
-
-    def __init__(self, c: Channels, num_labels: int, dataset: str) -> None:
-        super().__init__()
-        stride = 2 if dataset == "imagenet" else 3
-        self.features = tnn.Sequential(
-            tnn.ReLU(inplace=True),
-            tnn.AvgPool2d(5, stride=stride, padding=0, count_include_pad=False),
-            nn.Conv2d(c, 128, 1, bias=False),
-            tnn.BatchNorm2d(128),
-            tnn.ReLU(inplace=True),
-            tnn.Conv2d(128, 768, 2, bias=False),
-            tnn.BatchNorm2d(768),
-            tnn.ReLU(inplace=True),
-        )
-        self.classifier = tnn.Linear(768, num_labels)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x).flatten(1))
 
 
 class CellPreprocessor(tnn.Module):
@@ -482,6 +335,30 @@ class NDS(tnn.Module):
             model: tnn.Module = cls(*args, **kwargs)
         return model
 
+    @classmethod
+    def load_searched_model(
+        cls,
+        name: str,
+        pretrained: bool = False,
+        download: bool = False,
+        progress: bool = True,
+        *,
+        weights: str | None = None,
+    ) -> tnn.Module:
+        """NNI's ``DARTS.load_searched_model('darts-v2')``: a published architecture of this
+        space, frozen (see :func:`~retiarii.hub.pytorch.load_searched_model`; nothing is
+        downloaded, ``pretrained=True`` needs ``weights=``)."""
+        from .registry import ARCHITECTURES, load_searched_model
+
+        entry = ARCHITECTURES.get(name)
+        space = entry.space if entry is not None else None
+        if isinstance(space, type) and not issubclass(space, cls):
+            raise ValueError(
+                f"{name!r} is an architecture of {space.__name__}, not of {cls.__name__}; "
+                f"use {space.__name__}.load_searched_model({name!r})"
+            )
+        return load_searched_model(name, pretrained, weights, download=download, progress=progress)
+
     def set_drop_path_prob(self, drop_prob: float) -> None:
         """Set the drop-path probability of every operation (DARTS raises it during training)."""
         for module in self.modules():
@@ -696,238 +573,3 @@ for _space, _slow in (
             unused_parameters=True,
         )
     )
-
-
-# -- published architectures ------------------------------------------------------------------
-
-Genotype = list[tuple[str, int]]
-
-
-def genotype_sample(normal: Genotype, reduce: Genotype) -> dict[str, Any]:
-    """A sample in NNI's labels from a DARTS-style genotype: ``(operation, input node)`` pairs,
-    two per intermediate node in order (node 2 first), for the normal and the reduction cell."""
-    sample: dict[str, Any] = {}
-    for cell, genotype in (("normal", normal), ("reduce", reduce)):
-        for position, (op, input_node) in enumerate(genotype):
-            node, j = 2 + position // 2, position % 2
-            sample[f"{cell}/op_{node}_{j}"] = op
-            sample[f"{cell}/input_{node}_{j}"] = [input_node]
-    return sample
-
-
-#: DARTS (second order), as NNI's hub writes it (DARTS paper, Figures 4 and 5).
-DARTS_V2_SAMPLE: dict[str, Any] = {
-    "normal/op_2_0": "sep_conv_3x3",
-    "normal/op_2_1": "sep_conv_3x3",
-    "normal/input_2_0": [0],
-    "normal/input_2_1": [1],
-    "normal/op_3_0": "sep_conv_3x3",
-    "normal/op_3_1": "sep_conv_3x3",
-    "normal/input_3_0": [0],
-    "normal/input_3_1": [1],
-    "normal/op_4_0": "sep_conv_3x3",
-    "normal/op_4_1": "skip_connect",
-    "normal/input_4_0": [1],
-    "normal/input_4_1": [0],
-    "normal/op_5_0": "skip_connect",
-    "normal/op_5_1": "dil_conv_3x3",
-    "normal/input_5_0": [0],
-    "normal/input_5_1": [2],
-    "reduce/op_2_0": "max_pool_3x3",
-    "reduce/op_2_1": "max_pool_3x3",
-    "reduce/input_2_0": [0],
-    "reduce/input_2_1": [1],
-    "reduce/op_3_0": "skip_connect",
-    "reduce/op_3_1": "max_pool_3x3",
-    "reduce/input_3_0": [2],
-    "reduce/input_3_1": [1],
-    "reduce/op_4_0": "max_pool_3x3",
-    "reduce/op_4_1": "skip_connect",
-    "reduce/input_4_0": [0],
-    "reduce/input_4_1": [2],
-    "reduce/op_5_0": "skip_connect",
-    "reduce/op_5_1": "max_pool_3x3",
-    "reduce/input_5_0": [2],
-    "reduce/input_5_1": [1],
-}
-
-#: NASNet-A (Zoph et al., Figure 4).
-NASNET_A_SAMPLE = genotype_sample(
-    normal=[
-        ("sep_conv_5x5", 1),
-        ("sep_conv_3x3", 0),
-        ("sep_conv_5x5", 0),
-        ("sep_conv_3x3", 0),
-        ("avg_pool_3x3", 1),
-        ("skip_connect", 0),
-        ("avg_pool_3x3", 0),
-        ("avg_pool_3x3", 0),
-        ("sep_conv_3x3", 1),
-        ("skip_connect", 1),
-    ],
-    reduce=[
-        ("sep_conv_5x5", 1),
-        ("sep_conv_7x7", 0),
-        ("max_pool_3x3", 1),
-        ("sep_conv_7x7", 0),
-        ("avg_pool_3x3", 1),
-        ("sep_conv_5x5", 0),
-        ("skip_connect", 3),
-        ("avg_pool_3x3", 2),
-        ("sep_conv_3x3", 2),
-        ("max_pool_3x3", 1),
-    ],
-)
-
-#: AmoebaNet-A (Real et al., Figure 4).
-AMOEBA_A_SAMPLE = genotype_sample(
-    normal=[
-        ("avg_pool_3x3", 0),
-        ("max_pool_3x3", 1),
-        ("sep_conv_3x3", 0),
-        ("sep_conv_5x5", 2),
-        ("sep_conv_3x3", 0),
-        ("avg_pool_3x3", 3),
-        ("sep_conv_3x3", 1),
-        ("skip_connect", 1),
-        ("skip_connect", 0),
-        ("avg_pool_3x3", 1),
-    ],
-    reduce=[
-        ("avg_pool_3x3", 0),
-        ("sep_conv_3x3", 1),
-        ("max_pool_3x3", 0),
-        ("sep_conv_7x7", 2),
-        ("sep_conv_7x7", 0),
-        ("avg_pool_3x3", 1),
-        ("max_pool_3x3", 0),
-        ("max_pool_3x3", 1),
-        ("conv_7x1_1x7", 0),
-        ("sep_conv_3x3", 5),
-    ],
-)
-
-_PNAS_CELL: Genotype = [
-    ("sep_conv_5x5", 0),
-    ("max_pool_3x3", 0),
-    ("sep_conv_7x7", 1),
-    ("max_pool_3x3", 1),
-    ("sep_conv_5x5", 1),
-    ("sep_conv_3x3", 1),
-    ("sep_conv_3x3", 4),
-    ("max_pool_3x3", 1),
-    ("sep_conv_3x3", 0),
-    ("skip_connect", 1),
-]
-#: PNASNet-5 (Liu et al., Figure 3): one cell, used as the normal and the reduction cell.
-PNAS_SAMPLE = genotype_sample(normal=_PNAS_CELL, reduce=_PNAS_CELL)
-
-#: ENAS's micro cells (Pham et al., Figures 7 and 8).
-ENAS_SAMPLE = genotype_sample(
-    normal=[
-        ("sep_conv_3x3", 1),
-        ("skip_connect", 1),
-        ("sep_conv_5x5", 1),
-        ("skip_connect", 0),
-        ("avg_pool_3x3", 0),
-        ("sep_conv_3x3", 1),
-        ("sep_conv_3x3", 0),
-        ("avg_pool_3x3", 0),
-        ("sep_conv_5x5", 1),
-        ("avg_pool_3x3", 0),
-    ],
-    reduce=[
-        ("sep_conv_5x5", 0),
-        ("avg_pool_3x3", 1),
-        ("sep_conv_3x3", 1),
-        ("avg_pool_3x3", 1),
-        ("avg_pool_3x3", 1),
-        ("sep_conv_3x3", 1),
-        ("sep_conv_5x5", 4),
-        ("avg_pool_3x3", 1),
-        ("sep_conv_3x3", 5),
-        ("sep_conv_5x5", 0),
-    ],
-)
-
-# The papers' CIFAR-10 networks: N normal cells per stage and F channels in the first stage are
-# num_cells = 3N + 2 (two reduction cells) and width = F. The samples' labels do not depend on
-# the width or the depth, so the test checks them against a small space.
-_CIFAR = {"dataset": "cifar"}
-_CHECK = {"width": 4, "num_cells": 3}
-
-register_architecture(
-    ArchitectureEntry(
-        name="darts-v2",
-        space=DARTS,
-        space_kwargs={"width": 36, "num_cells": 20, **_CIFAR},
-        sample=DARTS_V2_SAMPLE,
-        paper_params=3.3,
-        input_size=(3, 32, 32),
-        num_classes=10,
-        source="Liu et al., DARTS (ICLR 2019), Table 1: DARTS (second order) + cutout, 3.3M",
-        check_kwargs=_CHECK,
-    )
-)
-register_architecture(
-    ArchitectureEntry(
-        name="amoeba-a",
-        space=AmoebaNet,
-        space_kwargs={"width": 36, "num_cells": 20, **_CIFAR},
-        sample=AMOEBA_A_SAMPLE,
-        paper_params=3.2,
-        input_size=(3, 32, 32),
-        num_classes=10,
-        source="Real et al., Regularized Evolution (AAAI 2019), Table 1: AmoebaNet-A "
-        "(N=6, F=36), 3.2M",
-        check_kwargs=_CHECK,
-    )
-)
-register_architecture(
-    ArchitectureEntry(
-        name="nasnet-a",
-        space=NASNet,
-        space_kwargs={"width": 32, "num_cells": 20, **_CIFAR},
-        sample=NASNET_A_SAMPLE,
-        paper_params=3.3,
-        input_size=(3, 32, 32),
-        num_classes=10,
-        source="Zoph et al., NASNet (CVPR 2018), Table 1: NASNet-A (6 @ 768), 3.3M",
-        check_kwargs=_CHECK,
-        params_gap="most likely because NASNet-A's normal cell also concatenates its input "
-        "(6 tensors: 768 = 6 x 4 x 32 penultimate filters) while the NDS cell outputs only its "
-        "5 loose-end nodes",
-    )
-)
-register_architecture(
-    ArchitectureEntry(
-        name="pnas",
-        space=PNAS,
-        space_kwargs={"width": 48, "num_cells": 11, **_CIFAR},
-        sample=PNAS_SAMPLE,
-        paper_params=3.2,
-        input_size=(3, 32, 32),
-        num_classes=10,
-        source="Liu et al., Progressive NAS (ECCV 2018), Table 1: PNASNet-5 (N=3, F=48), 3.2M",
-        check_kwargs=_CHECK,
-        params_gap="the NDS network with PNASNet-5's cell and the paper's N=3, F=48 is larger "
-        "than the paper's count; we have not found which detail of the original differs",
-    )
-)
-register_architecture(
-    ArchitectureEntry(
-        name="enas",
-        space=ENAS,
-        space_kwargs={"width": 36, "num_cells": 17, **_CIFAR},
-        sample=ENAS_SAMPLE,
-        paper_params=4.6,
-        input_size=(3, 32, 32),
-        num_classes=10,
-        source="Pham et al., ENAS (ICML 2018), Table 2: micro search space + cutout, 4.6M "
-        "(final model: 15 normal cells, 36 filters)",
-        check_kwargs=_CHECK,
-        params_gap="the NDS network with ENAS's final configuration (15 normal cells, 36 "
-        "filters) is smaller; ENAS's own network (its TensorFlow code) differs from NDS's in "
-        "several details and we have not pinned down which accounts for the gap",
-    )
-)
