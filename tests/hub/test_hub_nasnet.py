@@ -55,6 +55,17 @@ def test_nni_darts_v2_dict_loads_with_fixed_arch() -> None:
     assert [len(stage) for stage in model.stages] == [1, 2, 2]
 
 
+def test_nni_2x_bare_input_indices_build_the_same_network() -> None:
+    # NNI 2.x's hub wrote 'normal/input_2_0': 0, NNI 3's writes [0]: both load, to one network
+    bare = {k: v[0] if "/input_" in k else v for k, v in DARTS_V2_SAMPLE.items()}
+    shapes = []
+    for sample in (DARTS_V2_SAMPLE, bare):
+        with retiarii.fixed_arch(sample, verbose=False):
+            model = DARTS(width=4, num_cells=5)
+        shapes.append({k: tuple(v.shape) for k, v in model.state_dict().items()})
+    assert shapes[0] == shapes[1]
+
+
 def test_loose_end_cells_size_the_next_layers() -> None:
     with retiarii.fixed_arch(ENAS_SAMPLE, verbose=False):
         model = ENAS(width=4, num_cells=5)

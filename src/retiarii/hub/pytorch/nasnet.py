@@ -11,7 +11,8 @@ the five subclasses fix what differs, with NNI's constructor arguments and label
   split in three stages, the first cell of stages 2 and 3 being a reduction cell.
 * Every normal cell shares the labels ``normal/op_{n}_{j}`` / ``normal/input_{n}_{j}``, every
   reduction cell ``reduce/...`` (NNI's ``Cell`` numbering, see :mod:`retiarii.nn.pytorch.cell`),
-  so the architectures NNI exports load with ``fixed_arch``.
+  so the architectures NNI exports load with ``fixed_arch`` (an input is written ``[0]`` by NNI
+  3 and ``0`` by NNI 2.x's hub; both are accepted).
 
 Two things a reader should know:
 
@@ -517,8 +518,9 @@ class PNAS(NDS):
 @model_wrapper
 class DARTS(NDS):
     """`DARTS <https://arxiv.org/abs/1806.09055>`__'s space: 7 operations, 4 nodes per cell, the
-    cell outputs all its nodes. ``none`` is left out (as in NNI): it only matters to the
-    continuous relaxation, and a derived DARTS cell never holds it.
+    cell outputs all its nodes. ``none`` is left out, as in NNI's later releases (earlier ones
+    listed it first): it only matters to the continuous relaxation, and a derived DARTS cell
+    never holds it.
     """
 
     __doc__ = (__doc__ or "") + _SPACE_ARGS
