@@ -137,6 +137,10 @@ def test_nds_rejects_unknown_arguments() -> None:
         NDS(["conv_9x9"], width=4, num_cells=3)
     with pytest.raises(ValueError, match="dataset"):
         DARTS(width=4, num_cells=3, dataset="mnist")
+    with pytest.raises(ValueError, match="merge_op"):
+        NDS(["skip_connect"], merge_op="concat", width=4, num_cells=3)
+    with pytest.raises(ValueError, match="even"):
+        DARTS(width=(4, 5), num_cells=3, dataset="imagenet")
 
 
 def test_random_samples_of_a_space_validate(darts_space: retiarii.ModelSpace) -> None:

@@ -212,6 +212,14 @@ class NDS(tnn.Module):
             raise ValueError(f"NDS: unknown operations {unknown}; known: {sorted(OPS)}")
         if dataset not in ("cifar", "imagenet"):
             raise ValueError(f"NDS: dataset must be 'cifar' or 'imagenet', got {dataset!r}")
+        if merge_op not in ("all", "loose_end"):
+            raise ValueError(f"NDS: merge_op must be 'all' or 'loose_end', got {merge_op!r}")
+        widths = [width] if isinstance(width, int) else list(width)
+        if dataset == "imagenet" and any(w % 2 for w in widths):
+            # the first cell halves the stems' output with FactorizedReduce: two halves of width
+            raise ValueError(
+                f"NDS: with dataset='imagenet' every width must be even, got {width!r}"
+            )
         ctx = current_fixed()
         fixed = ctx is not None
         if auxiliary_loss and not fixed:
