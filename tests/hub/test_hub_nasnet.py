@@ -155,3 +155,9 @@ def test_nni_classmethod_load_searched_model() -> None:
     assert sum(p.numel() for p in model.parameters()) == 3_349_342  # DARTS's train.py: 3.349342M
     with pytest.raises(ValueError, match="architecture of ENAS"):
         DARTS.load_searched_model("enas")
+
+
+def test_nni_2x_fixed_arch_factory() -> None:
+    model = DARTS.fixed_arch(DARTS_V2_SAMPLE)(width=4, num_cells=3)
+    assert not any(isinstance(m, MutableModule) for m in model.modules())
+    assert model(torch.randn(1, 3, 32, 32)).shape == (1, 10)

@@ -32,7 +32,8 @@ NNI use. What this module does not do: train anything, or hold pretrained weight
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import torch
@@ -172,6 +173,13 @@ def _choice(value: int | Iterable[int], label: str, name: str) -> int | nn.Value
     if not values or not all(isinstance(v, int) and v > 0 for v in values):
         raise ValueError(f"NDS: {name} must be a positive int or a tuple of them, got {value!r}")
     return values[0] if len(values) == 1 else nn.ValueChoice(values, label=label)
+
+
+def _build_fixed(
+    cls: type[tnn.Module], arch: dict[str, Any], *args: Any, **kwargs: Any
+) -> tnn.Module:
+    with fixed_arch(arch, verbose=False):
+        return cls(*args, **kwargs)
 
 
 @model_wrapper
@@ -343,6 +351,12 @@ class NDS(tnn.Module):
         with fixed_arch(dict(freezer.sample), verbose=False):
             model: tnn.Module = cls(*args, **kwargs)
         return model
+
+    @classmethod
+    def fixed_arch(cls, arch: Mapping[str, Any]) -> Callable[..., tnn.Module]:
+        """NNI 2.x's ``DARTS.fixed_arch(arch)(width=36, num_cells=20)``: a factory building this
+        space's network for ``arch`` with the arguments it is called with."""
+        return functools.partial(_build_fixed, cls, dict(arch))
 
     @classmethod
     def load_searched_model(
