@@ -74,7 +74,7 @@ DARTS_V2_SAMPLE: dict[str, Any] = {
     "reduce/input_5_1": [1],
 }
 
-#: NASNet-A (Zoph et al., Figure 4).
+#: NASNet-A (Zoph et al.'s cell figure), as DARTS's ``genotypes.py`` transcribes it.
 NASNET_A_SAMPLE = genotype_sample(
     normal=[
         ("sep_conv_5x5", 1),
@@ -102,7 +102,7 @@ NASNET_A_SAMPLE = genotype_sample(
     ],
 )
 
-#: AmoebaNet-A (Real et al., Figure 4).
+#: AmoebaNet-A (Real et al.'s cell figure), as DARTS's ``genotypes.py`` transcribes it.
 AMOEBA_A_SAMPLE = genotype_sample(
     normal=[
         ("avg_pool_3x3", 0),
@@ -142,10 +142,12 @@ _PNAS_CELL: Genotype = [
     ("sep_conv_3x3", 0),
     ("skip_connect", 1),
 ]
-#: PNASNet-5 (Liu et al., Figure 3): one cell, used as the normal and the reduction cell.
+#: PNASNet-5 (Liu et al.'s cell figure; one cell, used as the normal and the reduction cell), as
+#: PNASNet.pytorch's ``genotypes.py`` transcribes it.
 PNAS_SAMPLE = genotype_sample(normal=_PNAS_CELL, reduce=_PNAS_CELL)
 
-#: ENAS's micro cells (Pham et al., Figures 7 and 8).
+#: ENAS's micro cells (Pham et al.'s cell figures), as NSGA-Net's ``micro_genotypes.py``
+#: transcribes them.
 ENAS_SAMPLE = genotype_sample(
     normal=[
         ("sep_conv_3x3", 1),
@@ -201,7 +203,7 @@ register_architecture(
         paper_params=3.2,
         input_size=(3, 32, 32),
         num_classes=10,
-        source="Real et al., Regularized Evolution (AAAI 2019), Table 1: AmoebaNet-A "
+        source="Real et al., Regularized Evolution (AAAI 2019), CIFAR-10 results: AmoebaNet-A "
         "(N=6, F=36), 3.2M",
         check_kwargs=_CHECK,
     )

@@ -133,7 +133,8 @@ class Cell(MutableModule, _CellIO):
         num_predecessors: number of cell inputs.
         merge_op: ``'all'`` or ``'loose_end'``.
         preprocessor: optional module mapping the list of cell inputs to a list of tensors.
-        postprocessor: optional module called as ``postprocessor(output, inputs)``.
+        postprocessor: optional module called as ``postprocessor(output, inputs)`` with the
+            inputs as given (before the preprocessor), as in NNI.
         concat_dim: dimension along which node outputs are concatenated.
         label: prefix of the cell's labels (auto ``cell_N``).
 
