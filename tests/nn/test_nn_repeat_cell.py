@@ -209,7 +209,7 @@ class CellNet(nn.Module):
 
 
 CELL_LABELS = [
-    f"cell/{kind}_{i}_{j}" for i in range(3) for kind in ("op", "input") for j in range(2)
+    f"cell/{kind}_{i}_{j}" for i in range(2, 5) for kind in ("op", "input") for j in range(2)
 ]
 
 
@@ -219,8 +219,8 @@ def test_cell_labels_and_size() -> None:
     # node i: 3 ops and (2 + i) inputs per operation, 2 operations.
     assert space.size == (3 * 2) ** 2 * (3 * 3) ** 2 * (3 * 4) ** 2
     spec = space.to_json()
-    assert spec["cell/op_0_0"] == {"_type": "layer_choice", "_value": ["linear", "relu", "skip"]}
-    assert spec["cell/input_2_1"] == {
+    assert spec["cell/op_2_0"] == {"_type": "layer_choice", "_value": ["linear", "relu", "skip"]}
+    assert spec["cell/input_4_1"] == {
         "_type": "input_choice",
         "_value": {"candidates": [0, 1, 2, 3], "n_chosen": 1},
     }
@@ -241,9 +241,10 @@ def test_cell_freeze_and_forward(
         assert type(model.cell) is FrozenCell
     check_same_architecture(frozen, built)
 
-    consumed = {sample[f"cell/input_{i}_{j}"][0] - 2 for i in range(3) for j in range(2)}
-    merged = [i for i in range(3) if merge_op == "all" or i not in consumed]
-    assert frozen.cell.merge_nodes == merged
+    consumed = {sample[f"cell/input_{i}_{j}"][0] for i in range(2, 5) for j in range(2)}
+    merged = [i for i in range(2, 5) if merge_op == "all" or i not in consumed]
+    assert frozen.cell.output_node_indices == merged
+    assert built.cell.output_node_indices == merged
     a, b = torch.randn(5, 4), torch.randn(5, 4)
     out = frozen(a, b)
     assert out.shape == (5, 4 * len(merged))
@@ -253,9 +254,9 @@ def test_cell_freeze_and_forward(
 
 def test_cell_frozen_keys_hold_only_chosen_linear_ops() -> None:
     space = ModelSpace(CellNet())
-    sample: dict[str, object] = {f"cell/input_{i}_{j}": [0] for i in range(3) for j in range(2)}
-    sample.update({f"cell/op_{i}_{j}": "relu" for i in range(3) for j in range(2)})
-    sample["cell/op_0_0"] = sample["cell/op_1_1"] = "linear"
+    sample: dict[str, object] = {f"cell/input_{i}_{j}": [0] for i in range(2, 5) for j in range(2)}
+    sample.update({f"cell/op_{i}_{j}": "relu" for i in range(2, 5) for j in range(2)})
+    sample["cell/op_2_0"] = sample["cell/op_3_1"] = "linear"
     model = space.freeze(sample)
     assert list(model.state_dict()) == [
         "cell.ops.0.0.weight",
@@ -287,8 +288,8 @@ def test_cell_called_with_wrong_number_of_inputs() -> None:
 def test_cell_with_list_candidates_and_modules() -> None:
     cell = nn.Cell([nn.Linear(4, 4), nn.Tanh()], num_nodes=2, label="c2")
     space = ModelSpace(cell)
-    assert space.to_json()["c2/op_0_0"] == {"_type": "layer_choice", "_value": [0, 1]}
-    model = space.freeze({"c2/op_0_0": 0, "c2/input_0_0": [0], "c2/op_1_0": 0, "c2/input_1_0": [1]})
+    assert space.to_json()["c2/op_1_0"] == {"_type": "layer_choice", "_value": [0, 1]}
+    model = space.freeze({"c2/op_1_0": 0, "c2/input_1_0": [0], "c2/op_2_0": 0, "c2/input_2_0": [1]})
     assert type(model) is FrozenCell
     # Module candidates are deep-copied per edge: two independent Linear layers.
     assert model.ops[0][0] is not model.ops[1][0]
@@ -308,3 +309,85 @@ def test_cell_invalid_arguments(kwargs: dict, match: str) -> None:
     args = {"op_candidates": OPS, "num_nodes": 2, **kwargs}
     with pytest.raises(ValueError, match=match):
         nn.Cell(**args, label="bad")
+
+
+# -- Cell: NNI's numbering and fixed_arch --------------------------------------------------------
+
+
+def _recording_factory(calls: list[tuple[int, int, int]]):
+    def factory(node: int, op: int, inp: int) -> tnn.Module:
+        calls.append((node, op, inp))
+        return nn.Linear(4, 4)
+
+    return factory
+
+
+def test_cell_factories_get_nni_node_indices() -> None:
+    calls: list[tuple[int, int, int]] = []
+    nn.Cell({"lin": _recording_factory(calls)}, num_nodes=2, num_predecessors=2, label="c")
+    # node 2 reads nodes 0-1, node 3 reads nodes 0-2: one candidate copy per input
+    assert calls == [(2, 0, 0), (2, 0, 1), (3, 0, 0), (3, 0, 1), (3, 0, 2)]
+
+
+@model_wrapper
+class _OneCell(nn.Module):
+    """A cell, and the width of what follows it, read while building (as NDS networks do)."""
+
+    def __init__(self, **cell_kwargs: object) -> None:
+        super().__init__()
+        self.cell = nn.Cell(**cell_kwargs)  # type: ignore[arg-type]
+        self.out_nodes = list(self.cell.output_node_indices)
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return self.cell(*xs)
+
+
+def test_cell_in_fixed_arch_builds_only_the_chosen_edges() -> None:
+    calls: list[tuple[int, int, int]] = []
+    sample = {"c/op_2_0": "lin", "c/input_2_0": [1], "c/op_3_0": "lin", "c/input_3_0": [2]}
+    with fixed_arch(sample):
+        model = _OneCell(
+            op_candidates={"lin": _recording_factory(calls), "tanh": nn.Tanh},
+            num_nodes=2,
+            num_predecessors=2,
+            merge_op="loose_end",
+            label="c",
+        )
+    assert calls == [(2, 0, 1), (3, 0, 2)]
+    # known while building, so a network can size the layer after a loose-end cell
+    assert model.out_nodes == [3]
+    assert type(model.cell) is FrozenCell and model.cell.output_node_indices == [3]
+    assert model(torch.randn(2, 4), torch.randn(2, 4)).shape == (2, 4)
+
+
+def test_cell_space_output_node_indices_are_every_node() -> None:
+    cell = nn.Cell(OPS, num_nodes=3, num_predecessors=2, merge_op="loose_end", label="c")
+    assert cell.output_node_indices == [2, 3, 4]
+
+
+def test_cell_loads_nni_exported_input_values() -> None:
+    # NNI exports an input choice of a cell as a list ([0]); a bare index is accepted as well.
+    nni_sample = {"c2/op_1_0": 0, "c2/input_1_0": [0], "c2/op_2_0": 1, "c2/input_2_0": [1]}
+    bare = {**nni_sample, "c2/input_1_0": 0, "c2/input_2_0": 1}
+    for sample in (nni_sample, bare):
+        with fixed_arch(sample):
+            model = _OneCell(op_candidates=[nn.Linear(4, 4), nn.Tanh()], num_nodes=2, label="c2")
+        assert model.cell.inputs == [[0], [1]]
+
+
+def test_cell_postprocessor_gets_the_inputs_as_given() -> None:
+    class Pre(tnn.Module):
+        def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+            return [x * 0 for x in xs]
+
+    class Post(tnn.Module):
+        def forward(self, out: torch.Tensor, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+            return [xs[-1], out]
+
+    cell = nn.Cell([nn.Identity()], num_nodes=1, num_predecessors=2, preprocessor=Pre(),
+                   postprocessor=Post(), label="p")  # fmt: skip
+    frozen = ModelSpace(cell).freeze({"p/op_2_0": 0, "p/input_2_0": [1]})
+    a, b = torch.ones(1, 2), torch.full((1, 2), 2.0)
+    prev, out = frozen([a, b])
+    torch.testing.assert_close(prev, b)  # NNI: [previous input, this cell] chains cells
+    torch.testing.assert_close(out, torch.zeros(1, 2))

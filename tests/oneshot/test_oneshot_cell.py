@@ -69,10 +69,11 @@ def test_darts_learns_a_cell():
     trainer.fit()
     sample = trainer.export()
     assert ModelSpace(CellNet()).validate(sample) == sample
-    # Node 0 must read the real input (0), not the zeroed one (1), through a non-zero op.
-    assert sample["cell/input_0_0"] == [0] or sample["cell/input_0_1"] == [0]
+    # Node 2 (the first intermediate node) must read the real input (0), not the zeroed one
+    # (1), through a non-zero op.
+    assert sample["cell/input_2_0"] == [0] or sample["cell/input_2_1"] == [0]
     probs = trainer.export_probs()
-    assert probs["cell/op_0_0"]["zero"] < 1 / 3 and probs["cell/input_0_0"]["0"] > 0.5
+    assert probs["cell/op_2_0"]["zero"] < 1 / 3 and probs["cell/input_2_0"]["0"] > 0.5
     assert trainer.history[-1].metrics["acc"] > 0.8
 
 
@@ -95,5 +96,5 @@ def test_enas_samples_cells():
 def test_unsupported_cells_are_refused_with_a_reason():
     with pytest.raises(ValueError, match="merge_op='loose_end' cannot be relaxed"):
         DartsTrainer(CellNet("loose_end"), F.cross_entropy, None, None, 1, separable())
-    with pytest.raises(ValueError, match=r"cannot search 'cell/op_0_0' \(Cell\)"):
+    with pytest.raises(ValueError, match=r"cannot search 'cell/op_2_0' \(Cell\)"):
         ProxylessTrainer(CellNet(), F.cross_entropy, None, None, 1, separable())

@@ -8,19 +8,28 @@ from __future__ import annotations
 
 from .mobilenetv3 import MobileNetV3Space
 from .nasbench201 import NB201_OPS, NasBench201, NasBench201Cell
+from .nasnet import DARTS, ENAS, NDS, PNAS, AmoebaNet, NASNet
+from .nasnet_architectures import genotype_sample  # importing it registers the architectures
 from .proxylessnas import ProxylessNAS
 from .registry import ARCHITECTURES, SPACES, load_searched_model, searched_architecture
 from .shufflenet import ShuffleNetSpace
 
 __all__ = [
     "ARCHITECTURES",
+    "DARTS",
+    "ENAS",
     "NB201_OPS",
+    "NDS",
+    "PNAS",
     "SPACES",
+    "AmoebaNet",
     "MobileNetV3Space",
+    "NASNet",
     "NasBench201",
     "NasBench201Cell",
     "ProxylessNAS",
     "ShuffleNetSpace",
+    "genotype_sample",
     "load_searched_model",
     "searched_architecture",
 ]

@@ -44,6 +44,10 @@ class SpaceEntry:
         test_kwargs: constructor arguments of the test configuration.
         slow: the test configuration's forward pass takes more than a second or two on CPU
             (the shared test marks it ``slow``).
+        unused_parameters: an architecture of this space may hold parameters its output does not
+            depend on (in NDS cells a node may ignore a cell input, so a whole earlier cell can
+            be dead); the shared test then requires gradients only where every architecture
+            has them (the first and last parameters), not on every parameter.
     """
 
     name: str
@@ -52,6 +56,7 @@ class SpaceEntry:
     num_classes: int
     test_kwargs: Mapping[str, Any] = field(default_factory=dict)
     slow: bool = False
+    unused_parameters: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,13 @@ class ArchitectureEntry:
         input_size: ``(C, H, W)`` of one input image.
         num_classes: number of outputs.
         source: where ``paper_params`` comes from (paper, table).
+        check_kwargs: overrides of ``space_kwargs`` for checking that ``sample`` belongs to the
+            space, when the paper-sized supernet is too big to build in a test (a cell space's
+            labels do not depend on its width).
+        params_gap: why this entry, built with the paper's own configuration, cannot come within
+            2% of ``paper_params`` (the network the space builds differs from the paper's). Empty
+            for entries that match; the shared test reports a non-empty one as an expected
+            failure of the parameter check, and fails if the gap has closed.
     """
 
     name: str
@@ -77,6 +89,8 @@ class ArchitectureEntry:
     input_size: tuple[int, int, int]
     num_classes: int
     source: str = ""
+    check_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    params_gap: str = ""
 
 
 #: ``{space name: entry}`` of every registered space.

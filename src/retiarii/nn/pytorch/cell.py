@@ -1,14 +1,21 @@
 """``Cell``: a DARTS-style cell whose nodes choose their inputs and operations.
 
-Node ``i`` (``0 <= i < num_nodes``) has ``num_ops_per_node`` operations; operation ``j`` takes one
-input from the ``num_predecessors`` cell inputs and the earlier nodes, and applies one of
-``op_candidates``. The node sums its operations; the cell concatenates its nodes (``merge_op='all'``)
-or only the nodes no other node consumed (``'loose_end'``).
+Nodes are numbered as NNI numbers them: the ``num_predecessors`` cell inputs are nodes
+``0 .. num_predecessors - 1`` and the intermediate nodes follow, so with two inputs the first
+intermediate node is node 2. Node ``n`` has ``num_ops_per_node`` operations; operation ``j`` takes
+one input among the nodes before ``n`` and applies one of ``op_candidates``. The node sums its
+operations; the cell concatenates its nodes (``merge_op='all'``) or only the nodes no other node
+consumed (``'loose_end'``). ``output_node_indices`` lists the concatenated nodes.
 
-Labels: ``{label}/op_{i}_{j}`` (which operation) and ``{label}/input_{i}_{j}`` (which input, a list
-of one index). Because an operation may depend on its input (e.g. stride 2 on cell inputs in a
-reduction cell), the space holds one copy of every candidate per possible input, all sharing the
-``op`` decision; the frozen cell keeps only the chosen one.
+Labels (NNI's): ``{label}/op_{n}_{j}`` (which operation: a candidate name) and
+``{label}/input_{n}_{j}`` (which input: a list of one node index, ``[0]``; a bare ``0`` is
+accepted too), so a sample NNI exported for a cell space loads with ``fixed_arch``.
+
+Because an operation may depend on its input (e.g. stride 2 on cell inputs in a reduction cell),
+the space holds one copy of every candidate per possible input, all sharing the ``op`` decision;
+the frozen cell keeps only the chosen one. Inside ``fixed_arch`` only the chosen ``(input,
+operation)`` of every edge is built, so ``output_node_indices`` is known during construction (what
+a network needs to size the next layer after a ``'loose_end'`` cell).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from ...mutable import Choice, InputSubset
 from ...mutable.labels import auto_label, validate_label
 from .base import MutableModule
 from .choices import LayerChoiceDecision, call_factory
+from .fixed import current_fixed
 
 if TYPE_CHECKING:
     from .freeze import Freezer
@@ -46,28 +54,37 @@ class _CellIO(tnn.Module):
     preprocessor: tnn.Module | None
     postprocessor: tnn.Module | None
 
-    def _inputs(self, args: tuple[Any, ...]) -> list[Any]:
+    def _inputs(self, args: tuple[Any, ...]) -> tuple[list[Any], list[Any]]:
+        """The cell's inputs as given, and after the preprocessor (what the nodes read)."""
         inputs = (
             list(args[0]) if len(args) == 1 and isinstance(args[0], (list, tuple)) else list(args)
         )
         if len(inputs) != self.num_predecessors:
             raise ValueError(f"this cell takes {self.num_predecessors} inputs, got {len(inputs)}")
-        if self.preprocessor is not None:
-            inputs = list(self.preprocessor(inputs))
-        return inputs
+        states = list(self.preprocessor(inputs)) if self.preprocessor is not None else inputs
+        return inputs, states
 
     def _output(self, merged: Any, inputs: list[Any]) -> Any:
+        # NNI calls postprocessor(this_cell, inputs) with the inputs as given, not preprocessed:
+        # NDS cells return [inputs[-1], this_cell] so that cells chain.
         return self.postprocessor(merged, inputs) if self.postprocessor is not None else merged
 
 
 class FrozenCell(_CellIO):
-    """A decided cell: per node, the chosen ``(input index, operation)`` pairs."""
+    """A decided cell: per intermediate node, the chosen ``(input index, operation)`` pairs.
+
+    Attributes:
+        inputs: ``inputs[i][j]`` is the node operation ``j`` of intermediate node ``i`` reads.
+        ops: ``ops[i][j]`` is that operation.
+        output_node_indices: the nodes concatenated to the output (NNI's attribute and
+            numbering: cell inputs are nodes ``0 .. num_predecessors - 1``).
+    """
 
     def __init__(
         self,
         inputs: list[list[int]],
         ops: list[list[tnn.Module]],
-        merge_nodes: list[int],
+        output_node_indices: list[int],
         num_predecessors: int,
         concat_dim: int,
         preprocessor: tnn.Module | None,
@@ -76,22 +93,30 @@ class FrozenCell(_CellIO):
         super().__init__()
         self.inputs = inputs
         self.ops = tnn.ModuleList(tnn.ModuleList(node) for node in ops)
-        self.merge_nodes = merge_nodes
+        self.output_node_indices = output_node_indices
         self.num_predecessors = num_predecessors
         self.concat_dim = concat_dim
         self.preprocessor = preprocessor
         self.postprocessor = postprocessor
 
     def forward(self, *args: Any) -> Any:
-        inputs = self._inputs(args)
-        states = list(inputs)
+        inputs, states = self._inputs(args)
+        states = list(states)
         for node_inputs, node_ops in zip(self.inputs, list(self.ops)):
             outs = [op(states[k]) for k, op in zip(node_inputs, list(node_ops))]  # type: ignore[call-overload]
             states.append(outs[0] if len(outs) == 1 else torch.stack(outs).sum(0))
-        merged = _merge(
-            states, [self.num_predecessors + i for i in self.merge_nodes], self.concat_dim
-        )
+        merged = _merge(states, self.output_node_indices, self.concat_dim)
         return self._output(merged, inputs)
+
+
+def _output_nodes(
+    merge_op: str, inputs: list[list[int]], num_predecessors: int, num_nodes: int
+) -> list[int]:
+    nodes = range(num_predecessors, num_predecessors + num_nodes)
+    if merge_op == "all":
+        return list(nodes)
+    used = {k for node in inputs for k in node}
+    return [n for n in nodes if n not in used]
 
 
 class Cell(MutableModule, _CellIO):
@@ -99,15 +124,24 @@ class Cell(MutableModule, _CellIO):
 
     Args:
         op_candidates: a list or dict of candidate operations: modules (deep-copied per edge) or
-            factories called as ``f(node_index, op_index, input_index)`` (or with fewer args).
+            factories called as ``f(node_index, op_index, input_index)`` (or with fewer args),
+            where ``node_index`` counts the cell inputs first (NNI's numbering: the first
+            intermediate node of a two-input cell is node 2) and ``input_index`` is the node the
+            operation reads — so a factory can, e.g., give stride 2 to operations on cell inputs.
         num_nodes: number of intermediate nodes.
         num_ops_per_node: operations (each with its own input) summed into a node.
         num_predecessors: number of cell inputs.
         merge_op: ``'all'`` or ``'loose_end'``.
         preprocessor: optional module mapping the list of cell inputs to a list of tensors.
-        postprocessor: optional module called as ``postprocessor(output, inputs)``.
+        postprocessor: optional module called as ``postprocessor(output, inputs)`` with the
+            inputs as given (before the preprocessor), as in NNI.
         concat_dim: dimension along which node outputs are concatenated.
         label: prefix of the cell's labels (auto ``cell_N``).
+
+    Attributes:
+        output_node_indices: the nodes concatenated to the output. In a space this is every
+            intermediate node (what a supernet computes); inside ``fixed_arch`` it follows the
+            sample (``'loose_end'`` drops the consumed nodes), as NNI's attribute does.
     """
 
     def __init__(
@@ -155,31 +189,75 @@ class Cell(MutableModule, _CellIO):
         self.preprocessor, self.postprocessor = preprocessor, postprocessor
         self._op_decisions: list[list[LayerChoiceDecision]] = []
         self._input_decisions: list[list[InputSubset]] = []
-        # edges[i][j][k][name]: operation j of node i reading input k
-        self.edges = tnn.ModuleList()
         for i in range(num_nodes):
-            n_inputs = num_predecessors + i
+            node = num_predecessors + i
             self._op_decisions.append(
                 [
-                    LayerChoiceDecision(self.op_names, label=f"{self.label}/op_{i}_{j}")
+                    LayerChoiceDecision(self.op_names, label=f"{self.label}/op_{node}_{j}")
                     for j in range(num_ops_per_node)
                 ]
             )
             self._input_decisions.append(
                 [
-                    InputSubset(n_inputs, 1, label=f"{self.label}/input_{i}_{j}")
+                    InputSubset(node, 1, label=f"{self.label}/input_{node}_{j}")
                     for j in range(num_ops_per_node)
                 ]
             )
-            self.edges.append(
-                tnn.ModuleList(
-                    tnn.ModuleList(
-                        tnn.ModuleDict({str(name): self._build(op, i, j, k) for name, op in items})
-                        for k in range(n_inputs)
+        chosen = self._chosen_in_fixed_arch(items)
+        # edges[i][j][k][name]: operation j of intermediate node i reading node k. Inside
+        # fixed_arch only the chosen (k, name) of each (i, j) is built; the other dicts stay empty.
+        self.edges = tnn.ModuleList()
+        for i in range(num_nodes):
+            node = num_predecessors + i
+            by_op = tnn.ModuleList()
+            for j in range(num_ops_per_node):
+                by_input = tnn.ModuleList()
+                for k in range(node):
+                    by_input.append(
+                        tnn.ModuleDict(
+                            {
+                                str(name): self._build(op, node, j, k)
+                                for o, (name, op) in enumerate(items)
+                                if chosen is None or chosen[i][j] == (k, o)
+                            }
+                        )
                     )
-                    for j in range(num_ops_per_node)
-                )
+                by_op.append(by_input)
+            self.edges.append(by_op)
+        self.output_node_indices = (
+            list(range(num_predecessors, num_predecessors + num_nodes))
+            if chosen is None
+            else _output_nodes(
+                merge_op,
+                [[k for k, _ in node_choice] for node_choice in chosen],
+                num_predecessors,
+                num_nodes,
             )
+        )
+
+    def _chosen_in_fixed_arch(
+        self, items: list[tuple[Any, OpCandidate]]
+    ) -> list[list[tuple[int, int]]] | None:
+        """``chosen[i][j] = (input node, candidate index)`` from the active ``fixed_arch`` sample,
+        or ``None`` when not building for a sample (or the sample does not decide this cell)."""
+        ctx = current_fixed()
+        labels = [d.label for d in self._retiarii_decisions()]
+        if ctx is None or not all(label in ctx.sample for label in labels):
+            return None
+        chosen = [
+            [
+                (inp.normalize(ctx.sample[inp.label])[0], op.index_of(ctx.sample[op.label]))
+                for op, inp in zip(ops, inputs)
+            ]
+            for ops, inputs in zip(self._op_decisions, self._input_decisions)
+        ]
+        ctx.mark_used(labels)
+        if any(not isinstance(op, tnn.Module) for _, op in items):
+            ctx.skipped_lazily = (
+                True  # unchosen factories were not called: their labels are unknown
+            )
+        ctx.dropped.extend(op for _, op in items if isinstance(op, tnn.Module))
+        return chosen
 
     @staticmethod
     def _build(op: OpCandidate, node: int, op_index: int, input_index: int) -> tnn.Module:
@@ -202,20 +280,20 @@ class Cell(MutableModule, _CellIO):
             node_inputs = [d.freeze(freezer.sample)[0] for d in self._input_decisions[i]]
             names = [d.freeze(freezer.sample) for d in self._op_decisions[i]]
             inputs.append(node_inputs)
-            ops.append(
-                [
-                    freezer.module(self.edges[i][j][k][str(name)])  # type: ignore[index]
-                    for j, (k, name) in enumerate(zip(node_inputs, names))
-                ]
-            )
-        if self.merge_op == "all":
-            merge = list(range(self.num_nodes))
-        else:
-            used = {k - self.num_predecessors for node in inputs for k in node}
-            merge = [i for i in range(self.num_nodes) if i not in used]
+            node_ops = []
+            for j, (k, name) in enumerate(zip(node_inputs, names)):
+                by_name: Any = self.edges[i][j][k]  # type: ignore[index]
+                if str(name) not in by_name:  # built inside fixed_arch for another sample
+                    raise ValueError(
+                        f"Cell {self.label!r} was built for another sample: it holds no "
+                        f"{name!r} on node {k} for {self._op_decisions[i][j].label!r}"
+                    )
+                node_ops.append(freezer.module(by_name[str(name)]))
+            ops.append(node_ops)
+        outputs = _output_nodes(self.merge_op, inputs, self.num_predecessors, self.num_nodes)
         pre = freezer.module(self.preprocessor) if self.preprocessor is not None else None
         post = freezer.module(self.postprocessor) if self.postprocessor is not None else None
-        return FrozenCell(inputs, ops, merge, self.num_predecessors, self.concat_dim, pre, post)
+        return FrozenCell(inputs, ops, outputs, self.num_predecessors, self.concat_dim, pre, post)
 
     def forward(self, *args: Any) -> Any:
         self._not_frozen()

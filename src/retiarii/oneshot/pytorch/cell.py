@@ -86,8 +86,8 @@ class PathSamplingCell(_SupernetCell):
         ]
 
     def forward(self, *args: Any) -> Any:
-        inputs = self._inputs(args)
-        states = list(inputs)
+        inputs, states = self._inputs(args)
+        states = list(states)
         used: set[int] = set()
         for ops, op_switches, input_switches in zip(
             self._ops, self._op_switches, self._input_switches
@@ -126,8 +126,8 @@ class DartsCell(_SupernetCell):
         self._input_labels = [[d.label for d in node] for node in cell._input_decisions]
 
     def forward(self, *args: Any) -> Any:
-        inputs = self._inputs(args)
-        states = list(inputs)
+        inputs, states = self._inputs(args)
+        states = list(states)
         n_ops = len(self.op_names)
         for ops, op_labels, input_labels in zip(self._ops, self._op_labels, self._input_labels):
             outs = []
