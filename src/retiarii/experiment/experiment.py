@@ -129,9 +129,13 @@ class RetiariiExperiment:
             from ..oneshot.experiment import oneshot_space
 
             return oneshot_space(self.base_model)
+        from .joint import joint_space
         from .mutators import space_with_mutators
 
-        return space_with_mutators(self.base_model, self.applied_mutators)
+        # Value choices in the evaluator's arguments join the search space (joint search).
+        return joint_space(
+            space_with_mutators(self.base_model, self.applied_mutators), self.evaluator
+        )
 
     # -- running -----------------------------------------------------------------------------
     def run(
@@ -340,6 +344,15 @@ class RetiariiExperiment:
         if formatter == "instance":
             space = self._space()
             return [space.build(t.sample) for t in trials]
+        from .joint import JointSpace
+
+        space = self._space()
+        if isinstance(space, JointSpace):  # the snippet rebuilds the model: only its labels
+            return [
+                model_code(self.base_model, space.model_sample(t.sample))
+                + f"# evaluator hyperparameters: evaluator.freeze({dict(sorted(t.sample.items()))!r})\n"
+                for t in trials
+            ]
         return [model_code(self.base_model, t.sample) for t in trials]
 
     def get_status(self) -> str:

@@ -15,6 +15,9 @@ class ModelSpaceTrialRunner:
     model for it and calls ``evaluator.evaluate(model)``. An evaluator that looks architectures up
     instead of training them (e.g. ``retiarii.benchmark.NasBench201Benchmark``) defines
     ``evaluate_sample(sample)``: it is called with the validated sample and no model is built.
+    When the evaluator has value choices, ``space`` is a
+    :class:`~retiarii.experiment.joint.JointSpace` and each trial evaluates
+    ``evaluator.freeze(sample)``.
     """
 
     def __init__(self, space: Any, evaluator: Any) -> None:
@@ -31,4 +34,7 @@ class ModelSpaceTrialRunner:
         if callable(evaluate_sample):
             return evaluate_sample(self.space.validate(sample))
         model = self.space.build(sample)
-        return self.evaluator.evaluate(model)
+        # A joint space (retiarii.experiment.joint) resolves the evaluator's choices per trial.
+        evaluator_for = getattr(self.space, "evaluator_for", None)
+        evaluator = evaluator_for(sample) if callable(evaluator_for) else self.evaluator
+        return evaluator.evaluate(model)
