@@ -115,7 +115,7 @@ def test_joint_space_merges_model_and_evaluator_labels() -> None:
 def test_same_label_with_different_candidates_is_a_clear_error() -> None:
     evaluator = FunctionalEvaluator(record, width=nn.ValueChoice([8, 32], label="hidden"))
     with pytest.raises(
-        LabelConflictError, match="'hidden' is used by the model as .* and by the evaluator"
+        LabelConflictError, match=r"'hidden' is used by the model as .* and by the evaluator"
     ):
         joint_space(ModelSpace(Net()), evaluator)
     with pytest.raises(LabelConflictError, match="'lr'"):
@@ -127,9 +127,8 @@ def test_same_label_with_different_candidates_is_a_clear_error() -> None:
 def test_best_trial_is_rebuilt_from_its_sample() -> None:
     evaluator = FunctionalEvaluator(record, lr=retiarii.loguniform("lr", 1e-4, 1e-1))
     sample = {"hidden": 16, "dropout": 0.25, "lr": 0.003}
-    with pytest.raises(SampleError, match="does not use"):
-        with retiarii.fixed_arch(sample):
-            Net()
+    with pytest.raises(SampleError, match="does not use"), retiarii.fixed_arch(sample):
+        Net()
     with retiarii.fixed_arch(sample, strict=False):
         model = Net()
     assert model.fc.out_features == 16 and model.drop.p == 0.25

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -36,9 +37,9 @@ def test_continuous_space_has_infinite_size_and_a_quantized_grid() -> None:
     assert len(grid) == 2 * 5  # grid_points = 5 per continuous label
     lrs = sorted({s["lr"] for s in grid})
     # midpoints of equally likely intervals: evenly spaced in log scale
-    ratios = [b / a for a, b in zip(lrs, lrs[1:])]
+    ratios = [b / a for a, b in itertools.pairwise(lrs)]
     assert ratios == pytest.approx([ratios[0]] * 4)
-    assert 1e-4 < lrs[0] and lrs[-1] < 1e-1
+    assert lrs[0] > 1e-4 and lrs[-1] < 1e-1
     assert list(uniform("u", 0, 1).values()) == pytest.approx([0.1, 0.3, 0.5, 0.7, 0.9])
 
 
@@ -87,7 +88,7 @@ def test_validation_names_the_label() -> None:
         space.validate({"drop": 0.7, "q": 0.5})
     with pytest.raises(SampleError, match="'q' is not a multiple"):
         space.validate({"drop": 0.1, "q": 0.3})
-    with pytest.raises(SampleError, match="'drop'.*expected a number"):
+    with pytest.raises(SampleError, match=r"'drop'.*expected a number"):
         space.validate({"drop": "x", "q": 0.5})
 
 
