@@ -19,12 +19,24 @@ torch: this module only knows the attribute name that ``serialize`` records unde
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
 from ..mutable import Choice, Mutable
 
-__all__ = ["choices_in", "object_choices", "recorded_call", "resolve", "resolve_object"]
+T = TypeVar("T")
+
+__all__ = [
+    "build_recorded",
+    "choices_in",
+    "first_values",
+    "has_choices",
+    "object_choices",
+    "record_call",
+    "recorded_call",
+    "resolve",
+    "resolve_object",
+]
 
 #: Where ``retiarii.nn.pytorch.wrappers`` records ``(factory, args, kwargs)`` on an object.
 _INIT_ARGS = "_retiarii_init_args"
@@ -39,6 +51,29 @@ def recorded_call(obj: Any) -> tuple[Any, tuple[Any, ...], dict[str, Any]] | Non
     except TypeError:  # no __dict__
         return None
     return value
+
+
+def record_call(obj: Any, factory: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Record ``(factory, args, kwargs)`` on ``obj``, as ``serialize`` does (through ``__dict__``:
+    torch modules and DataLoaders intercept ``setattr``)."""
+    obj.__dict__[_INIT_ARGS] = (factory, args, kwargs)
+
+
+def first_values(obj: Any) -> dict[str, Any]:
+    """The first value of every choice in ``obj``: a sample that builds a working object."""
+    sample: dict[str, Any] = {}
+    for choice in choices_in(obj):
+        sample.setdefault(choice.label, next(iter(choice.values())))
+    return sample
+
+
+def build_recorded(factory: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+    """``factory(*args, **kwargs)`` with every choice at its first value, and the symbolic call
+    recorded on the result, so that :func:`resolve` rebuilds it with a trial's values."""
+    first = first_values((args, kwargs))
+    obj = factory(*resolve(args, first), **resolve(kwargs, first))
+    record_call(obj, factory, args, kwargs)
+    return obj
 
 
 def choices_in(obj: Any) -> Iterator[Choice]:
@@ -57,7 +92,8 @@ def choices_in(obj: Any) -> Iterator[Choice]:
             yield from choices_in((recorded[1], recorded[2]))
 
 
-def _has_choices(obj: Any) -> bool:
+def has_choices(obj: Any) -> bool:
+    """Whether ``obj`` holds a choice (by the rules of :func:`choices_in`)."""
     return next(choices_in(obj), None) is not None
 
 
@@ -65,7 +101,7 @@ def resolve(obj: Any, sample: Mapping[str, Any]) -> Any:
     """``obj`` with every choice replaced by its value under ``sample`` (untouched if it has none)."""
     if isinstance(obj, Mutable):
         return obj.freeze(sample)
-    if not _has_choices(obj):
+    if not has_choices(obj):
         return obj
     if isinstance(obj, (list, tuple)):
         items = [resolve(item, sample) for item in obj]
@@ -98,7 +134,7 @@ def object_choices(obj: Any) -> Iterator[Choice]:
     """The choices of an object the user built (e.g. a ``LightningModule``): those in its recorded
     constructor arguments if ``serialize`` built it, else those in its public attributes."""
     recorded = recorded_call(obj)
-    if recorded is not None and _has_choices((recorded[1], recorded[2])):
+    if recorded is not None and has_choices((recorded[1], recorded[2])):
         yield from choices_in((recorded[1], recorded[2]))
         return
     try:
@@ -113,13 +149,13 @@ def resolve_object(obj: Any, sample: Mapping[str, Any]) -> Any:
     ``serialize`` with choices, else a shallow copy whose attributes holding choices are resolved
     (the original is left as it is, for the next trial)."""
     recorded = recorded_call(obj)
-    if recorded is not None and _has_choices((recorded[1], recorded[2])):
+    if recorded is not None and has_choices((recorded[1], recorded[2])):
         return resolve(obj, sample)
     try:
         attributes = _walked_attributes(obj)
     except TypeError:
         return obj
-    changed = {key: value for key, value in attributes.items() if _has_choices(value)}
+    changed = {key: value for key, value in attributes.items() if has_choices(value)}
     if not changed:
         return obj
     twin = copy.copy(obj)

@@ -6,8 +6,7 @@ from typing import Any
 
 import torch.utils.data
 
-from ...mutable import contains_mutable, freeze_structure, leaves_of
-from ...nn.pytorch.mutable_args import representative_sample
+from ..choices import first_values, has_choices, record_call, resolve
 
 __all__ = ["DataLoader"]
 
@@ -24,11 +23,10 @@ class DataLoader(torch.utils.data.DataLoader):
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if not contains_mutable((args, kwargs)):
+        if not has_choices((args, kwargs)):
             super().__init__(*args, **kwargs)
             return
-        first = representative_sample(leaves_of((args, kwargs)), largest=False)
-        super().__init__(*freeze_structure(args, first), **freeze_structure(kwargs, first))
-        # Read by retiarii.evaluator.choices (the same record as retiarii.serialize's); written
-        # through __dict__ because DataLoader guards some attributes in __setattr__.
-        self.__dict__["_retiarii_init_args"] = (torch.utils.data.DataLoader, args, kwargs)
+        first = first_values((args, kwargs))
+        super().__init__(*resolve(args, first), **resolve(kwargs, first))
+        # A trial's loader is a plain torch DataLoader built from the recorded arguments.
+        record_call(self, torch.utils.data.DataLoader, args, kwargs)

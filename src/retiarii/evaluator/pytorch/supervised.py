@@ -15,8 +15,8 @@ import torch
 import torch.nn as tnn
 import torchmetrics
 
-from ...nn.pytorch.wrappers import build_with_choices, get_init_args
 from ...reporting import report_final_result, report_intermediate_result
+from ..choices import build_recorded, recorded_call
 from .evaluator import Lightning, pick_train_dataloaders
 from .module import LightningModule
 from .trainer import Trainer, check_trainer_kwargs
@@ -199,7 +199,7 @@ class _Supervised(Lightning):
             )
         # Value choices (learning_rate=loguniform(...)) are recorded, and the module is rebuilt
         # with each trial's values (which are checked then).
-        module = build_with_choices(
+        module = build_recorded(
             self.module_class, (criterion, learning_rate, weight_decay, optimizer), {}
         )
         super().__init__(module, Trainer(**trainer_kwargs), train, val_dataloaders, datamodule)
@@ -207,7 +207,7 @@ class _Supervised(Lightning):
     def __repr__(self) -> str:
         module = self.module
         assert isinstance(module, _SupervisedModule)
-        recorded = get_init_args(module)
+        recorded = recorded_call(module)
         lr = recorded[1][1] if recorded is not None else module.learning_rate
         args = [
             f"learning_rate={lr:g}" if isinstance(lr, (int, float)) else f"learning_rate={lr!r}"
