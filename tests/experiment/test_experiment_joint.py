@@ -84,6 +84,7 @@ def test_hidden_dim_and_learning_rate_are_searched_together(joint_experiment) ->
         "_value": [1e-3, 1e-1],
     }
     assert record.info["space_size"] == "inf"
+    assert record.info["hyperparameter_labels"] == ["learning_rate"]
 
 
 def test_the_best_trial_is_retrained_exactly(joint_experiment) -> None:
@@ -97,8 +98,9 @@ def test_the_best_trial_is_retrained_exactly(joint_experiment) -> None:
     (instance,) = exp.export_top_models(formatter="instance")
     assert instance.fc1.out_features == sample["hidden_dim"]
     (code,) = exp.export_top_models(formatter="code")
-    assert f"'hidden_dim': {sample['hidden_dim']}" in code
-    assert "evaluator.freeze(" in code
+    fixed_line = next(line for line in code.splitlines() if line.startswith("with fixed_arch"))
+    assert fixed_line == f"with fixed_arch({{'hidden_dim': {sample['hidden_dim']}}}):"
+    assert "# evaluator hyperparameters: evaluator.freeze(" in code
 
 
 def test_conflicting_labels_in_model_and_evaluator(tmp_path) -> None:

@@ -42,6 +42,10 @@ class JointSpace:
                 ) from exc
         self.model_labels = list(model_space.search_space)
         self.evaluator_labels = list(evaluator.search_space())
+        #: labels only the evaluator uses (``fixed_arch`` must not be given them)
+        self.hyperparameter_labels = [
+            label for label in self.evaluator_labels if label not in self.model_labels
+        ]
 
     @property
     def labels(self) -> list[str]:

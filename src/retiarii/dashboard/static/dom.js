@@ -95,10 +95,15 @@ export function pyLiteral(value) {
   return `{${keys.map((k) => `${JSON.stringify(k)}: ${pyLiteral(value[k])}`).join(", ")}}`;
 }
 
-// Python that rebuilds the architecture (the model class name comes from the experiment).
-export function fixedArchSnippet(sample, modelName) {
+// Python that rebuilds the architecture (the model class name comes from the experiment). In a
+// joint search the evaluator's own labels are left out of fixed_arch: they go to evaluator.freeze.
+export function fixedArchSnippet(sample, modelName, hyperparameterLabels) {
   const cls = /^[A-Za-z_][A-Za-z0-9_.]*$/.test(modelName || "") ? modelName : "Model";
-  return `from retiarii import fixed_arch\n\nwith fixed_arch(${pyLiteral(sample || {})}):\n    model = ${cls}()\n`;
+  const hyper = new Set(Array.isArray(hyperparameterLabels) ? hyperparameterLabels : []);
+  const arch = Object.fromEntries(Object.entries(sample || {}).filter(([k]) => !hyper.has(k)));
+  const note = Object.keys(sample || {}).some((k) => hyper.has(k))
+    ? `# evaluator hyperparameters: evaluator.freeze(${pyLiteral(sample)})\n` : "";
+  return `from retiarii import fixed_arch\n\nwith fixed_arch(${pyLiteral(arch)}):\n    model = ${cls}()\n${note}`;
 }
 
 export function codeBlock(text) {

@@ -66,6 +66,14 @@ function flatten(value, prefix, rows) {
   return rows;
 }
 
+// A distribution's parameters, e.g. "0.0001 … 0.1" or "mu 0, sigma 1", and its step if quantized.
+function numericRange(l) {
+  const [a, b, q] = Array.isArray(l.numeric.bounds) ? l.numeric.bounds : [];
+  const range = (l.type || "").endsWith("normal") ? `mu ${fmtValue(a)}, sigma ${fmtValue(b)}`
+    : `${fmtValue(a)} … ${fmtValue(b)}`;
+  return q != null ? `${range}, step ${fmtValue(q)}` : range;
+}
+
 function spaceTable(space) {
   const head = el("tr", {}, ["label", "type", "candidates", "values"].map((h) => el("th", { text: h })));
   const rows = space.labels.map((l) =>
@@ -73,8 +81,9 @@ function spaceTable(space) {
       el("td", {}, el("code", { text: l.label })),
       el("td", { class: "muted", text: l.type || "" }),
       el("td", { class: "cands" },
-        (Array.isArray(l.candidates) ? l.candidates : [l.candidates]).map((c) =>
-          el("code", { class: "cand", text: fmtValue(c) })),
+        l.numeric ? el("code", { class: "cand", text: numericRange(l) })
+          : (Array.isArray(l.candidates) ? l.candidates : [l.candidates]).map((c) =>
+            el("code", { class: "cand", text: fmtValue(c) })),
         l.n_chosen != null ? el("span", { class: "muted", text: ` choose ${l.n_chosen}` }) : null),
       el("td", { class: "num", text: l.size ?? "–" })));
   return el("table", { class: "data" }, el("thead", {}, head), el("tbody", {}, rows));
@@ -112,13 +121,13 @@ export function overviewPage() {
           el("p", {}, "Trial ", el("a", { href: `/trials/${exp.best.id}`, text: `#${exp.best.id}` }),
             ` reached ${fmtNum(exp.best.final_value)}.`),
           sampleTable(exp.best.sample),
-          codeBlock(fixedArchSnippet(exp.best.sample, exp.info?.model)));
+          codeBlock(fixedArchSnippet(exp.best.sample, exp.info?.model, exp.info?.hyperparameter_labels)));
       } else if (exp.selected) {
         const at = exp.selected.epoch != null ? `epoch ${exp.selected.epoch}` : `step ${exp.selected.step}`;
         clear(best,
           el("p", {}, `The one-shot search's current choice (${at}); see `, el("a", { href: "/oneshot", text: "One-shot" }), "."),
           sampleTable(exp.selected.sample),
-          codeBlock(fixedArchSnippet(exp.selected.sample, exp.info?.model)));
+          codeBlock(fixedArchSnippet(exp.selected.sample, exp.info?.model, exp.info?.hyperparameter_labels)));
       } else {
         clear(best, el("p", { class: "muted", text: "No successful trial yet." }));
       }

@@ -222,7 +222,7 @@ export function trialPage(id) {
         ...(trial.resumed_from ? [["re-runs", el("a", { href: `/trials/${trial.resumed_from}`, text: `trial #${trial.resumed_from}` })]] : []),
         ["reports", String(trial.intermediates.length)],
       ]));
-      clear(sample, sampleTable(trial.sample), codeBlock(fixedArchSnippet(trial.sample, exp.info?.model)));
+      clear(sample, sampleTable(trial.sample), codeBlock(fixedArchSnippet(trial.sample, exp.info?.model, exp.info?.hyperparameter_labels)));
       plot(curve, ...trialCurveFigure(trial),
         trial.intermediates.length ? null : "This trial reported no intermediate metric (yet).");
       clear(errorBox, trial.error
