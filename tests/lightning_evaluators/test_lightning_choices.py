@@ -117,3 +117,44 @@ def test_user_lightning_module_arguments(how: str) -> None:
     assert frozen.module.hparams["lr"] == 0.03
     assert frozen.module is not module and evaluator.module is module
     assert frozen.evaluate(tiny_classifier()) > 0.7
+
+
+@retiarii.model_wrapper
+class Hidden(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(64, nn.ValueChoice([16, 32], label="hidden"))
+        self.fc2 = nn.Linear(nn.ValueChoice([16, 32], label="hidden"), 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.relu(self.fc1(x)))
+
+
+@pytest.mark.slow
+def test_classification_choices_in_worker_processes(tmp_path) -> None:
+    import retiarii.strategy as strategy
+    from retiarii.experiment.pytorch import RetiariiExeConfig, RetiariiExperiment
+
+    evaluator = pl.Classification(
+        learning_rate=retiarii.loguniform("lr", 1e-3, 1e-1),
+        train_dataloaders=pl.DataLoader(
+            digits(0, 1200), batch_size=nn.ValueChoice([100, 200], label="bs"), shuffle=True
+        ),
+        val_dataloaders=digits_loaders()[1],
+        max_epochs=nn.ValueChoice([1, 2], label="epochs"),
+    )
+    exp = RetiariiExperiment(Hidden(), evaluator, None, strategy.Random(seed=1))
+    config = RetiariiExeConfig("local")
+    config.experiment_working_directory = str(tmp_path)
+    config.trial_concurrency = 2
+    config.max_trial_number = 3
+    exp.run(config)
+    trials = exp.list_trial_jobs()
+    assert [t.status for t in trials] == ["SUCCEEDED"] * 3, [t.error for t in trials]
+    for trial in trials:
+        assert set(trial.sample) == {"hidden", "lr", "bs", "epochs"}
+        periodical = [
+            r for r in exp.get_job_metrics(trial.id)[trial.id] if r["type"] == "PERIODICAL"
+        ]
+        assert len(periodical) == trial.sample["epochs"]  # the trial trained with its own value
+    exp.close()
