@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import cloudpickle
+import lightning
 import pytest
 import torch
 import torch.nn.functional as F
@@ -158,3 +159,27 @@ def test_classification_choices_in_worker_processes(tmp_path) -> None:
         ]
         assert len(periodical) == trial.sample["epochs"]  # the trial trained with its own value
     exp.close()
+
+
+class Digits(lightning.LightningDataModule):
+    def __init__(self, batch_size: Any) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+
+    def train_dataloader(self) -> Any:
+        return torch.utils.data.DataLoader(digits(0, 1200), batch_size=self.batch_size)
+
+    def val_dataloader(self) -> Any:
+        return torch.utils.data.DataLoader(digits(1200), batch_size=200)
+
+
+def test_datamodule_attributes() -> None:
+    datamodule = Digits(nn.ValueChoice([64, 128], label="bs"))
+    evaluator = pl.Lightning(
+        LitClassifier(0.01), pl.Trainer(max_epochs=1, **QUIET), datamodule=datamodule
+    )
+    assert list(evaluator.search_space()) == ["bs"]
+    frozen = evaluator.freeze({"bs": 128})
+    assert frozen.datamodule.batch_size == 128
+    assert frozen.datamodule.train_dataloader().batch_size == 128
+    assert datamodule.batch_size is not frozen.datamodule.batch_size
