@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .mutable import SampleError
+from .mutable import SampleError, loguniform, normal, qloguniform, quniform, randint, uniform
 from .reporting import report_final_result, report_intermediate_result
 
 __version__ = "0.1.0.dev0"
@@ -51,10 +51,16 @@ __all__ = [
     "get_init_args",
     "json_dumps",
     "json_loads",
+    "loguniform",
     "model_wrapper",
+    "normal",
+    "qloguniform",
+    "quniform",
+    "randint",
     "report_final_result",
     "report_intermediate_result",
     "serialize",
+    "uniform",
 ]
 
 

@@ -16,13 +16,18 @@ __all__ = ["fallback_code", "register"]
 _PAYLOAD = "experiment.pkl"
 
 
-def fallback_code(class_name: str, sample: dict[str, Any]) -> str:
+def fallback_code(
+    class_name: str, sample: dict[str, Any], hyperparameter_labels: list[str] | None = None
+) -> str:
     """A snippet like ``model_code``'s, for when the model class cannot be loaded."""
     from ..experiment.experiment import fixed_arch_snippet
 
     name = class_name if class_name.replace("_", "a").replace(".", "a").isalnum() else "Model"
     return fixed_arch_snippet(
-        f"# import {name} from the module that defines it", sample, f"{name}()"
+        f"# import {name} from the module that defines it",
+        sample,
+        f"{name}()",
+        hyperparameter_labels or (),
     )
 
 
@@ -46,7 +51,9 @@ def _base_model(directory: Path) -> tuple[Any, str | None]:
     return payload["base_model"], None
 
 
-def _codes(directory: Path, top: list[dict[str, Any]], class_name: str) -> list[str]:
+def _codes(
+    directory: Path, top: list[dict[str, Any]], class_name: str, hyperparameters: list[str]
+) -> list[str]:
     from ..experiment.experiment import model_code
 
     base_model, problem = _base_model(directory)
@@ -55,8 +62,8 @@ def _codes(directory: Path, top: list[dict[str, Any]], class_name: str) -> list[
             f"retiarii: warning: {problem}; naming the model class {class_name!r} from the store",
             file=sys.stderr,
         )
-        return [fallback_code(class_name, entry["sample"]) for entry in top]
-    return [model_code(base_model, entry["sample"]) for entry in top]
+        return [fallback_code(class_name, entry["sample"], hyperparameters) for entry in top]
+    return [model_code(base_model, entry["sample"], hyperparameters) for entry in top]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,13 +77,17 @@ def run(args: argparse.Namespace) -> int:
     with ExperimentStore(directory / DEFAULT_FILENAME, readonly=True) as store:
         data = export_view(store, args.top_k, args.optimize_mode)
         class_name = str(store.experiment().info.get("model") or "Model")
+        # a joint search: the evaluator's labels are not the model's
+        hyperparameters = list(store.experiment().info.get("hyperparameter_labels") or [])
     if not data["top"]:
         raise CommandError(f"experiment {data['experiment']} has no successful trial to export")
     if args.format == "json":
         text = json.dumps(data, indent=2) + "\n"
     else:
         parts = []
-        for entry, code in zip(data["top"], _codes(directory, data["top"], class_name)):
+        for entry, code in zip(
+            data["top"], _codes(directory, data["top"], class_name, hyperparameters)
+        ):
             header = (
                 f"# {entry['rank']}. trial {entry['trial_id']}: "
                 f"metric {format_metric(entry['metric'])} ({data['optimize_mode']})"

@@ -134,10 +134,35 @@ def progress_view(record: ExperimentRecord, counts: Mapping[str, int]) -> dict[s
     }
 
 
+#: NNI's HPO types: a number from a distribution (``_value``: bounds, not candidates).
+_NUMERICAL = ("uniform", "quniform", "loguniform", "qloguniform", "normal")
+
+
+def _numerical_size(kind: str, value: Any) -> int | None:
+    """Number of values of a quantized distribution; None when continuous (or malformed)."""
+    from ..mutable import Numerical
+
+    if kind in ("uniform", "loguniform", "normal") or not isinstance(value, list):
+        return None
+    try:
+        return int(
+            Numerical(
+                value[0], value[1], log=kind == "qloguniform", quantize=value[2], label="x"
+            ).size
+        )
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
 def _label_size(spec: Any) -> int | None:
     if not isinstance(spec, Mapping):
         return None
     value = spec.get("_value")
+    kind = spec.get("_type")
+    if kind in _NUMERICAL:
+        return _numerical_size(str(kind), value)
+    if kind == "randint" and isinstance(value, list) and len(value) == 2:
+        return int(value[1]) - int(value[0])
     if spec.get("_type") == "input_choice" and isinstance(value, Mapping):
         n = len(value.get("candidates") or [])
         k = value.get("n_chosen")
@@ -147,6 +172,9 @@ def _label_size(spec: Any) -> int | None:
 
 def space_view(record: ExperimentRecord) -> dict[str, Any]:
     """The search space as rows (label, type, candidates, number of values) and its size.
+
+    A numerical label (``uniform``, ``loguniform``, ...) has no candidates: ``numeric`` holds its
+    bounds and whether it is log-scaled, and ``size`` is None when it is continuous.
 
     The size is a string: it can exceed what a JavaScript number holds exactly. The experiment's
     own count (``info['space_size']``, which knows about shared labels) is used when present.
@@ -158,20 +186,28 @@ def space_view(record: ExperimentRecord) -> dict[str, Any]:
         product = None if product is None or size is None else product * size
         kind = spec.get("_type") if isinstance(spec, Mapping) else None
         value = spec.get("_value") if isinstance(spec, Mapping) else spec
+        numeric: dict[str, Any] | None = None
         if kind == "input_choice" and isinstance(value, Mapping):
             candidates: Any = value.get("candidates")
             n_chosen = value.get("n_chosen")
+        elif kind in _NUMERICAL:
+            # charts plot the metric against the value (log axis for log distributions)
+            candidates, n_chosen = None, None
+            numeric = {"bounds": value, "log": kind in ("loguniform", "qloguniform")}
+        elif kind == "randint" and isinstance(value, list) and size is not None and size <= 1000:
+            candidates, n_chosen = list(range(int(value[0]), int(value[1]))), None
         else:
             candidates, n_chosen = value, None
-        labels.append(
-            {
-                "label": label,
-                "type": kind,
-                "candidates": candidates,
-                "n_chosen": n_chosen,
-                "size": size,
-            }
-        )
+        row = {
+            "label": label,
+            "type": kind,
+            "candidates": candidates,
+            "n_chosen": n_chosen,
+            "size": size,
+        }
+        if numeric is not None:
+            row["numeric"] = numeric
+        labels.append(row)
     size = record.info.get("space_size")
     return {"labels": labels, "size": str(size) if size is not None else _str_or_none(product)}
 

@@ -22,6 +22,9 @@ class FunctionalEvaluator(Evaluator):
         ...     ...
         ...     retiarii.report_final_result(accuracy)
         >>> evaluator = FunctionalEvaluator(fit, dataloader=loader)  # doctest: +SKIP
+
+    Value choices in ``kwargs`` (``lr=loguniform('lr', 1e-4, 1e-1)``, also inside lists, dicts and
+    ``serialize``-built objects) are searched: each trial calls ``function`` with plain values.
     """
 
     def __init__(self, function: Callable[..., Any], **kwargs: Any) -> None:
@@ -31,6 +34,7 @@ class FunctionalEvaluator(Evaluator):
         self.arguments = kwargs
 
     def evaluate(self, model: Any) -> Any:
+        self.check_frozen()
         return self.function(model, **self.arguments)
 
     def __repr__(self) -> str:

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -136,9 +137,13 @@ class RetiariiExperiment:
             from ..oneshot.experiment import oneshot_space
 
             return oneshot_space(self.base_model)
+        from .joint import joint_space
         from .mutators import space_with_mutators
 
-        return space_with_mutators(self.base_model, self.applied_mutators)
+        # Value choices in the evaluator's arguments join the search space (joint search).
+        return joint_space(
+            space_with_mutators(self.base_model, self.applied_mutators), self.evaluator
+        )
 
     # -- running -----------------------------------------------------------------------------
     def run(
@@ -204,6 +209,7 @@ class RetiariiExperiment:
                 )
             )
         self._store = ExperimentStore(self.experiment_dir / DEFAULT_FILENAME)
+        hyperparameters = getattr(space, "hyperparameter_labels", None)  # a joint search
         self._store.init_experiment(
             config.experiment_name or self.id,
             config.to_dict(),
@@ -220,6 +226,7 @@ class RetiariiExperiment:
                 "model_import": model_import_line(self.base_model),
                 "model_call": _constructor_call(self.base_model),
                 "space_size": str(space.size),
+                **({"hyperparameter_labels": hyperparameters} if hyperparameters else {}),
             },
         )
         _logger.info(
@@ -357,7 +364,8 @@ class RetiariiExperiment:
         if formatter == "instance":
             space = self._space()
             return [space.build(t.sample) for t in trials]
-        return [model_code(self.base_model, t.sample) for t in trials]
+        labels = getattr(self._space(), "hyperparameter_labels", ())
+        return [model_code(self.base_model, t.sample, labels) for t in trials]
 
     def get_status(self) -> str:
         """NNI's status names: INITIALIZED, RUNNING, DONE, STOPPED, ERROR."""
@@ -536,13 +544,19 @@ def _constructor_call(base_model: Any) -> str:
     return f"{name}({', '.join(p for p in parts if p is not None)})"
 
 
-def model_code(base_model: Any, sample: dict[str, Any]) -> str:
+def model_code(
+    base_model: Any, sample: dict[str, Any], hyperparameter_labels: Collection[str] = ()
+) -> str:
     """A runnable snippet that rebuilds the architecture of ``sample``.
 
     The model class must be decorated with ``@model_wrapper`` (``fixed_arch`` relies on it); its
-    constructor arguments are written out when they are plain literals.
+    constructor arguments are written out when they are plain literals. The values of
+    ``hyperparameter_labels`` (the evaluator's own labels in a joint search) are left out of
+    ``fixed_arch`` and written as a comment: they go to ``evaluator.freeze(sample)``.
     """
-    return fixed_arch_snippet(model_import_line(base_model), sample, _constructor_call(base_model))
+    return fixed_arch_snippet(
+        model_import_line(base_model), sample, _constructor_call(base_model), hyperparameter_labels
+    )
 
 
 def model_import_line(base_model: Any) -> str:
@@ -553,12 +567,26 @@ def model_import_line(base_model: Any) -> str:
     return f"from {cls.__module__} import {cls.__qualname__}"
 
 
-def fixed_arch_snippet(import_line: str, sample: dict[str, Any], constructor_call: str) -> str:
+def fixed_arch_snippet(
+    import_line: str,
+    sample: dict[str, Any],
+    constructor_call: str,
+    hyperparameter_labels: Collection[str] = (),
+) -> str:
     """``from retiarii import fixed_arch`` + ``import_line``, then ``model = <call>`` inside
-    ``fixed_arch(sample)``; the sample is written as a Python literal (``True``, ``None``)."""
+    ``fixed_arch(sample)``; the sample is written as a Python literal (``True``, ``None``).
+    ``hyperparameter_labels`` are left out of ``fixed_arch`` and listed in a comment."""
+    arch = {k: v for k, v in sorted(sample.items()) if k not in hyperparameter_labels}
+    hyper = {k: v for k, v in sorted(sample.items()) if k in hyperparameter_labels}
+    note = (
+        f"# evaluator hyperparameters: evaluator.freeze({dict(sorted(sample.items()))!r})\n"
+        if hyper
+        else ""
+    )
     return (
         "from retiarii import fixed_arch\n"
         f"{import_line}\n\n"
-        f"with fixed_arch({dict(sorted(sample.items()))!r}):\n"
+        f"with fixed_arch({arch!r}):\n"
         f"    model = {constructor_call}\n"
+        f"{note}"
     )

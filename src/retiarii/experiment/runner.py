@@ -20,6 +20,10 @@ class ModelSpaceTrialRunner:
 
     With ``seed`` set, ``random``, NumPy and torch are seeded from ``(seed, sample)`` before the
     model is built (see :mod:`.seeding`), so a sample gives the same result on any worker.
+
+    When the evaluator has value choices, ``space`` is a
+    :class:`~retiarii.experiment.joint.JointSpace` and each trial evaluates
+    ``evaluator.freeze(sample)``.
     """
 
     def __init__(self, space: Any, evaluator: Any, seed: int | None = None) -> None:
@@ -39,4 +43,7 @@ class ModelSpaceTrialRunner:
         if callable(evaluate_sample):
             return evaluate_sample(self.space.validate(sample))
         model = self.space.build(sample)
-        return self.evaluator.evaluate(model)
+        # A joint space (retiarii.experiment.joint) resolves the evaluator's choices per trial.
+        evaluator_for = getattr(self.space, "evaluator_for", None)
+        evaluator = evaluator_for(sample) if callable(evaluator_for) else self.evaluator
+        return evaluator.evaluate(model)

@@ -7,6 +7,16 @@ use it anywhere. A *sample* is a plain JSON dict ``{label: value}``.
 from __future__ import annotations
 
 from .core import Categorical, Choice, Expression, InputSubset, Mutable, MutableExpression
+from .distributions import (
+    Numerical,
+    RandomInteger,
+    loguniform,
+    normal,
+    qloguniform,
+    quniform,
+    randint,
+    uniform,
+)
 from .errors import LabelConflictError, SampleError
 from .labels import auto_label, label_scope
 from .space import SearchSpace, load_sample
@@ -20,6 +30,8 @@ __all__ = [
     "LabelConflictError",
     "Mutable",
     "MutableExpression",
+    "Numerical",
+    "RandomInteger",
     "SampleError",
     "SearchSpace",
     "auto_label",
@@ -28,4 +40,10 @@ __all__ = [
     "label_scope",
     "leaves_of",
     "load_sample",
+    "loguniform",
+    "normal",
+    "qloguniform",
+    "quniform",
+    "randint",
+    "uniform",
 ]

@@ -60,7 +60,11 @@ class SearchSpace(Mapping[str, Choice]):
 
     @property
     def size(self) -> int:
-        """Number of distinct samples (exact, without enumerating)."""
+        """Number of distinct samples (exact, without enumerating).
+
+        ``math.inf`` (a float) when a continuous distribution (``uniform``, ``loguniform``,
+        ``normal``) is part of the space: test with ``math.isinf(space.size)``.
+        """
         return math.prod(choice.size for choice in self._choices.values())
 
     def random(self, seed: int | random.Random | None = None) -> Sample:
@@ -69,7 +73,12 @@ class SearchSpace(Mapping[str, Choice]):
         return {label: choice.random(rng) for label, choice in self._choices.items()}
 
     def grid(self) -> Iterator[Sample]:
-        """Every sample, each exactly once, in a fixed order (only sensible for small spaces)."""
+        """Every sample, each exactly once, in a fixed order (only sensible for small spaces).
+
+        A continuous distribution contributes :attr:`~retiarii.mutable.Numerical.grid_points`
+        values (default 5, the midpoints of equally likely intervals), so the grid of a space
+        with an infinite ``size`` is finite.
+        """
         labels = list(self._choices)
         for combo in itertools.product(*(list(c.values()) for c in self._choices.values())):
             yield dict(zip(labels, combo))

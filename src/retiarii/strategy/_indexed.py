@@ -143,6 +143,6 @@ class IndexedStrategy(BaseStrategy):
         if "rng" in state:
             set_rng_state(self.rng, state["rng"])
         for item in state.get("filtered", []):
-            index = tuple(int(i) for i in item)
+            index = self.encoding.from_json(item)
             self.filtered.add(index)
             self.proposed.add(index)

@@ -114,10 +114,12 @@ class RegularizedEvolution(IndexedStrategy):
         if self.crossover and len(ranked) > 1:
             other = pop[ranked[1]][0]
             parent = tuple(a if self.rng.random() < 0.5 else b for a, b in zip(parent, other))
-        sizes = self.encoding.sizes
+        # each label is redrawn with probability mutation_prob (a continuous one: a Gaussian step)
         child = tuple(
-            self.rng.randrange(n) if self.rng.random() < self.mutation_prob else value
-            for value, n in zip(parent, sizes)
+            self.encoding.redraw(pos, value, self.rng)
+            if self.rng.random() < self.mutation_prob
+            else value
+            for pos, value in enumerate(parent)
         )
         return child if child != parent else self.encoding.mutate(parent, self.rng)
 
@@ -149,6 +151,6 @@ class RegularizedEvolution(IndexedStrategy):
         self.cycles_done = int(state.get("cycles_done", self.cycles_done))
         if "population" in state:
             self.population = deque(
-                (tuple(int(i) for i in index), -math.inf if score is None else float(score))
+                (self.encoding.from_json(index), -math.inf if score is None else float(score))
                 for index, score in state["population"]
             )

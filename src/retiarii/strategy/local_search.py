@@ -147,5 +147,5 @@ class LocalSearch(IndexedStrategy):
         self.initial_proposed = int(state.get("initial_proposed", self.initial_proposed))
         if "centre" in state:
             centre = state["centre"]
-            self.centre = tuple(int(i) for i in centre) if centre is not None else None
-            self.queue = [tuple(int(i) for i in n) for n in state.get("queue", [])]
+            self.centre = self.encoding.from_json(centre) if centre is not None else None
+            self.queue = [self.encoding.from_json(n) for n in state.get("queue", [])]

@@ -109,6 +109,16 @@ class PolicyBasedRL(IndexedStrategy):
 
         from .policy import FactorizedPolicy
 
+        continuous = [self.encoding.labels[pos] for pos in self.encoding.continuous]
+        if continuous:
+            # The policy is a softmax per label: it has no way to put a density on a real line.
+            raise ValueError(
+                f"PolicyBasedRL needs a finite search space, but label(s) {continuous} are "
+                "continuous distributions; quantize them (quniform/qloguniform), list the values "
+                "(ValueChoice), or use a strategy that handles them: TPE, RegularizedEvolution, "
+                "LocalSearch or Random"
+            )
+
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.init_seed)
             factory = self.policy_fn or FactorizedPolicy

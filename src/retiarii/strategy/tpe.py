@@ -20,6 +20,10 @@ from .base import Sample, TrialResult
 
 __all__ = ["TPE"]
 
+#: The range of a normal label's cumulative probability as Optuna sees it (its quantile is
+#: infinite at 0 and 1).
+_UNIT_LOW = 1e-9
+
 
 def _import_optuna() -> Any:
     try:
@@ -49,7 +53,10 @@ def _quiet(optuna: Any) -> Iterator[None]:
 class TPE(IndexedStrategy):
     """Tree-structured Parzen Estimator, from Optuna's ``TPESampler`` (ask/tell).
 
-    Every label is an Optuna ``CategoricalDistribution`` over the indices of its values. The
+    Every label is an Optuna ``CategoricalDistribution`` over the indices of its values, except
+    continuous distributions, which Optuna models natively: ``uniform``/``loguniform`` as a
+    ``FloatDistribution`` over the value (``log=True`` for ``loguniform``), ``normal`` as a
+    ``FloatDistribution`` over its cumulative probability (Optuna has no normal prior). The
     strategy keeps an in-memory Optuna study: a proposal is ``study.ask()``, a result is
     ``study.tell()``. Results Optuna did not ask for (replayed on resume, or of a new sample that
     replaced a repeat) are added with ``study.add_trial``.
@@ -124,11 +131,35 @@ class TPE(IndexedStrategy):
         with _quiet(optuna):
             self._study = optuna.create_study(direction=direction)
         self._distributions = {
-            label: optuna.distributions.CategoricalDistribution(list(range(size)))
-            for label, size in zip(self.encoding.labels, self.encoding.sizes)
+            label: self._distribution(optuna, pos, size)
+            for pos, (label, size) in enumerate(zip(self.encoding.labels, self.encoding.sizes))
         }
         self._pending = {}
         self.asks = 0
+
+    def _distribution(self, optuna: Any, pos: int, size: Any) -> Any:
+        choice = self.encoding.continuous.get(pos)
+        if choice is None:
+            return optuna.distributions.CategoricalDistribution(list(range(size)))
+        if choice.low is None or choice.high is None:  # normal: its cumulative probability
+            return optuna.distributions.FloatDistribution(_UNIT_LOW, 1 - _UNIT_LOW)
+        return optuna.distributions.FloatDistribution(choice.low, choice.high, log=choice.log)
+
+    def _to_param(self, pos: int, x: Any) -> Any:
+        choice = self.encoding.continuous.get(pos)
+        if choice is None:
+            return x
+        if choice.low is None:
+            return min(max(choice.to_unit(x), _UNIT_LOW), 1 - _UNIT_LOW)
+        return x
+
+    def _from_param(self, pos: int, param: Any) -> Any:
+        choice = self.encoding.continuous.get(pos)
+        if choice is None:
+            return int(param)
+        if choice.low is None:
+            return choice.from_unit(float(param))
+        return choice.normalize(float(param))
 
     # -- proposing ----------------------------------------------------------------------------
     def _sampler(self) -> Any:
@@ -145,7 +176,9 @@ class TPE(IndexedStrategy):
             with _quiet(optuna):
                 self._study.sampler = self._sampler()
                 trial = self._study.ask(self._distributions)
-            index = tuple(int(trial.params[label]) for label in labels)
+            index = tuple(
+                self._from_param(pos, trial.params[label]) for pos, label in enumerate(labels)
+            )
             if self.is_new(index):
                 self._pending.setdefault(index, []).append(trial.number)
                 return index
@@ -179,7 +212,10 @@ class TPE(IndexedStrategy):
                 else:
                     self._study.tell(number, value)
                 return
-            params = dict(zip(self.encoding.labels, index))
+            params = {
+                label: self._to_param(pos, x)
+                for pos, (label, x) in enumerate(zip(self.encoding.labels, index))
+            }
             self._study.add_trial(
                 optuna.trial.create_trial(
                     params=params,

@@ -8,7 +8,9 @@ A tuner receives the search space as ``ss-gen`` JSON (``SearchSpace.to_json()``)
      "skip":     {"_value": [1], "_idx": [1]}}
 
 ``"_idex"`` (the guide's spelling in one example) is accepted for ``"_idx"``, and a plain value
-(``{"label": value}``, what HPO tuners return) is accepted too. Anything else raises a
+(``{"label": value}``, what HPO tuners return) is accepted too. A numerical label (NNI's HPO
+types ``uniform``, ``loguniform``, ``quniform``, ``qloguniform``, ``normal``) has no index: it is
+written as ``{"_value": 0.0031}`` and read from that or from the plain number. Anything else raises a
 :class:`~retiarii.mutable.SampleError` naming the label.
 """
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..mutable import Categorical, InputSubset, SampleError, SearchSpace
+from ..mutable import Categorical, InputSubset, Numerical, SampleError, SearchSpace
 from ..mutable.structure import json_equal
 
 __all__ = ["parameters_to_sample", "sample_to_parameters"]
@@ -32,6 +34,8 @@ def sample_to_parameters(space: SearchSpace, sample: Mapping[str, Any]) -> dict[
         choice = space[label]
         if isinstance(choice, InputSubset):
             out[label] = {"_value": list(value), "_idx": list(value)}
+        elif isinstance(choice, Numerical):
+            out[label] = {"_value": value}
         elif isinstance(choice, Categorical):
             out[label] = {"_value": value, "_idx": choice.index_of(value)}
         else:  # a custom Choice: its values in order
@@ -67,6 +71,15 @@ def parameters_to_sample(space: SearchSpace, parameters: Any) -> dict[str, Any]:
 
 
 def _entry_value(label: str, choice: Any, entry: Any) -> Any:
+    if isinstance(choice, Numerical):
+        if isinstance(entry, Mapping):
+            if "_value" not in entry:
+                raise SampleError(
+                    f"parameters[{label!r}] = {entry!r} is malformed: expected a number or "
+                    "{'_value': number}"
+                )
+            entry = entry["_value"]
+        return choice.normalize(entry)
     values = list(choice.values()) if not isinstance(choice, InputSubset) else None
     if not isinstance(entry, Mapping):
         return choice.normalize(entry)  # a plain value (raises naming the label)

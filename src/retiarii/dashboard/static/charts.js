@@ -152,9 +152,29 @@ export function curvesFigure(curves, trials, bestId) {
   return [traces, layout];
 }
 
+// A numerical label (uniform, loguniform, ...): the final metric against the value, one point per
+// trial, on a log axis for log distributions.
+function numericFigure(label, spaceLabel, done) {
+  const traces = [{
+    type: "scatter", mode: "markers",
+    x: done.map((tr) => tr.sample[label]), y: done.map((tr) => tr.final_value),
+    text: done.map((tr) => `trial ${tr.id}`),
+    marker: { color: COLORS[0], size: 7, opacity: 0.8 },
+    hovertemplate: "%{text}<br>value %{x}<br>metric %{y}<extra></extra>",
+  }];
+  const layout = baseLayout({
+    showlegend: false,
+    margin: { l: 56, r: 16, t: 8, b: 40 },
+    xaxis: { type: spaceLabel.numeric.log ? "log" : "linear", automargin: true, zeroline: false },
+    yaxis: { title: axisTitle("final metric"), zeroline: false },
+  });
+  return [traces, layout];
+}
+
 // For one label: the final metric of the trials, grouped by the value they chose.
 export function byValueFigure(label, spaceLabel, trials) {
   const done = trials.filter((tr) => metricOf(tr) != null && label in (tr.sample || {}));
+  if (spaceLabel?.numeric) return numericFigure(label, spaceLabel, done);
   const seen = new Set(done.map((tr) => fmtValue(tr.sample[label])));
   const domain = labelDomain(spaceLabel);
   const order = (domain || []).map(fmtValue).filter((v) => seen.has(v));
@@ -184,6 +204,15 @@ export function parallelFigure(space, trials, optimizeMode) {
   const dimensions = [];
   for (const spaceLabel of space.labels) {
     const label = spaceLabel.label;
+    if (spaceLabel.numeric) { // a continuous axis (log10 of the value for log distributions)
+      const log = spaceLabel.numeric.log;
+      const raw = done.map((tr) => Number(tr.sample?.[label]));
+      dimensions.push({
+        label: t(shortLabel(log ? `log10 ${label}` : label, 24)),
+        values: raw.map((v) => (log ? Math.log10(v) : v)),
+      });
+      continue;
+    }
     const values = done.map((tr) => fmtValue(tr.sample?.[label]));
     const domain = (labelDomain(spaceLabel) || []).map(fmtValue);
     for (const v of values) if (!domain.includes(v)) domain.push(v);

@@ -96,13 +96,25 @@ export function pyLiteral(value) {
 }
 
 // Python that rebuilds the architecture, as the console and `retiarii export -f code` print it:
-// the import line and the constructor call come from the experiment's info when it has them.
+// the import line and the constructor call come from the experiment's info when it has them. In
+// a joint search the evaluator's own labels are left out of fixed_arch: they go to evaluator.freeze.
 export function fixedArchSnippet(sample, info) {
   const name = info?.model;
   const cls = /^[A-Za-z_][A-Za-z0-9_.]*$/.test(name || "") ? name : "Model";
   const importLine = info?.model_import || `# import ${cls} from the module that defines it`;
   const call = info?.model_call || `${cls}()`;
-  return `from retiarii import fixed_arch\n${importLine}\n\nwith fixed_arch(${pyLiteral(sample || {})}):\n    model = ${call}\n`;
+  const labels = info?.hyperparameter_labels;
+  const hyper = new Set(Array.isArray(labels) ? labels : []);
+  const arch = Object.fromEntries(Object.entries(sample || {}).filter(([k]) => !hyper.has(k)));
+  const note = Object.keys(sample || {}).some((k) => hyper.has(k))
+    ? `# evaluator hyperparameters: evaluator.freeze(${pyLiteral(sample)})
+` : "";
+  return `from retiarii import fixed_arch
+${importLine}
+
+with fixed_arch(${pyLiteral(arch)}):
+    model = ${call}
+${note}`;
 }
 
 // "1 label", "3 labels".

@@ -66,6 +66,14 @@ function flatten(value, prefix, rows) {
   return rows;
 }
 
+// A distribution's parameters, e.g. "0.0001 … 0.1" or "mu 0, sigma 1", and its step if quantized.
+function numericRange(l) {
+  const [a, b, q] = Array.isArray(l.numeric.bounds) ? l.numeric.bounds : [];
+  const range = (l.type || "").endsWith("normal") ? `mu ${fmtValue(a)}, sigma ${fmtValue(b)}`
+    : `${fmtValue(a)} … ${fmtValue(b)}`;
+  return q != null ? `${range}, step ${fmtValue(q)}` : range;
+}
+
 function spaceTable(space) {
   const head = el("tr", {}, ["label", "type", "candidates", "values"].map((h) => el("th", { text: h })));
   const rows = space.labels.map((l) =>
@@ -73,8 +81,9 @@ function spaceTable(space) {
       el("td", {}, el("code", { text: l.label })),
       el("td", { class: "muted", text: l.type || "" }),
       el("td", { class: "cands" },
-        (Array.isArray(l.candidates) ? l.candidates : [l.candidates]).map((c) =>
-          el("code", { class: "cand", text: fmtValue(c) })),
+        l.numeric ? el("code", { class: "cand", text: numericRange(l) })
+          : (Array.isArray(l.candidates) ? l.candidates : [l.candidates]).map((c) =>
+            el("code", { class: "cand", text: fmtValue(c) })),
         l.n_chosen != null ? el("span", { class: "muted", text: ` choose ${l.n_chosen}` }) : null),
       el("td", { class: "num", text: l.size ?? "–" })));
   return el("table", { class: "data" }, el("thead", {}, head), el("tbody", {}, rows));

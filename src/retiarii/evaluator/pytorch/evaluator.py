@@ -14,7 +14,7 @@ import logging
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import lightning
@@ -22,8 +22,10 @@ import torch.utils.data
 from lightning.pytorch.utilities.model_helpers import is_overridden
 
 from ...execution.trial import current_trial_dir
+from ...mutable import SearchSpace
 from ...reporting import Metric, Reporter, current_reporter, trial_reporter
 from ..base import Evaluator
+from ..choices import choices_in, object_choices, resolve, resolve_object
 from .module import LightningModule
 from .trainer import Trainer
 
@@ -112,6 +114,11 @@ class Lightning(Evaluator):
     ``val_dataloaders`` or ``datamodule`` on the evaluator before it is used; what is missing is
     reported when it is (``evaluate``, ``fit`` or the start of an experiment).
 
+    Value choices may appear in the module's constructor arguments (build it with
+    ``retiarii.serialize(MyModule, lr=...)``, or keep them as attributes: ``self.lr = lr``), in the
+    trainer's arguments (``Trainer(max_epochs=ValueChoice([5, 10]))``) and in the dataloaders
+    (``DataLoader(data, batch_size=ValueChoice([32, 64]))``); each trial gets plain values.
+
     ``evaluate(model)`` fits the model in the current process and returns the final result the
     module reported (``None`` if it reported none). Outside a trial the logs go to
     ``default_root_dir`` if the trainer has one, else to a new temporary directory (logged).
@@ -199,8 +206,33 @@ class Lightning(Evaluator):
         """NNI's name for :meth:`evaluate`: fit ``model`` here; returns the final result."""
         return self.evaluate(model)
 
+    def search_space(self) -> SearchSpace:
+        """Choices in the module and the datamodule (their ``serialize``-recorded constructor
+        arguments, or their public attributes and saved hyperparameters), the trainer's arguments
+        and the dataloaders."""
+        return SearchSpace(
+            [
+                *object_choices(self.module),
+                *choices_in(self.trainer.kwargs),
+                *choices_in([self.train_dataloaders, self.val_dataloaders]),
+                *object_choices(self.datamodule),
+            ]
+        )
+
+    def freeze(self, sample: Mapping[str, Any]) -> Lightning:
+        if not len(self.search_space()):
+            return self
+        twin = copy.copy(self)
+        twin.module = resolve_object(self.module, sample)
+        twin.trainer = Trainer(**resolve(self.trainer.kwargs, sample))
+        twin.train_dataloaders = resolve(self.train_dataloaders, sample)
+        twin.val_dataloaders = resolve(self.val_dataloaders, sample)
+        twin.datamodule = resolve_object(self.datamodule, sample)
+        return twin
+
     def evaluate(self, model: Any) -> Metric | None:
         """Fit ``model`` (in this process) and return the final result the module reported."""
+        self.check_frozen()
         self.check_ready()
         try:
             module = copy.deepcopy(self.module)  # a fresh module per evaluation

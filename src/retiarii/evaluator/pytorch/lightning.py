@@ -6,7 +6,8 @@ Importing this module imports ``lightning`` (the ``retiarii[lightning]`` extra).
 * :class:`LightningModule` — subclass it; ``self.model`` is the architecture being evaluated.
 * :class:`Lightning` — ``Lightning(module, Trainer(...), train_dataloaders=..., val_dataloaders=...)``.
 * :class:`Trainer` — ``lightning.Trainer``'s arguments, built into a fresh trainer per trial.
-* :class:`DataLoader` — ``torch.utils.data.DataLoader`` (it travels to workers with cloudpickle).
+* :class:`DataLoader` — ``torch.utils.data.DataLoader`` (it travels to workers with cloudpickle)
+  whose arguments may be value choices (``batch_size=ValueChoice([32, 64])``).
 * :class:`Classification` / :class:`Regression` — built-in evaluators reporting validation
   accuracy / MSE.
 
@@ -20,8 +21,7 @@ traceback, like any other exception.
 
 from __future__ import annotations
 
-from torch.utils.data import DataLoader
-
+from .dataloader import DataLoader
 from .evaluator import Lightning
 from .module import LightningModule
 from .supervised import Classification, ClassificationModule, Regression, RegressionModule

@@ -16,6 +16,7 @@ import torch.nn as tnn
 import torchmetrics
 
 from ...reporting import report_final_result, report_intermediate_result
+from ..choices import build_recorded, recorded_call
 from .evaluator import Lightning, pick_train_dataloaders
 from .module import LightningModule
 from .trainer import Trainer, check_trainer_kwargs
@@ -191,13 +192,21 @@ class _Supervised(Lightning):
         name = type(self).__name__
         check_trainer_kwargs(trainer_kwargs, name, _OWN_ARGUMENTS)
         train = pick_train_dataloaders(train_dataloaders, train_dataloader)
-        module = self.module_class(criterion, learning_rate, weight_decay, optimizer)
+        # Value choices (learning_rate=loguniform(...)) are recorded, and the module is rebuilt
+        # with each trial's values (which are checked then).
+        module = build_recorded(
+            self.module_class, (criterion, learning_rate, weight_decay, optimizer), {}
+        )
         super().__init__(module, Trainer(**trainer_kwargs), train, val_dataloaders, datamodule)
 
     def __repr__(self) -> str:
         module = self.module
         assert isinstance(module, _SupervisedModule)
-        args = [f"learning_rate={module.learning_rate:g}"]
+        recorded = recorded_call(module)
+        lr = recorded[1][1] if recorded is not None else module.learning_rate
+        args = [
+            f"learning_rate={lr:g}" if isinstance(lr, (int, float)) else f"learning_rate={lr!r}"
+        ]
         args += [f"{k}={v!r}" for k, v in self.trainer.kwargs.items()]
         return f"{type(self).__name__}({', '.join(args)})"
 
@@ -216,6 +225,8 @@ class Classification(_Supervised):
         **trainer_kwargs: ``lightning.Trainer`` arguments, e.g. ``max_epochs=10``.
 
     The model maps ``x`` to logits ``[N, C]``; the accuracy is exact over the validation set.
+    Every argument may be a value choice or distribution (``learning_rate=loguniform('lr', 1e-4,
+    1e-1)``, ``max_epochs=ValueChoice([5, 10])``): it is searched with the architecture.
 
     Example:
         >>> evaluator = Classification(  # doctest: +SKIP

@@ -27,6 +27,7 @@ from .layers import *  # noqa: F403
 if TYPE_CHECKING:  # the generated layer classes look like torch's to type checkers
     from torch.nn import *  # noqa: F403
 
+from ...mutable import loguniform, normal, qloguniform, quniform, randint, uniform
 from .autoactivation import AutoActivation
 from .base import MutableModule, NotFrozenError
 from .cell import Cell, FrozenCell
@@ -57,6 +58,12 @@ __all__ = [
     "collect_search_space",
     "fixed_arch",
     "get_init_args",
+    "loguniform",
     "model_wrapper",
+    "normal",
+    "qloguniform",
+    "quniform",
+    "randint",
     "serialize",
+    "uniform",
 ]

@@ -37,6 +37,7 @@ class FixedContext:
     sample: dict[str, Any]
     used: set[str] = field(default_factory=set)
     skipped_lazily: bool = False
+    strict: bool = True
     models_frozen: int = 0
     # Unchosen candidate modules a LayerChoice dropped while building: their labels are part of
     # the space's samples, so the unknown-label check must still recognise them.
@@ -57,7 +58,10 @@ def current_fixed() -> FixedContext | None:
 
 @contextmanager
 def fixed_arch(
-    fixed_arch: Mapping[str, Any] | str | os.PathLike[str], verbose: bool = True
+    fixed_arch: Mapping[str, Any] | str | os.PathLike[str],
+    verbose: bool = True,
+    *,
+    strict: bool = True,
 ) -> Iterator[FixedContext]:
     """Build the model for one sample: ``with fixed_arch(sample): model = Net()``.
 
@@ -65,6 +69,10 @@ def fixed_arch(
         fixed_arch: a sample ``{label: value}`` or the path of a JSON file holding one (e.g. what
             ``export_top_models`` wrote).
         verbose: log the sample being applied.
+        strict: raise on labels the model does not use (typos, or a sample of another space).
+            ``strict=False`` ignores them: for the sample of a joint search, whose evaluator
+            labels (``lr``) the model does not have — pass that sample to
+            ``evaluator.freeze(sample)`` too.
 
     The outermost model class must be decorated with ``@model_wrapper``; the model built inside the
     block is then an ordinary ``torch.nn.Module``. A missing label raises as soon as the choice that
@@ -74,7 +82,7 @@ def fixed_arch(
     sample = load_sample(fixed_arch)
     if verbose:
         _logger.info("fixed architecture: %s", json.dumps(sample, default=repr))
-    ctx = FixedContext(dict(sample))
+    ctx = FixedContext(dict(sample), strict=strict)
     token = _current.set(ctx)
     try:
         yield ctx

@@ -14,13 +14,27 @@ from typing import Any, TypeVar
 
 import torch.nn as tnn
 
-from ...mutable import Choice, SampleError, label_scope, leaves_of
+from ...mutable import (
+    Choice,
+    SampleError,
+    contains_mutable,
+    freeze_structure,
+    label_scope,
+    leaves_of,
+)
 from .fixed import FixedContext, current_fixed
 from .freeze import Freezer, collect_search_space
-from .mutable_args import init_with_choices, mutable_args
+from .mutable_args import init_with_choices, mutable_args, representative_sample
 from .parameter_choice import record_parameter_choices
 
-__all__ = ["basic_unit", "blackbox_module", "get_init_args", "model_wrapper", "serialize"]
+__all__ = [
+    "basic_unit",
+    "blackbox_module",
+    "build_with_choices",
+    "get_init_args",
+    "model_wrapper",
+    "serialize",
+]
 
 T = TypeVar("T")
 ModuleType = TypeVar("ModuleType", bound=type)
@@ -29,9 +43,27 @@ _building: ContextVar[bool] = ContextVar("retiarii_building_model", default=Fals
 _INIT_ARGS = "_retiarii_init_args"
 
 
-def _record_init_args(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def _record_init_args(
+    obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any], factory: Any = None
+) -> None:
     with contextlib.suppress(AttributeError):  # objects without __dict__ (slots, builtins)
-        obj.__dict__[_INIT_ARGS] = (type(obj), args, kwargs)
+        obj.__dict__[_INIT_ARGS] = (factory or type(obj), args, kwargs)
+
+
+def build_with_choices(
+    factory: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> T:
+    """``factory(*args, **kwargs)``, recorded; value choices in the arguments are replaced by
+    their first values for this build (the object must work before a trial decides them, e.g. a
+    ``DataLoader`` checks its ``batch_size``), and the recorded arguments keep the choices, so
+    that an evaluator can rebuild the object for each trial."""
+    if contains_mutable((args, kwargs)):
+        first = representative_sample(leaves_of((args, kwargs)), largest=False)
+        obj = factory(*freeze_structure(args, first), **freeze_structure(kwargs, first))
+    else:
+        obj = factory(*args, **kwargs)
+    _record_init_args(obj, args, kwargs, factory)
+    return obj
 
 
 def get_init_args(obj: Any) -> tuple[type, tuple[Any, ...], dict[str, Any]] | None:
@@ -77,7 +109,7 @@ def _freeze_in_place(model: tnn.Module, ctx: FixedContext) -> None:
         for label in [label for label in unknown if label in space]:
             space[label].normalize(ctx.sample[label])  # a SampleError names the label
         unknown = [label for label in unknown if label not in space]
-    if unknown and not ctx.skipped_lazily:
+    if unknown and not ctx.skipped_lazily and ctx.strict:
         raise SampleError(
             f"fixed_arch: the sample has label(s) {unknown} that {type(model).__name__} does not "
             f"use; the labels it uses are {sorted(sample.read | ctx.used)}"
@@ -174,12 +206,14 @@ def serialize(cls_or_obj: Callable[..., T] | T, *args: Any, **kwargs: Any) -> T:
     Objects travel to worker processes with cloudpickle, so any picklable object works; this
     records the constructor call too (readable with :func:`get_init_args`), as NNI's seeds use it:
     ``serialize(transforms.Normalize, (0.1307,), (0.3081,))`` or ``serialize(obj)``.
+
+    Arguments may hold value choices (``serialize(MyLightningModule, lr=loguniform(...))``): the
+    object is built with the first value of each, and an evaluator holding it rebuilds it with
+    the trial's values (see :func:`build_with_choices`).
     """
     if isinstance(cls_or_obj, type) or (callable(cls_or_obj) and (args or kwargs)):
         factory: Callable[..., T] = cls_or_obj
-        obj = factory(*args, **kwargs)
-        _record_init_args(obj, args, kwargs)
-        return obj
+        return build_with_choices(factory, args, kwargs)
     if args or kwargs:
         raise TypeError(
             f"serialize({cls_or_obj!r}, ...): extra arguments need a class or function first"

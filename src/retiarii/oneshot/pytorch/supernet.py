@@ -143,7 +143,11 @@ class Switch:
 
     def __init__(self, decision: Choice) -> None:
         if not isinstance(decision, (Categorical, InputSubset)):
-            raise TypeError(f"cannot sample decision {decision!r}")
+            raise TypeError(
+                f"cannot sample decision {decision!r}: one-shot strategies weigh finitely many "
+                "candidates; give a distribution as a ValueChoice of values, or search it with a "
+                "multi-trial strategy"
+            )
         self.decision = decision
         self.label = decision.label
         self._domain: list[Any] | None = (
