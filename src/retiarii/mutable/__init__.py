@@ -7,14 +7,16 @@ use it anywhere. A *sample* is a plain JSON dict ``{label: value}``.
 from __future__ import annotations
 
 from .core import Categorical, Choice, Expression, InputSubset, Mutable, MutableExpression
-from .errors import LabelConflictError, SampleError
+from .errors import ConstraintViolation, LabelConflictError, SampleError
 from .labels import auto_label, label_scope
-from .space import SearchSpace, load_sample
+from .space import Constraint, SearchSpace, load_sample
 from .structure import contains_mutable, freeze_structure, leaves_of
 
 __all__ = [
     "Categorical",
     "Choice",
+    "Constraint",
+    "ConstraintViolation",
     "Expression",
     "InputSubset",
     "LabelConflictError",

@@ -1,0 +1,632 @@
+"""The NAS-Bench-101 model space: the trainable network of Ying et al. (ICML 2019).
+
+`NAS-Bench-101 <http://proceedings.mlr.press/v97/ying19a/ying19a.pdf>`__ trained every cell of
+a space of small DAGs on CIFAR-10. A cell has at most ``max_num_nodes`` vertices (7, the input and
+the output included) and at most ``max_num_edges`` edges (9); each interior vertex applies one of
+``conv3x3-bn-relu``, ``conv1x1-bn-relu``, ``maxpool3x3`` to the sum of its inputs, and the output
+concatenates the interior vertices that feed it (plus a projection of the input if the input feeds
+it). Channel counts of interior vertices follow from the graph (:func:`compute_vertex_channels`).
+
+Labels (NNI 2.10's), for a cell labelled ``cell``:
+
+* ``cell/num_nodes``: number of vertices, ``2 .. max_num_nodes``;
+* ``cell/op_{i}``: the operation of vertex ``i`` (``1 .. max_num_nodes - 2``), by name;
+* ``cell/input_{i}``: the vertices feeding vertex ``i`` (``1 .. max_num_nodes - 1``), a sorted
+  non-empty list of indices ``< i``.
+
+Labels of vertices beyond ``num_nodes`` are part of every sample but do not matter.
+
+**Invalid graphs.** Per-label candidates cannot express "at most 9 edges", so the cell adds a
+:class:`~retiarii.mutable.Constraint` to the space: ``ModelSpace.validate`` (hence ``freeze``)
+and ``fixed_arch`` reject a graph with too many edges, or whose output is not reachable from its
+input, with a :class:`~retiarii.mutable.ConstraintViolation` naming the cell, the count and the
+limit; ``SearchSpace.random``/``grid`` (the ``Random`` and ``GridSearch`` strategies) and one-shot
+path sampling skip such graphs. Strategies that build samples themselves (evolution's mutations,
+TPE, RL) may still propose one: pass ``model_filter=ModelSpace(NasBench101()).search_space.contains``
+to skip it without running it; otherwise the trial fails with that error. ``size`` counts samples before the constraint (NNI does the same;
+the benchmark's 423k unique graphs are what remains after the constraint and de-duplication of
+isomorphic graphs, which retiarii does not do).
+
+What this module deliberately does not do: no isomorphism hashing, no benchmark lookup, and a
+frozen cell is built fresh (the supernet's weights are not carried into frozen cells: the frozen
+vertices have other channel counts than the supernet's).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn as tnn
+
+from ...mutable import Choice, Constraint, ConstraintViolation, InputSubset, SampleError
+from ...mutable.labels import auto_label, validate_label
+from ...nn.pytorch import InputChoice, LayerChoice, MutableModule, ValueChoice
+from ...nn.pytorch.choices import LayerChoiceDecision
+from ...nn.pytorch.fixed import current_fixed
+from ...nn.pytorch.wrappers import model_wrapper
+from .registry import SpaceEntry, register_space
+
+if TYPE_CHECKING:
+    from ...nn.pytorch.freeze import Freezer
+    from ...oneshot.pytorch.supernet import SwitchBoard
+
+__all__ = [
+    "NB101_OPS",
+    "Conv1x1BNReLU",
+    "Conv3x3BNReLU",
+    "ConvBNReLU",
+    "NasBench101",
+    "NasBench101Cell",
+    "NasBench101CellConstraint",
+    "NasBench101FrozenCell",
+    "compute_vertex_channels",
+    "prune",
+]
+
+#: The operation names of NAS-Bench-101 (and of NNI's ``NasBench101``), in NNI's order.
+NB101_OPS = ("conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
+
+OpFactory = Callable[[int], tnn.Module]
+ProjectionFactory = Callable[[int, int], tnn.Module]
+Matrix = list[list[int]]
+
+
+def _truncated_normal_(tensor: torch.Tensor, std: float) -> None:
+    # TensorFlow's variance-scaling init (what the benchmark used): N(0, std) cut at 2 std
+    tnn.init.trunc_normal_(tensor, mean=0.0, std=std, a=-2 * std, b=2 * std)
+
+
+class ConvBNReLU(tnn.Module):
+    """Conv (no bias), BatchNorm, ReLU: NAS-Bench-101's convolutions and projections.
+
+    ``bn_eps``/``bn_momentum`` are constructor arguments (not set on the network afterwards) so
+    that cells rebuilt when a sample is frozen get them too.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 1,
+        *,
+        bn_eps: float = 1e-5,
+        bn_momentum: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        conv = tnn.Conv2d(
+            in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False
+        )
+        _truncated_normal_(
+            conv.weight, std=math.sqrt(1.0 / (kernel_size * kernel_size * in_channels))
+        )
+        self.conv_bn_relu = tnn.Sequential(
+            conv,
+            tnn.BatchNorm2d(out_channels, eps=bn_eps, momentum=bn_momentum),
+            tnn.ReLU(inplace=True),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv_bn_relu(x)
+
+
+class Conv3x3BNReLU(ConvBNReLU):
+    """The ``conv3x3-bn-relu`` operation."""
+
+    def __init__(self, in_channels: int, out_channels: int, **bn: float) -> None:
+        super().__init__(in_channels, out_channels, 3, **bn)
+
+
+class Conv1x1BNReLU(ConvBNReLU):
+    """The ``conv1x1-bn-relu`` operation, and the projection of a cell's input."""
+
+    def __init__(self, in_channels: int, out_channels: int, **bn: float) -> None:
+        super().__init__(in_channels, out_channels, 1, **bn)
+
+
+# -- the graph ---------------------------------------------------------------------------------
+def _matrix(adjacency: Sequence[Sequence[int]], num_nodes: int) -> Matrix:
+    """``matrix[src][dst] = 1`` for each edge; ``adjacency[i - 1]`` lists the inputs of vertex i."""
+    matrix = [[0] * num_nodes for _ in range(num_nodes)]
+    for dst, sources in enumerate(adjacency, start=1):
+        for src in sources:
+            matrix[src][dst] = 1
+    return matrix
+
+
+def _reachable(matrix: Matrix, start: int, forward: bool) -> set[int]:
+    n = len(matrix)
+    seen, todo = {start}, [start]
+    while todo:
+        v = todo.pop()
+        for w in range(n):
+            edge = matrix[v][w] if forward else matrix[w][v]
+            if edge and w not in seen:
+                seen.add(w)
+                todo.append(w)
+    return seen
+
+
+def prune(matrix: Matrix, ops: list[Any]) -> tuple[Matrix, list[Any]]:
+    """Drop the vertices not on a path from the input to the output (they cannot change the
+    output), as the benchmark does before hashing a graph.
+
+    Raises:
+        ValueError: the output is not reachable from the input.
+    """
+    n = len(matrix)
+    keep = sorted(_reachable(matrix, 0, True) & _reachable(matrix, n - 1, False))
+    if 0 not in keep or n - 1 not in keep:
+        raise ValueError("the output vertex is not connected to the input vertex")
+    return [[matrix[a][b] for b in keep] for a in keep], [ops[v] for v in keep]
+
+
+def compute_vertex_channels(in_channels: int, out_channels: int, matrix: Matrix) -> list[int]:
+    """Channels of every vertex of a pruned cell, as NAS-Bench-101 computes them.
+
+    The output's channels are split among the interior vertices feeding it (the first ones get
+    one more when the split is uneven); any other interior vertex gets the largest count of the
+    vertices it feeds. The input keeps ``in_channels``.
+    """
+    n = len(matrix)
+    channels = [0] * n
+    channels[0], channels[n - 1] = in_channels, out_channels
+    if n == 2:
+        return channels
+    fan_in = sum(matrix[v][n - 1] for v in range(1, n - 1))
+    share, extra = divmod(out_channels, fan_in)
+    for v in range(1, n - 1):
+        if matrix[v][n - 1]:
+            channels[v] = share + (1 if extra > 0 else 0)
+            extra -= 1
+    for v in range(n - 3, 0, -1):
+        if not matrix[v][n - 1]:
+            for dst in range(v + 1, n - 1):
+                if matrix[v][dst]:
+                    channels[v] = max(channels[v], channels[dst])
+    if min(channels[1 : n - 1]) <= 0:
+        raise ValueError(
+            f"out_features={out_channels} is too small to split among the {fan_in} vertices that "
+            "feed the output of a NAS-Bench-101 cell"
+        )
+    return channels
+
+
+def _sum(tensors: list[torch.Tensor]) -> torch.Tensor:
+    out = tensors[0]
+    for tensor in tensors[1:]:
+        out = out + tensor
+    return out
+
+
+def _truncate(x: torch.Tensor, channels: int) -> torch.Tensor:
+    # a vertex that got one extra output channel feeds vertices with one fewer
+    return x if x.shape[1] == channels else x[:, :channels]
+
+
+class NasBench101Graph:
+    """A cell's graph read from a sample: ``num_nodes``, adjacency, operations; ``check()`` says
+    why it is invalid and ``pruned()`` gives the matrix and ops the network runs."""
+
+    def __init__(
+        self,
+        label: str,
+        sample: Mapping[str, Any],
+        op_names: Sequence[str],
+        max_num_nodes: int,
+        max_num_edges: int,
+    ) -> None:
+        self.label, self.max_num_edges = label, max_num_edges
+        num_nodes = ValueChoice(list(range(2, max_num_nodes + 1)), label=f"{label}/num_nodes")
+        n = self.num_nodes = num_nodes.freeze(sample)
+        self.adjacency = [
+            InputSubset(i, None, label=f"{label}/input_{i}").freeze(sample) for i in range(1, n)
+        ]
+        self.ops: list[str] = [
+            LayerChoiceDecision(list(op_names), label=f"{label}/op_{i}").freeze(sample)
+            for i in range(1, n - 1)
+        ]
+
+    @property
+    def num_edges(self) -> int:
+        return sum(len(sources) for sources in self.adjacency)
+
+    def check(self) -> str | None:
+        """Why this graph is not a NAS-Bench-101 cell, or None."""
+        if self.num_edges > self.max_num_edges:
+            inputs = ", ".join(
+                f"input_{i}={sources}" for i, sources in enumerate(self.adjacency, start=1)
+            )
+            return (
+                f"NasBench101Cell {self.label!r}: the sample's graph has {self.num_edges} edges, "
+                f"more than max_num_edges={self.max_num_edges} (num_nodes={self.num_nodes}: "
+                f"{inputs}); remove edges or lower {self.label}/num_nodes"
+            )
+        try:
+            self.pruned()
+        except ValueError as exc:
+            return f"NasBench101Cell {self.label!r}: {exc}"
+        return None
+
+    def pruned(self) -> tuple[Matrix, list[str]]:
+        """The matrix and operations (``'IN'``/``'OUT'`` at the ends) without dead vertices."""
+        matrix = _matrix(self.adjacency, self.num_nodes)
+        return prune(matrix, ["IN", *self.ops, "OUT"])
+
+
+class NasBench101CellConstraint(Constraint):
+    """At most ``max_num_edges`` edges, and an output reachable from the input (one rule per
+    cell label: cells sharing a label share their graph)."""
+
+    def __init__(self, label: str, op_names: Sequence[str], max_num_nodes: int, max_num_edges: int):
+        self.label = label
+        self.op_names = list(op_names)
+        self.max_num_nodes, self.max_num_edges = max_num_nodes, max_num_edges
+        self.key = f"NasBench101Cell:{label}"
+
+    def check(self, sample: Mapping[str, Any]) -> str | None:
+        try:
+            graph = NasBench101Graph(
+                self.label, sample, self.op_names, self.max_num_nodes, self.max_num_edges
+            )
+        except SampleError:
+            return None  # a missing or invalid label is reported by the label's own check
+        return graph.check()
+
+
+class NasBench101FrozenCell(tnn.Module):
+    """One NAS-Bench-101 cell, an ordinary module: the pruned graph, its vertex channels, a
+    projection of the input for every vertex the input feeds, and the chosen operations.
+
+    ``ops[t]`` and ``projections[t]`` are indexed by vertex (``nn.Identity`` where a vertex has
+    none), so state-dict keys say which vertex a weight belongs to.
+    """
+
+    def __init__(
+        self,
+        ops: Sequence[OpFactory],
+        matrix: Matrix,
+        in_features: int,
+        out_features: int,
+        projection: ProjectionFactory,
+    ) -> None:
+        super().__init__()
+        n = len(matrix)
+        self.matrix = [list(row) for row in matrix]
+        self.in_features, self.out_features = in_features, out_features
+        self.hidden_features = compute_vertex_channels(in_features, out_features, self.matrix)
+        self.projections = tnn.ModuleList(
+            projection(in_features, self.hidden_features[t])
+            if t > 0 and self.matrix[0][t]
+            else tnn.Identity()
+            for t in range(n)
+        )
+        self.ops = tnn.ModuleList(
+            ops[t - 1](self.hidden_features[t]) if 0 < t < n - 1 else tnn.Identity()
+            for t in range(n)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        matrix, n = self.matrix, len(self.matrix)
+        tensors = [x]
+        for t in range(1, n - 1):
+            add_in = [
+                _truncate(tensors[src], self.hidden_features[t])
+                for src in range(1, t)
+                if matrix[src][t]
+            ]
+            if matrix[0][t]:
+                add_in.append(self.projections[t](x))
+            tensors.append(self.ops[t](_sum(add_in)))
+        hidden = [tensors[src] for src in range(1, n - 1) if matrix[src][n - 1]]
+        if not hidden:  # only the input feeds the output
+            return self.projections[n - 1](x)
+        out = hidden[0] if len(hidden) == 1 else torch.cat(hidden, 1)
+        if matrix[0][n - 1]:
+            out = out + self.projections[n - 1](x)
+        return out
+
+    def extra_repr(self) -> str:
+        return f"matrix={self.matrix}, hidden_features={self.hidden_features}"
+
+
+def _op_dict(op_candidates: Mapping[str, OpFactory] | Sequence[OpFactory]) -> dict[str, OpFactory]:
+    if isinstance(op_candidates, Mapping):
+        return dict(op_candidates)
+    return {str(i): op for i, op in enumerate(op_candidates)}
+
+
+class NasBench101Cell(MutableModule):
+    """A NAS-Bench-101 cell whose graph and operations are decisions (see the module docstring).
+
+    Args:
+        op_candidates: ``{name: factory(num_features)}`` (or a list: names ``"0"``, ``"1"``, ...);
+            each factory builds an operation that keeps ``num_features`` channels.
+        in_features: channels of the cell's input.
+        out_features: channels of the cell's output.
+        projection: ``factory(in_features, out_features)`` of the module that projects the
+            cell's input onto a vertex (a 1x1 Conv-BN-ReLU in the paper).
+        max_num_nodes: most vertices, input and output included (7 in the paper), at least 2.
+        max_num_edges: most edges (9 in the paper).
+        label: prefix of the labels; cells sharing a label share their decisions.
+
+    In a model space the cell holds every vertex at ``out_features`` channels (what one-shot path
+    sampling trains; see :meth:`_retiarii_path_sampling`); frozen, it is a
+    :class:`NasBench101FrozenCell` built for the sample. Inside ``fixed_arch`` only that frozen
+    cell is built.
+    """
+
+    def __init__(
+        self,
+        op_candidates: Mapping[str, OpFactory] | Sequence[OpFactory],
+        in_features: int,
+        out_features: int,
+        projection: ProjectionFactory,
+        max_num_nodes: int = 7,
+        max_num_edges: int = 9,
+        label: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.label = (
+            validate_label(label, "NasBench101Cell") if label is not None else auto_label("cell")
+        )
+        if not isinstance(max_num_nodes, int) or max_num_nodes < 2:
+            raise ValueError(
+                f"NasBench101Cell {self.label!r}: max_num_nodes must be an int >= 2, "
+                f"got {max_num_nodes!r}"
+            )
+        self.op_candidates = _op_dict(op_candidates)
+        if not self.op_candidates:
+            raise ValueError(f"NasBench101Cell {self.label!r}: op_candidates must not be empty")
+        self.in_features, self.out_features = in_features, out_features
+        self.projection = projection
+        self.max_num_nodes, self.max_num_edges = max_num_nodes, max_num_edges
+        self._constraint = NasBench101CellConstraint(
+            self.label, list(self.op_candidates), max_num_nodes, max_num_edges
+        )
+        self.num_nodes = ValueChoice(
+            list(range(2, max_num_nodes + 1)), label=f"{self.label}/num_nodes"
+        )
+        ctx = current_fixed()
+        self.frozen_cell: NasBench101FrozenCell | None = None
+        if ctx is not None:
+            # build only the chosen cell; its labels are this cell's whatever the graph uses
+            self.frozen_cell = self.build_frozen(ctx.sample)
+            ctx.mark_used(self.all_labels())
+            return
+        # the supernet: every vertex at out_features channels
+        self.projections = tnn.ModuleList(
+            [tnn.Identity()]
+            + [projection(in_features, out_features) for _ in range(1, max_num_nodes)]
+        )
+        self.ops = tnn.ModuleList([tnn.Identity()])
+        self.inputs = tnn.ModuleList([tnn.Identity()])
+        for i in range(1, max_num_nodes):
+            if i < max_num_nodes - 1:
+                self.ops.append(
+                    LayerChoice(
+                        {
+                            name: functools.partial(op, out_features)
+                            for name, op in self.op_candidates.items()
+                        },
+                        label=f"{self.label}/op_{i}",
+                    )
+                )
+            self.inputs.append(InputChoice(i, None, label=f"{self.label}/input_{i}"))
+
+    def all_labels(self) -> list[str]:
+        """Every label of this cell, in the space's order."""
+        n = self.max_num_nodes
+        return [
+            f"{self.label}/num_nodes",
+            *(f"{self.label}/op_{i}" for i in range(1, n - 1)),
+            *(f"{self.label}/input_{i}" for i in range(1, n)),
+        ]
+
+    def graph(self, sample: Mapping[str, Any]) -> NasBench101Graph:
+        """The cell's graph in ``sample`` (not checked; see :meth:`NasBench101Graph.check`)."""
+        return NasBench101Graph(
+            self.label, sample, list(self.op_candidates), self.max_num_nodes, self.max_num_edges
+        )
+
+    def build_frozen(self, sample: Mapping[str, Any]) -> NasBench101FrozenCell:
+        """A fresh frozen cell for ``sample``.
+
+        Raises:
+            ConstraintViolation: the graph has too many edges, or its output is not reachable
+                from its input (the message names the cell and the problem).
+            SampleError: a label the graph needs is missing or has a value it cannot take.
+        """
+        graph = self.graph(sample)
+        problem = graph.check()
+        if problem is not None:
+            raise ConstraintViolation(problem)
+        matrix, ops = graph.pruned()
+        return NasBench101FrozenCell(
+            [self.op_candidates[op] for op in ops[1:-1]],
+            matrix,
+            self.in_features,
+            self.out_features,
+            self.projection,
+        )
+
+    # -- the walks ---------------------------------------------------------------------------
+    def _retiarii_decisions(self) -> Iterable[Choice]:
+        return [self.num_nodes] if self.frozen_cell is None else []
+
+    def _retiarii_constraints(self) -> Iterable[Constraint]:
+        return [self._constraint] if self.frozen_cell is None else []
+
+    def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
+        if self.frozen_cell is not None:
+            return self.frozen_cell
+        return self.build_frozen(freezer.sample)
+
+    def _retiarii_path_sampling(self, board: SwitchBoard) -> tnn.Module:
+        """The single-path version used by ``PathSamplingSupernet`` (SPOS, random one-shot)."""
+        return PathSamplingNasBench101Cell(self, board)
+
+    def extra_repr(self) -> str:
+        return (
+            f"label={self.label!r}, max_num_nodes={self.max_num_nodes}, "
+            f"max_num_edges={self.max_num_edges}"
+        )
+
+
+class PathSamplingNasBench101Cell(tnn.Module):
+    """Runs the graph of the active path with the cell's shared modules.
+
+    Weight sharing needs one module per vertex whatever the graph, so every vertex keeps the
+    supernet's ``out_features`` channels and the output *sums* the vertices feeding it (the
+    frozen cell concatenates narrower ones) — NNI's approximation too. Dead vertices are skipped.
+    Random paths respect the cell's edge limit (the board draws only valid graphs).
+    """
+
+    _cell: NasBench101Cell
+
+    def __init__(self, cell: NasBench101Cell, board: SwitchBoard) -> None:
+        super().__init__()
+        from ...oneshot.pytorch.supernet import ValueResolver
+
+        self.label = cell.label
+        self.projections, self.ops, self.inputs = cell.projections, cell.ops, cell.inputs
+        self.__dict__["_cell"] = cell  # its decisions and its freeze; not a submodule
+        labels = cell.all_labels()
+        choices: dict[str, Choice] = {}
+        for module in [cell, *cell.ops, *cell.inputs]:
+            decisions = getattr(type(module), "_retiarii_decisions", None)
+            if decisions is not None:
+                for decision in decisions(module):
+                    choices.update({leaf.label: leaf for leaf in decision.leaves()})
+        self._resolve = ValueResolver(
+            {label: choices[label] for label in labels if label in choices}, board, post=self._plan
+        )
+
+    def _plan(self, sample: Mapping[str, Any]) -> Matrix:
+        graph = self._cell.graph(sample)
+        problem = graph.check()
+        if problem is not None:
+            raise ConstraintViolation(f"path sampling set an invalid path: {problem}")
+        # the pruned matrix over the original vertex numbers (so ops[t] is vertex t's op)
+        matrix = _matrix(graph.adjacency, graph.num_nodes)
+        n = graph.num_nodes
+        live = _reachable(matrix, 0, True) & _reachable(matrix, n - 1, False)
+        return [
+            [matrix[a][b] if a in live and b in live else 0 for b in range(n)] for a in range(n)
+        ]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        matrix: Matrix = self._resolve()
+        n = len(matrix)
+        last = self._cell.max_num_nodes - 1
+        tensors: dict[int, torch.Tensor] = {0: x}
+        for t in range(1, n - 1):
+            add_in = [tensors[src] for src in range(1, t) if matrix[src][t]]
+            if matrix[0][t]:
+                add_in.append(self.projections[t](x))
+            if add_in:  # else a dead vertex
+                tensors[t] = self.ops[t](_sum(add_in))
+        out = [tensors[src] for src in range(1, n - 1) if matrix[src][n - 1]]
+        if matrix[0][n - 1]:
+            out.append(self.projections[last](x))
+        return _sum(out)
+
+    def _retiarii_decisions(self) -> Iterable[Choice]:
+        return self._cell._retiarii_decisions()
+
+    def _retiarii_constraints(self) -> Iterable[Constraint]:
+        return self._cell._retiarii_constraints()
+
+    def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
+        return self._cell._retiarii_freeze(freezer)
+
+    def extra_repr(self) -> str:
+        return f"label={self.label!r}"
+
+
+@model_wrapper
+class NasBench101(tnn.Module):
+    """The NAS-Bench-101 network: a 3x3 Conv-BN-ReLU stem, ``num_stacks`` stacks of
+    ``num_modules_per_stack`` cells (2x2 max pooling and doubled channels between stacks), global
+    average pooling and a linear classifier. Every cell shares the label ``cell``.
+
+    Args:
+        stem_out_channels: channels of the stem and of the first stack (128 in the paper).
+        num_stacks: stacks of cells (3).
+        num_modules_per_stack: cells per stack (3).
+        max_num_vertices: most vertices of a cell (7), see :class:`NasBench101Cell`.
+        max_num_edges: most edges of a cell (9).
+        num_labels: number of classes.
+        bn_eps: BatchNorm epsilon (the benchmark's 1e-5).
+        bn_momentum: BatchNorm momentum, torch convention (the benchmark's TF decay 0.997).
+
+    Example:
+        >>> import retiarii
+        >>> space = retiarii.ModelSpace(NasBench101(stem_out_channels=8, num_stacks=1))
+        >>> sample = space.random(seed=0)  # random samples satisfy the edge limit
+        >>> space.freeze(sample).features[0].matrix == space.freeze(sample).features[0].matrix
+        True
+    """
+
+    def __init__(
+        self,
+        stem_out_channels: int = 128,
+        num_stacks: int = 3,
+        num_modules_per_stack: int = 3,
+        max_num_vertices: int = 7,
+        max_num_edges: int = 9,
+        num_labels: int = 10,
+        bn_eps: float = 1e-5,
+        bn_momentum: float = 0.003,
+    ) -> None:
+        super().__init__()
+        bn = {"bn_eps": bn_eps, "bn_momentum": bn_momentum}
+        op_candidates: dict[str, OpFactory] = {
+            "conv3x3-bn-relu": lambda c: Conv3x3BNReLU(c, c, **bn),
+            "conv1x1-bn-relu": lambda c: Conv1x1BNReLU(c, c, **bn),
+            "maxpool3x3": lambda c: tnn.MaxPool2d(3, 1, 1),
+        }
+        self.stem_conv = Conv3x3BNReLU(3, stem_out_channels, **bn)
+        layers: list[tnn.Module] = []
+        in_channels = out_channels = stem_out_channels
+        for stack in range(num_stacks):
+            if stack > 0:
+                layers.append(tnn.MaxPool2d(kernel_size=2, stride=2))
+                out_channels *= 2
+            for _ in range(num_modules_per_stack):
+                layers.append(
+                    NasBench101Cell(
+                        op_candidates,
+                        in_channels,
+                        out_channels,
+                        lambda cin, cout: Conv1x1BNReLU(cin, cout, **bn),
+                        max_num_vertices,
+                        max_num_edges,
+                        label="cell",
+                    )
+                )
+                in_channels = out_channels
+        self.features = tnn.ModuleList(layers)
+        self.gap = tnn.AdaptiveAvgPool2d(1)
+        self.classifier = tnn.Linear(out_channels, num_labels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.stem_conv(x)
+        for layer in self.features:
+            out = layer(out)
+        return self.classifier(self.gap(out).flatten(1))
+
+
+register_space(
+    SpaceEntry(
+        name="NasBench101",
+        factory=NasBench101,
+        input_size=(3, 16, 16),
+        num_classes=10,
+        test_kwargs={"stem_out_channels": 8, "num_stacks": 2, "num_modules_per_stack": 1},
+    )
+)
