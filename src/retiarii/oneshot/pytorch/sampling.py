@@ -105,8 +105,8 @@ class PathSamplingRepeat(tnn.Module):
 
 _HINT = (
     "Path-sampling trainers search LayerChoice, InputChoice, Repeat depths, Cell and value choices in "
-    "the arguments of Linear, Conv1d/2d/3d, BatchNorm1d/2d/3d, LayerNorm and parameter-free "
-    "layers."
+    "the arguments of Linear, Conv1d/2d/3d, BatchNorm1d/2d/3d, LayerNorm, MultiheadAttention and "
+    "parameter-free layers."
 )
 
 
