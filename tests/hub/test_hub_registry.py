@@ -123,9 +123,6 @@ def test_published_architecture_matches_its_paper(entry: ArchitectureEntry) -> N
     for module in model.modules():
         assert not isinstance(module, MutableModule), type(module)
     params = n_params(model) / 1e6
-    assert params == pytest.approx(entry.paper_params, rel=0.02), (
-        f"{entry.name}: {params:.3f}M parameters, the paper reports {entry.paper_params}M"
-    )
     model.eval()
     with torch.no_grad():
         out = _logits(model(_inputs(entry, batch=1)))
@@ -134,6 +131,13 @@ def test_published_architecture_matches_its_paper(entry: ArchitectureEntry) -> N
     assert json.loads(json.dumps(sample)) == sample
     space = retiarii.ModelSpace(entry.space(**dict(entry.space_kwargs)))
     space.validate(sample)
+    matches = params == pytest.approx(entry.paper_params, rel=0.02)
+    if entry.params_gap:  # a known, explained gap: reported, never hidden by a wider tolerance
+        assert not matches, f"{entry.name} now matches its paper: remove its params_gap"
+        pytest.xfail(f"{entry.name}: {params:.3f}M vs {entry.paper_params}M: {entry.params_gap}")
+    assert matches, (
+        f"{entry.name}: {params:.3f}M parameters, the paper reports {entry.paper_params}M"
+    )
 
 
 def test_load_searched_model_never_downloads(tmp_path: Path) -> None:
