@@ -73,6 +73,8 @@ def test_a_graph_with_too_many_edges_is_rejected_naming_the_problem(
         space.validate(_sample(7, TEN))
     with pytest.raises(ConstraintViolation, match=message):
         space.freeze(_sample(7, TEN))
+    with pytest.raises(ConstraintViolation, match=message):
+        space.build(_sample(7, TEN))  # what a trial's worker runs: the trial fails with this
     with (
         pytest.raises(ConstraintViolation, match=message),
         retiarii.fixed_arch(_sample(7, TEN), verbose=False),

@@ -413,6 +413,7 @@ register_space(
             "qkv_bias": True,
             "global_pool": True,
         },
+        full_input_size=(3, 224, 224),
     )
 )
 

@@ -44,6 +44,9 @@ class SpaceEntry:
         test_kwargs: constructor arguments of the test configuration.
         slow: the test configuration's forward pass takes more than a second or two on CPU
             (the shared test marks it ``slow``).
+        full_input_size: ``(C, H, W)`` of one input of the space built with its default
+            arguments (the paper's configuration, what ``benchmarks/hub.py`` measures); None:
+            ``input_size``.
     """
 
     name: str
@@ -52,6 +55,7 @@ class SpaceEntry:
     num_classes: int
     test_kwargs: Mapping[str, Any] = field(default_factory=dict)
     slow: bool = False
+    full_input_size: tuple[int, int, int] | None = None
 
 
 @dataclass(frozen=True)
