@@ -161,3 +161,23 @@ def test_path_sampling_draws_valid_graphs_and_freezes_them() -> None:
     with pytest.raises(ConstraintViolation, match="max_num_edges"):
         supernet.set_sample(_sample(7, TEN))
         model(torch.randn(1, 3, 8, 8))
+
+
+def test_spos_evolution_over_the_supernet_explores_only_valid_graphs() -> None:
+    from retiarii.mutable import SearchSpace
+    from retiarii.oneshot.evolution import evolution_search
+
+    supernet = PathSamplingSupernet(NasBench101(**SMALL))
+    board = supernet.board
+    space = SearchSpace((s.decision for s in board.values()), board.constraints)
+    full = retiarii.ModelSpace(NasBench101(**SMALL))
+    tried: list[dict[str, Any]] = []
+
+    def fitness(sample: dict[str, Any]) -> float:
+        tried.append(sample)
+        return float(sample["cell/num_nodes"])  # pushes towards big graphs, near the edge limit
+
+    evolution_search(space, fitness, population_size=10, cycles=30, mutation_prob=0.5, seed=0)
+    assert len(tried) > 20
+    for sample in tried:
+        full.validate(sample)

@@ -17,14 +17,15 @@ Labels (NNI 2.10's), for a cell labelled ``cell``:
 Labels of vertices beyond ``num_nodes`` are part of every sample but do not matter.
 
 **Invalid graphs.** Per-label candidates cannot express "at most 9 edges", so the cell adds a
-:class:`~retiarii.mutable.Constraint` to the space: ``ModelSpace.validate`` (hence ``freeze``)
-and ``fixed_arch`` reject a graph with too many edges, or whose output is not reachable from its
-input, with a :class:`~retiarii.mutable.ConstraintViolation` naming the cell, the count and the
-limit; ``SearchSpace.random``/``grid`` (the ``Random`` and ``GridSearch`` strategies) and one-shot
-path sampling skip such graphs. Strategies that build samples themselves (evolution's mutations,
-TPE, RL) may still propose one: pass ``model_filter=ModelSpace(NasBench101()).search_space.contains``
-to skip it without running it; otherwise the trial fails with that error. ``size`` counts samples before the constraint (NNI does the same;
-the benchmark's 423k unique graphs are what remains after the constraint and de-duplication of
+:class:`~retiarii.mutable.Constraint` to the space: ``ModelSpace.validate`` (hence ``freeze`` and
+``build``, what a trial runs) and ``fixed_arch`` reject a graph with too many edges, or whose
+output is not reachable from its input, with a :class:`~retiarii.mutable.ConstraintViolation`
+naming the cell, the edge count and the limit. ``SearchSpace.random`` (the ``Random`` strategy),
+one-shot path sampling and the SPOS evolution over a supernet skip such graphs. Strategies that
+build samples themselves (evolution's mutations, TPE, RL) may still propose one: give them
+``model_filter=ModelSpace(NasBench101()).search_space.contains`` to skip it without running it;
+otherwise its trial fails with that error. ``size`` counts samples before the constraint (the
+benchmark's 423k unique graphs are what remains after the constraint and after merging
 isomorphic graphs, which retiarii does not do).
 
 What this module deliberately does not do: no isomorphism hashing, no benchmark lookup, and a
