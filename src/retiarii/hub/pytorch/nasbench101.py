@@ -14,7 +14,9 @@ Labels (NNI 2.10's), for a cell labelled ``cell``:
 * ``cell/input_{i}``: the vertices feeding vertex ``i`` (``1 .. max_num_nodes - 1``), a sorted
   non-empty list of indices ``< i``.
 
-Labels of vertices beyond ``num_nodes`` are part of every sample but do not matter.
+Labels of vertices beyond ``num_nodes`` are part of every sample but do not matter. NNI gives
+``num_nodes`` a prior weighting large cells (``2 ** n``); retiarii's choices have no priors, so
+random samples draw ``num_nodes`` uniformly (among valid graphs).
 
 **Invalid graphs.** Per-label candidates cannot express "at most 9 edges", so the cell adds a
 :class:`~retiarii.mutable.Constraint` to the space: ``ModelSpace.validate`` (hence ``freeze`` and
