@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -181,3 +182,35 @@ def test_spos_evolution_over_the_supernet_explores_only_valid_graphs() -> None:
     assert len(tried) > 20
     for sample in tried:
         full.validate(sample)
+
+
+def _count_params(model: torch.nn.Module) -> None:
+    retiarii.report_final_result(float(sum(p.numel() for p in model.parameters())))
+
+
+class _InvalidFirst(Random):
+    """Proposes a graph over the edge limit first, then random (valid) ones."""
+
+    def propose(self) -> dict[str, Any]:
+        if not getattr(self, "_proposed_invalid", False):
+            self._proposed_invalid = True
+            return _sample(7, TEN)
+        return super().propose()
+
+
+def test_in_an_experiment_an_invalid_graph_fails_its_trial_with_the_reason(tmp_path: Path) -> None:
+    from retiarii.evaluator import FunctionalEvaluator
+    from retiarii.experiment import RetiariiExeConfig, RetiariiExperiment
+
+    exp = RetiariiExperiment(
+        NasBench101(stem_out_channels=4, num_stacks=1, num_modules_per_stack=1),
+        FunctionalEvaluator(_count_params),
+        None,
+        _InvalidFirst(seed=0),
+    )
+    config = RetiariiExeConfig("local", trial_concurrency=1, max_trial_number=3)
+    config.experiment_working_directory = str(tmp_path)
+    exp.run(config)
+    trials = exp.list_trial_jobs()
+    assert [t.status for t in trials] == ["FAILED", "SUCCEEDED", "SUCCEEDED"]
+    assert "10 edges, more than max_num_edges=9" in (trials[0].error or "")
