@@ -97,3 +97,10 @@ def test_published_samples_belong_to_their_spaces() -> None:
         assert len([k for k in sample if k.startswith("mlp_ratio_")]) == max(
             entry.space_kwargs["search_depth"]
         )
+
+
+def test_nnis_classmethod_loads_a_published_model() -> None:
+    model = AutoformerSpace.load_searched_model("autoformer-tiny")
+    assert sum(p.numel() for p in model.parameters()) == 5_867_944
+    with pytest.raises(ValueError, match="no searched model"):
+        AutoformerSpace.load_searched_model("darts-v2")

@@ -388,6 +388,23 @@ class AutoformerSpace(nn.Module):
             nn.Linear(cast(int, embed_dim), num_classes) if num_classes > 0 else torch.nn.Identity()
         )
 
+    @classmethod
+    def load_searched_model(
+        cls,
+        name: str,
+        pretrained: bool = False,
+        download: bool = False,
+        progress: bool = True,
+        weights: str | None = None,
+    ) -> torch.nn.Module:
+        """NNI's classmethod: ``autoformer-tiny``/``-small``/``-base`` as frozen models (see
+        :func:`retiarii.hub.pytorch.load_searched_model`; nothing is downloaded)."""
+        from .registry import load_searched_model
+
+        if not name.startswith("autoformer-"):
+            raise ValueError(f"AutoformerSpace has no searched model {name!r}")
+        return load_searched_model(name, pretrained, weights, download=download, progress=progress)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.patch_embed(x).flatten(2).transpose(1, 2)  # (B, patches, embed_dim)
         x = self.pos_embed(self.cls_token(x))
