@@ -17,14 +17,16 @@ from .distributions import (
     randint,
     uniform,
 )
-from .errors import LabelConflictError, SampleError
+from .errors import ConstraintViolation, LabelConflictError, SampleError
 from .labels import auto_label, label_scope
-from .space import SearchSpace, load_sample
+from .space import Constraint, SearchSpace, load_sample
 from .structure import contains_mutable, freeze_structure, leaves_of
 
 __all__ = [
     "Categorical",
     "Choice",
+    "Constraint",
+    "ConstraintViolation",
     "Expression",
     "InputSubset",
     "LabelConflictError",

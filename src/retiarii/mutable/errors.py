@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-__all__ = ["LabelConflictError", "SampleError"]
+__all__ = ["ConstraintViolation", "LabelConflictError", "SampleError"]
 
 
 class SampleError(ValueError):
     """A sample does not fit a search space (missing/unknown label, value not a candidate)."""
+
+
+class ConstraintViolation(SampleError):
+    """Every label of a sample has an allowed value, but together they break a rule of the space
+    (e.g. a NAS-Bench-101 cell with more edges than ``max_num_edges``)."""
 
 
 class LabelConflictError(ValueError):

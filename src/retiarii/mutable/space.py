@@ -11,11 +11,32 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .core import Choice
-from .errors import LabelConflictError, SampleError
+from .errors import ConstraintViolation, LabelConflictError, SampleError
 
-__all__ = ["SearchSpace", "load_sample"]
+__all__ = ["Constraint", "SearchSpace", "load_sample"]
 
 Sample = dict[str, Any]
+
+
+class Constraint:
+    """A rule over several labels that per-label candidates cannot express.
+
+    Some spaces allow only some combinations of values — NAS-Bench-101 allows at most 9 edges in a
+    cell, whichever nodes they join. A constraint is added to the space that holds its labels
+    (model spaces collect them from modules that define ``_retiarii_constraints()``); then
+    :meth:`SearchSpace.validate` rejects a sample that breaks it with a
+    :class:`~retiarii.mutable.ConstraintViolation`, and :meth:`SearchSpace.random` and
+    :meth:`SearchSpace.grid` skip such samples.
+
+    Subclasses implement :meth:`check`. ``key`` identifies the rule: constraints with the same
+    key are the same rule (cells sharing a label share one), and the space keeps one of them.
+    """
+
+    key: str
+
+    def check(self, sample: Mapping[str, Any]) -> str | None:
+        """Why ``sample`` (valid label by label) breaks the rule, or None if it does not."""
+        raise NotImplementedError
 
 
 class SearchSpace(Mapping[str, Choice]):
@@ -26,13 +47,41 @@ class SearchSpace(Mapping[str, Choice]):
 
     ``size`` counts distinct samples — assignments of a value to every label — as an exact Python
     int computed without enumerating. Labels that only matter inside an unchosen branch (e.g. a
-    choice inside a LayerChoice candidate) are still part of every sample.
+    choice inside a LayerChoice candidate) are still part of every sample. Constraints
+    are *not* taken into account by ``size`` (counting the samples that satisfy them would mean
+    enumerating); ``validate``, ``random`` and ``grid`` do take them into account.
     """
 
-    def __init__(self, choices: Iterable[Choice] = ()) -> None:
+    #: ``random`` gives up (raising :class:`SampleError`) after this many samples that break a
+    #: constraint in a row.
+    max_constraint_rejections = 10_000
+
+    def __init__(
+        self, choices: Iterable[Choice] = (), constraints: Iterable[Constraint] = ()
+    ) -> None:
         self._choices: dict[str, Choice] = {}
+        self._constraints: dict[str, Constraint] = {}
         for choice in choices:
             self.add(choice)
+        for constraint in constraints:
+            self.add_constraint(constraint)
+
+    def add_constraint(self, constraint: Constraint) -> None:
+        """Add a rule that samples must satisfy (one per ``key``)."""
+        self._constraints.setdefault(constraint.key, constraint)
+
+    @property
+    def constraints(self) -> list[Constraint]:
+        """The rules of this space beyond each label's candidates."""
+        return list(self._constraints.values())
+
+    def violation(self, sample: Mapping[str, Any]) -> str | None:
+        """Why a (label-by-label valid) ``sample`` breaks a constraint, or None."""
+        for constraint in self._constraints.values():
+            problem = constraint.check(sample)
+            if problem is not None:
+                return problem
+        return None
 
     def add(self, choice: Choice) -> None:
         """Add ``choice``; a second choice with the same label must be the same decision."""
@@ -70,10 +119,23 @@ class SearchSpace(Mapping[str, Choice]):
     def random(self, seed: int | random.Random | None = None) -> Sample:
         """One uniformly random sample; ``seed`` may be an int or a ``random.Random``."""
         rng = seed if isinstance(seed, random.Random) else random.Random(seed)
-        return {label: choice.random(rng) for label, choice in self._choices.items()}
+        if not self._constraints:
+            return {label: choice.random(rng) for label, choice in self._choices.items()}
+        # rejection sampling keeps the draw uniform over the samples that satisfy the constraints
+        for _ in range(self.max_constraint_rejections):
+            sample = {label: choice.random(rng) for label, choice in self._choices.items()}
+            problem = self.violation(sample)
+            if problem is None:
+                return sample
+        raise SampleError(
+            f"no random sample satisfied the space's constraints in "
+            f"{self.max_constraint_rejections} draws (last: {problem}); the constraints may "
+            "exclude (almost) every sample"
+        )
 
     def grid(self) -> Iterator[Sample]:
-        """Every sample, each exactly once, in a fixed order (only sensible for small spaces).
+        """Every sample that satisfies the constraints, each exactly once, in a fixed order (only
+        sensible for small spaces).
 
         A continuous distribution contributes :attr:`~retiarii.mutable.Numerical.grid_points`
         values (default 5, the midpoints of equally likely intervals), so the grid of a space
@@ -81,7 +143,9 @@ class SearchSpace(Mapping[str, Choice]):
         """
         labels = list(self._choices)
         for combo in itertools.product(*(list(c.values()) for c in self._choices.values())):
-            yield dict(zip(labels, combo))
+            sample = dict(zip(labels, combo))
+            if not self._constraints or self.violation(sample) is None:
+                yield sample
 
     def validate(self, sample: Any) -> Sample:
         """Check ``sample`` and return it in canonical form, or raise :class:`SampleError`."""
@@ -102,7 +166,11 @@ class SearchSpace(Mapping[str, Choice]):
                 f"the sample has no value for label(s) {missing}; e.g. {missing[0]!r} takes one of "
                 f"{first.spec()['_value']!r}"
             )
-        return {label: choice.normalize(sample[label]) for label, choice in self._choices.items()}
+        valid = {label: choice.normalize(sample[label]) for label, choice in self._choices.items()}
+        problem = self.violation(valid)
+        if problem is not None:
+            raise ConstraintViolation(problem)
+        return valid
 
     def contains(self, sample: Any) -> bool:
         """Whether ``sample`` is a valid sample of this space."""

@@ -70,11 +70,15 @@ def evolution_search(
     seen: set[str] = set()
     history: list[tuple[Sample, float]] = []
 
+    violation = getattr(space, "violation", None)  # a SearchSpace's constraints
+
     def admit(sample: Sample) -> bool:
         key = _key(sample)
         if key in seen:
             return False
         seen.add(key)  # rejected samples are not tried again either
+        if violation is not None and violation(sample) is not None:
+            return False  # breaks a rule of the space (e.g. NAS-Bench-101's edge limit)
         return constraint is None or bool(constraint(sample))
 
     def random_sample() -> Sample:

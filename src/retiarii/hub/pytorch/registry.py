@@ -48,6 +48,9 @@ class SpaceEntry:
             depend on (in NDS cells a node may ignore a cell input, so a whole earlier cell can
             be dead); the shared test then requires gradients only where every architecture
             has them (the first and last parameters), not on every parameter.
+        full_input_size: ``(C, H, W)`` of one input of the space built with its default
+            arguments (the paper's configuration, what ``benchmarks/hub.py`` measures); None:
+            ``input_size``.
     """
 
     name: str
@@ -57,6 +60,7 @@ class SpaceEntry:
     test_kwargs: Mapping[str, Any] = field(default_factory=dict)
     slow: bool = False
     unused_parameters: bool = False
+    full_input_size: tuple[int, int, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ A module takes part in a walk by defining any of:
 * ``_retiarii_walk_children: bool`` — whether its children may hold further choices
   (``False`` for modules rebuilt whole, such as layers with value-choice arguments);
 * ``_retiarii_freeze(self, freezer) -> nn.Module`` — its frozen replacement (it may call
-  ``freezer.module(child)`` to freeze what it keeps).
+  ``freezer.module(child)`` to freeze what it keeps);
+* ``_retiarii_constraints(self) -> Iterable[Constraint]`` — rules over several labels that the
+  space's ``validate``/``random``/``grid`` apply (e.g. NAS-Bench-101's edge limit).
 
 Modules without these are containers: their children and plain attributes are walked.
 """

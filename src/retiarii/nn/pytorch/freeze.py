@@ -7,7 +7,7 @@ from typing import Any
 
 import torch.nn as tnn
 
-from ...mutable import Choice, SearchSpace, freeze_structure, leaves_of
+from ...mutable import Choice, Constraint, SearchSpace, freeze_structure, leaves_of
 from .parameter_choice import parameter_choices
 
 __all__ = ["Freezer", "collect_search_space"]
@@ -29,10 +29,12 @@ def _plain_attributes(module: tnn.Module) -> list[tuple[str, Any]]:
 
 
 def collect_search_space(model: tnn.Module) -> SearchSpace:
-    """The flattened ``{label: choice}`` of every choice in ``model``, in construction order."""
+    """The flattened ``{label: choice}`` of every choice in ``model``, in construction order,
+    with the constraints of modules that define ``_retiarii_constraints()``."""
     space = SearchSpace()
     seen: set[int] = set()
     found: list[Choice] = []
+    constraints: list[Constraint] = []
 
     def visit(module: tnn.Module) -> None:
         if id(module) in seen:
@@ -43,6 +45,9 @@ def collect_search_space(model: tnn.Module) -> SearchSpace:
         if decisions is not None:
             for decision in decisions(module):
                 found.extend(decision.leaves())
+        rules = getattr(type(module), "_retiarii_constraints", None)
+        if rules is not None:
+            constraints.extend(rules(module))
         for _, value in _plain_attributes(module):
             found.extend(leaves_of(value))
         found.extend(decision for decision, _ in parameter_choices(module))
@@ -54,6 +59,8 @@ def collect_search_space(model: tnn.Module) -> SearchSpace:
     # Order by the label's automatic/explicit creation: first appearance in the walk.
     for choice in found:
         space.add(choice)
+    for constraint in constraints:
+        space.add_constraint(constraint)
     return space
 
 

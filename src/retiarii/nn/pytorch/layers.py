@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch.nn as tnn
 
 from ...mutable import Choice, leaves_of
-from .mutable_args import init_with_choices, mutable_args
+from .mutable_args import explain_build_error, init_with_choices, mutable_args
 
 if TYPE_CHECKING:
     from .freeze import Freezer
@@ -62,7 +62,10 @@ class ValueChoiceArgs:
                 "rebuilt from its own arguments"
             )
         args, kwargs = freezer.value(recorded)
-        return torch_class(*args, **kwargs)
+        try:
+            return torch_class(*args, **kwargs)
+        except (AssertionError, ValueError, TypeError, RuntimeError) as exc:
+            raise explain_build_error(torch_class.__name__, recorded, freezer.sample, exc) from exc
 
 
 def _wrap(torch_class: type[tnn.Module]) -> type[tnn.Module]:

@@ -9,7 +9,7 @@ weight), and the symbolic arguments are kept to rebuild it when a sample is chos
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import torch.nn as tnn
@@ -18,7 +18,7 @@ from ...mutable import Choice, contains_mutable, freeze_structure, leaves_of
 from .base import NNI_HABIT, NotFrozenError
 from .fixed import current_fixed
 
-__all__ = ["init_with_choices", "mutable_args", "representative_sample"]
+__all__ = ["explain_build_error", "init_with_choices", "mutable_args", "representative_sample"]
 
 _ATTR = "_retiarii_mutable_args"
 
@@ -56,6 +56,19 @@ class _NotFrozenForward:
         )
 
 
+def explain_build_error(
+    owner: str, recorded: Any, sample: Mapping[str, Any], exc: Exception
+) -> ValueError:
+    """A layer rejected the values a sample gives its arguments (torch asserts, e.g.
+    ``embed_dim must be divisible by num_heads``): say which labels and values led there."""
+    labels = sorted({leaf.label for leaf in leaves_of(recorded)})
+    values = ", ".join(f"{label}={sample.get(label)!r}" for label in labels)
+    return ValueError(
+        f"{owner} cannot be built with the sample's values ({values}): {exc or type(exc).__name__}. "
+        "Restrict the choices so that every combination is valid (e.g. derive one from another)."
+    )
+
+
 def init_with_choices(
     module: tnn.Module,
     init: Callable[..., None],
@@ -72,7 +85,10 @@ def init_with_choices(
     if ctx is not None:
         frozen_args, frozen_kwargs = freeze_structure((args, kwargs), ctx.sample)
         ctx.mark_used([leaf.label for leaf in leaves])
-        init(module, *frozen_args, **frozen_kwargs)
+        try:
+            init(module, *frozen_args, **frozen_kwargs)
+        except (AssertionError, ValueError, TypeError, RuntimeError) as exc:
+            raise explain_build_error(owner, (args, kwargs), ctx.sample, exc) from exc
         return
     errors: list[BaseException] = []
     for largest in (True, False):

@@ -358,7 +358,9 @@ class RandomOneShotModule(_SamplingModule):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 self.search_result = evolution_search(
-                    SearchSpace(s.decision for s in self.switches),
+                    SearchSpace(
+                        (s.decision for s in self.switches), self.supernet.board.constraints
+                    ),
                     fitness,
                     population_size=self.population_size,
                     cycles=self.evolution_cycles,

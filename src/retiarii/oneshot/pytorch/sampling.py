@@ -105,8 +105,8 @@ class PathSamplingRepeat(tnn.Module):
 
 _HINT = (
     "Path-sampling trainers search LayerChoice, InputChoice, Repeat depths, Cell and value choices in "
-    "the arguments of Linear, Conv1d/2d/3d, BatchNorm1d/2d/3d, LayerNorm and parameter-free "
-    "layers."
+    "the arguments of Linear, Conv1d/2d/3d, BatchNorm1d/2d/3d, LayerNorm, MultiheadAttention and "
+    "parameter-free layers."
 )
 
 
@@ -115,7 +115,9 @@ class PathSamplingSupernet:
 
     ``LayerChoice``, ``InputChoice``, ``Repeat`` (with a depth decision), ``Cell`` and layers whose arguments
     are value choices (weight slicing, see :mod:`.slicing`) are replaced by modules that follow
-    ``board``: one :class:`~.supernet.Switch` per label, in the order of the model space.
+    ``board``: one :class:`~.supernet.Switch` per label, in the order of the model space. A module
+    class may provide its own single-path version as ``_retiarii_path_sampling(self, board)``
+    (called after its children were replaced). Random paths respect the space's constraints.
     """
 
     def __init__(self, model: tnn.Module, *, trainer: str = "path sampling") -> None:
@@ -134,12 +136,19 @@ class PathSamplingSupernet:
                 return PathSamplingCell(module, board)
             if is_value_choice_layer(module) and mutable_args(module) is not None:
                 return sliced_layer(module, board)
+            # a module with its own single-path version (e.g. the hub's NasBench101Cell)
+            own = getattr(type(module), "_retiarii_path_sampling", None)
+            if own is not None:
+                replacement: tnn.Module = own(module, board)
+                return replacement
             return None
 
         replace_modules(model, replace, self.modules)
         from ...nn.pytorch.freeze import collect_search_space
 
-        board.reorder(collect_search_space(model))
+        space = collect_search_space(model)
+        board.reorder(space)
+        board.constraints = space.constraints
         check_searchable(model, board, trainer, _HINT)
 
     def random(self, rng: random.Random) -> None:

@@ -11,6 +11,8 @@ and runs each sampled configuration on a slice of them, as SPOS / once-for-all s
   ``groups`` may be a choice);
 * ``BatchNorm1d/2d/3d``: the first ``num_features`` of the affine parameters and running stats;
 * ``LayerNorm``: the leading part of ``normalized_shape``;
+* ``MultiheadAttention``: the leading ``embed_dim`` rows and ``kdim``/``vdim`` columns of each of
+  the q/k/v projections, ``out_proj[:e, :e]``; any ``num_heads`` dividing ``embed_dim``;
 * layers without parameters or buffers (``Dropout``, pooling, activations): one instance per
   configuration.
 
@@ -44,6 +46,7 @@ __all__ = [
     "SlicedLayer",
     "SlicedLayerNorm",
     "SlicedLinear",
+    "SlicedMultiheadAttention",
     "SlicedParameterFree",
     "is_value_choice_layer",
     "sliced_layer",
@@ -332,10 +335,158 @@ def sliced_layer(layer: tnn.Module, board: SwitchBoard) -> SlicedLayer:
         return SlicedBatchNorm(layer, board)  # type: ignore[arg-type]
     if torch_class is tnn.LayerNorm:
         return SlicedLayerNorm(layer, board)  # type: ignore[arg-type]
+    if torch_class is tnn.MultiheadAttention:
+        return SlicedMultiheadAttention(layer, board)  # type: ignore[arg-type]
     if next(layer.parameters(), None) is None and next(layer.buffers(), None) is None:
         return SlicedParameterFree(layer, board)
     raise ValueError(
         f"{torch_class.__name__} with value-choice arguments cannot share its weights across "
-        "candidates: weight slicing supports Linear, Conv1d/2d/3d, BatchNorm1d/2d/3d, LayerNorm "
-        "and layers without parameters. Use a LayerChoice of separate layers instead."
+        "candidates: weight slicing supports Linear, Conv1d/2d/3d, BatchNorm1d/2d/3d, LayerNorm, "
+        "MultiheadAttention and layers without parameters. Use a LayerChoice of separate layers instead."
     )
+
+
+class SlicedMultiheadAttention(SlicedLayer):
+    """``MultiheadAttention`` with choices of ``embed_dim``, ``num_heads``, ``kdim``, ``vdim`` and
+    ``dropout`` (NNI's ``MixedMultiHeadAttention``).
+
+    The query, key and value projections of the largest layer are ``(E, E)``, ``(E, Kdim)`` and
+    ``(E, Vdim)`` blocks (packed in ``in_proj_weight`` when ``kdim == vdim == embed_dim``); a
+    sampled layer uses the leading ``[:e, :kdim]`` of each block, the leading ``e`` of their
+    biases and of ``bias_k``/``bias_v``, and ``out_proj[:e, :e]``. ``num_heads`` only changes how
+    the ``e`` features are split (``e`` must be divisible by it). ``bias``, ``add_bias_kv``,
+    ``add_zero_attn`` and ``batch_first`` decide which parameters exist and cannot be choices.
+    """
+
+    _FIXED = ("bias", "add_bias_kv", "add_zero_attn", "batch_first")
+
+    def __init__(self, layer: tnn.MultiheadAttention, board: SwitchBoard) -> None:
+        super().__init__(layer, board)
+        for name in self._FIXED:
+            if next(leaves_of(self._arguments(self._recorded).get(name)), None) is not None:
+                raise ValueError(
+                    f"MultiheadAttention: {name} is a value choice, but it decides which "
+                    "parameters exist, so weight slicing cannot share them; fix it, or use a "
+                    "LayerChoice of separate layers"
+                )
+        self._packed = layer._qkv_same_embed_dim
+        if self._packed:
+            self.in_proj_weight = layer.in_proj_weight
+        else:
+            self.q_proj_weight = layer.q_proj_weight
+            self.k_proj_weight = layer.k_proj_weight
+            self.v_proj_weight = layer.v_proj_weight
+        self.in_proj_bias = layer.in_proj_bias
+        self.out_proj_weight = layer.out_proj.weight
+        self.out_proj_bias = layer.out_proj.bias
+        self.bias_k, self.bias_v = layer.bias_k, layer.bias_v
+        self._largest = (layer.embed_dim, layer.kdim, layer.vdim)
+        self.batch_first = layer.batch_first
+        self.add_zero_attn = layer.add_zero_attn
+
+    def _projections(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self._packed:
+            return tuple(self.in_proj_weight.chunk(3))  # type: ignore[return-value]
+        return self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
+
+    def configure(self, arguments: dict[str, Any]) -> Config:
+        e, h = arguments["embed_dim"], arguments["num_heads"]
+        kdim = arguments["kdim"] if arguments["kdim"] is not None else e
+        vdim = arguments["vdim"] if arguments["vdim"] is not None else e
+        for what, value, largest in zip(
+            ("embed_dim", "kdim", "vdim"), (e, kdim, vdim), self._largest
+        ):
+            if value > largest:
+                raise self._too_large(what, value, largest)
+        if e % h:
+            raise ValueError(
+                f"MultiheadAttention: embed_dim={e} is not divisible by num_heads={h}; make every "
+                "combination of the two choices divisible (e.g. choose the head dimension and "
+                "compute embed_dim = num_heads * head_dim)"
+            )
+        return e, h, kdim, vdim, float(arguments["dropout"])
+
+    def sliced_weights(self, config: Config) -> dict[str, torch.Tensor | None]:
+        """The sampled layer's q/k/v/out projections and biases, sliced from the largest's."""
+        e, _, kdim, vdim, _ = config
+        q, k, v = self._projections()
+        E = self._largest[0]
+        bias = self.in_proj_bias
+        return {
+            "q": q[:e, :e],
+            "k": k[:e, :kdim],
+            "v": v[:e, :vdim],
+            "in_proj_bias": (
+                torch.cat([bias[:e], bias[E : E + e], bias[2 * E : 2 * E + e]])
+                if bias is not None
+                else None
+            ),
+            "bias_k": self.bias_k[..., :e] if self.bias_k is not None else None,
+            "bias_v": self.bias_v[..., :e] if self.bias_v is not None else None,
+            "out_proj.weight": self.out_proj_weight[:e, :e],
+            "out_proj.bias": self.out_proj_bias[:e] if self.out_proj_bias is not None else None,
+        }
+
+    def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
+        args, kwargs = freezer.value(self._recorded)
+        config = self._configure_frozen((args, kwargs))  # clear errors before torch's asserts
+        layer = self._torch_class(*args, **kwargs)
+        assert isinstance(layer, tnn.MultiheadAttention)
+        layer.to(device=self.out_proj_weight.device, dtype=self.out_proj_weight.dtype)
+        weights = self.sliced_weights(config)
+        state = {k: v.detach() for k, v in weights.items() if v is not None}
+        q, k, v = state.pop("q"), state.pop("k"), state.pop("v")
+        if layer._qkv_same_embed_dim:
+            state["in_proj_weight"] = torch.cat([q, k, v])
+        else:
+            state.update(q_proj_weight=q, k_proj_weight=k, v_proj_weight=v)
+        with torch.no_grad():
+            layer.load_state_dict(state)
+        layer.train(self.training)
+        return layer
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        key_padding_mask: torch.Tensor | None = None,
+        need_weights: bool = True,
+        attn_mask: torch.Tensor | None = None,
+        average_attn_weights: bool = True,
+        is_causal: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        config = self._resolve()
+        e, h, _, _, dropout = config
+        w = self.sliced_weights(config)
+        batched = query.dim() == 3
+        if self.batch_first and batched:
+            query, key, value = (x.transpose(1, 0) for x in (query, key, value))
+        out, weights = F.multi_head_attention_forward(
+            query,
+            key,
+            value,
+            e,
+            h,
+            None,
+            w["in_proj_bias"],
+            w["bias_k"],
+            w["bias_v"],
+            self.add_zero_attn,
+            dropout,
+            w["out_proj.weight"],  # type: ignore[arg-type]
+            w["out_proj.bias"],
+            training=self.training,
+            key_padding_mask=key_padding_mask,
+            need_weights=need_weights,
+            attn_mask=attn_mask,
+            use_separate_proj_weight=True,
+            q_proj_weight=w["q"],
+            k_proj_weight=w["k"],
+            v_proj_weight=w["v"],
+            average_attn_weights=average_attn_weights,
+            is_causal=is_causal,
+        )
+        if self.batch_first and batched:
+            out = out.transpose(1, 0)
+        return out, weights

@@ -158,7 +158,8 @@ class SinglePathTrainer(SupernetTrainer):
     @property
     def search_space(self) -> SearchSpace:
         """The decisions of the supernet (what the search explores)."""
-        return SearchSpace(s.decision for s in self.supernet.board.values())
+        board = self.supernet.board
+        return SearchSpace((s.decision for s in board.values()), board.constraints)
 
     # -- training ------------------------------------------------------------------------------
     def search_step(self, batch: Any) -> tuple[Any, torch.Tensor]:

@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import torch.nn as tnn
 
-from ...mutable import Categorical, Choice, InputSubset, freeze_structure, leaves_of
+from ...mutable import (
+    Categorical,
+    Choice,
+    Constraint,
+    InputSubset,
+    SearchSpace,
+    freeze_structure,
+    leaves_of,
+)
 from ...nn.pytorch.choices import InputChoice, LayerChoice
 from ...nn.pytorch.freeze import collect_search_space
 from ...nn.pytorch.frozen import ChosenInputs, check_inputs
@@ -201,6 +209,9 @@ class SwitchBoard(Mapping[str, Switch]):
 
     def __init__(self) -> None:
         self._switches: dict[str, Switch] = {}
+        #: rules over several labels (from the model space); :meth:`random` draws only paths
+        #: that satisfy them
+        self.constraints: list[Constraint] = []
 
     def switch(self, decision: Choice) -> Switch:
         """The switch of ``decision``'s label (created on first use)."""
@@ -219,9 +230,21 @@ class SwitchBoard(Mapping[str, Switch]):
         return len(self._switches)
 
     def random(self, rng: random.Random) -> None:
-        """Draw every decision uniformly at random."""
-        for switch in self._switches.values():
-            switch.random(rng)
+        """Draw every decision uniformly at random (among the paths that satisfy
+        :attr:`constraints`, by rejection)."""
+        for _ in range(SearchSpace.max_constraint_rejections):
+            for switch in self._switches.values():
+                switch.random(rng)
+            if not self.constraints:
+                return
+            sample = self.sample()
+            problems = [c.check(sample) for c in self.constraints]
+            if all(problem is None for problem in problems):
+                return
+        raise ValueError(
+            f"no random path satisfied the space's constraints in "
+            f"{SearchSpace.max_constraint_rejections} draws: {problems}"
+        )
 
     def set_sample(self, sample: Mapping[str, Any]) -> None:
         """Set the decisions of ``sample`` (labels the board does not know are refused)."""
