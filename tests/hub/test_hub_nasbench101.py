@@ -141,7 +141,7 @@ def test_a_model_filter_skips_what_other_strategies_propose(space: retiarii.Mode
         def propose(self) -> dict[str, Any]:
             return _sample(7, TEN) if self.rng.random() < 0.5 else _sample(7, NINE)
 
-    strategy = Proposes(seed=0, model_filter=space.search_space.contains)
+    strategy = Proposes(seed=0, dedup=False, model_filter=space.search_space.contains)
     strategy.attach(space.search_space)
     assert all(strategy.ask() == _sample(7, NINE) for _ in range(10))
 
