@@ -145,10 +145,41 @@ def test_export_code_rebuilds_the_model(done_experiment, tmp_path: Path) -> None
     assert model.fc.out_features == 3 and isinstance(model.act, torch.nn.Tanh)
 
 
-def test_export_code_without_the_pickle(done_experiment, tmp_path: Path) -> None:
+class _RunsCodeWhenUnpickled:
+    """A stand-in for a hostile experiment.pkl: unpickling it creates a marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (Path.touch, (str(self.marker),))  # type: ignore[return-value]
+
+
+def test_reading_commands_never_unpickle_the_experiment(done_experiment, tmp_path: Path) -> None:
+    import pickle
+
     copy = tmp_path / "copy"
     shutil.copytree(done_experiment.experiment_dir, copy)
-    (copy / "experiment.pkl").unlink()
+    marker = tmp_path / "code-ran"
+    (copy / "experiment.pkl").write_bytes(pickle.dumps(_RunsCodeWhenUnpickled(marker)))
+    code = run_cli("export", str(copy), "--format", "code")
+    assert code.returncode == 0, code.stderr
+    assert "from cli.spaces import CliNet" in code.stdout and "model = CliNet()" in code.stdout
+    for command in (["export", str(copy)], ["list", str(tmp_path)]):
+        assert run_cli(*command).returncode == 0
+    assert not marker.exists(), "a reading command ran code from experiment.pkl"
+    assert "RUNS CODE" in run_cli("resume", "--help").stdout
+
+
+def test_export_code_from_an_older_store(done_experiment, tmp_path: Path) -> None:
+    import sqlite3
+
+    copy = tmp_path / "copy"
+    shutil.copytree(done_experiment.experiment_dir, copy)
+    with sqlite3.connect(copy / "experiment.db") as db:  # stores before the import line was kept
+        (info,) = db.execute("SELECT info FROM experiment").fetchone()
+        old = {k: v for k, v in json.loads(info).items() if k not in ("model_import", "model_call")}
+        db.execute("UPDATE experiment SET info = ?", (json.dumps(old),))
     result = run_cli("export", str(copy), "--format", "code")
     assert result.returncode == 0, result.stderr
     assert "warning" in result.stderr and "CliNet" in result.stderr

@@ -8,12 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._common import add_experiment_argument, experiment_directory, format_metric, importable_cwd
+from ._common import add_experiment_argument, experiment_directory, format_metric
 from .main import CommandError
 
 __all__ = ["fallback_code", "register"]
-
-_PAYLOAD = "experiment.pkl"
 
 
 def fallback_code(
@@ -31,39 +29,33 @@ def fallback_code(
     )
 
 
-def _base_model(directory: Path) -> tuple[Any, str | None]:
-    """The experiment's base model from ``experiment.pkl``, or ``None`` and why not."""
-    path = directory / _PAYLOAD
-    if not path.is_file():
-        return None, f"{path} is missing"
-    importable_cwd()
-    try:
-        import cloudpickle
+def _codes(
+    info: dict[str, Any], top: list[dict[str, Any]], hyperparameters: list[str]
+) -> list[str]:
+    """Snippets from what the experiment stored as data at creation (its model's import line
+    and constructor call): experiment.pkl is never unpickled, so exporting from a directory you
+    did not create runs none of its code."""
+    from ..experiment.experiment import fixed_arch_snippet
 
-        payload = cloudpickle.loads(path.read_bytes())
-    except Exception as exc:  # any failure to unpickle user code: fall back to the class name
-        return None, f"cannot load {path} ({type(exc).__name__}: {exc})"
-    if payload.get("applied_mutators"):
+    if info.get("applied_mutators"):
         raise CommandError(
             "--format code cannot express the experiment's applied_mutators (the snippet would "
             "build the unmutated model); use --format json"
         )
-    return payload["base_model"], None
-
-
-def _codes(
-    directory: Path, top: list[dict[str, Any]], class_name: str, hyperparameters: list[str]
-) -> list[str]:
-    from ..experiment.experiment import model_code
-
-    base_model, problem = _base_model(directory)
-    if base_model is None:
+    class_name = str(info.get("model") or "Model")
+    if not info.get("model_import") or not info.get("model_call"):
         print(
-            f"retiarii: warning: {problem}; naming the model class {class_name!r} from the store",
+            "retiarii: warning: this experiment's store predates the stored import line; "
+            f"naming the model class {class_name!r} from the store",
             file=sys.stderr,
         )
         return [fallback_code(class_name, entry["sample"], hyperparameters) for entry in top]
-    return [model_code(base_model, entry["sample"], hyperparameters) for entry in top]
+    return [
+        fixed_arch_snippet(
+            str(info["model_import"]), entry["sample"], str(info["model_call"]), hyperparameters
+        )
+        for entry in top
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,18 +68,16 @@ def run(args: argparse.Namespace) -> int:
     directory = experiment_directory(args.experiment)
     with ExperimentStore(directory / DEFAULT_FILENAME, readonly=True) as store:
         data = export_view(store, args.top_k, args.optimize_mode)
-        class_name = str(store.experiment().info.get("model") or "Model")
+        info = dict(store.experiment().info)
         # a joint search: the evaluator's labels are not the model's
-        hyperparameters = list(store.experiment().info.get("hyperparameter_labels") or [])
+        hyperparameters = list(info.get("hyperparameter_labels") or [])
     if not data["top"]:
         raise CommandError(f"experiment {data['experiment']} has no successful trial to export")
     if args.format == "json":
         text = json.dumps(data, indent=2) + "\n"
     else:
         parts = []
-        for entry, code in zip(
-            data["top"], _codes(directory, data["top"], class_name, hyperparameters)
-        ):
+        for entry, code in zip(data["top"], _codes(info, data["top"], hyperparameters)):
             header = (
                 f"# {entry['rank']}. trial {entry['trial_id']}: "
                 f"metric {format_metric(entry['metric'])} ({data['optimize_mode']})"
@@ -109,9 +99,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="print the best architectures of an experiment",
         description="Print the TOP_K best samples of EXPERIMENT (successful trials ranked by "
         "the experiment's optimize_mode) as JSON ({'top': [{'rank', 'trial_id', 'metric', "
-        "'sample'}, ...]}) or as Python code that rebuilds each with fixed_arch. The code "
-        "format loads the model class from experiment.pkl: run it where the experiment's code "
-        "is importable.",
+        "'sample'}, ...]}) or as Python code that rebuilds each with fixed_arch. Reads only the "
+        "store: no code from the experiment directory runs (experiment.pkl is not loaded).",
     )
     add_experiment_argument(parser)
     parser.add_argument("-k", "--top-k", type=int, default=1, help="how many (default 1)")

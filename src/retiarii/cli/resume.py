@@ -53,10 +53,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``resume`` subcommand."""
     parser = sub.add_parser(
         "resume",
-        help="continue an experiment to its budget",
+        help="continue an experiment to its budget (runs code from its experiment.pkl)",
         description="Continue EXPERIMENT (stopped, interrupted or killed) to the budget of its "
         "configuration: finished trials are kept, trials that were running run again. The "
-        "experiment's code must be importable (run it where the experiment's script ran).",
+        "experiment's code must be importable (run it where the experiment's script ran). "
+        "Resuming unpickles EXPERIMENT/experiment.pkl, which RUNS CODE from that file: resume "
+        "only experiments you trust (list, view and export never load it).",
     )
     add_experiment_argument(parser)
     parser.add_argument(

@@ -225,6 +225,7 @@ class RetiariiExperiment:
                 # what a fixed_arch snippet needs, kept as data (the dashboard and export show it)
                 "model_import": model_import_line(self.base_model),
                 "model_call": _constructor_call(self.base_model),
+                "applied_mutators": len(self.applied_mutators or []),
                 "space_size": str(space.size),
                 **({"hyperparameter_labels": hyperparameters} if hyperparameters else {}),
             },
@@ -429,6 +430,10 @@ class RetiariiExperiment:
 
         Finished trials are kept and not repeated; trials that were running when it stopped (or
         was killed) run again as new trials.
+
+        Resuming unpickles ``experiment.pkl`` from the directory, which runs code from that file:
+        resume only experiments you trust. (``view``, ``retiarii list`` and ``retiarii export``
+        read only the SQLite store and never load it.)
         """
         import cloudpickle
 
