@@ -115,3 +115,17 @@ def test_old_trainer_alias() -> None:
     from retiarii.trainer import FunctionalTrainer
 
     assert FunctionalTrainer is FunctionalEvaluator
+
+
+def test_a_function_that_cannot_take_the_arguments_is_refused_at_once() -> None:
+    def train(model, epochs, lr=0.1):
+        return 0.5
+
+    with pytest.raises(TypeError, match=r"train\(model, epochs, lr=0.1\) cannot be called as "):
+        FunctionalEvaluator(train, epoch=3)  # misspelled
+    with pytest.raises(TypeError, match="missing a required argument: 'epochs'"):
+        FunctionalEvaluator(train)
+    with pytest.raises(TypeError, match="cannot be called"):
+        FunctionalEvaluator(lambda: 0.0)  # takes no model
+    FunctionalEvaluator(train, epochs=1)  # fine
+    FunctionalEvaluator(lambda model, **kw: 0.0, anything=1)  # **kwargs accepts all

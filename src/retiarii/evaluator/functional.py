@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 from .base import Evaluator
 
 __all__ = ["FunctionalEvaluator"]
+
+
+def _check_signature(function: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+    """Refuse now, not in every trial, a function that cannot be called as ``function(model,
+    **kwargs)`` (a misspelled or missing argument)."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # builtins and some C callables have none: let them run
+        return
+    try:
+        signature.bind(None, **kwargs)
+    except TypeError as exc:
+        name = getattr(function, "__qualname__", repr(function))
+        given = ", ".join(["model", *kwargs]) or "model"
+        raise TypeError(
+            f"FunctionalEvaluator: {name}{signature} cannot be called as {name}({given}): {exc}; "
+            "every keyword given to FunctionalEvaluator is passed to the function after the model"
+        ) from None
 
 
 class FunctionalEvaluator(Evaluator):
@@ -30,6 +49,7 @@ class FunctionalEvaluator(Evaluator):
     def __init__(self, function: Callable[..., Any], **kwargs: Any) -> None:
         if not callable(function):
             raise TypeError(f"FunctionalEvaluator needs a function, got {function!r}")
+        _check_signature(function, kwargs)
         self.function = function
         self.arguments = kwargs
 
