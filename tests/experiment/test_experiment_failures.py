@@ -218,3 +218,34 @@ def test_without_retries_a_crashed_trial_stays_failed(tmp_path: Path) -> None:
     trials = exp.list_trial_jobs()
     assert [t.status for t in trials] == ["SUCCEEDED", "SUCCEEDED", "FAILED", "SUCCEEDED"]
     assert all(t.resumed_from is None for t in trials)
+
+
+class _HoldsALock:
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+
+
+def test_an_unpicklable_evaluator_is_named_and_leaves_nothing_behind(tmp_path) -> None:
+    import pytest
+
+    import retiarii.strategy as strategy
+    from retiarii.evaluator import FunctionalEvaluator
+    from retiarii.experiment.pytorch import RetiariiExperiment
+
+    from .helpers import make_config
+    from .spaces import TinyNet, score_tiny
+
+    def fit(model, state):
+        return score_tiny(model)
+
+    exp = RetiariiExperiment(
+        TinyNet(), FunctionalEvaluator(fit, state={"cache": _HoldsALock()}), None, strategy.Random()
+    )
+    with pytest.raises(
+        TypeError,
+        match=r"cannot pickle experiment\['evaluator'\]\.arguments\['state'\]\['cache'\]\.lock \(a _thread\.lock\)",
+    ):
+        exp.run(make_config(tmp_path, max_trial_number=1))
+    assert list(tmp_path.iterdir()) == []  # no empty experiment directory

@@ -18,7 +18,7 @@ from typing import Any
 
 import cloudpickle
 
-__all__ = ["dumps", "loads"]
+__all__ = ["dumps", "find_unpicklable", "loads"]
 
 
 def _reduce_code(code: types.CodeType) -> tuple[Any, tuple[bytes]]:
@@ -39,3 +39,32 @@ def dumps(obj: Any) -> bytes:
 def loads(data: bytes) -> Any:
     """Unpickle what :func:`dumps` wrote."""
     return cloudpickle.loads(data)
+
+
+def find_unpicklable(obj: Any, name: str, depth: int = 6) -> str | None:
+    """The attribute path of the first part of ``obj`` that cannot be pickled (e.g.
+    ``"evaluator.arguments['data'].lock (a _thread.lock)"``), or None if ``obj`` pickles.
+
+    Pickling errors name a type, not where it is; this walks attributes, dict values and sequence
+    items (``depth`` levels deep) to point at the thing the user wrote.
+    """
+    try:
+        dumps(obj)
+        return None
+    except Exception:  # any pickling failure: look inside
+        pass
+    children: list[tuple[str, Any]] = []
+    if isinstance(obj, dict):
+        children = [(f"{name}[{key!r}]", value) for key, value in obj.items()]
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        children = [(f"{name}[{i}]", value) for i, value in enumerate(obj)]
+    else:
+        state = getattr(obj, "__dict__", None)
+        if isinstance(state, dict):
+            children = [(f"{name}.{key}", value) for key, value in state.items()]
+    if depth > 0:
+        for child_name, child in children:
+            found = find_unpicklable(child, child_name, depth - 1)
+            if found is not None:
+                return found
+    return f"{name} (a {type(obj).__module__}.{type(obj).__qualname__})"

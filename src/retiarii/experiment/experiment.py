@@ -181,8 +181,9 @@ class RetiariiExperiment:
             self._run_loop(space, port)
 
     def _create(self, config: RetiariiExeConfig, space: Any) -> None:
-        import cloudpickle
-
+        # pickled before anything is created: an unpicklable space or evaluator leaves no
+        # empty experiment behind, and the error names the attribute that cannot be pickled
+        payload = None if self.oneshot else self._payload()  # one-shot searches do not resume
         if self.experiment_dir is not None:  # run again after close(): a new experiment
             self.id = _new_id()
         rank = _launched_rank() if self.oneshot else 0
@@ -197,17 +198,8 @@ class RetiariiExperiment:
             self.experiment_dir = config.working_directory() / self.id
             self.experiment_dir.mkdir(parents=True, exist_ok=False)
             _KNOWN_DIRS[self.id] = self.experiment_dir
-        if not self.oneshot:  # a one-shot search is not resumed: nothing to pickle
-            (self.experiment_dir / _PAYLOAD).write_bytes(
-                cloudpickle.dumps(
-                    {
-                        "base_model": self.base_model,
-                        "evaluator": self.evaluator,
-                        "strategy": self.strategy,
-                        "applied_mutators": self.applied_mutators,
-                    }
-                )
-            )
+        if payload is not None:
+            (self.experiment_dir / _PAYLOAD).write_bytes(payload)
         self._store = ExperimentStore(self.experiment_dir / DEFAULT_FILENAME)
         hyperparameters = getattr(space, "hyperparameter_labels", None)  # a joint search
         self._store.init_experiment(
@@ -237,6 +229,29 @@ class RetiariiExperiment:
             len(space.labels),
             space.size,
         )
+
+    def _payload(self) -> bytes:
+        """What ``resume`` needs (model space, evaluator, strategy, mutators), pickled."""
+        parts = {
+            "base_model": self.base_model,
+            "evaluator": self.evaluator,
+            "strategy": self.strategy,
+            "applied_mutators": self.applied_mutators,
+        }
+        import cloudpickle
+
+        try:
+            return cloudpickle.dumps(parts)
+        except Exception as exc:
+            from ..execution.pickling import find_unpicklable
+
+            where = find_unpicklable(parts, "experiment") or "the experiment"
+            raise TypeError(
+                f"cannot pickle {where}: {type(exc).__name__}: {exc}. The model space, evaluator "
+                "and strategy travel to worker processes and are saved for resume; keep open "
+                "files, locks, sockets and live connections out of them (create them inside the "
+                "evaluated function instead)"
+            ) from exc
 
     def _run_loop(self, space: Any, port: int | None) -> None:
         from .engine import ExperimentLoop
