@@ -249,3 +249,27 @@ def test_an_unpicklable_evaluator_is_named_and_leaves_nothing_behind(tmp_path) -
     ):
         exp.run(make_config(tmp_path, max_trial_number=1))
     assert list(tmp_path.iterdir()) == []  # no empty experiment directory
+
+
+def test_a_failed_start_marks_the_experiment_failed_with_the_reason(tmp_path) -> None:
+    import socket
+
+    import pytest
+
+    import retiarii.strategy as strategy
+    from retiarii.evaluator import FunctionalEvaluator
+    from retiarii.experiment.pytorch import RetiariiExperiment
+
+    from .helpers import make_config
+    from .spaces import TinyNet, score_tiny
+
+    exp = RetiariiExperiment(TinyNet(), FunctionalEvaluator(score_tiny), None, strategy.Random())
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        with pytest.raises(OSError, match="choose another port"):
+            exp.run(make_config(tmp_path, max_trial_number=1), busy.getsockname()[1])
+    record = exp.store.experiment()
+    assert record.status == "failed"  # not 'created' for good
+    assert record.info["end_reason"].startswith("could not start: OSError")
+    assert "choose another port" in record.info["end_reason"]

@@ -175,10 +175,28 @@ class RetiariiExperiment:
         space = self._space()
         if self._store is None:
             self._create(config, space)
-        if self.oneshot:
-            self._run_oneshot(space, port)
-        else:
-            self._run_loop(space, port)
+        try:
+            if self.oneshot:
+                self._run_oneshot(space, port)
+            else:
+                self._run_loop(space, port)
+        except BaseException as exc:
+            self._fail_if_never_started(exc)
+            raise
+
+    def _fail_if_never_started(self, exc: BaseException) -> None:
+        """An experiment that could not start (dashboard port in use, a bad GPU request, workers
+        that cannot start) is ``failed`` with the reason, never left ``created`` for good."""
+        store = self._store
+        if store is None or isinstance(exc, KeyboardInterrupt):
+            return
+        try:
+            if store.experiment().status != "created":
+                return  # it ran: the loop recorded how it ended
+            store.update_info({"end_reason": f"could not start: {type(exc).__name__}: {exc}"})
+            store.set_status("failed")
+        except Exception:  # the store itself is the problem (e.g. a full disk): keep the cause
+            _logger.debug("could not record the failed start", exc_info=True)
 
     def _create(self, config: RetiariiExeConfig, space: Any) -> None:
         # pickled before anything is created: an unpicklable space or evaluator leaves no
