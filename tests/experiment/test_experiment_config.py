@@ -234,3 +234,14 @@ def test_install_hints_work_as_written_from_a_clone() -> None:
     pyproject = tomllib.loads((Path(source) / "pyproject.toml").read_text())
     assert extra == "dashboard]"
     assert "dashboard" in pyproject["project"]["optional-dependencies"]
+
+
+def test_absurd_concurrency_warns() -> None:
+    config = RetiariiExeConfig("local", trial_concurrency=10_000)
+    with pytest.warns(UserWarning, match="trial_concurrency=10000 starts that many worker"):
+        config.validate()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        RetiariiExeConfig("local", trial_concurrency=2).validate()  # a sensible one is quiet

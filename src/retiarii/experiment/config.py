@@ -8,6 +8,7 @@ import importlib.util
 import math
 import os
 import re
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -244,6 +245,7 @@ class RetiariiExeConfig(_StrictFields):
                 )
 
         positive_int("trial_concurrency")
+        self._warn_absurd_concurrency()
         positive_int("max_trial_number", allow_none=True)
         positive_int("trial_gpu_number", allow_zero=True)
         positive_int("max_trial_retries", allow_zero=True)
@@ -285,6 +287,23 @@ class RetiariiExeConfig(_StrictFields):
         if self.experiment_name is not None and not isinstance(self.experiment_name, str):
             raise ConfigError(f"experiment_name must be a string, got {self.experiment_name!r}")
         self.training_service.validate()
+
+    def _warn_absurd_concurrency(self) -> None:
+        """Each local trial is a worker process (a Python + torch interpreter, ~300 MB): far more
+        of them than the machine has cores starts slowly and thrashes, or runs out of memory."""
+        if self.training_service_platform != "local" or self.execution != "process":
+            return
+        cores = os.cpu_count() or 1
+        limit = max(32, 4 * cores)
+        if self.trial_concurrency > limit:
+            warnings.warn(
+                f"trial_concurrency={self.trial_concurrency} starts that many worker processes "
+                f"on a machine with {cores} CPU cores (each a Python + torch interpreter); more "
+                f"than {limit} is unlikely to help. Use about one per core (or per GPU), or the "
+                "'ray' platform to spread trials over machines",
+                UserWarning,
+                stacklevel=3,
+            )
 
     @property
     def mode(self) -> str:
