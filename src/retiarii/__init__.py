@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .mutable import SampleError
-from .reporting import report_final_result, report_intermediate_result
+from .reporting import TrialPruned, report_final_result, report_intermediate_result
 
 __version__ = "0.1.0.dev0"
 
@@ -41,6 +41,7 @@ __all__ = [
     "ModelSpace",
     "Mutator",
     "SampleError",
+    "TrialPruned",
     "__version__",
     "basic_unit",
     "blackbox_module",

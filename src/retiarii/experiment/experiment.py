@@ -73,6 +73,10 @@ class RetiariiExperiment:
         evaluator: e.g. ``FunctionalEvaluator(fit, ...)`` or a Lightning evaluator.
         applied_mutators: classic ``Mutator`` objects applied to the base model (seeds 000/002).
         strategy: e.g. ``strategy.Random(dedup=True)`` (default) or ``strategy.GridSearch()``.
+        pruner: stops unpromising trials on their intermediate results, e.g.
+            ``retiarii.experiment.MedianStop()``, ``SuccessiveHalving()`` or ``Hyperband()``
+            (see :mod:`retiarii.experiment.pruners`); stopped trials end ``EARLY_STOPPED``.
+            Keyword-only; saved with the experiment, so ``resume`` prunes the same way.
     """
 
     def __init__(
@@ -81,6 +85,8 @@ class RetiariiExperiment:
         evaluator: Any = None,
         applied_mutators: list[Any] | None = None,
         strategy: Any = None,
+        *,
+        pruner: Any = None,
     ) -> None:
         import torch.nn as tnn
 
@@ -113,6 +119,15 @@ class RetiariiExperiment:
         self.evaluator = evaluator
         self.applied_mutators = list(applied_mutators or [])
         self.strategy = strategy
+        from .pruners import Pruner
+
+        if pruner is not None and not isinstance(pruner, Pruner):
+            raise TypeError(
+                f"pruner must be a retiarii.experiment pruner (e.g. MedianStop()), got {pruner!r}"
+            )
+        if pruner is not None and self.oneshot:
+            raise TypeError("a one-shot search has no trials to prune: pass no pruner")
+        self.pruner = pruner
         self.config: RetiariiExeConfig | None = None
         self.id: str | None = None
         self.experiment_dir: Path | None = None
@@ -188,6 +203,7 @@ class RetiariiExperiment:
                         "evaluator": self.evaluator,
                         "strategy": self.strategy,
                         "applied_mutators": self.applied_mutators,
+                        "pruner": self.pruner,
                     }
                 )
             )
@@ -238,6 +254,7 @@ class RetiariiExperiment:
             stop_event=self._stop,
             progress=progress,
             max_retries=config.max_trial_retries,
+            callbacks=[self.pruner] if self.pruner is not None else [],
         )
         self._store.update_info({"run_started_at": time.time()})
         self._store.set_status("running")
@@ -414,6 +431,7 @@ class RetiariiExperiment:
             payload["evaluator"],
             payload["applied_mutators"],
             payload["strategy"],
+            pruner=payload.get("pruner"),
         )
         store = ExperimentStore(directory / DEFAULT_FILENAME)
         record = store.experiment()
