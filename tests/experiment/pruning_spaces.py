@@ -29,10 +29,11 @@ def curve(model: Any, steps: int = 5, delay: float = 0.0) -> None:
     retiarii.report_final_result(quality)
 
 
-def stubborn_curve(model: Any, steps: int = 5) -> None:
+def stubborn_curve(model: Any, steps: int = 5, delay: float = 0.2) -> None:
     """Like :func:`curve`, but keeps running (forever) when told to stop."""
     quality = tiny_quality(model)
     for step in range(1, steps + 1):
+        time.sleep(delay)
         try:
             retiarii.report_intermediate_result(quality * step / steps)
         except retiarii.TrialPruned:
