@@ -281,12 +281,13 @@ class RetiariiExperiment:
         counts = self._store.counts()
         best = self._store.best_trials(1)
         _logger.info(
-            "experiment %s %s (%s): %d succeeded, %d failed%s",
+            "experiment %s %s (%s): %d succeeded, %d failed%s%s",
             self.id,
             status,
             loop.reason,
             counts.get("SUCCEEDED", 0),
             counts.get("FAILED", 0) + counts.get("TIMEOUT", 0),
+            f", {counts['EARLY_STOPPED']} early-stopped" if counts.get("EARLY_STOPPED") else "",
             f"; best {best[0].final_value:.6g} (trial {best[0].id}) {best[0].sample}"
             if best
             else "",
