@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,8 @@ class RetiariiExperiment:
             ``retiarii.experiment.MedianStop()``, ``SuccessiveHalving()`` or ``Hyperband()``
             (see :mod:`retiarii.experiment.pruners`); stopped trials end ``EARLY_STOPPED``.
             Keyword-only; saved with the experiment, so ``resume`` prunes the same way.
+        callbacks: more :class:`~retiarii.experiment.callbacks.ExperimentCallback` objects (e.g. a
+            compute budget, a notifier), called after the pruner; saved with the experiment.
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class RetiariiExperiment:
         strategy: Any = None,
         *,
         pruner: Any = None,
+        callbacks: Sequence[Any] | None = None,
     ) -> None:
         import torch.nn as tnn
 
@@ -128,6 +132,12 @@ class RetiariiExperiment:
         if pruner is not None and self.oneshot:
             raise TypeError("a one-shot search has no trials to prune: pass no pruner")
         self.pruner = pruner
+        from .callbacks import ExperimentCallback
+
+        self.callbacks = list(callbacks or [])
+        for callback in self.callbacks:
+            if not isinstance(callback, ExperimentCallback):
+                raise TypeError(f"callbacks must be ExperimentCallback instances, got {callback!r}")
         self.config: RetiariiExeConfig | None = None
         self.id: str | None = None
         self.experiment_dir: Path | None = None
@@ -204,6 +214,7 @@ class RetiariiExperiment:
                         "strategy": self.strategy,
                         "applied_mutators": self.applied_mutators,
                         "pruner": self.pruner,
+                        "callbacks": self.callbacks,
                     }
                 )
             )
@@ -254,7 +265,7 @@ class RetiariiExperiment:
             stop_event=self._stop,
             progress=progress,
             max_retries=config.max_trial_retries,
-            callbacks=[self.pruner] if self.pruner is not None else [],
+            callbacks=[*([self.pruner] if self.pruner is not None else []), *self.callbacks],
         )
         self._store.update_info({"run_started_at": time.time()})
         self._store.set_status("running")
@@ -433,6 +444,7 @@ class RetiariiExperiment:
             payload["applied_mutators"],
             payload["strategy"],
             pruner=payload.get("pruner"),
+            callbacks=payload.get("callbacks"),
         )
         store = ExperimentStore(directory / DEFAULT_FILENAME)
         record = store.experiment()
