@@ -129,7 +129,7 @@ def run_trial(
         with ExitStack() as stack:
             if redirect:
                 stack.enter_context(redirect_output(os.path.join(trial_dir, LOG_NAME)))
-            end = _call_runner(runner, trial_id, sample, trial_dir, reporter)
+            end = _call_runner(runner, trial_id, sample, trial_dir, reporter, redirect)
     except Exception:  # the trial directory or its log could not be set up
         end = TrialFailed(trial_id, time.time(), traceback.format_exc(), "error")
     emit(end)
@@ -142,6 +142,7 @@ def _call_runner(
     sample: dict[str, Any],
     trial_dir: str,
     reporter: _EventReporter,
+    to_log: bool = True,
 ) -> TrialSucceeded | TrialFailed:
     token = _trial_dir.set(trial_dir)
     try:
@@ -152,8 +153,11 @@ def _call_runner(
     except KeyboardInterrupt:
         raise
     except TrialPruned as exc:
-        # The user's code let the stop end it: a clean end, and the log says why.
-        sys.stderr.write(f"retiarii: trial {trial_id} early-stopped: {exc}\n")
+        # The user's code let the stop end it: a clean end, and the trial's log says why (not
+        # written to an in-process console: the experiment logs every early stop already).
+        if to_log:  # to file descriptor 2, which redirect_output points at trial.log
+            _flush_all()
+            os.write(2, f"retiarii: trial {trial_id} early-stopped: {exc}\n".encode())
         return TrialSucceeded(trial_id, time.time())
     except SystemExit as exc:
         if exc.code in (None, 0):  # ``sys.exit()`` ends a trial script normally
