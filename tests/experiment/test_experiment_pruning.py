@@ -9,7 +9,7 @@ import pytest
 
 import retiarii.strategy as strategy
 from retiarii.evaluator import FunctionalEvaluator
-from retiarii.experiment import MedianStop, Pruner, RetiariiExperiment
+from retiarii.experiment import MedianStop, Pruner, RetiariiExperiment, SuccessiveHalving
 from retiarii.experiment.callbacks import ExperimentCallback
 from retiarii.experiment.engine import ExperimentLoop
 from retiarii.strategy import TrialResult
@@ -98,6 +98,26 @@ def test_a_worker_process_stops_promptly_and_is_reused(tmp_path) -> None:
         assert trial.final_value == steps[-1].value_num
         log = (exp.experiment_dir / "trials" / str(trial.id) / "trial.log").read_text()
         assert f"trial {trial.id} early-stopped: MedianStop" in log
+
+
+@pytest.mark.parametrize("pruner", [MedianStop(), SuccessiveHalving(reduction_factor=2)])
+def test_concurrent_worker_processes_and_the_budget(tmp_path, pruner) -> None:
+    exp = _run(
+        tmp_path,
+        "process",
+        pruner=pruner,
+        evaluator=FunctionalEvaluator(curve, steps=10, delay=0.05),
+        max_trial_number=6,
+        trial_concurrency=2,
+    )
+    trials = exp.list_trial_jobs()
+    assert len(trials) == 6
+    assert {t.status for t in trials} <= {"SUCCEEDED", "EARLY_STOPPED"}
+    assert any(t.status == "EARLY_STOPPED" for t in trials)
+    assert len({t.worker for t in trials}) == 2  # two workers, neither killed
+    for trial in trials:
+        if trial.status == "EARLY_STOPPED":
+            assert len(exp.store.intermediates(trial.id)) < 10
 
 
 def test_a_trial_that_ignores_the_stop_is_canceled_after_the_timeout(tmp_path) -> None:
