@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .mutable import SampleError, loguniform, normal, qloguniform, quniform, randint, uniform
-from .reporting import report_final_result, report_intermediate_result
+from .reporting import TrialPruned, report_final_result, report_intermediate_result
 
 __version__ = "0.1.0.dev0"
 
@@ -44,6 +44,7 @@ __all__ = [
     "ModelSpace",
     "Mutator",
     "SampleError",
+    "TrialPruned",
     "__version__",
     "basic_unit",
     "blackbox_module",

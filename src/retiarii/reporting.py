@@ -7,6 +7,12 @@ code never needs to know where it runs.
 
 A metric is a real number, or a dict of JSON values with a numeric ``'default'`` key (the value the
 strategy optimises).
+
+Early stopping: when the experiment's pruner has decided to stop a trial, the next
+:func:`report_intermediate_result` raises :class:`TrialPruned`, so a plain training loop ends
+without any code of its own (catch it to clean up; the experiment records the trial as
+``EARLY_STOPPED`` whatever happens next). A reporter says a stop was requested through its optional
+``stop_reason()`` method; reporters without it (e.g. outside a trial) never stop anything.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any, Protocol
 __all__ = [
     "Metric",
     "Reporter",
+    "TrialPruned",
     "current_reporter",
     "metric_value",
     "normalize_metric",
@@ -33,6 +40,15 @@ __all__ = [
 Metric = float | dict[str, Any]
 
 _logger = logging.getLogger("retiarii.report")
+
+
+class TrialPruned(Exception):
+    """Raised by :func:`report_intermediate_result` once the experiment's pruner stopped the trial.
+
+    Let it propagate out of the evaluator (the trial then ends cleanly as ``EARLY_STOPPED``, and
+    its last intermediate result is what the strategy is told), or catch it to clean up first.
+    A trial that keeps running anyway is killed after the pruner's grace period.
+    """
 
 
 class Reporter(Protocol):
@@ -112,13 +128,22 @@ def metric_value(metric: Metric) -> float:
 
 
 def report_intermediate_result(metric: Any) -> None:
-    """Report an intermediate result (e.g. validation accuracy after an epoch)."""
+    """Report an intermediate result (e.g. validation accuracy after an epoch).
+
+    Raises:
+        TrialPruned: The experiment's pruner stopped this trial (after seeing this result or an
+            earlier one); the result is recorded first.
+    """
     value = normalize_metric(metric)
     reporter = _current.get()
     if reporter is None:
         _logger.info("intermediate result (not in a trial): %s", value)
         return
     reporter.intermediate(value)
+    stop_reason = getattr(reporter, "stop_reason", None)
+    reason = stop_reason() if callable(stop_reason) else None
+    if reason:
+        raise TrialPruned(reason)
 
 
 def report_final_result(metric: Any) -> None:

@@ -165,3 +165,36 @@ def test_experiment_looks_up_without_building_networks(
         assert trial.final_value == table.query(trial.sample, "val200_cifar10valid")
     best = exp.export_top_models(1)[0]
     assert table.query(best, "val200_cifar10valid") == max(t.final_value for t in trials)
+
+
+def test_two_fidelities_and_simulated_cost_under_a_pruner(tmp_path: Path, nb201_path: Path) -> None:
+    from retiarii.experiment import SuccessiveHalving
+
+    config = RetiariiExeConfig("local")
+    config.execution = "inprocess"
+    config.max_trial_number = 30
+    config.experiment_working_directory = str(tmp_path)
+    evaluator = NasBench201Benchmark("cifar100", path=nb201_path)
+    pruner = SuccessiveHalving(min_resource=1, reduction_factor=3, max_resource=2)
+    exp = RetiariiExperiment(NasBench201(), evaluator, None, strategy.Random(seed=0), pruner=pruner)
+    exp.run(config)
+    table = load_nasbench201(nb201_path)
+    trials = exp.list_trial_jobs()
+    statuses = {t.status for t in trials}
+    assert statuses == {"SUCCEEDED", "EARLY_STOPPED"} and len(trials) == 30
+    for trial in trials:
+        row = table.row(trial.sample)
+        [low] = exp.store.intermediates(trial.id)
+        assert low.value == {
+            "default": row["cifar100_val_12ep"],
+            "epochs": 12,
+            "cost_s": row["traintime200_cifar100"] * (12 / 200),
+        }
+        if trial.status == "EARLY_STOPPED":
+            assert trial.final == low.value  # pruned after 12 epochs: 12 epochs of cost
+        else:
+            assert trial.final == {
+                "default": row["val200_cifar100"],
+                "epochs": 200,
+                "cost_s": row["traintime200_cifar100"],
+            }

@@ -68,6 +68,7 @@ def test_list(working_dir: Path, done_experiment, stopped_experiment) -> None:
         "STATUS",
         "TRIALS",
         "FAILED",
+        "EARLY-STOPPED",
         "BEST",
         "ELAPSED",
         "CREATED",

@@ -22,7 +22,7 @@ class ScriptedRunner:
     """Does what the sample says, so one runner covers every behaviour under test.
 
     Sample keys (all optional): ``sleep`` (seconds), ``print`` (text for stdout and stderr),
-    ``steps`` (intermediate results 0..steps-1), ``final`` (reported), ``returns`` (returned),
+    ``steps`` (intermediate results 0..steps-1, ``step_sleep`` seconds apart), ``final`` (reported), ``returns`` (returned),
     ``raise`` (message of a ValueError), ``exit_code`` (``os._exit``), ``signal`` (sent to itself),
     ``segfault``, ``child_sleep`` (start a child process sleeping that long and record its pid).
     """
@@ -36,6 +36,7 @@ class ScriptedRunner:
             print(f"stdout: {sample['print']}")
             print(f"stderr: {sample['print']}", file=sys.stderr)
         for step in range(sample.get("steps", 0)):
+            time.sleep(sample.get("step_sleep", 0.0))
             report_intermediate_result(float(step))
         if "child_sleep" in sample:
             child = subprocess.Popen(["sleep", str(sample["child_sleep"])])

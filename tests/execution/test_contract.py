@@ -197,3 +197,34 @@ def test_a_runner_without_run_is_refused_before_anything_starts(backend: type) -
     with pytest.raises(TypeError, match=r"_NoRun has no run\(\)"):
         executor.start(_NoRun())
     executor.shutdown()
+
+
+def test_request_stop_ends_a_running_trial_cleanly_at_its_next_report(
+    executor: Executor, tmp_path: Path
+) -> None:
+    events: list = []
+
+    def stop_after_first_report(event) -> None:
+        events.append(event)
+        if isinstance(event, IntermediateMetric) and event.metric == 0.0:
+            executor.request_stop(1, "a pruner said so")
+
+    if isinstance(executor, InProcessExecutor):
+        executor.event_listener = stop_after_first_report  # what the experiment loop does
+    executor.submit(1, {"steps": 100, "step_sleep": 0.02, "final": 1.0}, str(tmp_path / "1"))
+    executor.submit(2, {"steps": 3, "final": 1.0}, str(tmp_path / "2"))  # not asked: unaffected
+    deadline = os.times().elapsed + 30
+    while executor.running() and os.times().elapsed < deadline:
+        for event in executor.poll(0.2):
+            stop_after_first_report(event)
+    first = [e for e in events if e.trial_id == 1]
+    assert isinstance(first[-1], TrialSucceeded)  # it stopped by itself: nothing was killed
+    assert not any(isinstance(e, FinalMetric) for e in first)
+    steps = [e for e in first if isinstance(e, IntermediateMetric)]
+    assert 1 <= len(steps) < 20, len(steps)
+    if isinstance(executor, InProcessExecutor):
+        assert len(steps) == 1  # in-process the stop is seen by the report that triggered it
+    log = (tmp_path / "1" / "trial.log").read_text()
+    assert "retiarii: trial 1 early-stopped: a pruner said so" in log
+    second = [e for e in events if e.trial_id == 2]
+    assert kinds(second)[-2:] == ["FinalMetric", "TrialSucceeded"]

@@ -17,6 +17,7 @@ from lightning_support import (
 
 import retiarii.strategy as strategy
 import retiarii.trainer.pytorch.lightning as pl
+from retiarii.experiment import Pruner
 from retiarii.experiment.pytorch import RetiariiExeConfig, RetiariiExperiment
 
 
@@ -111,3 +112,42 @@ def test_regression_minimizes_mse(tmp_path) -> None:
     best = exp.export_top_models(formatter="dict")[0]
     assert finals[best["width"]] == min(finals.values())
     assert exp.store.best_trials(1)[0].final == min(finals.values())
+
+
+class _StopAtStep(Pruner):
+    """Stops every trial once it reported ``step`` results."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__()
+        self.step = step
+
+    def decide(self, trial_id: int, step: int) -> str | None:
+        return f"reached step {self.step}" if step >= self.step else None
+
+
+@pytest.mark.parametrize("execution", ["inprocess", "process"])
+def test_a_pruned_trial_stops_the_trainer_at_the_end_of_an_epoch(tmp_path, execution) -> None:
+    train, val = digits_regression_loaders()
+    evaluator = pl.Regression(train_dataloaders=train, val_dataloaders=val, max_epochs=8)
+    exp = RetiariiExperiment(
+        DigitsRegressor(), evaluator, None, strategy.GridSearch(), pruner=_StopAtStep(2)
+    )
+    exp.run(_config(tmp_path, execution=execution, max_trial_number=1))
+
+    [trial] = exp.list_trial_jobs()
+    assert trial.status == "EARLY_STOPPED", trial.error
+    assert trial.error == "_StopAtStep: reached step 2"
+    periodical, final = _records(exp, trial.id)
+    # in-process the decision reaches the epoch it was made on; a worker sees it at its next
+    # report, usually one epoch later (later still on a busy machine)
+    if execution == "inprocess":
+        assert len(periodical) == 2, periodical
+    else:
+        assert 3 <= len(periodical) < 8, periodical
+    assert trial.final == periodical[-1]  # the last intermediate is what the strategy is told
+    assert final == [periodical[-1]]  # teardown still ran: Lightning stopped cleanly, no kill
+    assert exp.experiment_dir is not None
+    if execution == "process":
+        log = (exp.experiment_dir / "trials" / str(trial.id) / "trial.log").read_text()
+        epoch = len(periodical) - 1  # Lightning counts epochs from 0
+        assert f"early-stopping at the end of epoch {epoch}: _StopAtStep: reached step 2" in log

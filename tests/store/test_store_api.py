@@ -107,6 +107,7 @@ def test_every_public_method_round_trips(db_path: Path, clock: Any) -> None:
         "TIMEOUT": 0,
         "CANCELED": 0,
         "INTERRUPTED": 1,
+        "EARLY_STOPPED": 0,
     }
 
     assert store.strategy_state() is None

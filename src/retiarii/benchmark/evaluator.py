@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..evaluator import Evaluator
-from ..reporting import report_final_result
+from ..reporting import report_final_result, report_intermediate_result
 from .nasbench201 import (
+    DATASETS,
     NasBench201Table,
     column_name,
     load_nasbench201,
@@ -41,6 +42,15 @@ class NasBench201Benchmark(Evaluator):
 
     The experiment does not even build the network: an evaluator with ``evaluate_sample`` is given
     the sample. ``evaluate(model)`` also works, on a frozen ``NasBench201`` network.
+
+    Multi-fidelity (for pruners, see :mod:`retiarii.experiment.pruners`): with ``epochs=200`` and
+    ``fidelities=True`` (the default) a trial first reports the table's 12-epoch accuracy as its
+    one intermediate result (step 1), then the 200-epoch accuracy as its final result. Each result
+    is a dict: ``{'default': accuracy, 'epochs': 12 or 200, 'cost_s': seconds}``, where ``cost_s``
+    is the simulated training cost so far, from the table's 200-epoch training time
+    (``traintime200_*``) scaled by ``epochs / 200``. A trial a pruner stops after the 12-epoch
+    result thus keeps ``cost_s`` of 12 epochs as its final metric, so the compute a search spent is
+    the sum of its trials' final ``cost_s``.
     """
 
     def __init__(
@@ -49,9 +59,13 @@ class NasBench201Benchmark(Evaluator):
         metric: str = "valid",
         epochs: int = 200,
         path: str | os.PathLike[str] | None = None,
+        fidelities: bool = True,
     ) -> None:
         self.dataset, self.metric, self.epochs = dataset, metric, epochs
         self.column = column_name(dataset, metric, epochs)
+        # the cheap fidelity comes first only when the final result is the expensive one
+        self.low_column = column_name(dataset, metric, 12) if fidelities and epochs == 200 else None
+        self.time_column = f"traintime200_{DATASETS[dataset]}"
         # absolute, so that workers started elsewhere find the same file
         self.path = os.path.abspath(os.path.expanduser(path)) if path is not None else None
         table = load_nasbench201(self.path)  # fails early, naming where the table should be
@@ -67,9 +81,21 @@ class NasBench201Benchmark(Evaluator):
         return self.table.query(sample, column or self.column)
 
     def evaluate_sample(self, sample: Mapping[str, Any]) -> float:
-        """Report and return the sample's accuracy (what a trial runs)."""
-        value = self.table.query(sample_to_arch_str(sample), self.column)
-        report_final_result(value)
+        """Report and return the sample's accuracy (what a trial runs).
+
+        Raises:
+            retiarii.TrialPruned: a pruner stopped the trial after its 12-epoch result.
+        """
+        row = self.table.row(sample_to_arch_str(sample))
+        full_cost = row[self.time_column]
+        if self.low_column is not None:
+            report_intermediate_result(
+                {"default": row[self.low_column], "epochs": 12, "cost_s": full_cost * (12 / 200)}
+            )
+        value = row[self.column]
+        report_final_result(
+            {"default": value, "epochs": self.epochs, "cost_s": full_cost * (self.epochs / 200)}
+        )
         return value
 
     def evaluate(self, model: Any) -> float:

@@ -14,7 +14,17 @@ from .main import CommandError
 
 __all__ = ["find_experiments", "register"]
 
-_COLUMNS = ("ID", "NAME", "STATUS", "TRIALS", "FAILED", "BEST", "ELAPSED", "CREATED")
+_COLUMNS = (
+    "ID",
+    "NAME",
+    "STATUS",
+    "TRIALS",
+    "FAILED",
+    "EARLY-STOPPED",
+    "BEST",
+    "ELAPSED",
+    "CREATED",
+)
 
 
 def find_experiments(root: Path) -> list[dict[str, Any]]:
@@ -69,7 +79,7 @@ def printable(text: str) -> str:
 def _row(entry: dict[str, Any]) -> tuple[str, ...]:
     if entry["status"] in ("unreadable", "damaged"):
         error = printable(entry["error"])
-        return (printable(entry["id"]), "-", entry["status"], "-", "-", "-", "-", error[:80])
+        return (printable(entry["id"]), "-", entry["status"], "-", "-", "-", "-", "-", error[:80])
     p = entry["progress"]
     trials = f"{p['ended']}/{p['budget']}" if p["budget"] is not None else str(p["ended"])
     if p["running"] or p["waiting"]:
@@ -86,6 +96,7 @@ def _row(entry: dict[str, Any]) -> tuple[str, ...]:
         entry["status"],
         trials,
         str(p["failed"]),
+        str(p.get("early_stopped", 0)),
         best,
         _duration(entry["elapsed"]),
         created,
@@ -125,7 +136,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="list experiments with their status, trials and best metric",
         description="List the experiments under ROOT (default: $RETIARII_HOME or "
         "~/retiarii-experiments): id, name, status, trials ended of the budget (+ running), "
-        "failed trials, best metric (and its trial), elapsed time, creation time.",
+        "failed trials, trials stopped early by a pruner, best metric (and its trial), elapsed time, creation time.",
     )
     parser.add_argument("root", metavar="ROOT", nargs="?", help="a working directory")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -38,7 +38,7 @@ __all__ = [
 LOG_TAIL_BYTES = 20_000
 
 #: Trial statuses that count against ``max_trial_number`` once finished (INTERRUPTED ones re-run).
-_ENDED = ("SUCCEEDED", "FAILED", "TIMEOUT", "CANCELED")
+_ENDED = ("SUCCEEDED", "FAILED", "TIMEOUT", "CANCELED", "EARLY_STOPPED")
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -127,6 +127,7 @@ def progress_view(record: ExperimentRecord, counts: Mapping[str, int]) -> dict[s
         "succeeded": counts.get("SUCCEEDED", 0),
         "failed": counts.get("FAILED", 0) + counts.get("TIMEOUT", 0),
         "canceled": counts.get("CANCELED", 0),
+        "early_stopped": counts.get("EARLY_STOPPED", 0),
         "running": counts.get("RUNNING", 0),
         "waiting": counts.get("WAITING", 0),
         "interrupted": counts.get("INTERRUPTED", 0),

@@ -128,6 +128,18 @@ class Executor(abc.ABC):
         Does nothing if the trial already finished or is unknown.
         """
 
+    def request_stop(self, trial_id: int, reason: str) -> None:
+        """Ask a running trial to stop by itself (early stopping); it is not killed.
+
+        The trial learns it at its next ``report_intermediate_result`` (which raises
+        :class:`~retiarii.reporting.TrialPruned`) or, under a Lightning evaluator, at the end of
+        the epoch; it then ends with its normal terminal event. A trial that ignores the request
+        keeps running: the experiment cancels it after a grace period. This default does nothing
+        (the experiment's grace period then does the stopping); backends that can reach a running
+        trial override it. Does nothing if the trial is unknown or finished.
+        """
+        del trial_id, reason  # cannot reach a running trial: the experiment's timeout stops it
+
     @abc.abstractmethod
     def shutdown(self) -> None:
         """Stop all workers; trials still queued or running end as canceled. Idempotent."""

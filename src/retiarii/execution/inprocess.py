@@ -5,6 +5,10 @@ evaluator stops in the debugger, and ``print`` shows up in the console (unless `
 is set). The trial itself runs through the same :func:`~retiarii.execution.trial.run_trial` as in
 a worker, so it produces the same events. What a separate process would add is missing by design:
 no ``trial_timeout``, no isolation from crashes, and ``cancel`` only drops queued trials.
+
+Early stopping works synchronously here: with an ``event_listener`` (the experiment loop sets one),
+each event is handled while the trial runs, so a pruner's decision on an intermediate result is
+seen by the very ``report_intermediate_result`` call that reported it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import os
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from retiarii.execution.base import (
@@ -48,6 +53,9 @@ class InProcessExecutor(Executor):
         self._queue: deque[tuple[int, dict[str, Any], str]] = deque()
         self._events: list[Event] = []
         self._closed = False
+        self._stops: dict[int, str] = {}
+        #: If set, events go to it as they happen instead of being returned by :meth:`poll`.
+        self.event_listener: Callable[[Event], None] | None = None
 
     def start(self, runner: TrialRunner) -> None:
         """Call ``runner.setup()`` here; its exception becomes a :class:`RunnerSetupError`."""
@@ -79,12 +87,24 @@ class InProcessExecutor(Executor):
                 trial_id,
                 sample,
                 trial_dir,
-                self._events.append,
+                self._emit,
                 worker=f"inprocess:{os.getpid()}",
                 redirect=self.redirect_output,
+                stop_requested=self._stops.get,
             )
+            self._stops.pop(trial_id, None)
         events, self._events = self._events, []
         return events
+
+    def _emit(self, event: Event) -> None:
+        if self.event_listener is not None:
+            self.event_listener(event)
+        else:
+            self._events.append(event)
+
+    def request_stop(self, trial_id: int, reason: str) -> None:
+        """Make the running trial's next ``report_intermediate_result`` raise ``TrialPruned``."""
+        self._stops[trial_id] = reason
 
     def free_slots(self) -> int:
         """One while nothing is queued: trials run one at a time."""

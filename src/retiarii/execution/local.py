@@ -279,6 +279,11 @@ class LocalExecutor(SlotPool[_Slot]):
             self._spawn(slot)
             self._send_runner(slot)
 
+    def _send_stop(self, slot: _Slot, trial_id: int, reason: str) -> None:
+        if slot.conn is not None:
+            with contextlib.suppress(OSError):  # it died: the next wait reports that
+                slot.conn.send(("stop_trial", trial_id, reason))
+
     # ---------------------------------------------------------------------------- event pump
 
     def _step(self, timeout: float | None) -> None:

@@ -93,6 +93,9 @@ class SlotPool(Executor, Generic[_S]):
     def _dispatch(self) -> None:
         """Send queued trials to idle slots."""
 
+    def _send_stop(self, slot: _S, trial_id: int, reason: str) -> None:
+        """Tell the slot's worker that its running trial should stop (see ``request_stop``)."""
+
     def _new_trial(self, trial_id: int, sample: dict[str, Any], trial_dir: str) -> PoolTrial:
         return PoolTrial(trial_id, sample, trial_dir)
 
@@ -159,6 +162,13 @@ class SlotPool(Executor, Generic[_S]):
                 if slot.trial is not None and slot.trial.trial_id == trial_id:
                     message = f"canceled while running; {self.worker_word} killed"
                     self._kill_trial(slot, "canceled", message)
+                return
+
+    def request_stop(self, trial_id: int, reason: str) -> None:
+        """Pass the stop request to the worker running the trial (nothing for a queued one)."""
+        for slot in self._slots:
+            if slot.trial is not None and slot.trial.trial_id == trial_id:
+                self._send_stop(slot, trial_id, reason)
                 return
 
     # ------------------------------------------------------------------------------- helpers

@@ -73,6 +73,11 @@ class TrialActor:
         os.environ.update(env)
         self.runner: Any = None
         self.name = f"ray-{socket.gethostname()}:{os.getpid()}"
+        self._stops: dict[int, str] = {}
+
+    def stop_trial(self, trial_id: int, reason: str) -> None:
+        """Ask the running trial to stop early (its next intermediate report raises TrialPruned)."""
+        self._stops[trial_id] = reason
 
     def setup(self, payload: bytes) -> ActorReady:
         """Unpickle the runner and call its ``setup()``; the error is returned, not raised."""
@@ -116,7 +121,7 @@ class TrialActor:
         thread = threading.Thread(
             target=run_trial,
             args=(self.runner, trial_id, sample, work_dir, events.put),
-            kwargs={"worker": self.name},
+            kwargs={"worker": self.name, "stop_requested": self._stops.get},
             name=f"retiarii-trial-{trial_id}",
             daemon=True,
         )
@@ -127,6 +132,7 @@ class TrialActor:
                 break
             yield event
         thread.join()
+        self._stops.pop(trial_id, None)
         if copy_files:
             archive, complete = _pack(work_dir)
             yield TrialFiles(trial_id, archive)

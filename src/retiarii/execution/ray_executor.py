@@ -224,6 +224,8 @@ class RayExecutor(SlotPool[_Slot]):
             num_gpus=self.gpus_per_trial,
             max_restarts=0,
             max_task_retries=0,
+            # a second thread takes stop_trial() while run() streams a trial's events
+            max_concurrency=2,
         )
         slot.actor = actor_class.remote(
             hide_gpus=self.gpus_per_trial == 0,
@@ -387,6 +389,11 @@ class RayExecutor(SlotPool[_Slot]):
             self._events.append(item)
             if is_terminal(item):
                 slot.trial, slot.stream, slot.state = None, None, "idle"
+
+    def _send_stop(self, slot: _Slot, trial_id: int, reason: str) -> None:
+        if slot.actor is not None:
+            with contextlib.suppress(Exception):  # a lost actor is reported by the next _step
+                slot.actor.stop_trial.remote(trial_id, reason)
 
     def _dispatch(self) -> None:
         """Send queued trials to idle actors."""

@@ -6,6 +6,12 @@ into events: metrics become :class:`IntermediateMetric`/:class:`FinalMetric`, a 
 becomes the final metric if none was reported, and an exception becomes
 ``TrialFailed(reason='error')`` with its traceback. It does not handle what only a supervisor can
 see (a dead process, a timeout, a cancel); the executor does.
+
+Early stopping: the executor passes ``stop_requested`` (the reason the experiment asked this trial
+to stop, or ``None``); the trial's reporter exposes it as ``stop_reason()``, so the next
+``report_intermediate_result`` raises :class:`~retiarii.reporting.TrialPruned`. A trial that ends
+by that exception *succeeds* as far as this layer knows (the experiment, which asked for the stop,
+records it as ``EARLY_STOPPED``); its log says why it stopped.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from retiarii.execution.events import (
     TrialStarted,
     TrialSucceeded,
 )
-from retiarii.reporting import Metric, normalize_metric, trial_reporter
+from retiarii.reporting import Metric, TrialPruned, normalize_metric, trial_reporter
 
 __all__ = ["LOG_NAME", "current_trial_dir", "redirect_output", "run_trial"]
 
@@ -42,6 +48,8 @@ LOG_NAME = "trial.log"
 _logger = logging.getLogger("retiarii.execution")
 
 Emit = Callable[[Event], None]
+#: ``stop_requested(trial_id)``: why the experiment asked the trial to stop, or ``None``.
+StopRequested = Callable[[int], str | None]
 
 _trial_dir: ContextVar[str | None] = ContextVar("retiarii_trial_dir", default=None)
 
@@ -58,10 +66,15 @@ def current_trial_dir() -> str | None:
 class _EventReporter:
     """Turns ``report_*`` calls into events; keeps only the first final result."""
 
-    def __init__(self, trial_id: int, emit: Emit) -> None:
+    def __init__(self, trial_id: int, emit: Emit, stop_requested: StopRequested | None) -> None:
         self.trial_id = trial_id
         self.emit = emit
+        self.stop_requested = stop_requested
         self.final_reported = False
+
+    def stop_reason(self) -> str | None:
+        """Why the experiment asked this trial to stop (a pruner's decision), or ``None``."""
+        return None if self.stop_requested is None else self.stop_requested(self.trial_id)
 
     def intermediate(self, metric: Metric) -> None:
         self.emit(IntermediateMetric(self.trial_id, metric, time.time()))
@@ -86,6 +99,7 @@ def run_trial(
     *,
     worker: str,
     redirect: bool = True,
+    stop_requested: StopRequested | None = None,
 ) -> TrialSucceeded | TrialFailed:
     """Run ``runner`` on ``sample`` and emit the trial's events, ending with a terminal one.
 
@@ -98,6 +112,8 @@ def run_trial(
         worker: Where this runs, for :class:`TrialStarted`.
         redirect: Send stdout/stderr (file descriptors 1 and 2) to ``trial_dir/trial.log`` for the
             duration of the trial.
+        stop_requested: Called by ``report_intermediate_result`` after each report; a reason
+            (not ``None``) makes it raise :class:`~retiarii.reporting.TrialPruned`.
 
     Returns:
         The terminal event, which was also emitted.
@@ -106,14 +122,14 @@ def run_trial(
     debugging session that runs trials in-process.
     """
     emit(TrialStarted(trial_id, time.time(), worker))
-    reporter = _EventReporter(trial_id, emit)
+    reporter = _EventReporter(trial_id, emit, stop_requested)
     end: TrialSucceeded | TrialFailed
     try:
         os.makedirs(trial_dir, exist_ok=True)
         with ExitStack() as stack:
             if redirect:
                 stack.enter_context(redirect_output(os.path.join(trial_dir, LOG_NAME)))
-            end = _call_runner(runner, trial_id, sample, trial_dir, reporter)
+            end = _call_runner(runner, trial_id, sample, trial_dir, reporter, redirect)
     except Exception:  # the trial directory or its log could not be set up
         end = TrialFailed(trial_id, time.time(), traceback.format_exc(), "error")
     emit(end)
@@ -126,6 +142,7 @@ def _call_runner(
     sample: dict[str, Any],
     trial_dir: str,
     reporter: _EventReporter,
+    to_log: bool = True,
 ) -> TrialSucceeded | TrialFailed:
     token = _trial_dir.set(trial_dir)
     try:
@@ -135,6 +152,13 @@ def _call_runner(
                 _report_return_value(result, reporter)
     except KeyboardInterrupt:
         raise
+    except TrialPruned as exc:
+        # The user's code let the stop end it: a clean end, and the trial's log says why (not
+        # written to an in-process console: the experiment logs every early stop already).
+        if to_log:  # to file descriptor 2, which redirect_output points at trial.log
+            _flush_all()
+            os.write(2, f"retiarii: trial {trial_id} early-stopped: {exc}\n".encode())
+        return TrialSucceeded(trial_id, time.time())
     except SystemExit as exc:
         if exc.code in (None, 0):  # ``sys.exit()`` ends a trial script normally
             return TrialSucceeded(trial_id, time.time())

@@ -5,12 +5,14 @@ Started by :class:`~retiarii.execution.local.LocalExecutor` as a fresh interpret
 :class:`multiprocessing.connection.Connection` on the inherited socket ``--fd``:
 
 * driver → worker: the cloudpickled runner (raw bytes, once), then ``("run", trial_id, sample,
-  trial_dir)`` per trial, and ``("stop",)`` to exit;
+  trial_dir)`` per trial, ``("stop_trial", trial_id, reason)`` to ask the running trial to stop
+  early (it sees it at its next ``report_intermediate_result``), and ``("stop",)`` to exit;
 * worker → driver: ``("ready",)`` or ``("setup_failed", traceback)``, then the trial's
   :mod:`~retiarii.execution.events` as they happen.
 
 The worker is idle exactly when the driver has seen the terminal event of its last trial, so no
-extra acknowledgement travels. It exits when told to, when the connection closes, or when its
+extra acknowledgement travels. Since a stop request must arrive while the main thread runs a trial,
+a reader thread receives every message after the runner and hands the others to the main thread. It exits when told to, when the connection closes, or when its
 parent dies (checked by a watcher thread, since a busy worker is not reading the connection).
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import queue
 import signal
 import sys
 import threading
@@ -67,12 +70,33 @@ def _serve(conn: Connection, name: str) -> int:
         with lock:
             conn.send(event)
 
+    inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+    stops: dict[int, str] = {}
+    threading.Thread(
+        target=_receive, args=(conn, inbox, stops), name="retiarii-worker-inbox", daemon=True
+    ).start()
     while True:
-        message = conn.recv()
-        if message[0] == "stop":
+        message = inbox.get()
+        if message[0] in ("stop", "eof"):
             return 0
         _, trial_id, sample, trial_dir = message
-        run_trial(runner, trial_id, sample, trial_dir, send, worker=name)
+        run_trial(runner, trial_id, sample, trial_dir, send, worker=name, stop_requested=stops.get)
+        stops.pop(trial_id, None)
+
+
+def _receive(
+    conn: Connection, inbox: queue.SimpleQueue[tuple[Any, ...]], stops: dict[int, str]
+) -> None:
+    """Read the driver's messages: record stop requests at once, queue the rest for the main loop."""
+    try:
+        while True:
+            message = conn.recv()
+            if message[0] == "stop_trial":
+                stops[message[1]] = message[2]
+            else:
+                inbox.put(message)
+    except (EOFError, OSError):
+        inbox.put(("eof",))
 
 
 def _load_runner(conn: Connection) -> Any:

@@ -2,8 +2,8 @@
 
 Budget rules (also what ``resume`` relies on):
 
-* ``max_trial_number`` counts trials that ran to an end (SUCCEEDED, FAILED, TIMEOUT, CANCELED)
-  plus those running. INTERRUPTED trials (the driver stopped or died while they ran) do not
+* ``max_trial_number`` counts trials that ran to an end (SUCCEEDED, FAILED, TIMEOUT, CANCELED,
+  EARLY_STOPPED) plus those running. INTERRUPTED trials (the driver stopped or died while they ran) do not
   count: on resume their samples run again as new trials (``resumed_from`` points back).
 * ``max_experiment_duration`` is wall time since this run started plus the time earlier runs
   used; when it is reached, running trials are CANCELED and the experiment ends.
@@ -13,14 +13,25 @@ Budget rules (also what ``resume`` relies on):
   stays FAILED in the store and its sample runs again as a new trial (``resumed_from`` points
   back), up to ``max_retries`` times per sample. A retried trial does not count against
   ``max_trial_number`` and the strategy hears only of the last attempt.
+
+Callbacks (:mod:`retiarii.experiment.callbacks`) see the trials through one method,
+:meth:`ExperimentLoop.dispatch`. Early stopping: a callback (a pruner) calls
+:meth:`ExperimentLoop.early_stop`; the trial is asked to stop by itself, canceled if it has not
+ended within the given timeout, and ends ``EARLY_STOPPED`` however it ended (finished, raised,
+canceled), with its last intermediate result as its final metric: that is what the strategy is
+told, and what the store keeps (``best_trials``/``export_top_models`` rank only SUCCEEDED trials,
+whose metrics are not cut short). Retries stay inline: they decide what happens to a failure
+before it is recorded, which is not a notification a hook gets.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +44,10 @@ from ..execution import (
     TrialSucceeded,
 )
 from ..execution.trial import LOG_NAME
+from ..reporting import metric_value
 from ..store import ExperimentStore, TrialRecord
 from ..strategy import BaseStrategy, TrialResult
+from .callbacks import ExperimentCallback, ProgressLog
 from .progress import Progress
 
 __all__ = ["ExperimentLoop", "StopReason"]
@@ -47,7 +60,8 @@ _FAILURE_STATUS = {
     "timeout": "TIMEOUT",
     "canceled": "CANCELED",
 }
-_COUNTED = ("SUCCEEDED", "FAILED", "TIMEOUT", "CANCELED", "RUNNING", "WAITING")
+_ENDED = ("SUCCEEDED", "FAILED", "TIMEOUT", "CANCELED", "EARLY_STOPPED")
+_COUNTED = (*_ENDED, "RUNNING", "WAITING")
 
 
 class StopReason:
@@ -74,6 +88,7 @@ class ExperimentLoop:
         stop_event: threading.Event | None = None,
         progress: Progress | None = None,
         max_retries: int = 0,
+        callbacks: Sequence[ExperimentCallback] = (),
     ) -> None:
         self.store = store
         self.executor = executor
@@ -92,6 +107,12 @@ class ExperimentLoop:
         self._retried = 0  # FAILED trials superseded by a retry: they do not use the budget
         self._retry_of: dict[int, int] = {}  # trial id -> how many crashed attempts came before
         self._start = time.time()
+        self.callbacks: list[ExperimentCallback] = list(callbacks)
+        if progress is not None:
+            self.callbacks.append(ProgressLog(progress))
+        # early-stopped trials still running: id -> (reason, time.monotonic() to cancel it)
+        self._stopping: dict[int, tuple[str, float]] = {}
+        self._last_intermediate: dict[int, Any] = {}
 
     # -- resume ------------------------------------------------------------------------------
     def replay_history(self, tell: bool = True) -> None:
@@ -128,8 +149,43 @@ class ExperimentLoop:
     def _time_up(self) -> bool:
         return self.max_duration is not None and self.elapsed() >= self.max_duration
 
+    def dispatch(self, hook: str, *args: Any) -> None:
+        """Call ``hook`` (e.g. ``'on_trial_ended'``) of every callback, in order: the one place
+        where the loop tells its callbacks anything."""
+        for callback in self.callbacks:
+            getattr(callback, hook)(self, *args)
+
+    def early_stop(self, trial_id: int, reason: str, timeout: float = 60.0) -> None:
+        """Stop a running trial early: ask it to stop now, cancel it after ``timeout`` seconds.
+
+        It ends ``EARLY_STOPPED`` with ``reason`` as its error text. Does nothing for a trial that
+        is not running or is already stopping.
+        """
+        if trial_id not in self.running or trial_id in self._stopping:
+            return
+        self._stopping[trial_id] = (reason, time.monotonic() + timeout)
+        _logger.info("trial %d: early-stopping (%s)", trial_id, reason)
+        self.executor.request_stop(trial_id, reason)
+
+    def _cancel_ignored_stops(self) -> None:
+        """Cancel the early-stopped trials that kept running past their timeout."""
+        now = time.monotonic()
+        for trial_id, (reason, deadline) in list(self._stopping.items()):
+            if deadline <= now and trial_id in self.running:
+                _logger.info("trial %d did not stop by itself; canceling it", trial_id)
+                self._stopping[trial_id] = (
+                    reason + "; it did not stop by itself in time",
+                    math.inf,
+                )
+                self.executor.cancel(trial_id)
+
     def run(self) -> str:
         """Run until the budget is spent, the space is exhausted, time is up or stop is asked."""
+        self.dispatch("on_experiment_start")
+        if hasattr(self.executor, "event_listener"):
+            # in-process trials: handle events as they happen, so a pruner's decision reaches
+            # the very report_intermediate_result call it was made on
+            self.executor.event_listener = self._handle
         try:
             while True:
                 if self.stop_event.is_set():
@@ -152,12 +208,16 @@ class ExperimentLoop:
                     break
                 for event in self.executor.poll(timeout=0.2):
                     self._handle(event)
+                self._cancel_ignored_stops()
                 self._draw()
         except KeyboardInterrupt:
             _logger.info("interrupted (Ctrl-C): stopping")
             self.reason = StopReason.STOPPED
         finally:
+            if hasattr(self.executor, "event_listener"):
+                self.executor.event_listener = None
             self._wind_down()
+        self.dispatch("on_experiment_end", self.reason)
         return self.reason
 
     def _fill_slots(self) -> bool:
@@ -197,10 +257,11 @@ class ExperimentLoop:
             # relative to the experiment directory (the store's convention), never to the cwd
             log = f"trials/{event.trial_id}/{LOG_NAME}"
             self.store.mark_running(event.trial_id, worker=event.worker, log_path=log)
+            self.dispatch("on_trial_started", event.trial_id)
         elif isinstance(event, (IntermediateMetric, FinalMetric)):
             try:
                 if isinstance(event, IntermediateMetric):
-                    self.store.add_intermediate(event.trial_id, event.metric)
+                    sequence = self.store.add_intermediate(event.trial_id, event.metric)
                 else:
                     self.store.set_final(event.trial_id, event.metric)
             except (TypeError, ValueError) as exc:
@@ -208,6 +269,21 @@ class ExperimentLoop:
                 self._bad_metric.setdefault(
                     event.trial_id, f"the trial reported an invalid metric: {exc}"
                 )
+                return
+            if isinstance(event, IntermediateMetric) and event.trial_id in self.running:
+                self._last_intermediate[event.trial_id] = event.metric
+                self.dispatch(
+                    "on_intermediate_result",
+                    event.trial_id,
+                    sequence + 1,
+                    metric_value(event.metric),
+                )
+        elif event.trial_id in self._stopping:
+            self._bad_metric.pop(event.trial_id, None)
+            reason, _ = self._stopping.pop(event.trial_id)
+            if isinstance(event, TrialFailed) and event.reason != "canceled":
+                reason += f"; then it failed:\n{event.error}"
+            self._finish(event.trial_id, "EARLY_STOPPED", reason)
         elif isinstance(event, TrialSucceeded):
             error = self._bad_metric.pop(event.trial_id, None)
             self._finish(event.trial_id, "FAILED" if error else "SUCCEEDED", error)
@@ -230,25 +306,19 @@ class ExperimentLoop:
         )
         self._retried += 1
         self._retry_of[event.trial_id] = attempts
+        self._last_intermediate.pop(event.trial_id, None)
         self.pending.appendleft((sample, event.trial_id))
         _logger.info("trial %d: its worker died; running the sample again", event.trial_id)
         return True
 
     def _finish(self, trial_id: int, status: str, error: str | None) -> None:
         self.running.pop(trial_id, None)
-        record = self.store.finish_trial(trial_id, status, error)
+        last = self._last_intermediate.pop(trial_id, None)
+        final = last if status == "EARLY_STOPPED" else None  # what the strategy is told
+        record = self.store.finish_trial(trial_id, status, error, final=final)
         self.strategy.tell(_result(record))
         self.store.save_strategy_state(self.strategy.state_dict())
-        if self.progress is not None:
-            self.progress.trial_finished(
-                trial_id, status, record.final_value, record.duration, record.sample
-            )
-            if error and status != "SUCCEEDED":
-                _logger.info(
-                    "trial %d: %s",
-                    trial_id,
-                    error.strip().splitlines()[-1] if error.strip() else status,
-                )
+        self.dispatch("on_trial_ended", record)
 
     def _draw(self, force: bool = False) -> None:
         if self.progress is None or not self.progress.due(force):
@@ -256,7 +326,7 @@ class ExperimentLoop:
         counts = self.store.counts()
         best = self.store.best_trials(1)
         self.progress.update(
-            done=sum(counts.get(s, 0) for s in ("SUCCEEDED", "FAILED", "TIMEOUT", "CANCELED")),
+            done=sum(counts.get(s, 0) for s in _ENDED),
             running=len(self.running),
             failed=counts.get("FAILED", 0) + counts.get("TIMEOUT", 0),
             best=best[0].final_value if best else None,

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,12 @@ class RetiariiExperiment:
         evaluator: e.g. ``FunctionalEvaluator(fit, ...)`` or a Lightning evaluator.
         applied_mutators: classic ``Mutator`` objects applied to the base model (seeds 000/002).
         strategy: e.g. ``strategy.Random(dedup=True)`` (default) or ``strategy.GridSearch()``.
+        pruner: stops unpromising trials on their intermediate results, e.g.
+            ``retiarii.experiment.MedianStop()``, ``SuccessiveHalving()`` or ``Hyperband()``
+            (see :mod:`retiarii.experiment.pruners`); stopped trials end ``EARLY_STOPPED``.
+            Keyword-only; saved with the experiment, so ``resume`` prunes the same way.
+        callbacks: more :class:`~retiarii.experiment.callbacks.ExperimentCallback` objects (e.g. a
+            compute budget, a notifier), called after the pruner; saved with the experiment.
     """
 
     def __init__(
@@ -89,6 +95,9 @@ class RetiariiExperiment:
         evaluator: Any = None,
         applied_mutators: list[Any] | None = None,
         strategy: Any = None,
+        *,
+        pruner: Any = None,
+        callbacks: Sequence[Any] | None = None,
     ) -> None:
         import torch.nn as tnn
 
@@ -121,6 +130,21 @@ class RetiariiExperiment:
         self.evaluator = evaluator
         self.applied_mutators = list(applied_mutators or [])
         self.strategy = strategy
+        from .pruners import Pruner
+
+        if pruner is not None and not isinstance(pruner, Pruner):
+            raise TypeError(
+                f"pruner must be a retiarii.experiment pruner (e.g. MedianStop()), got {pruner!r}"
+            )
+        if pruner is not None and self.oneshot:
+            raise TypeError("a one-shot search has no trials to prune: pass no pruner")
+        self.pruner = pruner
+        from .callbacks import ExperimentCallback
+
+        self.callbacks = list(callbacks or [])
+        for callback in self.callbacks:
+            if not isinstance(callback, ExperimentCallback):
+                raise TypeError(f"callbacks must be ExperimentCallback instances, got {callback!r}")
         self.config: RetiariiExeConfig | None = None
         self.id: str = _new_id()  # NNI users read it before run (resume(exp.id), view(exp.id))
         self.experiment_dir: Path | None = None
@@ -249,12 +273,15 @@ class RetiariiExperiment:
         )
 
     def _payload(self) -> bytes:
-        """What ``resume`` needs (model space, evaluator, strategy, mutators), pickled."""
+        """What ``resume`` needs (model space, evaluator, strategy, mutators, pruner and
+        callbacks), pickled."""
         parts = {
             "base_model": self.base_model,
             "evaluator": self.evaluator,
             "strategy": self.strategy,
             "applied_mutators": self.applied_mutators,
+            "pruner": self.pruner,
+            "callbacks": self.callbacks,
         }
         import cloudpickle
 
@@ -296,6 +323,7 @@ class RetiariiExperiment:
             stop_event=self._stop,
             progress=progress,
             max_retries=config.max_trial_retries,
+            callbacks=[*([self.pruner] if self.pruner is not None else []), *self.callbacks],
         )
         self._store.update_info({"run_started_at": time.time()})
         self._store.set_status("running")
@@ -322,12 +350,13 @@ class RetiariiExperiment:
         counts = self._store.counts()
         best = self._store.best_trials(1)
         _logger.info(
-            "experiment %s %s (%s): %d succeeded, %d failed%s",
+            "experiment %s %s (%s): %d succeeded, %d failed%s%s",
             self.id,
             status,
             loop.reason,
             counts.get("SUCCEEDED", 0),
             counts.get("FAILED", 0) + counts.get("TIMEOUT", 0),
+            f", {counts['EARLY_STOPPED']} early-stopped" if counts.get("EARLY_STOPPED") else "",
             f"; best {best[0].final_value:.6g} (trial {best[0].id}) {best[0].sample}"
             if best
             else "",
@@ -477,6 +506,8 @@ class RetiariiExperiment:
             payload["evaluator"],
             payload["applied_mutators"],
             payload["strategy"],
+            pruner=payload.get("pruner"),
+            callbacks=payload.get("callbacks"),
         )
         store = ExperimentStore(directory / DEFAULT_FILENAME)
         record = store.experiment()

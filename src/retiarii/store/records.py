@@ -40,7 +40,8 @@ EXPERIMENT_STATUSES: tuple[str, ...] = (
 )
 
 #: Every status a trial can have. A trial starts ``WAITING``, becomes ``RUNNING`` when a worker
-#: takes it, and ends in one of :data:`FINISHED_STATUSES`.
+#: takes it, and ends in one of :data:`FINISHED_STATUSES`. ``EARLY_STOPPED`` (NNI's name): the
+#: experiment's pruner stopped it; its final metric is its last intermediate result.
 TRIAL_STATUSES: tuple[str, ...] = (
     "WAITING",
     "RUNNING",
@@ -49,6 +50,7 @@ TRIAL_STATUSES: tuple[str, ...] = (
     "TIMEOUT",
     "CANCELED",
     "INTERRUPTED",
+    "EARLY_STOPPED",
 )
 UNFINISHED_STATUSES: frozenset[str] = frozenset({"WAITING", "RUNNING"})
 #: A trial in one of these statuses is never modified again.

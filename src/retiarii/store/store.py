@@ -393,7 +393,7 @@ class ExperimentStore:
 
         Args:
             trial_id: A ``WAITING`` or ``RUNNING`` trial.
-            status: One of SUCCEEDED, FAILED, TIMEOUT, CANCELED, INTERRUPTED.
+            status: One of SUCCEEDED, FAILED, TIMEOUT, CANCELED, INTERRUPTED, EARLY_STOPPED.
             error: Why it failed, e.g. the traceback.
             final: The final metric, if not already given to :meth:`set_final`; recorded in the
                 same transaction.

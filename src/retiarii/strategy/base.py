@@ -80,13 +80,18 @@ class TrialResult:
 
     trial_id: int
     sample: Sample
-    status: str  # SUCCEEDED, FAILED, TIMEOUT, CANCELED
+    status: str  # SUCCEEDED, FAILED, TIMEOUT, CANCELED, EARLY_STOPPED
     value: float | None  # the metric to optimise (None if the trial did not report one)
 
     @property
     def succeeded(self) -> bool:
-        """Whether the trial finished normally with a metric."""
-        return self.status == "SUCCEEDED" and self.value is not None
+        """Whether the trial ended cleanly with a metric.
+
+        An ``EARLY_STOPPED`` trial (stopped by the experiment's pruner) counts: its value is its
+        last intermediate result, a low-fidelity score that is usually below what a full run
+        would reach — which is exactly why it was stopped, so strategies learn from it as is.
+        """
+        return self.status in ("SUCCEEDED", "EARLY_STOPPED") and self.value is not None
 
 
 class BaseStrategy:

@@ -13,7 +13,8 @@ function card(title, ...body) {
 function progressCard(p) {
   const scale = Math.max(p.budget || 0, p.total - p.interrupted, 1);
   const parts = [
-    ["succeeded", p.succeeded], ["failed", p.failed], ["canceled", p.canceled],
+    ["succeeded", p.succeeded], ["early-stopped", p.early_stopped || 0], ["failed", p.failed],
+    ["canceled", p.canceled],
     ["running", p.running], ["waiting", p.waiting],
   ];
   const bar = el(

@@ -267,7 +267,7 @@ export function trialPage(id) {
         trial.intermediates.length ? null : "This trial reported no intermediate metric (yet).");
       clear(errorBox, trial.error
         ? el("section", { class: "card error-card" },
-          el("h2", { text: trial.status === "TIMEOUT" ? "Timed out" : "Traceback" }),
+          el("h2", { text: trial.status === "TIMEOUT" ? "Timed out" : trial.status === "EARLY_STOPPED" ? "Stopped early" : "Traceback" }),
           el("pre", { class: "error", id: "trial-error", text: trial.error }))
         : null);
       if (trial.log_tail !== lastLog) {

@@ -12,6 +12,7 @@ import contextlib
 import copy
 import logging
 import signal
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
@@ -68,8 +69,28 @@ class _LightningReports:
             return
         if self.outer is not None:
             self.outer.intermediate(metric)
+            self._stop_if_pruned()
         else:
             _logger.info("intermediate result (epoch %d): %s", self.trainer.current_epoch, metric)
+
+    def _stop_if_pruned(self) -> None:
+        """Early stopping the Lightning way: ``trainer.should_stop`` ends fit at the end of this
+        epoch (checkpoints, loggers and ``teardown`` run as usual), instead of an exception."""
+        stop_reason = getattr(self.outer, "stop_reason", None)
+        reason = stop_reason() if callable(stop_reason) else None
+        if reason and not self.trainer.should_stop:
+            self.trainer.should_stop = True
+            print(
+                f"retiarii: early-stopping at the end of epoch {self.trainer.current_epoch}: "
+                f"{reason}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def stop_reason(self) -> None:
+        """Never stop the module's own report with ``TrialPruned``: Lightning stops at the end
+        of the epoch instead (see :meth:`_stop_if_pruned`)."""
+        return None
 
     def final(self, metric: Metric) -> None:
         if self.final_metric is None:
