@@ -45,7 +45,7 @@ def _run(tmp_path, execution="inprocess", pruner=None, evaluator=None, search=No
         TinyNet(),
         evaluator or FunctionalEvaluator(curve),
         None,
-        search or strategy.GridSearch(),
+        search or strategy.GridSearch(shuffle=False),
         pruner=pruner if pruner is not None else MedianStop(),
     )
     exp.run(make_config(tmp_path, execution=execution, **fields))
@@ -53,7 +53,7 @@ def _run(tmp_path, execution="inprocess", pruner=None, evaluator=None, search=No
 
 
 def test_in_process_pruned_trials_stop_at_the_report_that_decided(tmp_path) -> None:
-    search = Told()
+    search = Told(shuffle=False)
     exp = _run(tmp_path, search=search, max_trial_number=6)
     trials = exp.list_trial_jobs()
     # quality 3.0 and 3.5 first (they complete), then every other trial is below the median

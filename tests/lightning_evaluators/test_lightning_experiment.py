@@ -130,7 +130,11 @@ def test_a_pruned_trial_stops_the_trainer_at_the_end_of_an_epoch(tmp_path, execu
     train, val = digits_regression_loaders()
     evaluator = pl.Regression(train_dataloaders=train, val_dataloaders=val, max_epochs=8)
     exp = RetiariiExperiment(
-        DigitsRegressor(), evaluator, None, strategy.GridSearch(), pruner=_StopAtStep(2)
+        DigitsRegressor(),
+        evaluator,
+        None,
+        strategy.GridSearch(shuffle=False),
+        pruner=_StopAtStep(2),
     )
     exp.run(_config(tmp_path, execution=execution, max_trial_number=1))
 
