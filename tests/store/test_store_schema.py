@@ -86,3 +86,51 @@ def test_database_enforces_immutability_for_direct_writers(
         conn.execute("INSERT INTO trials (sample, status, created_at) VALUES ('{}', 'DONE', 0)")
     conn.close()
     assert store.trial(trial_id).final_value == 1.0
+
+
+def _version_1_store(db_path: Path) -> None:
+    """A store as version 1 wrote it: EARLY_STOPPED not allowed in trials."""
+    from retiarii.store import schema
+
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(db_path)
+    with conn:
+        for ddl in schema._DDL:
+            conn.execute(ddl.replace("'EARLY_STOPPED', ", ""))
+        conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            [("schema_version", "1"), ("application", "retiarii")],
+        )
+    conn.close()
+    with pytest.raises(sqlite3.IntegrityError):  # the old constraint, as in old stores
+        with sqlite3.connect(db_path) as raw:
+            raw.execute(
+                "INSERT INTO trials (sample, status, created_at) VALUES ('{}', 'EARLY_STOPPED', 0)"
+            )
+
+
+def test_a_version_1_store_is_read_as_is_and_upgraded_by_a_writer(db_path: Path) -> None:
+    _version_1_store(db_path)
+    with sqlite3.connect(db_path) as raw:  # an old experiment: one finished, one running trial
+        raw.execute(
+            "INSERT INTO experiment VALUES (1, 'old', 'old', 'running', 0, 0, '{}', '{}', "
+            "'maximize', '{}')"
+        )
+        raw.execute(
+            "INSERT INTO trials (sample, status, created_at, final, final_value) "
+            "VALUES ('{\"a\": 1}', 'SUCCEEDED', 0, '0.5', 0.5)"
+        )
+        raw.execute(
+            "INSERT INTO trials (sample, status, created_at) VALUES ('{\"a\": 2}', 'RUNNING', 0)"
+        )
+        raw.execute("INSERT INTO intermediate VALUES (2, 0, '0.25', 0.25, 0)")
+    with ExperimentStore(db_path, readonly=True) as reader:  # readers do not change the file
+        assert [t.status for t in reader.trials()] == ["SUCCEEDED", "RUNNING"]
+    with ExperimentStore(db_path) as store:  # a writer upgrades it (resume with a pruner)
+        store.finish_trial(2, "EARLY_STOPPED", "stopped early", final=0.25)
+        assert [t.status for t in store.trials()] == ["SUCCEEDED", "EARLY_STOPPED"]
+        assert store.intermediates(2)[0].value == 0.25
+        with pytest.raises(Exception, match="never modified"):  # the rules survive the rebuild
+            store.finish_trial(1, "FAILED", "no")
+    meta = dict(sqlite3.connect(db_path).execute("SELECT key, value FROM meta"))
+    assert meta["schema_version"] == str(SCHEMA_VERSION) == "2"

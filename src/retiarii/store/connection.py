@@ -48,15 +48,17 @@ def open_writer(path: Path) -> sqlite3.Connection:
         # WAL + NORMAL: a commit survives the process being killed; only an OS crash or power
         # loss can lose the last commits. Good enough for an experiment log, and much faster.
         conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
+        # foreign keys are enforced from here on, once the schema is current: an upgrade
+        # rebuilds a table that rows refer to (SQLite's documented ALTER TABLE procedure)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if not check_schema(conn, str(path)):
+            if not check_schema(conn, str(path), upgrade=True):
                 create_schema(conn)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise StoreError(f"cannot open {path} as an experiment store: {exc}") from exc

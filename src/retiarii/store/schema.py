@@ -19,7 +19,8 @@ from .records import EXPERIMENT_STATUSES, FINISHED_STATUSES, OPTIMIZE_MODES, TRI
 __all__ = ["APPLICATION", "SCHEMA_VERSION", "check_schema", "create_schema"]
 
 #: Version of the layout below; bump it (and add an upgrade step) when the layout changes.
-SCHEMA_VERSION = 1
+#: 2: trials may be ``EARLY_STOPPED`` (version 1 stores are upgraded when opened for writing).
+SCHEMA_VERSION = 2
 #: Written to ``meta`` so that a file can be recognised as a retiarii experiment store.
 APPLICATION = "retiarii"
 
@@ -143,8 +144,48 @@ def _has_meta(conn: sqlite3.Connection) -> bool:
     return row is not None
 
 
-def check_schema(conn: sqlite3.Connection, path: str) -> bool:
-    """Check that ``conn`` holds a store this code can read.
+def _statement(fragment: str) -> str:
+    (statement,) = [ddl for ddl in _DDL if fragment in ddl]
+    return statement
+
+
+def _upgrade_1_to_2(conn: sqlite3.Connection) -> None:
+    """Version 1 did not allow ``EARLY_STOPPED`` trials; SQLite cannot alter a CHECK constraint,
+    so the trials table is rebuilt with the rows kept as they are (ids, finished trials and
+    their intermediates unchanged). The caller holds a write transaction, with foreign keys not
+    yet enforced (SQLite's procedure for changing a table's definition)."""
+    for trigger in (
+        "finished_trials_are_never_modified",
+        "trials_are_never_deleted",
+        "no_intermediate_after_finish",
+    ):
+        conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    conn.execute(
+        _statement("CREATE TABLE trials (").replace(
+            "CREATE TABLE trials (", "CREATE TABLE trials_v2 (", 1
+        )
+    )
+    conn.execute("INSERT INTO trials_v2 SELECT * FROM trials")
+    conn.execute("DROP TABLE trials")
+    conn.execute("ALTER TABLE trials_v2 RENAME TO trials")
+    for fragment in (
+        "CREATE INDEX trials_by_status",
+        "CREATE TRIGGER finished_trials_are_never_modified",
+        "CREATE TRIGGER trials_are_never_deleted",
+        "CREATE TRIGGER no_intermediate_after_finish",
+    ):
+        conn.execute(_statement(fragment))
+    broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise StoreError(f"upgrading the store would break references: {broken[:3]}")
+    conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+
+
+def check_schema(conn: sqlite3.Connection, path: str, upgrade: bool = False) -> bool:
+    """Check that ``conn`` holds a store this code can read (and, with ``upgrade``, write).
+
+    An older version is read as it is; with ``upgrade`` (a writer, inside its write
+    transaction) it is brought to :data:`SCHEMA_VERSION` first.
 
     Returns:
         ``True`` if the schema is there and current, ``False`` if the database is empty (so a
@@ -168,7 +209,8 @@ def check_schema(conn: sqlite3.Connection, path: str) -> bool:
             f"{path} uses experiment-store schema version {version}, but this retiarii only "
             f"knows versions up to {SCHEMA_VERSION}; open it with a newer retiarii"
         )
-    if version < SCHEMA_VERSION:
-        # No older layout exists yet; an upgrade step goes here when version 2 does.
+    if version < 1:
         raise SchemaVersionError(f"{path} uses unknown old schema version {version}")
+    if version == 1 and upgrade:
+        _upgrade_1_to_2(conn)
     return True
