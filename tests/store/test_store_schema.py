@@ -102,11 +102,11 @@ def _version_1_store(db_path: Path) -> None:
             [("schema_version", "1"), ("application", "retiarii")],
         )
     conn.close()
-    with pytest.raises(sqlite3.IntegrityError):  # the old constraint, as in old stores
-        with sqlite3.connect(db_path) as raw:
-            raw.execute(
-                "INSERT INTO trials (sample, status, created_at) VALUES ('{}', 'EARLY_STOPPED', 0)"
-            )
+    old_rule = pytest.raises(sqlite3.IntegrityError)  # the old constraint, as in old stores
+    with old_rule, sqlite3.connect(db_path) as raw:
+        raw.execute(
+            "INSERT INTO trials (sample, status, created_at) VALUES ('{}', 'EARLY_STOPPED', 0)"
+        )
 
 
 def test_a_version_1_store_is_read_as_is_and_upgraded_by_a_writer(db_path: Path) -> None:
