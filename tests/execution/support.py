@@ -23,7 +23,7 @@ class ScriptedRunner:
 
     Sample keys (all optional): ``sleep`` (seconds), ``print`` (text for stdout and stderr),
     ``steps`` (intermediate results 0..steps-1, ``step_sleep`` seconds apart), ``final`` (reported), ``returns`` (returned),
-    ``raise`` (message of a ValueError), ``exit_code`` (``os._exit``), ``signal`` (sent to itself),
+    ``raise`` (message of a ValueError), ``interrupt`` (message of a KeyboardInterrupt), ``exit_code`` (``os._exit``), ``signal`` (sent to itself),
     ``segfault``, ``child_sleep`` (start a child process sleeping that long and record its pid).
     """
 
@@ -52,6 +52,8 @@ class ScriptedRunner:
             ctypes.string_at(0)
         if "raise" in sample:
             raise ValueError(sample["raise"])
+        if "interrupt" in sample:
+            raise KeyboardInterrupt(sample["interrupt"])
         if "final" in sample:
             report_final_result(sample["final"])
         return sample.get("returns")

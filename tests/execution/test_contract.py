@@ -102,6 +102,22 @@ def test_same_events_from_every_backend(tmp_path: Path, ray_instance: object) ->
     assert len(local) == 12
 
 
+def test_an_interrupt_raised_by_the_trial_is_its_failure_not_a_dead_worker(
+    executor: Executor, tmp_path: Path
+) -> None:
+    if isinstance(executor, InProcessExecutor):
+        pytest.skip(
+            "in-process, Ctrl-C stops the debugging session (tests/execution/test_trial.py)"
+        )
+    executor.submit(1, {"steps": 1, "interrupt": "raised by user code"}, str(tmp_path / "1"))
+    failure = run_until_done(executor)[1][-1]
+    assert isinstance(failure, TrialFailed) and failure.reason == "error"  # not "crashed"
+    assert failure.error.startswith("Traceback (most recent call last):")
+    assert failure.error.rstrip().endswith("KeyboardInterrupt: raised by user code")
+    executor.submit(2, {"final": 1.0}, str(tmp_path / "2"))
+    assert isinstance(run_until_done(executor)[2][-1], TrialSucceeded)
+
+
 def test_cancel_a_queued_trial(executor: Executor, tmp_path: Path) -> None:
     for i in range(3):
         executor.submit(i, {"sleep": 0.2}, str(tmp_path / str(i)))

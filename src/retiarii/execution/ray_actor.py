@@ -121,7 +121,11 @@ class TrialActor:
         thread = threading.Thread(
             target=run_trial,
             args=(self.runner, trial_id, sample, work_dir, events.put),
-            kwargs={"worker": self.name, "stop_requested": self._stops.get},
+            kwargs={
+                "worker": self.name,
+                "stop_requested": self._stops.get,
+                "interrupt_propagates": False,  # in a helper thread: record it as the failure
+            },
             name=f"retiarii-trial-{trial_id}",
             daemon=True,
         )

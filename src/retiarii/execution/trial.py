@@ -100,6 +100,7 @@ def run_trial(
     worker: str,
     redirect: bool = True,
     stop_requested: StopRequested | None = None,
+    interrupt_propagates: bool = True,
 ) -> TrialSucceeded | TrialFailed:
     """Run ``runner`` on ``sample`` and emit the trial's events, ending with a terminal one.
 
@@ -114,12 +115,15 @@ def run_trial(
             duration of the trial.
         stop_requested: Called by ``report_intermediate_result`` after each report; a reason
             (not ``None``) makes it raise :class:`~retiarii.reporting.TrialPruned`.
+        interrupt_propagates: let ``KeyboardInterrupt`` (and any other ``BaseException`` that is
+            not ``SystemExit``) propagate, so Ctrl-C stops a debugging session that runs trials
+            in-process. Workers pass ``False``: they sit in their own process group, so an
+            interrupt there comes from the trial's own code, and it is recorded as the trial's
+            failure with its traceback (not mistaken for the worker being killed).
 
     Returns:
         The terminal event, which was also emitted.
 
-    ``KeyboardInterrupt`` is not turned into a failure: it propagates, so Ctrl-C still stops a
-    debugging session that runs trials in-process.
     """
     emit(TrialStarted(trial_id, time.time(), worker))
     reporter = _EventReporter(trial_id, emit, stop_requested)
@@ -129,7 +133,9 @@ def run_trial(
         with ExitStack() as stack:
             if redirect:
                 stack.enter_context(redirect_output(os.path.join(trial_dir, LOG_NAME)))
-            end = _call_runner(runner, trial_id, sample, trial_dir, reporter, redirect)
+            end = _call_runner(
+                runner, trial_id, sample, trial_dir, reporter, redirect, interrupt_propagates
+            )
     except Exception:  # the trial directory or its log could not be set up
         end = TrialFailed(trial_id, time.time(), traceback.format_exc(), "error")
     emit(end)
@@ -143,6 +149,7 @@ def _call_runner(
     trial_dir: str,
     reporter: _EventReporter,
     to_log: bool = True,
+    interrupt_propagates: bool = True,
 ) -> TrialSucceeded | TrialFailed:
     token = _trial_dir.set(trial_dir)
     try:
@@ -150,8 +157,10 @@ def _call_runner(
             result = runner.run(sample, trial_dir)
             if result is not None and not reporter.final_reported:
                 _report_return_value(result, reporter)
-    except KeyboardInterrupt:
-        raise
+    except KeyboardInterrupt as exc:
+        if interrupt_propagates:
+            raise
+        return _failure(trial_id, exc)
     except TrialPruned as exc:
         # The user's code let the stop end it: a clean end, and the trial's log says why (not
         # written to an in-process console: the experiment logs every early stop already).
@@ -164,6 +173,10 @@ def _call_runner(
             return TrialSucceeded(trial_id, time.time())
         return _failure(trial_id, exc)
     except Exception as exc:
+        return _failure(trial_id, exc)
+    except BaseException as exc:  # e.g. GeneratorExit or a library's own BaseException
+        if interrupt_propagates:
+            raise
         return _failure(trial_id, exc)
     finally:
         _trial_dir.reset(token)

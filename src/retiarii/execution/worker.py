@@ -80,7 +80,16 @@ def _serve(conn: Connection, name: str) -> int:
         if message[0] in ("stop", "eof"):
             return 0
         _, trial_id, sample, trial_dir = message
-        run_trial(runner, trial_id, sample, trial_dir, send, worker=name, stop_requested=stops.get)
+        run_trial(
+            runner,
+            trial_id,
+            sample,
+            trial_dir,
+            send,
+            worker=name,
+            stop_requested=stops.get,
+            interrupt_propagates=False,  # nothing interrupts a worker but the trial's own code
+        )
         stops.pop(trial_id, None)
 
 
