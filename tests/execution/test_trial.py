@@ -81,3 +81,32 @@ def test_redirect_output_restores_the_file_descriptors(tmp_path: Path) -> None:
     with redirect_output(str(log)):  # appends
         os.write(1, b"three\n")
     assert log.read_text() == "one\ntwo\nthree\n"
+
+
+def test_a_trial_log_keeps_its_head_and_tail_under_the_limit(tmp_path: Path) -> None:
+    import time
+
+    log = tmp_path / "trial.log"
+    limit = 64 * 1024
+    with redirect_output(str(log), limit=limit):
+        os.write(1, b"FIRST LINE\n")
+        for i in range(40):  # 4 MB over about a second: the cap acts while it is written
+            os.write(1, (f"line {i:04d} " + "x" * 100_000 + "\n").encode())
+            time.sleep(0.025)
+        os.write(2, b"LAST LINE (a traceback would be here)\n")
+    data = log.read_bytes()
+    assert len(data) <= limit + 1024
+    assert data.startswith(b"FIRST LINE\n")
+    assert data.endswith(b"LAST LINE (a traceback would be here)\n")
+    assert b"bytes of this trial's output were dropped here" in data
+    assert data.count(b"[retiarii: about") == 1  # one note, rewritten as more is dropped
+
+
+def test_a_log_under_the_limit_is_untouched_and_zero_means_no_limit(tmp_path: Path) -> None:
+    small, unlimited = tmp_path / "small.log", tmp_path / "unlimited.log"
+    with redirect_output(str(small), limit=1024):
+        os.write(1, b"short\n")
+    assert small.read_bytes() == b"short\n"
+    with redirect_output(str(unlimited), limit=0):
+        os.write(1, b"y" * 200_000)
+    assert unlimited.stat().st_size == 200_000

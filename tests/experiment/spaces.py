@@ -235,3 +235,13 @@ def fit_digits_unseeded(model: Any, steps: int = 5) -> None:
         loss.backward()
         opt.step()
     retiarii.report_final_result(loss.item())
+
+
+def print_a_lot(model: Any, megabytes: int = 4) -> float:
+    """Print ``megabytes`` MB over about a second, then finish normally."""
+    print("START OF THE TRIAL", flush=True)
+    for i in range(megabytes * 10):
+        print(f"chunk {i} " + "z" * 100_000, flush=True)
+        time.sleep(0.02)
+    print("END OF THE TRIAL", flush=True)
+    return 1.0

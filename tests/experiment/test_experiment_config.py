@@ -245,3 +245,22 @@ def test_absurd_concurrency_warns() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         RetiariiExeConfig("local", trial_concurrency=2).validate()  # a sensible one is quiet
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("100MB", 100 * 2**20), ("4GB", 4 * 2**30), ("512k", 512 * 1024), (2048, 2048), (None, None)],
+)
+def test_sizes(text: object, size: int | None) -> None:
+    from retiarii.experiment.config import parse_size
+
+    assert parse_size(text, "trial_log_limit") == size  # type: ignore[arg-type]
+
+
+def test_bad_log_limits_are_refused() -> None:
+    for bad in ("100 parsecs", "-1", 0, "lots"):
+        config = RetiariiExeConfig("local", trial_log_limit=bad)
+        with pytest.raises(ConfigError, match="trial_log_limit"):
+            config.validate()
+    assert RetiariiExeConfig("local").log_limit_bytes == 100 * 2**20
+    assert RetiariiExeConfig("local", trial_log_limit=None).log_limit_bytes == 0

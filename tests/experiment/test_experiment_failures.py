@@ -273,3 +273,23 @@ def test_a_failed_start_marks_the_experiment_failed_with_the_reason(tmp_path) ->
     assert record.status == "failed"  # not 'created' for good
     assert record.info["end_reason"].startswith("could not start: OSError")
     assert "choose another port" in record.info["end_reason"]
+
+
+def test_a_trial_that_prints_gigabytes_cannot_fill_the_disk(tmp_path) -> None:
+    import retiarii.strategy as strategy
+    from retiarii.evaluator import FunctionalEvaluator
+    from retiarii.experiment.pytorch import RetiariiExperiment
+
+    from .helpers import make_config
+    from .spaces import TinyNet, print_a_lot
+
+    exp = RetiariiExperiment(
+        TinyNet(), FunctionalEvaluator(print_a_lot, megabytes=4), None, strategy.Random()
+    )
+    exp.run(make_config(tmp_path, max_trial_number=1, trial_log_limit="64KB"))
+    (trial,) = exp.store.trials()
+    assert trial.status == "SUCCEEDED"
+    log = (exp.experiment_dir / "trials" / "1" / "trial.log").read_bytes()
+    assert len(log) <= 64 * 1024 + 1024  # 4 MB printed
+    assert log.startswith(b"START OF THE TRIAL") and log.rstrip().endswith(b"END OF THE TRIAL")
+    assert b"were dropped here to keep the log under trial_log_limit=65536 bytes" in log

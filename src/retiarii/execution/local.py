@@ -77,6 +77,8 @@ class LocalExecutor(SlotPool[_Slot]):
         gpu_indices: The GPUs to share out (values for ``CUDA_VISIBLE_DEVICES``); worker ``k`` gets
             ``gpu_indices[k * gpus_per_trial:(k + 1) * gpus_per_trial]``. By default the GPUs in
             this process's ``CUDA_VISIBLE_DEVICES``, or those ``nvidia-smi`` lists.
+        log_limit: bytes a trial's log may hold (its head and tail are kept; 0: no limit;
+            None: the default, 100 MiB).
         threads_per_worker: ``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` in each worker, so that workers
             do not oversubscribe the CPU; by default ``max(1, cpu_count // concurrency)``.
         python: The interpreter that runs the workers.
@@ -100,6 +102,7 @@ class LocalExecutor(SlotPool[_Slot]):
         gpus_per_trial: int = 0,
         gpu_indices: Sequence[int | str] | None = None,
         threads_per_worker: int | None = None,
+        log_limit: int | None = None,
         python: str = sys.executable,
         start_timeout: float = 300.0,
     ) -> None:
@@ -111,6 +114,7 @@ class LocalExecutor(SlotPool[_Slot]):
         self.python = python
         self.start_timeout = start_timeout
         self.threads_per_worker = threads_per_worker or max(1, process.cpu_count() // concurrency)
+        self.log_limit = log_limit
         gpus = process.gpu_slices(concurrency, gpus_per_trial, gpu_indices)
         super().__init__(
             [_Slot(k, cuda_visible_devices=gpus[k]) for k in range(concurrency)], trial_timeout
@@ -207,7 +211,9 @@ class LocalExecutor(SlotPool[_Slot]):
                     f"--parent-pid={os.getpid()}",
                 ],
                 pass_fds=(theirs.fileno(),),
-                env=process.worker_env(self.threads_per_worker, slot.cuda_visible_devices),
+                env=process.worker_env(
+                    self.threads_per_worker, slot.cuda_visible_devices, self.log_limit
+                ),
                 stdin=subprocess.DEVNULL,  # trials must not compete for the terminal's input
                 start_new_session=True,
             )

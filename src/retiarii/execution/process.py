@@ -13,7 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 
-from retiarii.execution.trial import LOG_NAME
+from retiarii.execution.trial import LOG_LIMIT_ENV, LOG_NAME
 
 __all__ = [
     "cpu_count",
@@ -79,9 +79,13 @@ def visible_gpus() -> list[str]:
     return [line.strip() for line in result.stdout.splitlines() if line.strip()]
 
 
-def worker_env(threads: int, cuda_visible_devices: str | None) -> dict[str, str]:
+def worker_env(
+    threads: int, cuda_visible_devices: str | None, log_limit: int | None = None
+) -> dict[str, str]:
     """This process's environment, plus what a worker needs before it imports anything."""
     env = dict(os.environ)
+    if log_limit is not None:  # read by the trial's redirect_output
+        env[LOG_LIMIT_ENV] = str(log_limit)
     env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     env["PYTHONPATH"] = os.pathsep.join(import_paths())
     env["PYTHONUNBUFFERED"] = "1"  # a crash keeps the trial's last prints in trial.log

@@ -42,7 +42,7 @@ from retiarii.execution.base import ExecutorError, RunnerSetupError, TrialRunner
 from retiarii.execution.events import FailureReason, TrialStarted, is_terminal
 from retiarii.execution.pool import PoolSlot, PoolTrial, SlotPool
 from retiarii.execution.ray_actor import ActorReady, TrialActor, TrialFiles, unpack_files
-from retiarii.execution.trial import LOG_NAME
+from retiarii.execution.trial import LOG_LIMIT_ENV, LOG_NAME
 
 __all__ = ["RayExecutor", "import_ray"]
 
@@ -130,6 +130,7 @@ class RayExecutor(SlotPool[_Slot]):
         loopback: bool = True,
         copy_trial_files: bool | None = None,
         start_timeout: float = 300.0,
+        log_limit: int | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -143,6 +144,7 @@ class RayExecutor(SlotPool[_Slot]):
         self.gpus_per_trial = gpus_per_trial
         self.address = address
         self.init_kwargs = dict(init_kwargs or {})
+        self.log_limit = log_limit
         self.loopback = loopback
         self.copy_trial_files = copy_trial_files
         self.start_timeout = start_timeout
@@ -227,10 +229,10 @@ class RayExecutor(SlotPool[_Slot]):
             # a second thread takes stop_trial() while run() streams a trial's events
             max_concurrency=2,
         )
-        slot.actor = actor_class.remote(
-            hide_gpus=self.gpus_per_trial == 0,
-            env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "PYTHONUNBUFFERED": "1"},
-        )
+        env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "PYTHONUNBUFFERED": "1"}
+        if self.log_limit is not None:  # read by the trial's redirect_output
+            env[LOG_LIMIT_ENV] = str(self.log_limit)
+        slot.actor = actor_class.remote(hide_gpus=self.gpus_per_trial == 0, env=env)
         slot.setup_ref = slot.actor.setup.remote(self._payload_ref)
         slot.state, slot.stream, slot.setup_error = "starting", None, None
 

@@ -22,6 +22,7 @@ import functools
 import logging
 import os
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -40,7 +41,15 @@ from retiarii.execution.events import (
 )
 from retiarii.reporting import Metric, TrialPruned, normalize_metric, trial_reporter
 
-__all__ = ["LOG_NAME", "current_trial_dir", "redirect_output", "run_trial"]
+__all__ = [
+    "DEFAULT_LOG_LIMIT",
+    "LOG_LIMIT_ENV",
+    "LOG_NAME",
+    "current_trial_dir",
+    "log_limit_from_env",
+    "redirect_output",
+    "run_trial",
+]
 
 #: Name of the file in each trial's directory that receives its stdout and stderr.
 LOG_NAME = "trial.log"
@@ -205,17 +214,83 @@ def _failure(trial_id: int, exc: BaseException) -> TrialFailed:
     return TrialFailed(trial_id, time.time(), text, "error")
 
 
+#: Environment variable that carries ``trial_log_limit`` (bytes; 0: no limit) to the workers.
+LOG_LIMIT_ENV = "RETIARII_TRIAL_LOG_LIMIT"
+#: Default cap of one trial's log: its head and tail are kept, the middle is dropped.
+DEFAULT_LOG_LIMIT = 100 * 2**20
+
+
+def log_limit_from_env() -> int:
+    """This process's trial-log limit in bytes (``0``: unlimited)."""
+    text = os.environ.get(LOG_LIMIT_ENV)
+    try:
+        return max(0, int(text)) if text is not None else DEFAULT_LOG_LIMIT
+    except ValueError:
+        return DEFAULT_LOG_LIMIT
+
+
+class _LogCap:
+    """Keeps a log file under ``limit`` bytes while a trial writes it: the first half of the
+    limit (the head: set-up, the first epochs) stays, the middle is replaced by a note saying how
+    much was dropped, and the latest quarter (the tail: the end, a traceback) is kept.
+
+    Checked twice a second from a thread, on the file itself (``O_APPEND`` writers, children
+    included, go on writing at its end), so a trial that prints gigabytes cannot fill the disk;
+    between checks the file can overshoot by what the trial writes in half a second.
+    """
+
+    def __init__(self, fd: int, limit: int) -> None:
+        self.fd, self.limit = fd, limit
+        self.head = limit // 2
+        self.tail = limit // 4
+        self.dropped = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="retiarii-log-cap", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.5):
+            self.check()
+
+    def check(self) -> None:
+        size = os.fstat(self.fd).st_size
+        if size <= self.limit:
+            return
+        note_end = self.head + len(self._note(self.dropped)) if self.dropped else self.head
+        if size - self.tail <= note_end:  # a limit too small to hold head, note and tail
+            return
+        tail = os.pread(self.fd, self.tail, size - self.tail)
+        self.dropped += size - self.tail - note_end
+        os.ftruncate(self.fd, self.head)
+        os.write(self.fd, self._note(self.dropped) + tail)
+
+    def _note(self, dropped: int) -> bytes:
+        return (
+            f"\n[retiarii: about {dropped} bytes of this trial's output were dropped here to keep the "
+            f"log under trial_log_limit={self.limit} bytes]\n"
+        ).encode()
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join()
+        self.check()
+
+
 @contextmanager
-def redirect_output(log_path: str) -> Iterator[None]:
+def redirect_output(log_path: str, limit: int | None = None) -> Iterator[None]:
     """Send this process's stdout and stderr to ``log_path`` (appending) inside the block.
 
     The redirection is at the file-descriptor level, so output from C extensions and child
     processes lands in the log too; Python's buffers and C's stdio buffers are flushed at both
-    ends so nothing leaks into the wrong file.
+    ends so nothing leaks into the wrong file. The log is capped at ``limit`` bytes (default:
+    :func:`log_limit_from_env`, 100 MiB unless ``trial_log_limit`` says otherwise; ``0``: no cap),
+    keeping its head and tail (see :class:`_LogCap`).
     """
     _flush_all()
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    limit = log_limit_from_env() if limit is None else limit
+    log_fd = os.open(log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
     saved = (os.dup(1), os.dup(2))
+    cap = _LogCap(log_fd, limit) if limit > 0 else None
     try:
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
@@ -224,6 +299,8 @@ def redirect_output(log_path: str) -> Iterator[None]:
         _flush_all()
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
+        if cap is not None:
+            cap.close()
         for fd in (*saved, log_fd):
             os.close(fd)
 

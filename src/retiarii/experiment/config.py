@@ -56,6 +56,46 @@ def parse_duration(value: str | float | int | None, field_name: str = "duration"
     return seconds
 
 
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 2**10,
+    "kb": 2**10,
+    "kib": 2**10,
+    "m": 2**20,
+    "mb": 2**20,
+    "mib": 2**20,
+    "g": 2**30,
+    "gb": 2**30,
+    "gib": 2**30,
+    "t": 2**40,
+    "tb": 2**40,
+}
+
+
+def parse_size(value: str | int | None, field_name: str = "size") -> int | None:
+    """``'100MB'``, ``'4GB'``, ``'512k'`` or a number of bytes -> bytes (units are powers of
+    1024); ``None`` stays ``None`` (no limit)."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    elif isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
+        unit = match.group(2).lower() if match else ""
+        if not match or unit not in _SIZE_UNITS:
+            raise ConfigError(
+                f"{field_name}: cannot read {value!r} as a size; use e.g. '100MB', '4GB' or a "
+                "number of bytes"
+            )
+        size = int(float(match.group(1)) * _SIZE_UNITS[unit])
+    else:
+        raise ConfigError(f"{field_name}: expected a size like '100MB', got {value!r}")
+    if size <= 0:
+        raise ConfigError(f"{field_name}: must be positive, got {value!r}; None means no limit")
+    return size
+
+
 def default_working_directory() -> Path:
     """``$RETIARII_HOME`` if set, else ``~/retiarii-experiments``."""
     env = os.environ.get("RETIARII_HOME")
@@ -190,6 +230,10 @@ class RetiariiExeConfig(_StrictFields):
         optimize_mode: ``'maximize'`` or ``'minimize'`` the final metric; unset (None), the
             evaluator's own ``optimize_mode`` is used (``Regression`` minimizes), else the
             strategy's, else ``'maximize'``.
+        trial_log_limit: the most a trial's ``trial.log`` may hold (``'100MB'``, ``'1GB'`` or
+            bytes; default 100 MB; None: no limit): beyond it the log keeps its head and its
+            latest part, with a note of how much was dropped between, so a trial that prints
+            gigabytes cannot fill the disk.
         trial_seed: every trial seeds ``random``, NumPy and torch with a hash of
             ``(trial_seed, sample)`` before its model is built, so the same sample gets the same
             initial weights and data order (and, on CPU, the same result) on any worker, in any
@@ -210,6 +254,7 @@ class RetiariiExeConfig(_StrictFields):
     execution: str = "process"
     optimize_mode: str | None = None
     trial_seed: int | None = 0
+    trial_log_limit: str | int | None = "100MB"
     training_service: TrainingServiceConfig = field(default_factory=TrainingServiceConfig)
 
     def __init__(self, training_service_platform: str = "local", **kwargs: Any) -> None:
@@ -270,6 +315,7 @@ class RetiariiExeConfig(_StrictFields):
             self.training_service.platform = self.training_service_platform
         parse_duration(self.max_experiment_duration, "max_experiment_duration")
         parse_duration(self.trial_timeout, "trial_timeout")
+        parse_size(self.trial_log_limit, "trial_log_limit")
         if self.execution not in ("process", "inprocess"):
             raise ConfigError(f"execution must be 'process' or 'inprocess', got {self.execution!r}")
         if self.execution == "inprocess" and self.training_service_platform != "local":
@@ -314,6 +360,11 @@ class RetiariiExeConfig(_StrictFields):
     def duration_seconds(self) -> float | None:
         """``max_experiment_duration`` in seconds."""
         return parse_duration(self.max_experiment_duration, "max_experiment_duration")
+
+    @property
+    def log_limit_bytes(self) -> int:
+        """``trial_log_limit`` in bytes (0: no limit)."""
+        return parse_size(self.trial_log_limit, "trial_log_limit") or 0
 
     @property
     def timeout_seconds(self) -> float | None:

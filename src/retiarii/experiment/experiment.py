@@ -572,6 +572,7 @@ def _executor_for(config: RetiariiExeConfig) -> Any:
             gpus_per_trial=config.trial_gpu_number,
             address=config.training_service.ray_address,
             init_kwargs=config.training_service.ray_init_args,
+            log_limit=config.log_limit_bytes,
         )
     return LocalExecutor(
         config.trial_concurrency,
@@ -579,6 +580,7 @@ def _executor_for(config: RetiariiExeConfig) -> Any:
         gpus_per_trial=config.trial_gpu_number,
         gpu_indices=config.training_service.gpu_indices,
         threads_per_worker=max(1, math.ceil(cpus)) if cpus else None,
+        log_limit=config.log_limit_bytes,
     )
 
 
