@@ -110,6 +110,19 @@ def test_cancel_kills_a_running_trial_and_its_child_processes(
     assert_full_capacity(local, tmp_path)
 
 
+def test_processes_a_trial_starts_end_with_it_even_when_it_succeeds(
+    local: LocalExecutor, tmp_path: Path
+) -> None:
+    local.submit(1, {"child_sleep": 60, "final": 1.0}, str(tmp_path / "1"))
+    assert isinstance(run_until_done(local, {1})[1][-1], TrialSucceeded)
+    child = int((tmp_path / "1" / "child.pid").read_text())
+    assert wait_until(lambda: not is_running(child), timeout=5)  # not left to the next trial
+    assert (
+        "ended 1 process(es) this trial left running" in (tmp_path / "1" / "trial.log").read_text()
+    )
+    assert_full_capacity(local, tmp_path)  # the worker itself lives on
+
+
 def test_trial_output_goes_to_its_log_at_file_descriptor_level(
     local: LocalExecutor, tmp_path: Path
 ) -> None:

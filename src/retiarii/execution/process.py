@@ -174,3 +174,31 @@ def log_tail(trial_dir: str) -> str:
     if not lines:
         return f"\n({path} is empty)"
     return f"\nlast lines of {path}:\n" + "\n".join(lines)
+
+
+def kill_leftover_children() -> int:
+    """SIGKILL every other process in this process's group (a worker leads its own), i.e. what
+    the trial that just ended started and left running (a DataLoader worker, a server, a
+    ``subprocess`` that was never waited for); returns how many. Linux only (``/proc``);
+    elsewhere nothing is done and 0 is returned."""
+    me = os.getpid()
+    try:
+        group = os.getpgid(0)
+    except OSError:
+        return 0
+    if group != me or not os.path.isdir("/proc"):
+        return 0  # not a group leader: the group is not ours to clean
+    killed = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            if int(fields[2]) != group:  # field 5 of stat: the process group
+                continue
+            os.kill(int(entry), signal.SIGKILL)
+            killed += 1
+        except (OSError, ValueError, IndexError):  # gone meanwhile, or not ours
+            continue
+    return killed

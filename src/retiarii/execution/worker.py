@@ -19,6 +19,7 @@ parent dies (checked by a watcher thread, since a busy worker is not reading the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import queue
 import signal
@@ -29,9 +30,9 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
-from retiarii.execution import pickling
+from retiarii.execution import pickling, process
 from retiarii.execution.events import Event
-from retiarii.execution.trial import run_trial
+from retiarii.execution.trial import LOG_NAME, run_trial
 
 __all__ = ["main"]
 
@@ -91,6 +92,12 @@ def _serve(conn: Connection, name: str) -> int:
             interrupt_propagates=False,  # nothing interrupts a worker but the trial's own code
         )
         stops.pop(trial_id, None)
+        # processes the trial started end with it, on success too: nothing it left running
+        # competes with (or leaks into) the next trial on this worker
+        left = process.kill_leftover_children()
+        if left:
+            with contextlib.suppress(OSError), open(os.path.join(trial_dir, LOG_NAME), "a") as log:
+                log.write(f"retiarii: ended {left} process(es) this trial left running\n")
 
 
 def _receive(
