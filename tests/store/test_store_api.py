@@ -444,3 +444,18 @@ def test_readonly_store_needs_an_existing_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no experiment store"):
         ExperimentStore(tmp_path / "missing.db", readonly=True)
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_trial_and_the_strategy_state_that_proposed_it_are_saved_together(
+    store: ExperimentStore,
+) -> None:
+    store.init_experiment("atomic", {}, {}, "maximize")
+    first = store.create_trial({"a": 1}, strategy_state={"position": 1})
+    assert store.strategy_state() == {"position": 1}
+    # a state that cannot be saved leaves no trial behind either (one transaction)
+    with pytest.raises((TypeError, ValueError)):
+        store.create_trial({"a": 2}, strategy_state={"position": math.nan})
+    assert [t.id for t in store.trials()] == [first]
+    assert store.strategy_state() == {"position": 1}
+    store.create_trial({"a": 2}, strategy_state={"position": 2})
+    assert store.strategy_state() == {"position": 2} and len(store.trials()) == 2

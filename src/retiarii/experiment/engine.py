@@ -240,16 +240,17 @@ class ExperimentLoop:
         return False
 
     def _submit(self, sample: dict[str, Any], resumed_from: int | None) -> None:
-        trial_id = self.store.create_trial(sample, resumed_from=resumed_from)
+        # The trial and the strategy's position after proposing it are saved in one transaction:
+        # a driver killed in between would otherwise resume the strategy from before the
+        # proposal, and it would propose the sample again (GridSearch would run it twice).
+        trial_id = self.store.create_trial(
+            sample, resumed_from=resumed_from, strategy_state=self.strategy.state_dict()
+        )
         if resumed_from in self._retry_of:
             self._retry_of[trial_id] = self._retry_of.pop(resumed_from)
         trial_dir = self.experiment_dir / "trials" / str(trial_id)
         trial_dir.mkdir(parents=True, exist_ok=True)
         self.running[trial_id] = sample
-        # Save the strategy's position now, not only when a trial ends: otherwise a driver killed
-        # while trials run resumes the strategy from before their proposal and proposes their
-        # samples again (GridSearch would run them twice: once re-run, once re-proposed).
-        self.store.save_strategy_state(self.strategy.state_dict())
         self.executor.submit(trial_id, sample, str(trial_dir))
 
     def _handle(self, event: Any) -> None:

@@ -291,14 +291,28 @@ class ExperimentStore:
 
     # ------------------------------------------------------------------ trials (writer)
 
-    def create_trial(self, sample: Mapping[str, Any], *, resumed_from: int | None = None) -> int:
+    def create_trial(
+        self,
+        sample: Mapping[str, Any],
+        *,
+        resumed_from: int | None = None,
+        strategy_state: Mapping[str, Any] | None = None,
+    ) -> int:
         """Record a new ``WAITING`` trial for ``sample`` and return its id (1, 2, 3, ...).
 
         Args:
             sample: The ``{label: value}`` dict the trial evaluates (JSON; labels are strings).
             resumed_from: Id of the (interrupted) trial this one re-runs.
+            strategy_state: The state of the strategy that proposed ``sample``, saved in the same
+                transaction (as :meth:`save_strategy_state`): a driver killed at any moment leaves
+                either both or neither, so a resumed strategy never proposes the sample again.
         """
         text = encode_sample(sample)
+        state = (
+            None
+            if strategy_state is None
+            else encode_json(dict(strategy_state), "the strategy state")
+        )
         with self._write("create_trial") as conn:
             if resumed_from is not None:
                 self._trial_row(conn, _check_trial_id(resumed_from))
@@ -307,6 +321,8 @@ class ExperimentStore:
                 "VALUES (?, 'WAITING', ?, ?)",
                 (text, self._clock(), resumed_from),
             )
+            if state is not None:
+                self._write_strategy_state(conn, state)
             assert cursor.lastrowid is not None
             return cursor.lastrowid
 
@@ -442,11 +458,13 @@ class ExperimentStore:
         """Replace the saved strategy state (a JSON dict) that a resumed experiment restores."""
         text = encode_json(dict(state), "the strategy state")
         with self._write("save_strategy_state") as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO strategy_state (singleton, state, updated_at) "
-                "VALUES (1, ?, ?)",
-                (text, self._clock()),
-            )
+            self._write_strategy_state(conn, text)
+
+    def _write_strategy_state(self, conn: sqlite3.Connection, text: str) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO strategy_state (singleton, state, updated_at) VALUES (1, ?, ?)",
+            (text, self._clock()),
+        )
 
     def add_series(
         self, name: str, value: Any, step: int | None = None, epoch: int | None = None
