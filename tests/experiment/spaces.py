@@ -245,3 +245,21 @@ def print_a_lot(model: Any, megabytes: int = 4) -> float:
         time.sleep(0.02)
     print("END OF THE TRIAL", flush=True)
     return 1.0
+
+
+def fill_the_disk_once(model: Any, marker: str) -> float:
+    """The first time (no ``marker`` yet): fill the trial's disk to the last byte, as a runaway
+    checkpoint would; then report like any trial."""
+    from retiarii.execution import current_trial_dir
+
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        with open(os.path.join(current_trial_dir() or ".", "filler.bin"), "wb") as filler:
+            try:
+                while True:
+                    filler.write(b"\0" * 65536)
+                    filler.flush()
+            except OSError:  # ENOSPC: the disk is full now
+                pass
+    retiarii.report_intermediate_result(0.5)
+    return tiny_score(model)

@@ -20,7 +20,7 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..store import DEFAULT_FILENAME, ExperimentStore, TrialRecord
+from ..store import DEFAULT_FILENAME, DiskFullError, ExperimentStore, TrialRecord
 from ..store.nni_data import JobMetrics, TrialMetricData, to_millis
 from ..strategy.base import check_optimize_mode
 from .config import ConfigError, RetiariiExeConfig
@@ -339,14 +339,26 @@ class RetiariiExperiment:
             else:
                 loop.run()
             status = "stopped" if loop.reason == "stopped by request" else "done"
+        except DiskFullError as exc:
+            # one clear message, not a chain of sqlite tracebacks; resume continues from here
+            status, loop.reason = "interrupted", str(exc)
+            full: DiskFullError | None = exc
+        else:
+            full = None
         finally:
             executor.shutdown()
             progress.close()
             self._previous_duration = loop.elapsed()
-            self._store.update_info(
-                {"duration": self._previous_duration, "end_reason": loop.reason}
-            )
-            self._store.set_status(status)
+            try:  # best effort: on a full disk even these small writes may not fit
+                self._store.update_info(
+                    {"duration": self._previous_duration, "end_reason": loop.reason}
+                )
+                self._store.set_status(status)
+            except DiskFullError:
+                _logger.debug("could not record the end on a full disk", exc_info=True)
+        if full is not None:
+            _logger.error("experiment %s interrupted: %s", self.id, full)
+            raise full
         counts = self._store.counts()
         best = self._store.best_trials(1)
         _logger.info(

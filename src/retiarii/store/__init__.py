@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from .errors import (
     DamagedRecordError,
+    DiskFullError,
     ReadOnlyStoreError,
     SchemaVersionError,
     StoreError,
@@ -44,6 +45,7 @@ __all__ = [
     "TRIAL_STATUSES",
     "UNFINISHED_STATUSES",
     "DamagedRecordError",
+    "DiskFullError",
     "ExperimentRecord",
     "ExperimentStore",
     "IntermediateRecord",

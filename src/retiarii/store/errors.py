@@ -29,6 +29,11 @@ class SchemaVersionError(StoreError):
     """The database was written by a newer (unknown) version of the store's schema."""
 
 
+class DiskFullError(StoreError, OSError):
+    """The disk holding the experiment is full: nothing more can be recorded until space is
+    freed (then ``retiarii resume`` continues where it stopped)."""
+
+
 class StoreLockedError(StoreError):
     """Another process already holds the store open for writing."""
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import shutil
 import sqlite3
 import string
 import threading
@@ -18,6 +20,7 @@ from typing import Any
 from .codec import encode_json, encode_metric, encode_sample, number_or_none
 from .connection import WriterLock, open_reader, open_writer
 from .errors import (
+    DiskFullError,
     ReadOnlyStoreError,
     StoreError,
     TrialFinishedError,
@@ -53,6 +56,11 @@ def _check_trial_id(trial_id: Any) -> int:
     if isinstance(trial_id, bool) or not isinstance(trial_id, int):
         raise TypeError(f"a trial id is an int, got {type(trial_id).__name__}: {trial_id!r}")
     return trial_id
+
+
+def _is_disk_full(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code == 13 or "disk is full" in str(exc).lower()  # 13: SQLITE_FULL
 
 
 class ExperimentStore:
@@ -182,14 +190,32 @@ class ExperimentStore:
             )
         with self._lock:
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        with contextlib.suppress(sqlite3.Error):  # a full disk may refuse it too
+                            conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                if _is_disk_full(exc):
+                    raise self._disk_full(method) from None
                 raise
+
+    def _disk_full(self, method: str) -> DiskFullError:
+        directory = self.experiment_dir
+        try:
+            free = f"{shutil.disk_usage(directory).free / 2**20:.1f} MiB free"
+        except OSError:
+            free = "free space unknown"
+        return DiskFullError(
+            f"the disk holding {directory} is full ({free}): {method}() could not be recorded. "
+            "Free some space (a few hundred MB is plenty), then resume the experiment "
+            f"(retiarii resume {directory}); nothing recorded before is lost"
+        )
 
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
