@@ -23,7 +23,8 @@ class ScriptedRunner:
 
     Sample keys (all optional): ``sleep`` (seconds), ``print`` (text for stdout and stderr),
     ``steps`` (intermediate results 0..steps-1, ``step_sleep`` seconds apart), ``final`` (reported), ``returns`` (returned),
-    ``raise`` (message of a ValueError), ``interrupt`` (message of a KeyboardInterrupt), ``exit_code`` (``os._exit``), ``signal`` (sent to itself),
+    ``raise`` (message of a ValueError), ``interrupt`` (message of a KeyboardInterrupt), ``allocate_mb`` (hold that much memory for ``hold`` s),
+    ``pid`` (report the worker's pid as the final result), ``exit_code`` (``os._exit``), ``signal`` (sent to itself),
     ``segfault``, ``child_sleep`` (start a child process sleeping that long and record its pid).
     """
 
@@ -54,6 +55,13 @@ class ScriptedRunner:
             raise ValueError(sample["raise"])
         if "interrupt" in sample:
             raise KeyboardInterrupt(sample["interrupt"])
+        if "allocate_mb" in sample:  # hold that much resident memory for a while
+            hog = bytearray(sample["allocate_mb"] * 2**20)
+            for i in range(0, len(hog), 4096):
+                hog[i] = 1
+            time.sleep(sample.get("hold", 1.0))
+        if sample.get("pid"):
+            report_final_result(float(os.getpid()))
         if "final" in sample:
             report_final_result(sample["final"])
         return sample.get("returns")

@@ -13,6 +13,7 @@ import pytest
 
 from retiarii.execution import (
     ExecutorError,
+    FinalMetric,
     LocalExecutor,
     RunnerSetupError,
     TrialFailed,
@@ -263,3 +264,27 @@ def test_a_large_runner_reaches_every_worker_uncapped(tmp_path: Path) -> None:
         executor.submit(1, {}, str(tmp_path / "1"))
         finals = [evs[-2].metric for evs in run_until_done(executor).values()]
     assert finals == [float(size)] * 2
+
+
+def test_workers_are_recycled_after_max_trials_per_worker(tmp_path: Path) -> None:
+    with LocalExecutor(1, max_trials_per_worker=2) as one:
+        one.start(ScriptedRunner())
+        pids = []
+        for trial_id in range(1, 6):
+            one.submit(trial_id, {"pid": True}, str(tmp_path / str(trial_id)))
+            end = run_until_done(one, {trial_id})[trial_id]
+            assert isinstance(end[-1], TrialSucceeded)
+            pids.append(int(next(e.metric for e in end if isinstance(e, FinalMetric))))
+    assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]  # a fresh process every 2 trials
+
+
+def test_a_trial_over_the_memory_limit_fails_with_that_reason(tmp_path: Path) -> None:
+    with LocalExecutor(1, memory_limit=300 * 2**20) as one:
+        one.start(ScriptedRunner())
+        one.submit(1, {"allocate_mb": 600, "hold": 5}, str(tmp_path / "1"))
+        failure = run_until_done(one, {1}, timeout=60)[1][-1]
+        assert isinstance(failure, TrialFailed) and failure.reason == "crashed"
+        assert "exceeded the memory limit" in failure.error  # not "the out-of-memory killer"
+        assert "trial_memory_limit=300 MiB" in (tmp_path / "1" / "trial.log").read_text()
+        one.submit(2, {"final": 1.0}, str(tmp_path / "2"))  # the worker was replaced
+        assert isinstance(run_until_done(one, {2})[2][-1], TrialSucceeded)

@@ -264,3 +264,22 @@ def test_bad_log_limits_are_refused() -> None:
             config.validate()
     assert RetiariiExeConfig("local").log_limit_bytes == 100 * 2**20
     assert RetiariiExeConfig("local", trial_log_limit=None).log_limit_bytes == 0
+
+
+def test_worker_isolation_settings_are_validated() -> None:
+    for name, bad in (("max_trials_per_worker", 0), ("trial_memory_limit", "lots")):
+        config = RetiariiExeConfig("local", **{name: bad})
+        with pytest.raises(ConfigError, match=name):
+            config.validate()
+    config = RetiariiExeConfig("local", trial_memory_limit="4GB", max_trials_per_worker=1)
+    config.validate()
+    assert config.memory_limit_bytes == 4 * 2**30
+
+
+def test_a_fresh_worker_per_trial(tmp_path) -> None:
+    from .spaces import TinyNet, report_pid
+
+    exp = RetiariiExperiment(TinyNet(), FunctionalEvaluator(report_pid), None, strategy.Random())
+    exp.run(make_config(tmp_path, max_trial_number=3, max_trials_per_worker=1))
+    pids = [t.final for t in exp.store.trials()]
+    assert len(set(pids)) == 3  # NNI's isolation: every trial in its own process

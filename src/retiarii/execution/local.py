@@ -63,6 +63,7 @@ class _Slot(PoolSlot):
     conn: Connection | None = None
     pidfd: int | None = None
     waitables: list[Any] = field(default_factory=list)
+    trials_run: int = 0  # by the current worker process
 
 
 class LocalExecutor(SlotPool[_Slot]):
@@ -79,6 +80,11 @@ class LocalExecutor(SlotPool[_Slot]):
             this process's ``CUDA_VISIBLE_DEVICES``, or those ``nvidia-smi`` lists.
         log_limit: bytes a trial's log may hold (its head and tail are kept; 0: no limit;
             None: the default, 100 MiB).
+        memory_limit: bytes of resident memory a trial (with its child processes) may use; past
+            it the worker ends itself and the trial fails with "exceeded the memory limit".
+        max_trials_per_worker: replace a worker after it ran this many trials (1: a fresh process
+            per trial, NNI's isolation); None: workers are reused for as long as they live, so
+            module-level state a trial changes is seen by the next trial on that worker.
         threads_per_worker: ``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` in each worker, so that workers
             do not oversubscribe the CPU; by default ``max(1, cpu_count // concurrency)``.
         python: The interpreter that runs the workers.
@@ -103,6 +109,8 @@ class LocalExecutor(SlotPool[_Slot]):
         gpu_indices: Sequence[int | str] | None = None,
         threads_per_worker: int | None = None,
         log_limit: int | None = None,
+        memory_limit: int | None = None,
+        max_trials_per_worker: int | None = None,
         python: str = sys.executable,
         start_timeout: float = 300.0,
     ) -> None:
@@ -115,6 +123,10 @@ class LocalExecutor(SlotPool[_Slot]):
         self.start_timeout = start_timeout
         self.threads_per_worker = threads_per_worker or max(1, process.cpu_count() // concurrency)
         self.log_limit = log_limit
+        self.memory_limit = memory_limit
+        if max_trials_per_worker is not None and max_trials_per_worker < 1:
+            raise ValueError(f"max_trials_per_worker must be >= 1, got {max_trials_per_worker}")
+        self.max_trials_per_worker = max_trials_per_worker
         gpus = process.gpu_slices(concurrency, gpus_per_trial, gpu_indices)
         super().__init__(
             [_Slot(k, cuda_visible_devices=gpus[k]) for k in range(concurrency)], trial_timeout
@@ -212,7 +224,10 @@ class LocalExecutor(SlotPool[_Slot]):
                 ],
                 pass_fds=(theirs.fileno(),),
                 env=process.worker_env(
-                    self.threads_per_worker, slot.cuda_visible_devices, self.log_limit
+                    self.threads_per_worker,
+                    slot.cuda_visible_devices,
+                    self.log_limit,
+                    self.memory_limit,
                 ),
                 stdin=subprocess.DEVNULL,  # trials must not compete for the terminal's input
                 start_new_session=True,
@@ -225,7 +240,7 @@ class LocalExecutor(SlotPool[_Slot]):
         slot.proc, slot.conn = proc, Connection(ours.detach())
         slot.pidfd = process.pidfd_open(proc.pid)
         slot.waitables = [slot.conn] if slot.pidfd is None else [slot.conn, slot.pidfd]
-        slot.state, slot.setup_error = "starting", None
+        slot.state, slot.setup_error, slot.trials_run = "starting", None, 0
 
     def _send_runner(self, slot: _Slot) -> None:
         assert slot.conn is not None and self._payload is not None
@@ -329,6 +344,12 @@ class LocalExecutor(SlotPool[_Slot]):
                 self._events.append(message)
                 if is_terminal(message) and slot.trial and slot.trial.trial_id == message.trial_id:
                     slot.trial, slot.state = None, "idle"
+                    slot.trials_run += 1
+                    if self.max_trials_per_worker and slot.trials_run >= self.max_trials_per_worker:
+                        # recycled: it exits, and _on_exit starts a fresh one in its place
+                        slot.state = "recycling"
+                        with contextlib.suppress(OSError):  # dead already: same outcome
+                            slot.conn.send(("stop",))
         except Exception:  # closed (EOFError, OSError) or garbled: either way the worker is lost
             return False
         return True

@@ -24,7 +24,7 @@ from retiarii.execution.events import Event, FailureReason, TrialFailed
 
 __all__ = ["PoolSlot", "PoolTrial", "SlotPool", "SlotState"]
 
-SlotState = Literal["down", "starting", "idle", "busy", "retired"]
+SlotState = Literal["down", "starting", "idle", "busy", "recycling", "retired"]
 
 
 @dataclass
@@ -140,7 +140,7 @@ class SlotPool(Executor, Generic[_S]):
         """Workers not running a trial (a worker being replaced counts), minus queued trials."""
         if self._closed:
             return 0
-        free = sum(slot.state in ("starting", "idle", "down") for slot in self._slots)
+        free = sum(slot.state in ("starting", "idle", "down", "recycling") for slot in self._slots)
         return max(0, free - len(self._queue))
 
     def running(self) -> set[int]:

@@ -80,10 +80,15 @@ def visible_gpus() -> list[str]:
 
 
 def worker_env(
-    threads: int, cuda_visible_devices: str | None, log_limit: int | None = None
+    threads: int,
+    cuda_visible_devices: str | None,
+    log_limit: int | None = None,
+    memory_limit: int | None = None,
 ) -> dict[str, str]:
     """This process's environment, plus what a worker needs before it imports anything."""
     env = dict(os.environ)
+    if memory_limit:  # read by the worker's memory watch
+        env[MEMORY_LIMIT_ENV] = str(memory_limit)
     if log_limit is not None:  # read by the trial's redirect_output
         env[LOG_LIMIT_ENV] = str(log_limit)
     env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
@@ -151,6 +156,8 @@ def wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> bool:
 
 def describe_exit(returncode: int | None) -> str:
     """How a process ended, in words: ``"exited with code 3"``, ``"was killed by SIGSEGV"``."""
+    if returncode == MEMORY_EXIT_CODE:
+        return "ended it: the trial exceeded the memory limit (trial_memory_limit)"
     if returncode is not None and returncode < 0:
         try:
             name = signal.Signals(-returncode).name
@@ -176,29 +183,55 @@ def log_tail(trial_dir: str) -> str:
     return f"\nlast lines of {path}:\n" + "\n".join(lines)
 
 
-def kill_leftover_children() -> int:
-    """SIGKILL every other process in this process's group (a worker leads its own), i.e. what
-    the trial that just ended started and left running (a DataLoader worker, a server, a
-    ``subprocess`` that was never waited for); returns how many. Linux only (``/proc``);
-    elsewhere nothing is done and 0 is returned."""
+#: Exit code of a worker that ended itself because its trial exceeded ``trial_memory_limit``.
+MEMORY_EXIT_CODE = 86
+#: Environment variable that carries ``trial_memory_limit`` (bytes) to the workers.
+MEMORY_LIMIT_ENV = "RETIARII_TRIAL_MEMORY_LIMIT"
+
+
+def group_members() -> list[int]:
+    """Pids of the other processes in this process's group when it leads one (a worker does:
+    its trial's children are in it); empty elsewhere, or without ``/proc`` (not Linux)."""
     me = os.getpid()
     try:
-        group = os.getpgid(0)
+        if os.getpgid(0) != me or not os.path.isdir("/proc"):
+            return []
     except OSError:
-        return 0
-    if group != me or not os.path.isdir("/proc"):
-        return 0  # not a group leader: the group is not ours to clean
-    killed = 0
+        return []
+    members = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == me:
             continue
         try:
             with open(f"/proc/{entry}/stat", "rb") as stat:
                 fields = stat.read().rsplit(b")", 1)[1].split()
-            if int(fields[2]) != group:  # field 5 of stat: the process group
-                continue
-            os.kill(int(entry), signal.SIGKILL)
-            killed += 1
-        except (OSError, ValueError, IndexError):  # gone meanwhile, or not ours
+        except OSError:  # gone meanwhile
             continue
+        if len(fields) > 2 and int(fields[2]) == me:  # field 5 of stat: the process group
+            members.append(int(entry))
+    return members
+
+
+def kill_leftover_children() -> int:
+    """SIGKILL every other process in this worker's group: what the trial that just ended
+    started and left running (a DataLoader worker, a server, a ``subprocess`` never waited for);
+    returns how many. Linux only (``/proc``); elsewhere nothing is done and 0 is returned."""
+    killed = 0
+    for pid in group_members():
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
     return killed
+
+
+def group_memory() -> int:
+    """Resident memory (bytes) of this process and the other processes of its group."""
+    page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+    total = 0
+    for pid in (os.getpid(), *group_members()):
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as statm:
+                total += int(statm.read().split()[1]) * page
+        except (OSError, ValueError, IndexError):
+            continue
+    return total

@@ -73,6 +73,8 @@ def _serve(conn: Connection, name: str) -> int:
 
     inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
     stops: dict[int, str] = {}
+    in_trial = threading.Event()
+    _watch_memory(in_trial)
     threading.Thread(
         target=_receive, args=(conn, inbox, stops), name="retiarii-worker-inbox", daemon=True
     ).start()
@@ -81,6 +83,7 @@ def _serve(conn: Connection, name: str) -> int:
         if message[0] in ("stop", "eof"):
             return 0
         _, trial_id, sample, trial_dir = message
+        in_trial.set()
         run_trial(
             runner,
             trial_id,
@@ -91,6 +94,7 @@ def _serve(conn: Connection, name: str) -> int:
             stop_requested=stops.get,
             interrupt_propagates=False,  # nothing interrupts a worker but the trial's own code
         )
+        in_trial.clear()
         stops.pop(trial_id, None)
         # processes the trial started end with it, on success too: nothing it left running
         # competes with (or leaks into) the next trial on this worker
@@ -138,6 +142,33 @@ def _load_runner(conn: Connection) -> Any:
         )
         return None
     return runner
+
+
+def _watch_memory(in_trial: threading.Event, every: float = 0.25) -> None:
+    """With ``trial_memory_limit`` set, end this worker (and the trial's children) as soon as a
+    trial's resident memory, its children included, exceeds it: the trial fails with "exceeded
+    the memory limit" instead of the kernel's OOM killer picking some process later."""
+    text = os.environ.get(process.MEMORY_LIMIT_ENV)
+    limit = int(text) if text and text.isdigit() else 0
+    if limit <= 0:
+        return
+
+    def watch() -> None:
+        while True:
+            in_trial.wait()
+            used = process.group_memory()
+            if in_trial.is_set() and used > limit:
+                with contextlib.suppress(OSError):  # fd 2 is the trial's log during a trial
+                    os.write(
+                        2,
+                        f"\nretiarii: this trial exceeded the memory limit: {used / 2**20:.0f} MiB "
+                        f"resident > trial_memory_limit={limit / 2**20:.0f} MiB\n".encode(),
+                    )
+                process.kill_leftover_children()
+                os._exit(process.MEMORY_EXIT_CODE)
+            time.sleep(every)
+
+    threading.Thread(target=watch, name="retiarii-memory-watch", daemon=True).start()
 
 
 def _exit_when_orphaned(parent_pid: int) -> None:

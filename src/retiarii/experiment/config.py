@@ -234,6 +234,15 @@ class RetiariiExeConfig(_StrictFields):
             bytes; default 100 MB; None: no limit): beyond it the log keeps its head and its
             latest part, with a note of how much was dropped between, so a trial that prints
             gigabytes cannot fill the disk.
+        trial_memory_limit: local only; resident memory a trial (with the processes it starts)
+            may use (``'4GB'``, bytes; None: no limit): past it the trial fails with "exceeded the
+            memory limit" and its worker is replaced, instead of the kernel's out-of-memory killer
+            ending some process later.
+        max_trials_per_worker: local only; replace a worker process after this many trials
+            (1: a fresh process per trial, NNI's isolation, at about a second per trial). None
+            (default): workers live on, which is what makes a trial cost about a millisecond of
+            framework time — and module-level globals a trial changes are seen by the next trial
+            on the same worker.
         trial_seed: every trial seeds ``random``, NumPy and torch with a hash of
             ``(trial_seed, sample)`` before its model is built, so the same sample gets the same
             initial weights and data order (and, on CPU, the same result) on any worker, in any
@@ -255,6 +264,8 @@ class RetiariiExeConfig(_StrictFields):
     optimize_mode: str | None = None
     trial_seed: int | None = 0
     trial_log_limit: str | int | None = "100MB"
+    trial_memory_limit: str | int | None = None
+    max_trials_per_worker: int | None = None
     training_service: TrainingServiceConfig = field(default_factory=TrainingServiceConfig)
 
     def __init__(self, training_service_platform: str = "local", **kwargs: Any) -> None:
@@ -316,6 +327,15 @@ class RetiariiExeConfig(_StrictFields):
         parse_duration(self.max_experiment_duration, "max_experiment_duration")
         parse_duration(self.trial_timeout, "trial_timeout")
         parse_size(self.trial_log_limit, "trial_log_limit")
+        parse_size(self.trial_memory_limit, "trial_memory_limit")
+        positive_int("max_trials_per_worker", allow_none=True)
+        if self.training_service_platform != "local":
+            for name in ("trial_memory_limit", "max_trials_per_worker"):
+                if getattr(self, name) is not None:
+                    raise ConfigError(
+                        f"{name} applies to local worker processes only; on the "
+                        f"{self.training_service_platform!r} platform leave it unset"
+                    )
         if self.execution not in ("process", "inprocess"):
             raise ConfigError(f"execution must be 'process' or 'inprocess', got {self.execution!r}")
         if self.execution == "inprocess" and self.training_service_platform != "local":
@@ -360,6 +380,11 @@ class RetiariiExeConfig(_StrictFields):
     def duration_seconds(self) -> float | None:
         """``max_experiment_duration`` in seconds."""
         return parse_duration(self.max_experiment_duration, "max_experiment_duration")
+
+    @property
+    def memory_limit_bytes(self) -> int | None:
+        """``trial_memory_limit`` in bytes (None: no limit)."""
+        return parse_size(self.trial_memory_limit, "trial_memory_limit")
 
     @property
     def log_limit_bytes(self) -> int:

@@ -593,6 +593,8 @@ def _executor_for(config: RetiariiExeConfig) -> Any:
         gpu_indices=config.training_service.gpu_indices,
         threads_per_worker=max(1, math.ceil(cpus)) if cpus else None,
         log_limit=config.log_limit_bytes,
+        memory_limit=config.memory_limit_bytes,
+        max_trials_per_worker=config.max_trials_per_worker,
     )
 
 
