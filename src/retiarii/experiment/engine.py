@@ -303,4 +303,4 @@ class ExperimentLoop:
 
 
 def _result(trial: TrialRecord) -> TrialResult:
-    return TrialResult(trial.id, trial.sample, trial.status, trial.final_value)
+    return TrialResult(trial.id, trial.sample, trial.status, trial.final_value, trial.final)

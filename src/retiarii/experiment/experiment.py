@@ -73,6 +73,10 @@ class RetiariiExperiment:
         evaluator: e.g. ``FunctionalEvaluator(fit, ...)`` or a Lightning evaluator.
         applied_mutators: classic ``Mutator`` objects applied to the base model (seeds 000/002).
         strategy: e.g. ``strategy.Random(dedup=True)`` (default) or ``strategy.GridSearch()``.
+        profilers: ``{metric name: profiler}``; each profiler's value is added to every trial's
+            final metric, so it can be one of ``config.objectives`` (see ``docs/hardware-aware.md``).
+        constraint: ``fn(sample) -> bool`` (e.g. ``RangeProfilerFilter``): strategies only propose
+            samples that satisfy it; an error before any trial when none does.
     """
 
     def __init__(
@@ -81,12 +85,15 @@ class RetiariiExperiment:
         evaluator: Any = None,
         applied_mutators: list[Any] | None = None,
         strategy: Any = None,
+        profilers: Any = None,
+        constraint: Any = None,
     ) -> None:
         import torch.nn as tnn
 
         from ..oneshot import BaseOneShotTrainer
         from ..strategy import BaseStrategy, Random
         from ..strategy.oneshot import OneShotStrategy
+        from .objectives import check_profilers
 
         if not isinstance(base_model, tnn.Module):
             raise TypeError(
@@ -113,6 +120,10 @@ class RetiariiExperiment:
         self.evaluator = evaluator
         self.applied_mutators = list(applied_mutators or [])
         self.strategy = strategy
+        self.profilers = check_profilers(profilers)
+        if constraint is not None and not callable(constraint):
+            raise TypeError(f"constraint must be a function fn(sample) -> bool, got {constraint!r}")
+        self.constraint = constraint
         self.config: RetiariiExeConfig | None = None
         self.id: str | None = None
         self.experiment_dir: Path | None = None
@@ -188,6 +199,8 @@ class RetiariiExperiment:
                         "evaluator": self.evaluator,
                         "strategy": self.strategy,
                         "applied_mutators": self.applied_mutators,
+                        "profilers": self.profilers,
+                        "constraint": self.constraint,
                     }
                 )
             )
@@ -219,16 +232,25 @@ class RetiariiExperiment:
         )
 
     def _run_loop(self, space: Any, port: int | None) -> None:
+        from ..store.pareto import mark_front
         from .engine import ExperimentLoop
+        from .objectives import ProfilingExecutor, constrained_space
         from .runner import ModelSpaceTrialRunner
 
         assert (
             self._store is not None and self.config is not None and self.experiment_dir is not None
         )
         config = self.config
-        self.strategy.attach(space.search_space, config.mode)
+        search_space = space.search_space
+        if self.constraint is not None:  # checked before any trial runs
+            search_space = constrained_space(search_space, self.constraint)
+        if config.objectives and callable(getattr(self.strategy, "set_objectives", None)):
+            self.strategy.set_objectives(config.objectives)
+        self.strategy.attach(search_space, config.mode)
         runner = ModelSpaceTrialRunner(space, self.evaluator, config.trial_seed)
         executor = _executor_for(config)
+        if self.profilers:
+            executor = ProfilingExecutor(executor, self.profilers)
         if port is not None and self._dashboard is None:
             self._start_dashboard(port)
         progress = Progress(config.max_trial_number, config.duration_seconds)
@@ -266,6 +288,7 @@ class RetiariiExperiment:
                 {"duration": self._previous_duration, "end_reason": loop.reason}
             )
             self._store.set_status(status)
+            mark_front(self._store)
         counts = self._store.counts()
         best = self._store.best_trials(1)
         _logger.info(
@@ -324,10 +347,19 @@ class RetiariiExperiment:
         return self._store
 
     def export_top_models(
-        self, top_k: int = 1, optimize_mode: str | None = None, formatter: str = "dict"
+        self,
+        top_k: int = 1,
+        optimize_mode: str | None = None,
+        formatter: str = "dict",
+        pareto: bool | None = None,
     ) -> list[Any]:
         """The ``top_k`` best architectures: samples (``'dict'``), frozen modules (``'instance'``)
-        or Python snippets that rebuild them (``'code'``)."""
+        or Python snippets that rebuild them (``'code'``).
+
+        With several ``config.objectives`` (or ``pareto=True``) there is no single ranking: the
+        whole Pareto front is returned (``top_k`` is ignored), ordered by the first objective.
+        ``pareto=False`` ranks by the ``'default'`` metric alone.
+        """
         if formatter not in ("dict", "instance", "code"):
             raise ValueError(f"formatter must be 'dict', 'instance' or 'code', got {formatter!r}")
         if optimize_mode is not None:
@@ -339,7 +371,15 @@ class RetiariiExperiment:
                 "formatter='code' cannot express applied_mutators; use formatter='dict' (the "
                 "decisions) or formatter='instance' (the mutated model)"
             )
-        trials = self.store.best_trials(top_k, optimize_mode)
+        from ..store.pareto import experiment_objectives, pareto_trials
+
+        objectives = experiment_objectives(self.store)
+        if pareto is None:
+            pareto = objectives is not None and len(objectives) > 1
+        if pareto:
+            trials = pareto_trials(self.store, objectives)
+        else:
+            trials = self.store.best_trials(top_k, optimize_mode)
         if formatter == "dict":
             return [dict(t.sample) for t in trials]
         if formatter == "instance":
@@ -419,6 +459,8 @@ class RetiariiExperiment:
             payload["evaluator"],
             payload["applied_mutators"],
             payload["strategy"],
+            profilers=payload.get("profilers"),
+            constraint=payload.get("constraint"),
         )
         store = ExperimentStore(directory / DEFAULT_FILENAME)
         record = store.experiment()

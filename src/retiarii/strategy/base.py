@@ -82,11 +82,19 @@ class TrialResult:
     sample: Sample
     status: str  # SUCCEEDED, FAILED, TIMEOUT, CANCELED
     value: float | None  # the metric to optimise (None if the trial did not report one)
+    #: the final metric as reported (a number or a dict), for strategies with several objectives
+    metrics: Any = None
 
     @property
     def succeeded(self) -> bool:
         """Whether the trial finished normally with a metric."""
         return self.status == "SUCCEEDED" and self.value is not None
+
+
+def _allows(space: SearchSpace, sample: Sample) -> bool:
+    """Whether a constrained space's constraint holds for ``sample`` (always, unconstrained)."""
+    allows = getattr(space, "allows", None)
+    return allows is None or bool(allows(sample))
 
 
 class BaseStrategy:
@@ -173,8 +181,9 @@ class BaseStrategy:
                 return None
             key = sample_key(sample)
             duplicate = self.dedup and key in self._seen
-            filtered = (
-                not duplicate and self.model_filter is not None and not self.model_filter(sample)
+            filtered = not duplicate and (
+                (self.model_filter is not None and not self.model_filter(sample))
+                or not _allows(self.space, sample)  # a ConstrainedSearchSpace: draw again
             )
             if not duplicate and not filtered:
                 if self.dedup:
