@@ -62,7 +62,7 @@ def test_multi_objective_strategy_takes_config_objectives(tmp_path) -> None:
 
 def test_contradicting_objectives_raise(tmp_path) -> None:
     exp, _ = _experiment(strategy.NSGAII(objectives={"default": "maximize"}))
-    with pytest.raises(ValueError, match="config.objectives"):
+    with pytest.raises(ValueError, match=r"config\.objectives"):
         exp.run(make_config(tmp_path, execution="inprocess", objectives=OBJECTIVES))
 
 
@@ -73,7 +73,7 @@ def test_bad_objectives_are_a_config_error(tmp_path) -> None:
 
 
 def test_constraint_keeps_every_trial_inside(tmp_path) -> None:
-    exp, profiler = _experiment(
+    exp, _ = _experiment(
         strategy.Random(dedup=True, seed=0), lambda p: RangeProfilerFilter(p, max=20)
     )
     exp.run(make_config(tmp_path, execution="inprocess", max_trial_number=20))
