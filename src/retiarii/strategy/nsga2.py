@@ -42,6 +42,11 @@ class _OptunaMultiObjective(MultiObjectiveMixin, IndexedStrategy):
         raise NotImplementedError
 
     def reset(self) -> None:
+        self.reset_study()
+        self.asks = 0
+
+    def reset_study(self) -> None:
+        """A new, empty study over the encoding."""
         optuna = _import_optuna()
         objectives = self.check_objectives()
         with _quiet(optuna):
@@ -51,7 +56,6 @@ class _OptunaMultiObjective(MultiObjectiveMixin, IndexedStrategy):
             for label, size in zip(self.encoding.labels, self.encoding.sizes)
         }
         self._pending = {}
-        self.asks = 0
 
     def propose_index(self) -> Index | None:
         optuna = _import_optuna()
@@ -103,12 +107,60 @@ class _OptunaMultiObjective(MultiObjectiveMixin, IndexedStrategy):
         self._record(index, None)
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "asks": self.asks, "base_seed": self.base_seed}
+        return {
+            **super().state_dict(),
+            "asks": self.asks,
+            "base_seed": self.base_seed,
+            "study": self._study_log(),
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
         self.asks = int(state.get("asks", self.asks))
         self.base_seed = int(state.get("base_seed", self.base_seed))
+        if state.get("study") is not None and self._study is not None:
+            self._rebuild_study(state["study"])
+
+    # The study's trials carry the sampler's bookkeeping (NSGA-II's generation of each trial and
+    # its cached parent populations) that a replay of results cannot recreate: the state keeps a
+    # compact log of the study, and a resume rebuilds the study from it exactly.
+    def _study_log(self) -> dict[str, Any] | None:
+        if self._study is None:
+            return None
+        storage, study_id = self._study._storage, self._study._study_id
+        return {
+            "trials": [
+                [
+                    [t.params[label] for label in self.encoding.labels] if t.params else None,
+                    t.state.name,
+                    t.values,
+                    t.system_attrs,
+                ]
+                for t in self._study.get_trials(deepcopy=False)
+            ],
+            "attrs": storage.get_study_system_attrs(study_id),
+        }
+
+    def _rebuild_study(self, log: Mapping[str, Any]) -> None:
+        optuna = _import_optuna()
+        states = optuna.trial.TrialState
+        self.reset_study()
+        with _quiet(optuna):
+            for params, state, values, attrs in log["trials"]:
+                done = state == "COMPLETE"
+                self._study.add_trial(
+                    optuna.trial.create_trial(
+                        params=dict(zip(self.encoding.labels, params)) if params else {},
+                        distributions=self._distributions if params else {},
+                        values=values if done else None,
+                        state=states.COMPLETE if done else states.FAIL,
+                        system_attrs=attrs,
+                    )
+                )
+            storage, study_id = self._study._storage, self._study._study_id
+            for key, value in log["attrs"].items():
+                storage.set_study_system_attr(study_id, key, value)
+        self._pending = {}
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
