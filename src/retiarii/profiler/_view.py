@@ -33,7 +33,7 @@ import torch.nn as tnn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
-from ..mutable import leaves_of
+from ..mutable import freeze_structure, leaves_of
 from ..nn.pytorch.freeze import Freezer, _plain_attributes
 from ..nn.pytorch.mutable_args import mutable_args
 
@@ -168,8 +168,10 @@ class SpaceView:
         original = _model_of(space)
         self.model = copy.deepcopy(original).to("meta").eval()  # eval: BN on 1x1 maps
         self.labels: dict[int, tuple[str, ...]] = {}
+        #: names of plain attributes holding value choices, per module
+        self.mutable_attributes: dict[int, list[str]] = {}
         self._label_walk(self.model)
-        self._built: dict[tuple[int, str], tnn.Module] = {}
+        self._built: dict[tuple[int, tuple[Any, ...]], tnn.Module] = {}
         self._cache: dict[Any, tuple[Any, int]] = {}
         self.counter: MacCounter | None = None
         self.fallbacks: list[str] = []
@@ -184,8 +186,11 @@ class SpaceView:
         if decisions is not None:
             for decision in decisions(module):
                 found.update(leaf.label for leaf in decision.leaves())
-        for _, value in _plain_attributes(module):
-            found.update(leaf.label for leaf in leaves_of(value))
+        for name, value in _plain_attributes(module):
+            attr_labels = {leaf.label for leaf in leaves_of(value)}
+            if attr_labels:
+                self.mutable_attributes.setdefault(id(module), []).append(name)
+            found.update(attr_labels)
         walk = getattr(type(module), "_retiarii_walk_children", True)
         for child in module.children():
             labels = self._label_walk(child)
@@ -290,13 +295,13 @@ class _ViewFreezer(Freezer):
             type(module), "_retiarii_freeze", None
         )
         if hook is not None and mutable_args(module) is not None:
-            frozen_args = repr(self.value(mutable_args(module)))
-            built = self.view._built.get((id(module), frozen_args))
+            # its arguments are a function of its labels' values: build once per combination
+            built = self.view._built.get((id(module), values))
             if built is None:
                 with torch.device("meta"):
                     built = hook(module, self).eval()
-                self.view._memoise(built, ("built", id(module), frozen_args), name)
-                self.view._built[(id(module), frozen_args)] = built
+                self.view._memoise(built, ("built", id(module), values), name)
+                self.view._built[(id(module), values)] = built
             frozen = built
         elif hook is not None:
             frozen = hook(module, self)
@@ -307,7 +312,9 @@ class _ViewFreezer(Freezer):
             frozen.__dict__.pop(_MEMO, None)
             frozen.__dict__.pop("forward", None)
             self.children(frozen)
-            self.attributes(frozen)
+            for attr in self.view.mutable_attributes.get(id(module), ()):
+                value = freeze_structure(module.__dict__[attr], self.sample)
+                object.__setattr__(frozen, attr, value)
         self.view._memoise(frozen, (id(module), values), name)
         self._memo[id(module)] = frozen
         return frozen
@@ -319,3 +326,71 @@ def _hashable(value: Any) -> Any:
     if isinstance(value, dict):
         return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
     return value
+
+
+class _PassThrough(Freezer):
+    """Runs a module's freeze hook without freezing what it keeps (children stay as they are)."""
+
+    def module(self, module: tnn.Module) -> tnn.Module:
+        return module
+
+
+class ParamCounter:
+    """Parameters of a sample's model as a sum of memoised per-module terms.
+
+    A module's count depends only on the values of its own labels, so it is kept per
+    ``(module, those values)``; a sample then costs one look-up per module on the path to a
+    decision that changed. Choice modules follow their ``_retiarii_freeze`` hooks (so the count
+    is the frozen model's); layers rebuilt from value-choice arguments are counted on their meta
+    build. Only valid when no module or parameter is reachable twice (``exact`` is False
+    otherwise, and the caller counts the assembled view instead).
+    """
+
+    def __init__(self, view: SpaceView) -> None:
+        self.view = view
+        self._memo: dict[Any, int] = {}
+        self._static: dict[int, int] = {}
+        modules = list(view.model.named_modules(remove_duplicate=False))
+        params = list(view.model.named_parameters(remove_duplicate=False))
+        self.exact = len({id(m) for _, m in modules}) == len(modules) and len(
+            {id(p) for _, p in params}
+        ) == len(params)
+
+    def count(self, sample: Mapping[str, Any]) -> int:
+        return self._count(
+            self.view.model, sample, _PassThrough(sample), _ViewFreezer(self.view, sample)
+        )
+
+    def _count(
+        self, module: tnn.Module, sample: Mapping[str, Any], passthrough: Freezer, builder: Any
+    ) -> int:
+        labels = self.view.labels.get(id(module))
+        if labels is None:  # a container a hook made (Sequential of a Repeat, FrozenCell)
+            return sum(p.numel() for p in module._parameters.values() if p is not None) + sum(
+                self._count(c, sample, passthrough, builder)
+                for c in module._modules.values()
+                if c is not None
+            )
+        if not labels:
+            found = self._static.get(id(module))
+            if found is None:
+                found = self._static[id(module)] = sum(p.numel() for p in module.parameters())
+            return found
+        key = (id(module), tuple(_hashable(sample.get(label)) for label in labels))
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        hook = getattr(type(module), "_retiarii_freeze", None)
+        if hook is None:
+            found = sum(p.numel() for p in module._parameters.values() if p is not None) + sum(
+                self._count(c, sample, passthrough, builder)
+                for c in module._modules.values()
+                if c is not None
+            )
+        elif mutable_args(module) is not None:
+            found = sum(p.numel() for p in builder.module(module).parameters())
+        else:
+            kept = hook(module, passthrough)
+            found = self._count(kept, sample, passthrough, builder)
+        self._memo[key] = found
+        return found

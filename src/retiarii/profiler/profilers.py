@@ -22,7 +22,7 @@ import torch
 from ..mutable import SearchSpace
 from ..nn.pytorch.freeze import collect_search_space
 from ..strategy.base import sample_key
-from ._view import SpaceView, _model_of
+from ._view import ParamCounter, SpaceView, _model_of
 
 __all__ = ["FlopsProfiler", "NumParamsProfiler", "Profiler"]
 
@@ -88,8 +88,14 @@ class NumParamsProfiler(_ViewProfiler):
 
     name = "params"
 
+    def __init__(self, space: Any) -> None:
+        super().__init__(space)
+        self.counter = ParamCounter(self.view)
+
     def _compute(self, sample: dict[str, Any]) -> float:
-        frozen = self.view.freeze(sample)
+        if self.counter.exact:
+            return self.counter.count(sample)
+        frozen = self.view.freeze(sample)  # shared modules: count the assembled view, once each
         return sum(p.numel() for p in frozen.parameters())
 
 
