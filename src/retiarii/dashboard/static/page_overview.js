@@ -57,6 +57,15 @@ function bestCard(exp) {
   );
 }
 
+function frontCard(pareto) {
+  const names = Object.entries(pareto.objectives).map(([name, mode]) => `${name} (${mode === "maximize" ? "max" : "min"})`);
+  return card(
+    "Pareto front",
+    el("div", { class: "stat-value" }, String(pareto.front_size), el("small", { text: pareto.front_size === 1 ? " trial" : " trials" })),
+    el("div", { class: "small" }, `${names.join(" · ")} · `, el("a", { href: "/pareto", text: "objectives" })),
+  );
+}
+
 function flatten(value, prefix, rows) {
   if (value && typeof value === "object" && !Array.isArray(value)) {
     for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, rows);
@@ -133,7 +142,8 @@ export function overviewPage() {
       clear(cards,
         card("Status", el("div", { class: "stat-value" }, statusPill(exp.state)), reason,
           el("div", { class: "muted small", text: `id ${exp.id}` })),
-        progressCard(exp.progress), elapsedCard(exp), bestCard(exp));
+        progressCard(exp.progress), elapsedCard(exp), bestCard(exp),
+        exp.pareto ? frontCard(exp.pareto) : null);
       if (exp.best) {
         clear(best,
           el("p", {}, "Trial ", el("a", { href: `/trials/${exp.best.id}`, text: `#${exp.best.id}` }),
