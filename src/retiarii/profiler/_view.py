@@ -24,6 +24,7 @@ e.g. ``.item()``) is measured on real zero tensors instead, with a warning namin
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -139,6 +140,26 @@ def _signature(obj: Any) -> Any:
 
 
 _UNKNOWN = object()
+#: nn.Module's own bookkeeping, left out of the structural key
+_TORCH_STATE = {
+    "_modules",
+    "_parameters",
+    "_buffers",
+    "_non_persistent_buffers_set",
+    "_backward_pre_hooks",
+    "_backward_hooks",
+    "_is_full_backward_hook",
+    "_forward_hooks",
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_forward_pre_hooks",
+    "_forward_pre_hooks_with_kwargs",
+    "_state_dict_hooks",
+    "_state_dict_pre_hooks",
+    "_load_state_dict_pre_hooks",
+    "_load_state_dict_post_hooks",
+    _MEMO,
+}
 
 
 def _to_real(obj: Any) -> Any:
@@ -175,9 +196,10 @@ class SpaceView:
         self._cache: dict[Any, tuple[Any, int]] = {}
         self.counter: MacCounter | None = None
         self.fallbacks: list[str] = []
+        self.shape_key = self._shape_keys(self.model)
         for module in self.model.modules():  # static modules: memoise once, for good
             if not self.labels.get(id(module)):
-                self._memoise(module, (id(module),), type(module).__name__)
+                self._memoise(module, (self.shape_key[id(module)],), type(module).__name__)
 
     # -- analysis --------------------------------------------------------------------------------
     def _label_walk(self, module: tnn.Module) -> frozenset[str]:
@@ -199,10 +221,41 @@ class SpaceView:
         self.labels[id(module)] = tuple(sorted(found))
         return frozenset(found)
 
+    def _shape_keys(self, root: tnn.Module) -> dict[int, Any]:
+        """Per module, a key shared by modules that compute the same shapes and MACs.
+
+        Identical blocks (the cells of a stage, the layers of a ``Repeat``) are copies: the same
+        class, the same ``repr`` (which shows every layer's arguments), the same plain attribute
+        values and the same labels — so for the same label values and input shapes they have the
+        same cost, and one's memo serves the other. Anything whose ``repr`` is not a value (an
+        object at an address) makes the key unique, which is always safe.
+        """
+        keys: dict[int, Any] = {}
+        for module in root.modules():
+            state = []
+            for sub in module.modules():
+                plain = tuple(
+                    sorted(
+                        (k, repr(v))
+                        for k, v in vars(sub).items()
+                        if k not in _TORCH_STATE
+                        and not isinstance(v, (tnn.Module, torch.Tensor))
+                        and not callable(v)
+                    )
+                )
+                state.append((type(sub).__qualname__, type(sub).__module__, plain))
+            text = repr((repr(module), state, self.labels.get(id(module))))
+            keys[id(module)] = text if " at 0x" not in text else ("unique", id(module))
+        return keys
+
     # -- per sample ------------------------------------------------------------------------------
-    def freeze(self, sample: Mapping[str, Any]) -> tnn.Module:
-        """The meta view of ``sample``'s architecture (``sample`` already validated)."""
-        return _ViewFreezer(self, sample).module(self.model)
+    def freeze(self, sample: Mapping[str, Any], lazy: bool = False) -> tnn.Module:
+        """The meta view of ``sample``'s architecture (``sample`` already validated).
+
+        ``lazy``: a container's children are assembled only when its forward runs and misses
+        the memo (for :meth:`run`); otherwise the whole view is assembled now.
+        """
+        return _ViewFreezer(self, sample, lazy).module(self.model)
 
     def run(self, model: tnn.Module, inputs: tuple[Any, ...]) -> int:
         """Multiply-adds of ``model(*inputs)`` (inputs on meta)."""
@@ -216,16 +269,29 @@ class SpaceView:
         return counter.macs
 
     # -- memoised forward ------------------------------------------------------------------------
-    def _memoise(self, module: tnn.Module, key: tuple[Any, ...], name: str) -> None:
+    def _memoise(
+        self,
+        module: tnn.Module,
+        key: tuple[Any, ...],
+        name: str,
+        prepare: Callable[[], None] | None = None,
+    ) -> None:
         if _MEMO in module.__dict__:
             return
         forward = module.forward  # bound method (or an instance attribute set before)
         view = self
+        pending = [prepare]
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            if pending[0] is not None:  # assemble the children now that they are needed
+                pending[0]()
+                pending[0] = None
+            return forward(*args, **kwargs)
 
         def memo_forward(*args: Any, **kwargs: Any) -> Any:
             signature = _signature((args, kwargs))
             if signature is _UNKNOWN or view.counter is None:
-                return forward(*args, **kwargs)
+                return run(*args, **kwargs)
             full = (key, signature)
             hit = view._cache.get(full)
             counter = view.counter
@@ -234,7 +300,7 @@ class SpaceView:
                 return hit[0]
             before = counter.macs
             try:
-                out = forward(*args, **kwargs)
+                out = run(*args, **kwargs)
             except (NotImplementedError, RuntimeError) as exc:
                 out, macs = view._measure_real(module, name, args, kwargs, exc)
                 counter.macs = before + macs
@@ -277,9 +343,10 @@ class SpaceView:
 class _ViewFreezer(Freezer):
     """A :class:`Freezer` that copies shallowly and builds rebuilt layers on meta, memoised."""
 
-    def __init__(self, view: SpaceView, sample: Mapping[str, Any]) -> None:
+    def __init__(self, view: SpaceView, sample: Mapping[str, Any], lazy: bool = False) -> None:
         super().__init__(sample)
         self.view = view
+        self.lazy = lazy
 
     def module(self, module: tnn.Module) -> tnn.Module:
         done = self._memo.get(id(module))
@@ -300,7 +367,7 @@ class _ViewFreezer(Freezer):
             if built is None:
                 with torch.device("meta"):
                     built = hook(module, self).eval()
-                self.view._memoise(built, ("built", id(module), values), name)
+                self.view._memoise(built, ("built", self.view.shape_key[id(module)], values), name)
                 self.view._built[(id(module), values)] = built
             frozen = built
         elif hook is not None:
@@ -311,11 +378,18 @@ class _ViewFreezer(Freezer):
             frozen.__dict__["_modules"] = dict(module._modules)
             frozen.__dict__.pop(_MEMO, None)
             frozen.__dict__.pop("forward", None)
-            self.children(frozen)
+            # ModuleList / ModuleDict are indexed, never called: assemble their children now
+            lazy = self.lazy and type(module).forward is not tnn.Module.forward
+            if not lazy:
+                self.children(frozen)
             for attr in self.view.mutable_attributes.get(id(module), ()):
                 value = freeze_structure(module.__dict__[attr], self.sample)
                 object.__setattr__(frozen, attr, value)
-        self.view._memoise(frozen, (id(module), values), name)
+        prepare = None
+        if hook is None and frozen is not module and self.lazy:
+            if type(module).forward is not tnn.Module.forward:
+                prepare = functools.partial(self.children, frozen)
+        self.view._memoise(frozen, (self.view.shape_key[id(module)], values), name, prepare)
         self._memo[id(module)] = frozen
         return frozen
 

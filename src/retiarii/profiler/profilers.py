@@ -123,4 +123,4 @@ class FlopsProfiler(_ViewProfiler):
         )
 
     def _compute(self, sample: dict[str, Any]) -> float:
-        return self.view.run(self.view.freeze(sample), self.example_inputs)
+        return self.view.run(self.view.freeze(sample, lazy=True), self.example_inputs)
