@@ -386,9 +386,9 @@ class _ViewFreezer(Freezer):
                 value = freeze_structure(module.__dict__[attr], self.sample)
                 object.__setattr__(frozen, attr, value)
         prepare = None
-        if hook is None and frozen is not module and self.lazy:
-            if type(module).forward is not tnn.Module.forward:
-                prepare = functools.partial(self.children, frozen)
+        callable_container = hook is None and type(module).forward is not tnn.Module.forward
+        if self.lazy and callable_container and frozen is not module:
+            prepare = functools.partial(self.children, frozen)
         self.view._memoise(frozen, (self.view.shape_key[id(module)], values), name, prepare)
         self._memo[id(module)] = frozen
         return frozen
