@@ -114,3 +114,21 @@ def test_cli_export_pareto(tmp_path, capsys) -> None:
     data = json.loads(capsys.readouterr().out)
     assert data["objectives"] == OBJECTIVES
     assert [e["objectives"]["params"] for e in data["top"]] == [40, 20, 10, 5]
+
+
+def test_resume_keeps_profilers_constraint_and_objectives(tmp_path) -> None:
+    search = strategy.MultiObjectiveEvolution(population_size=2, sample_size=1, seed=0)
+    exp, _ = _experiment(search, lambda p: RangeProfilerFilter(p, max=20))
+    exp.run(make_config(tmp_path, execution="inprocess", objectives=OBJECTIVES, max_trial_number=3))
+    directory = exp.experiment_dir
+    exp.close()
+    config = make_config(tmp_path, execution="inprocess", objectives=OBJECTIVES, max_trial_number=6)
+    resumed = RetiariiExperiment.resume(directory, config=config)
+    trials = resumed.list_trial_jobs()
+    assert len(trials) == 6
+    assert all(t.final["params"] <= 20 for t in trials)  # profiled, and inside the constraint
+    assert len({json.dumps(t.sample, sort_keys=True) for t in trials}) == 6
+    assert sorted(resumed.store.experiment().info["pareto_front"]) == sorted(
+        t.id for t in pareto_trials(resumed.store)
+    )
+    resumed.close()

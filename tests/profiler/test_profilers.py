@@ -151,3 +151,14 @@ def test_module_that_cannot_run_on_meta_is_measured_and_said_once(
         assert profiler.profile({"w": 3}) == 16 + 12
     assert profiler.fallbacks == ["ReadsValues"]
     assert sum("ReadsValues" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_profilers_survive_pickling() -> None:
+    import cloudpickle
+
+    space = UserNet()
+    sample = {"width": 16, "k": 5, "depth": 2, "op": "conv", "skip": [1]}
+    for profiler in (NumParamsProfiler(space), FlopsProfiler(space, torch.zeros(1, 3, 8, 8))):
+        expected = profiler.profile(sample)
+        copy = cloudpickle.loads(cloudpickle.dumps(profiler))
+        assert copy.profile(sample) == expected

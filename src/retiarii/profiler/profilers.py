@@ -53,9 +53,18 @@ class _ViewProfiler(Profiler):
 
     def __init__(self, space: Any) -> None:
         model = _model_of(space)
+        self._init_args: tuple[Any, ...] = (space,)
         self.search_space: SearchSpace = collect_search_space(model)
         self.view = SpaceView(model)
         self._results: dict[str, float] = {}
+
+    # The analysis is keyed by module identity, which does not survive pickling (an experiment
+    # pickles its profilers to resume): a profiler pickles as its arguments and analyses again.
+    def __getstate__(self) -> dict[str, Any]:
+        return {"init_args": self._init_args}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        type(self).__init__(self, *state["init_args"])
 
     def profile(self, sample: Mapping[str, Any]) -> float:
         key = sample_key(sample)
@@ -116,6 +125,7 @@ class FlopsProfiler(_ViewProfiler):
 
     def __init__(self, space: Any, example_inputs: Any) -> None:
         super().__init__(space)
+        self._init_args = (space, example_inputs)
         inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
         self.example_inputs = tuple(
             torch.empty(x.shape, dtype=x.dtype, device="meta") if isinstance(x, torch.Tensor) else x
