@@ -246,6 +246,13 @@ class RetiariiExperiment:
             search_space = constrained_space(search_space, self.constraint)
         if config.objectives and callable(getattr(self.strategy, "set_objectives", None)):
             self.strategy.set_objectives(config.objectives)
+        elif config.objectives and len(config.objectives) > 1:
+            _logger.warning(
+                "%s learns from the 'default' metric only; config.objectives ranks the export "
+                "(the Pareto front) but the search itself is single-objective: use NSGAII, "
+                "MultiObjectiveTPE or MultiObjectiveEvolution to search all objectives",
+                type(self.strategy).__name__,
+            )
         self.strategy.attach(search_space, config.mode)
         runner = ModelSpaceTrialRunner(space, self.evaluator, config.trial_seed)
         executor = _executor_for(config)
