@@ -24,7 +24,8 @@ from typing import Any
 import torch.nn as tnn
 
 from ..nn.pytorch.mutable_args import mutable_args
-from ._view import ParamCounter, _PassThrough, _ViewFreezer
+from ._params import ParamCounter, _PassThrough
+from ._view import _ViewFreezer
 from .profilers import NumParamsProfiler, Profiler
 
 __all__ = ["expected_cost", "expected_params"]

@@ -22,7 +22,8 @@ import torch
 from ..mutable import SearchSpace
 from ..nn.pytorch.freeze import collect_search_space
 from ..strategy.base import sample_key
-from ._view import ParamCounter, SpaceView, _model_of
+from ._params import ParamCounter
+from ._view import SpaceView, _model_of
 
 __all__ = ["FlopsProfiler", "NumParamsProfiler", "Profiler"]
 
