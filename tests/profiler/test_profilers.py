@@ -162,3 +162,19 @@ def test_profilers_survive_pickling() -> None:
         expected = profiler.profile(sample)
         copy = cloudpickle.loads(cloudpickle.dumps(profiler))
         assert copy.profile(sample) == expected
+
+
+class Scaled(tnn.Module):
+    """A raw parameter whose shape its repr does not show."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.scale = tnn.Parameter(torch.ones(n))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+
+def test_look_alike_modules_with_different_parameters_are_told_apart() -> None:
+    space = nn.Sequential(Scaled(4), Scaled(1), nn.Linear(4, nn.ValueChoice([2, 3], label="w")))
+    assert NumParamsProfiler(space).profile({"w": 2}) == 4 + 1 + 10

@@ -35,7 +35,7 @@ class ParamCounter:
     def __init__(self, view: SpaceView) -> None:
         self.view = view
         self._memo: dict[Any, int] = {}
-        self._static: dict[int, int] = {}
+        self._static: dict[Any, int] = {}
         modules = list(view.model.named_modules(remove_duplicate=False))
         params = list(view.model.named_parameters(remove_duplicate=False))
         self.exact = len({id(m) for _, m in modules}) == len(modules) and len(
@@ -58,11 +58,15 @@ class ParamCounter:
                 if c is not None
             )
         if not labels:
-            found = self._static.get(id(module))
+            shape = self.view.shape_key[id(module)]  # identical blocks share their count
+            found = self._static.get(shape)
             if found is None:
-                found = self._static[id(module)] = sum(p.numel() for p in module.parameters())
+                found = self._static[shape] = sum(p.numel() for p in module.parameters())
             return found
-        key = (id(module), tuple(_hashable(sample.get(label)) for label in labels))
+        key = (
+            self.view.shape_key[id(module)],
+            tuple(_hashable(sample.get(label)) for label in labels),
+        )
         found = self._memo.get(key)
         if found is not None:
             return found

@@ -243,7 +243,13 @@ class SpaceView:
                         and not callable(v)
                     )
                 )
-                state.append((type(sub).__qualname__, type(sub).__module__, plain))
+                tensors = tuple(
+                    (k, tuple(v.shape), str(v.dtype))
+                    for table in (sub._parameters, sub._buffers)
+                    for k, v in table.items()
+                    if v is not None
+                )
+                state.append((type(sub).__qualname__, type(sub).__module__, plain, tensors))
             text = repr((repr(module), state, self.labels.get(id(module))))
             keys[id(module)] = text if " at 0x" not in text else ("unique", id(module))
         return keys
