@@ -145,8 +145,8 @@ def test_module_that_cannot_run_on_meta_is_measured_and_said_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     space = nn.Sequential(ReadsValues(), nn.Linear(4, nn.ValueChoice([2, 3], label="w")))
-    profiler = FlopsProfiler(space, torch.zeros(1, 4))
     with caplog.at_level(logging.WARNING):
+        profiler = FlopsProfiler(space, torch.zeros(1, 4))
         assert profiler.profile({"w": 2}) == 16 + 8
         assert profiler.profile({"w": 3}) == 16 + 12
     assert profiler.fallbacks == ["ReadsValues"]
