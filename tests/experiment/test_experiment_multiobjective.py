@@ -52,8 +52,17 @@ def test_profiler_objective_front_export_and_store_mark(tmp_path) -> None:
     assert info["objectives"] == OBJECTIVES
 
 
-def test_multi_objective_strategy_takes_config_objectives(tmp_path) -> None:
-    search = strategy.MultiObjectiveEvolution(population_size=3, sample_size=2, seed=0)
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: strategy.MultiObjectiveEvolution(population_size=3, sample_size=2, seed=0),
+        lambda: strategy.NSGAII(population_size=3, seed=0),
+        lambda: strategy.MultiObjectiveTPE(n_startup_trials=3, seed=0),
+    ],
+    ids=["MultiObjectiveEvolution", "NSGAII", "MultiObjectiveTPE"],
+)
+def test_multi_objective_strategy_takes_config_objectives(tmp_path, make) -> None:
+    search = make()
     exp, _ = _experiment(search)
     exp.run(make_config(tmp_path, execution="inprocess", objectives=OBJECTIVES, max_trial_number=6))
     assert search.objectives is not None and search.objectives.directions == OBJECTIVES
