@@ -77,6 +77,8 @@ def test_objectives_page_in_a_browser(watch_factory, mo_dir) -> None:
         card.wait_for()
         assert "4" in card.inner_text()
         assert page.locator('#nav a[data-page="pareto"]').is_visible()
+        ranges = page.locator(".profiled tbody tr").all_inner_texts()
+        assert ranges == ["params\t5\t40\t200"]
         page = watch.goto("/pareto")
         page.locator(".scatterlayer .trace").first.wait_for()
         assert page.locator(".legendtext").all_text_contents() == [

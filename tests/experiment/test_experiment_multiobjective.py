@@ -50,6 +50,8 @@ def test_profiler_objective_front_export_and_store_mark(tmp_path) -> None:
     info = exp.store.experiment().info
     assert sorted(info["pareto_front"]) == sorted(t.id for t in pareto_trials(exp.store))
     assert info["objectives"] == OBJECTIVES
+    # the overview's summary of the profiled cost over the space
+    assert info["profiled_ranges"]["params"] == {"min": 5.0, "max": 40.0, "samples": 200}
 
 
 @pytest.mark.parametrize(

@@ -234,7 +234,7 @@ class RetiariiExperiment:
     def _run_loop(self, space: Any, port: int | None) -> None:
         from ..store.pareto import mark_front
         from .engine import ExperimentLoop
-        from .objectives import ProfilingExecutor, constrained_space
+        from .objectives import ProfilingExecutor, constrained_space, profiled_ranges
         from .runner import ModelSpaceTrialRunner
 
         assert (
@@ -258,6 +258,9 @@ class RetiariiExperiment:
         executor = _executor_for(config)
         if self.profilers:
             executor = ProfilingExecutor(executor, self.profilers)
+            if "profiled_ranges" not in self._store.experiment().info:
+                ranges = profiled_ranges(self.profilers, space.search_space)
+                self._store.update_info({"profiled_ranges": ranges})
         if port is not None and self._dashboard is None:
             self._start_dashboard(port)
         progress = Progress(config.max_trial_number, config.duration_seconds)

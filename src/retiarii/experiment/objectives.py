@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import random
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,7 +23,13 @@ from ..execution.events import FinalMetric
 from ..mutable import SearchSpace
 from ..mutable.constraint import ConstrainedSearchSpace
 
-__all__ = ["ProfilingExecutor", "add_profiled_metrics", "check_profilers", "constrained_space"]
+__all__ = [
+    "ProfilingExecutor",
+    "add_profiled_metrics",
+    "check_profilers",
+    "constrained_space",
+    "profiled_ranges",
+]
 
 
 def check_profilers(profilers: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -90,3 +98,30 @@ def constrained_space(
     constrained = ConstrainedSearchSpace(space, constraint)
     constrained.check()
     return constrained
+
+
+def profiled_ranges(
+    profilers: Mapping[str, Any],
+    space: SearchSpace,
+    samples: int = 200,
+    seconds: float = 2.0,
+    seed: int = 0,
+) -> dict[str, dict[str, Any]]:
+    """``{name: {min, max, samples}}`` of each profiler over random samples of the space.
+
+    What the overview shows next to the search space, so that a constraint or a front can be
+    read against the space's spread. Profilers that measure (latency) are left out; each
+    profiler gets at most ``samples`` draws and ``seconds`` of time.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for name, profiler in profilers.items():
+        if getattr(profiler, "measures", False):
+            continue
+        rng = random.Random(seed)
+        values: list[float] = []
+        deadline = time.perf_counter() + seconds
+        while len(values) < samples and time.perf_counter() < deadline:
+            values.append(float(profiler.profile(space.random(rng))))
+        if values:
+            out[name] = {"min": min(values), "max": max(values), "samples": len(values)}
+    return out

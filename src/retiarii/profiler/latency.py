@@ -50,6 +50,7 @@ class LatencyProfiler(Profiler):
     """
 
     name = "latency"
+    measures = True
 
     def __init__(
         self,
@@ -101,6 +102,7 @@ class OnnxLatencyProfiler(Profiler):
     """
 
     name = "latency"
+    measures = True
 
     def __init__(
         self,

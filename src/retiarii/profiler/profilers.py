@@ -37,6 +37,8 @@ class Profiler:
 
     #: A short name, used as the metric's key when the profiler is an objective.
     name = "cost"
+    #: Whether a profile builds and times the model (slow): summaries over the space skip it.
+    measures = False
 
     def profile(self, sample: Mapping[str, Any]) -> float:
         """The cost of the architecture ``sample`` picks."""

@@ -66,6 +66,18 @@ function frontCard(pareto) {
   );
 }
 
+function rangesTable(ranges) {
+  const rows = Object.entries(ranges).map(([name, r]) =>
+    el("tr", {}, el("td", {}, el("code", { text: name })), el("td", { class: "num", text: fmtNum(r.min) }),
+      el("td", { class: "num", text: fmtNum(r.max) }), el("td", { class: "num muted", text: String(r.samples) })));
+  if (!rows.length) return null;
+  return el("div", { class: "profiled" },
+    el("p", { class: "muted small", text: "Profiled cost over random samples of the space:" }),
+    el("table", { class: "data" },
+      el("thead", {}, el("tr", {}, ["profiler", "min", "max", "samples"].map((h) => el("th", { text: h })))),
+      el("tbody", {}, rows)));
+}
+
 function flatten(value, prefix, rows) {
   if (value && typeof value === "object" && !Array.isArray(value)) {
     for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, rows);
@@ -167,9 +179,10 @@ export function overviewPage() {
         clear(space,
           el("p", {}, `${plural(exp.space.labels.length, "label")} · `,
             el("strong", { text: exp.space.size ?? "?" }), " architectures"),
-          spaceTable(exp.space));
+          spaceTable(exp.space),
+          exp.info?.profiled_ranges ? rangesTable(exp.info.profiled_ranges) : null);
         const info = Object.entries(exp.info || {})
-          .filter(([k]) => !["duration", "end_reason"].includes(k))
+          .filter(([k]) => !["duration", "end_reason", "profiled_ranges", "pareto_front"].includes(k))
           .filter(([k]) => !["model_import", "model_call"].includes(k))
           .map(([k, v]) => [k, isTimestampKey(k) && typeof v === "number" ? fmtTime(v) : fmtValue(v)]);
         clear(config,
