@@ -11,9 +11,9 @@ random samples:
 * **exactness**: the number of samples where the two differ (goal: 0).
 
 Profile times are the mean over *all* samples, first ones included (the profilers fill their
-memo tables as they go); the analysis of the space (once per profiler) is reported apart.
-Baseline times are means over the first ``--baseline`` samples (building is the slow part); the
-exactness check runs the baseline on ``--samples`` samples.
+memo tables as they go), timed in one pass; the baseline then runs on the same samples, timed,
+and every value is compared. The analysis of the space (once per profiler, including a warm-up
+profile) is reported apart.
 
 Usage::
 
@@ -66,13 +66,16 @@ def measure(name: str, samples: int, seed: int = 0) -> dict[str, Any]:
     drawn = [space.random(rng) for _ in range(samples)]
     t_params, t_flops, t_build, t_count = [], [], [], []
     wrong_params = wrong_flops = 0
-    for sample in drawn:
+    profiled = []
+    for sample in drawn:  # the profilers first, one pass (not interleaved with model builds)
         start = time.perf_counter()
         p = params.profile(sample)
         t_params.append(time.perf_counter() - start)
         start = time.perf_counter()
         f = flops.profile(sample)
         t_flops.append(time.perf_counter() - start)
+        profiled.append((p, f))
+    for sample, (p, f) in zip(drawn, profiled):  # then the baseline, checking every value
         start = time.perf_counter()
         model = space.build(sample)
         true_params = sum(q.numel() for q in model.parameters())
