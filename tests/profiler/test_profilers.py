@@ -12,7 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import retiarii.nn.pytorch as nn
 from retiarii.mutable import SampleError
-from retiarii.nn.pytorch import ModelSpace, model_wrapper
+from retiarii.nn.pytorch import ModelSpace, basic_unit, model_wrapper
 from retiarii.profiler import FlopsProfiler, NumParamsProfiler
 
 
@@ -178,3 +178,24 @@ class Scaled(tnn.Module):
 def test_look_alike_modules_with_different_parameters_are_told_apart() -> None:
     space = nn.Sequential(Scaled(4), Scaled(1), nn.Linear(4, nn.ValueChoice([2, 3], label="w")))
     assert NumParamsProfiler(space).profile({"w": 2}) == 4 + 1 + 10
+
+
+@basic_unit
+class Block(tnn.Module):
+    """A basic unit rebuilt whole from its (value-choice) arguments."""
+
+    def __init__(self, width: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = tnn.Linear(width, hidden)
+        self.fc2 = tnn.Linear(hidden, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.fc2(self.fc1(x).relu())
+
+
+def test_basic_unit_with_value_choice_arguments_is_exact() -> None:
+    space = ModelSpace(nn.Sequential(Block(4, nn.ValueChoice([3, 6, 9], label="hidden"))))
+    x = torch.zeros(5, 4)
+    params, flops = NumParamsProfiler(space), FlopsProfiler(space, x)
+    for sample in space.grid():
+        assert (params.profile(sample), flops.profile(sample)) == measured(space, sample, x)
