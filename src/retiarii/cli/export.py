@@ -67,7 +67,11 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--top-k must be at least 1, got {args.top_k}")
     directory = experiment_directory(args.experiment)
     with ExperimentStore(directory / DEFAULT_FILENAME, readonly=True) as store:
-        data = export_view(store, args.top_k, args.optimize_mode)
+        data = (
+            pareto_view(store)
+            if args.pareto
+            else export_view(store, args.top_k, args.optimize_mode)
+        )
         info = dict(store.experiment().info)
         # a joint search: the evaluator's labels are not the model's
         hyperparameters = list(info.get("hyperparameter_labels") or [])
@@ -81,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
             header = (
                 f"# {entry['rank']}. trial {entry['trial_id']}: "
                 f"metric {format_metric(entry['metric'])} ({data['optimize_mode']})"
+                if not args.pareto
+                else f"# {entry['rank']}. trial {entry['trial_id']} (Pareto front): "
+                + ", ".join(f"{k} {format_metric(v)}" for k, v in entry["objectives"].items())
             )
             parts.append(f"{header}\n{code}")
         text = "\n".join(parts)
@@ -112,5 +119,37 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=("maximize", "minimize"),
         help="rank this way instead of the experiment's own optimize_mode",
     )
+    parser.add_argument(
+        "--pareto",
+        action="store_true",
+        help="export the Pareto front of the experiment's objectives (config.objectives) instead "
+        "of the TOP_K best by one metric",
+    )
     parser.add_argument("-o", "--output", help="write to this file instead of stdout")
     parser.set_defaults(handler=run)
+
+
+def pareto_view(store: Any) -> dict[str, Any]:
+    """Like ``export_view``, for the Pareto front: ``top[i]["objectives"]`` holds its values."""
+    from ..pareto import Objectives
+    from ..store.pareto import experiment_objectives, pareto_trials
+
+    record = store.experiment()
+    objectives = experiment_objectives(store) or Objectives({"default": record.optimize_mode})
+    trials = pareto_trials(store, objectives)
+    return {
+        "experiment": record.id,
+        "name": record.name,
+        "objectives": objectives.directions,
+        "top": [
+            {
+                "rank": rank,
+                "trial_id": t.id,
+                "metric": t.final_value,
+                "objectives": objectives.values(t.final if t.final is not None else t.final_value),
+                "final": t.final,
+                "sample": t.sample,
+            }
+            for rank, t in enumerate(trials, start=1)
+        ],
+    }

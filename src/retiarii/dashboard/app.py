@@ -62,7 +62,7 @@ __all__ = ["LOOPBACK_HOSTS", "create_app", "plotly_js_path"]
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 _STATIC = Path(__file__).with_name("static")
-_PAGE_PATHS = ("/", "/trials", "/charts", "/oneshot", "/compare")
+_PAGE_PATHS = ("/", "/trials", "/charts", "/oneshot", "/compare", "/pareto")
 _MAX_TOP_K = 10_000
 _CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
@@ -307,6 +307,12 @@ def create_app(
             filename=f"trial-{number}.log",
             content_disposition_type="inline",
         )
+
+    @app.get("/api/pareto")
+    def api_pareto() -> Response:
+        from .pareto import pareto_view
+
+        return _json(pareto_view(store.get()))
 
     @app.get("/api/intermediates")
     def api_intermediates() -> Response:

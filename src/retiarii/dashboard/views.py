@@ -253,6 +253,9 @@ def experiment_view(
         ),
         now=now,
     )
+    from .pareto import pareto_summary  # several objectives: the front's size
+
+    view["pareto"] = pareto_summary(store)
     return view
 
 

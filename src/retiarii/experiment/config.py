@@ -243,6 +243,11 @@ class RetiariiExeConfig(_StrictFields):
             (default): workers live on, which is what makes a trial cost about a millisecond of
             framework time — and module-level globals a trial changes are seen by the next trial
             on the same worker.
+        objectives: several objectives, ``{metric: 'maximize' | 'minimize'}`` (e.g.
+            ``{'default': 'maximize', 'flops': 'minimize'}``): each is a key of the metric dict
+            trials report, or the name of a profiler given to the experiment (``profilers=``).
+            Multi-objective strategies optimise them all; ``export_top_models`` returns the
+            Pareto front. None (default): the one final metric under ``optimize_mode``.
         trial_seed: every trial seeds ``random``, NumPy and torch with a hash of
             ``(trial_seed, sample)`` before its model is built, so the same sample gets the same
             initial weights and data order (and, on CPU, the same result) on any worker, in any
@@ -262,6 +267,7 @@ class RetiariiExeConfig(_StrictFields):
     experiment_working_directory: str | None = None
     execution: str = "process"
     optimize_mode: str | None = None
+    objectives: dict[str, str] | None = None
     trial_seed: int | None = 0
     trial_log_limit: str | int | None = "100MB"
     trial_memory_limit: str | int | None = None
@@ -347,6 +353,13 @@ class RetiariiExeConfig(_StrictFields):
             raise ConfigError(
                 f"optimize_mode must be 'maximize' or 'minimize', got {self.optimize_mode!r}"
             )
+        if self.objectives is not None:
+            from ..pareto import Objectives
+
+            try:
+                Objectives(self.objectives)
+            except ValueError as exc:
+                raise ConfigError(f"objectives: {exc}") from None
         seed = self.trial_seed
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ConfigError(f"trial_seed must be an int or None, got {seed!r}")

@@ -374,4 +374,4 @@ class ExperimentLoop:
 
 
 def _result(trial: TrialRecord) -> TrialResult:
-    return TrialResult(trial.id, trial.sample, trial.status, trial.final_value)
+    return TrialResult(trial.id, trial.sample, trial.status, trial.final_value, trial.final)

@@ -87,6 +87,10 @@ class RetiariiExperiment:
             Keyword-only; saved with the experiment, so ``resume`` prunes the same way.
         callbacks: more :class:`~retiarii.experiment.callbacks.ExperimentCallback` objects (e.g. a
             compute budget, a notifier), called after the pruner; saved with the experiment.
+        profilers: ``{metric name: profiler}``; each profiler's value is added to every trial's
+            final metric, so it can be one of ``config.objectives`` (see ``docs/hardware-aware.md``).
+        constraint: ``fn(sample) -> bool`` (e.g. ``RangeProfilerFilter``): strategies only propose
+            samples that satisfy it; an error before any trial when none does.
     """
 
     def __init__(
@@ -98,12 +102,15 @@ class RetiariiExperiment:
         *,
         pruner: Any = None,
         callbacks: Sequence[Any] | None = None,
+        profilers: Any = None,
+        constraint: Any = None,
     ) -> None:
         import torch.nn as tnn
 
         from ..oneshot import BaseOneShotTrainer
         from ..strategy import BaseStrategy, Random
         from ..strategy.oneshot import OneShotStrategy
+        from .objectives import check_profilers
 
         if not isinstance(base_model, tnn.Module):
             raise TypeError(
@@ -145,6 +152,10 @@ class RetiariiExperiment:
         for callback in self.callbacks:
             if not isinstance(callback, ExperimentCallback):
                 raise TypeError(f"callbacks must be ExperimentCallback instances, got {callback!r}")
+        self.profilers = check_profilers(profilers)
+        if constraint is not None and not callable(constraint):
+            raise TypeError(f"constraint must be a function fn(sample) -> bool, got {constraint!r}")
+        self.constraint = constraint
         self.config: RetiariiExeConfig | None = None
         self.id: str = _new_id()  # NNI users read it before run (resume(exp.id), view(exp.id))
         self.experiment_dir: Path | None = None
@@ -282,6 +293,8 @@ class RetiariiExperiment:
             "applied_mutators": self.applied_mutators,
             "pruner": self.pruner,
             "callbacks": self.callbacks,
+            "profilers": self.profilers,
+            "constraint": self.constraint,
         }
         import cloudpickle
 
@@ -299,16 +312,35 @@ class RetiariiExperiment:
             ) from exc
 
     def _run_loop(self, space: Any, port: int | None) -> None:
+        from ..store.pareto import mark_front
         from .engine import ExperimentLoop
+        from .objectives import ProfilingExecutor, constrained_space, profiled_ranges
         from .runner import ModelSpaceTrialRunner
 
         assert (
             self._store is not None and self.config is not None and self.experiment_dir is not None
         )
         config = self.config
-        self.strategy.attach(space.search_space, config.mode)
+        search_space = space.search_space
+        if self.constraint is not None:  # checked before any trial runs
+            search_space = constrained_space(search_space, self.constraint)
+        if config.objectives and callable(getattr(self.strategy, "set_objectives", None)):
+            self.strategy.set_objectives(config.objectives)
+        elif config.objectives and len(config.objectives) > 1:
+            _logger.warning(
+                "%s learns from the 'default' metric only; config.objectives ranks the export "
+                "(the Pareto front) but the search itself is single-objective: use NSGAII, "
+                "MultiObjectiveTPE or MultiObjectiveEvolution to search all objectives",
+                type(self.strategy).__name__,
+            )
+        self.strategy.attach(search_space, config.mode)
         runner = ModelSpaceTrialRunner(space, self.evaluator, config.trial_seed)
         executor = _executor_for(config)
+        if self.profilers:
+            executor = ProfilingExecutor(executor, self.profilers)
+            if "profiled_ranges" not in self._store.experiment().info:
+                ranges = profiled_ranges(self.profilers, space.search_space)
+                self._store.update_info({"profiled_ranges": ranges})
         if port is not None and self._dashboard is None:
             self._start_dashboard(port)
         progress = Progress(config.max_trial_number, config.duration_seconds)
@@ -354,6 +386,7 @@ class RetiariiExperiment:
                     {"duration": self._previous_duration, "end_reason": loop.reason}
                 )
                 self._store.set_status(status)
+                mark_front(self._store)
             except DiskFullError:
                 _logger.debug("could not record the end on a full disk", exc_info=True)
         if full is not None:
@@ -418,10 +451,19 @@ class RetiariiExperiment:
         return self._store
 
     def export_top_models(
-        self, top_k: int = 1, optimize_mode: str | None = None, formatter: str = "dict"
+        self,
+        top_k: int = 1,
+        optimize_mode: str | None = None,
+        formatter: str = "dict",
+        pareto: bool | None = None,
     ) -> list[Any]:
         """The ``top_k`` best architectures: samples (``'dict'``), frozen modules (``'instance'``)
-        or Python snippets that rebuild them (``'code'``)."""
+        or Python snippets that rebuild them (``'code'``).
+
+        With several ``config.objectives`` (or ``pareto=True``) there is no single ranking: the
+        whole Pareto front is returned (``top_k`` is ignored), ordered by the first objective.
+        ``pareto=False`` ranks by the ``'default'`` metric alone.
+        """
         if formatter not in ("dict", "instance", "code"):
             raise ValueError(f"formatter must be 'dict', 'instance' or 'code', got {formatter!r}")
         if optimize_mode is not None:
@@ -433,7 +475,15 @@ class RetiariiExperiment:
                 "formatter='code' cannot express applied_mutators; use formatter='dict' (the "
                 "decisions) or formatter='instance' (the mutated model)"
             )
-        trials = self.store.best_trials(top_k, optimize_mode)
+        from ..store.pareto import experiment_objectives, pareto_trials
+
+        objectives = experiment_objectives(self.store)
+        if pareto is None:
+            pareto = objectives is not None and len(objectives) > 1
+        if pareto:
+            trials = pareto_trials(self.store, objectives)
+        else:
+            trials = self.store.best_trials(top_k, optimize_mode)
         if formatter == "dict":
             return [dict(t.sample) for t in trials]
         if formatter == "instance":
@@ -520,6 +570,8 @@ class RetiariiExperiment:
             payload["strategy"],
             pruner=payload.get("pruner"),
             callbacks=payload.get("callbacks"),
+            profilers=payload.get("profilers"),
+            constraint=payload.get("constraint"),
         )
         store = ExperimentStore(directory / DEFAULT_FILENAME)
         record = store.experiment()

@@ -10,6 +10,8 @@ from .base import BaseStrategy, TrialResult, sample_key
 from .evolution import RegularizedEvolution
 from .grid import GridSearch
 from .local_search import LocalSearch
+from .mo_evolution import MultiObjectiveEvolution
+from .nsga2 import NSGAII, MultiObjectiveTPE
 from .oneshot import DARTS, ENAS, GumbelDARTS, OneShotStrategy, Proxyless, RandomOneShot
 from .random_strategy import Random
 from .rl import PolicyBasedRL
@@ -19,11 +21,14 @@ from .tuner_strategy import TunerStrategy
 __all__ = [
     "DARTS",
     "ENAS",
+    "NSGAII",
     "TPE",
     "BaseStrategy",
     "GridSearch",
     "GumbelDARTS",
     "LocalSearch",
+    "MultiObjectiveEvolution",
+    "MultiObjectiveTPE",
     "OneShotStrategy",
     "PolicyBasedRL",
     "Proxyless",

@@ -82,6 +82,8 @@ class TrialResult:
     sample: Sample
     status: str  # SUCCEEDED, FAILED, TIMEOUT, CANCELED, EARLY_STOPPED
     value: float | None  # the metric to optimise (None if the trial did not report one)
+    #: the final metric as reported (a number or a dict), for strategies with several objectives
+    metrics: Any = None
 
     @property
     def succeeded(self) -> bool:
@@ -92,6 +94,12 @@ class TrialResult:
         would reach — which is exactly why it was stopped, so strategies learn from it as is.
         """
         return self.status in ("SUCCEEDED", "EARLY_STOPPED") and self.value is not None
+
+
+def _allows(space: SearchSpace, sample: Sample) -> bool:
+    """Whether a constrained space's constraint holds for ``sample`` (always, unconstrained)."""
+    allows = getattr(space, "allows", None)
+    return allows is None or bool(allows(sample))
 
 
 class BaseStrategy:
@@ -178,8 +186,9 @@ class BaseStrategy:
                 return None
             key = sample_key(sample)
             duplicate = self.dedup and key in self._seen
-            filtered = (
-                not duplicate and self.model_filter is not None and not self.model_filter(sample)
+            filtered = not duplicate and (
+                (self.model_filter is not None and not self.model_filter(sample))
+                or not _allows(self.space, sample)  # a ConstrainedSearchSpace: draw again
             )
             if not duplicate and not filtered:
                 if self.dedup:

@@ -4,6 +4,7 @@ import { clear, el, getJSON, HttpError } from "./dom.js";
 import { chartsPage, oneshotPage } from "./page_charts.js";
 import { comparePage } from "./page_compare.js";
 import { overviewPage } from "./page_overview.js";
+import { paretoPage } from "./page_pareto.js";
 import { trialPage, trialsPage } from "./page_trials.js";
 
 const LIVE_MS = 2000; // while the experiment runs
@@ -25,6 +26,7 @@ function route(path) {
   if (path === "/charts") return { name: "charts", make: chartsPage, title: "Charts" };
   if (path === "/compare") return { name: "trials", make: comparePage, title: "Compare trials" };
   if (path === "/oneshot") return { name: "oneshot", make: oneshotPage, title: "One-shot" };
+  if (path === "/pareto") return { name: "pareto", make: paretoPage, title: "Objectives" };
   return null;
 }
 
@@ -33,6 +35,7 @@ const ENDPOINTS = {
   trials: () => "/api/trials",
   intermediates: () => "/api/intermediates",
   series: () => "/api/series",
+  pareto: () => "/api/pareto",
   trial: (r) => `/api/trials/${r.id}`,
 };
 
@@ -76,6 +79,7 @@ function updateHeader(exp) {
   if (!exp.can_stop) stopping = false;
   stop.textContent = stop.disabled ? "Stopping…" : "Stop experiment";
   $("nav").querySelector('[data-page="oneshot"]').hidden = !exp.has_series;
+  $("nav").querySelector('[data-page="pareto"]').hidden = !exp.pareto;
   const k = $("export-k");
   k.max = String(Math.max(1, exp.progress.succeeded));
 }

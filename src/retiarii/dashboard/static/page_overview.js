@@ -58,6 +58,27 @@ function bestCard(exp) {
   );
 }
 
+function frontCard(pareto) {
+  const names = Object.entries(pareto.objectives).map(([name, mode]) => `${name} (${mode === "maximize" ? "max" : "min"})`);
+  return card(
+    "Pareto front",
+    el("div", { class: "stat-value" }, String(pareto.front_size), el("small", { text: pareto.front_size === 1 ? " trial" : " trials" })),
+    el("div", { class: "small" }, `${names.join(" · ")} · `, el("a", { href: "/pareto", text: "objectives" })),
+  );
+}
+
+function rangesTable(ranges) {
+  const rows = Object.entries(ranges).map(([name, r]) =>
+    el("tr", {}, el("td", {}, el("code", { text: name })), el("td", { class: "num", text: fmtNum(r.min) }),
+      el("td", { class: "num", text: fmtNum(r.max) }), el("td", { class: "num muted", text: String(r.samples) })));
+  if (!rows.length) return null;
+  return el("div", { class: "profiled" },
+    el("p", { class: "muted small", text: "Profiled cost over random samples of the space:" }),
+    el("table", { class: "data" },
+      el("thead", {}, el("tr", {}, ["profiler", "min", "max", "samples"].map((h) => el("th", { text: h })))),
+      el("tbody", {}, rows)));
+}
+
 function flatten(value, prefix, rows) {
   if (value && typeof value === "object" && !Array.isArray(value)) {
     for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, rows);
@@ -143,7 +164,8 @@ export function overviewPage() {
       clear(cards,
         card("Status", el("div", { class: "stat-value" }, statusPill(exp.state)), reason,
           el("div", { class: "muted small", text: `id ${exp.id}` })),
-        progressCard(exp.progress), elapsedCard(exp), bestCard(exp));
+        progressCard(exp.progress), elapsedCard(exp), bestCard(exp),
+        exp.pareto ? frontCard(exp.pareto) : null);
       if (exp.best) {
         clear(best,
           el("p", {}, "Trial ", el("a", { href: `/trials/${exp.best.id}`, text: `#${exp.best.id}` }),
@@ -167,9 +189,10 @@ export function overviewPage() {
         clear(space,
           el("p", {}, `${plural(exp.space.labels.length, "label")} · `,
             el("strong", { text: exp.space.size ?? "?" }), " architectures"),
-          spaceTable(exp.space));
+          spaceTable(exp.space),
+          exp.info?.profiled_ranges ? rangesTable(exp.info.profiled_ranges) : null);
         const info = Object.entries(exp.info || {})
-          .filter(([k]) => !["duration", "end_reason"].includes(k))
+          .filter(([k]) => !["duration", "end_reason", "profiled_ranges", "pareto_front"].includes(k))
           .filter(([k]) => !["model_import", "model_call"].includes(k))
           .map(([k, v]) => [k, isTimestampKey(k) && typeof v === "number" ? fmtTime(v) : fmtValue(v)]);
         clear(config,
