@@ -377,7 +377,9 @@ class _ViewFreezer(Freezer):
                 self.view._built[(id(module), values)] = built
             frozen = built
         elif hook is not None:
-            frozen = hook(module, self)
+            # a hook may build new layers (the NDS spaces rebuild their network): on meta too
+            with torch.device("meta"):
+                frozen = hook(module, self)
         else:
             frozen = object.__new__(type(module))
             frozen.__dict__.update(module.__dict__)

@@ -56,6 +56,8 @@ def _truncated_normal_(tensor: torch.Tensor, std: float) -> None:
     Values outside are redrawn (about 5% per round); ``torch.nn.init.trunc_normal_``'s inverse-CDF
     method made building the full space (57M parameters) take seconds.
     """
+    if tensor.is_meta:  # a shape-only build (the profilers): no values to draw
+        return
     flat = tensor.view(-1).normal_(0.0, std)
     redraw = (flat.abs() > 2 * std).nonzero().view(-1)
     while redraw.numel():
@@ -90,6 +92,7 @@ class ConvBNReLU(tnn.Module):
             kernel_size,
             padding=kernel_size // 2,
             bias=False,
+            device=torch.get_default_device(),  # skip_init would say cpu under torch.device(...)
         )
         _truncated_normal_(
             conv.weight, std=math.sqrt(1.0 / (kernel_size * kernel_size * in_channels))
