@@ -168,7 +168,7 @@ def test_second_order_gradient_matches_brute_force():
         exact, first_order = _brute_force_unrolled_grad(trainer, trn, val)
         before = [p.detach().clone() for p in trainer.weight_parameters()]
         trainer.ctrl_optim.zero_grad()
-        trainer._unrolled_backward(trn[0], trn[1], val[0], val[1])
+        trainer.algorithm._unrolled_backward(trainer, trn, val)
         for w, b in zip(trainer.weight_parameters(), before):
             assert torch.equal(w, b)  # the weights are restored exactly
         names = dict(model.named_parameters())

@@ -69,8 +69,10 @@ def test_each_strategy_searches_with_a_lightning_evaluator(home, strategy):
 
 
 def test_architecture_parameters_stay_out_of_the_weight_optimizer(home):
-    exp = RetiariiExperiment(UsefulOrZero(), classification(home, epochs=1), None, strategy.DARTS())
-    module = exp.evaluator.module
+    from retiarii.oneshot.pytorch.lightning import LightningOneShotTrainer
+
+    evaluator = classification(home, epochs=1)
+    module = LightningOneShotTrainer(UsefulOrZero(), evaluator, strategy.DARTS()).module
     [weights, arch] = module.configure_optimizers()
     alphas = {id(p) for p in module.arch_parameters()}
     assert alphas and alphas == {id(p) for g in arch.param_groups for p in g["params"]}

@@ -183,6 +183,9 @@ class RetiariiExeConfig(_StrictFields):
         optimize_mode: ``'maximize'`` or ``'minimize'`` the final metric; unset (None), the
             evaluator's own ``optimize_mode`` is used (``Regression`` minimizes), else the
             strategy's, else ``'maximize'``.
+        execution_engine: NNI 2.x's choice of engine, accepted for compatibility: ``'oneshot'``
+            (the strategy must be a one-shot strategy such as ``strategy.DARTS()``),
+            ``'py'``/``'python'`` (multi-trial), or None (decided by the strategy).
         trial_seed: every trial seeds ``random``, NumPy and torch with a hash of
             ``(trial_seed, sample)`` before its model is built, so the same sample gets the same
             initial weights and data order (and, on CPU, the same result) on any worker, in any
@@ -203,6 +206,7 @@ class RetiariiExeConfig(_StrictFields):
     execution: str = "process"
     optimize_mode: str | None = None
     trial_seed: int | None = 0
+    execution_engine: str | None = None
     training_service: TrainingServiceConfig = field(default_factory=TrainingServiceConfig)
 
     def __init__(self, training_service_platform: str = "local", **kwargs: Any) -> None:
@@ -272,6 +276,11 @@ class RetiariiExeConfig(_StrictFields):
         if self.optimize_mode not in (None, "maximize", "minimize"):
             raise ConfigError(
                 f"optimize_mode must be 'maximize' or 'minimize', got {self.optimize_mode!r}"
+            )
+        if self.execution_engine not in (None, "oneshot", "py", "python"):
+            raise ConfigError(
+                "execution_engine must be 'oneshot' (one-shot strategies) or 'py'/'python' "
+                f"(multi-trial), got {self.execution_engine!r}"
             )
         seed = self.trial_seed
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):

@@ -87,6 +87,7 @@ class RetiariiExperiment:
         from ..oneshot import BaseOneShotTrainer
         from ..strategy import BaseStrategy, Random
         from ..strategy.oneshot import OneShotStrategy
+        from .oneshot import check_oneshot_evaluator
 
         if not isinstance(base_model, tnn.Module):
             raise TypeError(
@@ -95,19 +96,21 @@ class RetiariiExperiment:
             )
         if evaluator is None:
             raise TypeError("RetiariiExperiment needs an evaluator, e.g. FunctionalEvaluator(fit)")
-        if isinstance(
+        self.oneshot = isinstance(evaluator, BaseOneShotTrainer) or isinstance(
             strategy, OneShotStrategy
-        ):  # e.g. strategy.DARTS() with a Lightning evaluator
-            evaluator, strategy = strategy.oneshot_trainer(base_model, evaluator), None
-        self.oneshot = isinstance(evaluator, BaseOneShotTrainer)
-        if self.oneshot and (strategy is not None or applied_mutators):
+        )
+        if isinstance(strategy, OneShotStrategy):  # e.g. strategy.DARTS() with pl.Classification
+            check_oneshot_evaluator(strategy, evaluator)
+            if applied_mutators:
+                raise TypeError(f"{strategy!r} searches the space itself: no applied_mutators")
+        elif self.oneshot and (strategy is not None or applied_mutators):
             raise TypeError(
                 "a one-shot trainer searches by itself: RetiariiExperiment(base_model, trainer) "
                 "takes no strategy and no applied_mutators"
             )
         if strategy is None and not self.oneshot:
             strategy = Random(dedup=True)
-        if not self.oneshot and not isinstance(strategy, BaseStrategy):
+        if strategy is not None and not isinstance(strategy, BaseStrategy):
             raise TypeError(f"strategy must be a retiarii.strategy strategy, got {strategy!r}")
         self.base_model = base_model
         self.evaluator = evaluator
@@ -122,11 +125,12 @@ class RetiariiExperiment:
         self._scratch_dir: Path | None = None  # a non-zero rank's throwaway experiment directory
         self._previous_duration = 0.0
         self._history_told = False
+        self._oneshot_trainer: Any = None  # the one-shot search's driver, once run
 
     # -- the search space --------------------------------------------------------------------
     def _space(self) -> Any:
         if self.oneshot:
-            from ..oneshot.experiment import oneshot_space
+            from .oneshot import oneshot_space
 
             return oneshot_space(self.base_model)
         from .mutators import space_with_mutators
@@ -146,6 +150,17 @@ class RetiariiExperiment:
         if not isinstance(config, RetiariiExeConfig):
             raise ConfigError(f"config must be a RetiariiExeConfig, got {config!r}")
         config.validate()
+        engine = config.execution_engine
+        if engine == "oneshot" and not self.oneshot:
+            raise ConfigError(
+                f"execution_engine='oneshot' needs a one-shot strategy (strategy.DARTS(), ...) or "
+                f"a one-shot trainer; the strategy is {self.strategy!r}"
+            )
+        if engine in ("py", "python") and self.oneshot:
+            raise ConfigError(
+                f"execution_engine={engine!r} runs multi-trial searches; {self.strategy!r} is a "
+                "one-shot strategy: set execution_engine='oneshot' or leave it unset"
+            )
         if debug:
             config.execution = "inprocess"
         if config.optimize_mode is None:
@@ -200,7 +215,9 @@ class RetiariiExperiment:
             exp_id=self.id,
             info={
                 "strategy": (
-                    type(self.evaluator).__name__ if self.oneshot else repr(self.strategy)
+                    repr(self.strategy)
+                    if self.strategy is not None
+                    else type(self.evaluator).__name__
                 ),
                 "evaluator": repr(self.evaluator),
                 "model": type(self.base_model).__name__,
@@ -226,6 +243,7 @@ class RetiariiExperiment:
             self._store is not None and self.config is not None and self.experiment_dir is not None
         )
         config = self.config
+        assert self.strategy is not None  # multi-trial experiments always have one
         self.strategy.attach(space.search_space, config.mode)
         runner = ModelSpaceTrialRunner(space, self.evaluator, config.trial_seed)
         executor = _executor_for(config)
@@ -281,11 +299,14 @@ class RetiariiExperiment:
         )
 
     def _run_oneshot(self, space: Any, port: int | None) -> None:
-        from ..oneshot.experiment import run_oneshot
+        from .oneshot import headline_metric, oneshot_trainer, run_oneshot
 
         if port is not None and self._dashboard is None and self._scratch_dir is None:
             self._start_dashboard(port)
-        run_oneshot(self.evaluator, self.store, space, self._stop, self._previous_duration)
+        trainer = oneshot_trainer(self.base_model, self.evaluator, self.strategy)
+        self._oneshot_trainer = trainer
+        headline = headline_metric(self.evaluator)
+        run_oneshot(trainer, self.store, space, self._stop, self._previous_duration, headline)
 
     def close(self) -> None:
         """Release the store (so another process or object can resume this experiment)."""

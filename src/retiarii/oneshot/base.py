@@ -11,7 +11,11 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["BaseOneShotTrainer", "EpochLogs", "OneShotCallback"]
+__all__ = ["BaseOneShotTrainer", "EpochLogs", "OneShotCallback", "StopSearch"]
+
+
+class StopSearch(Exception):
+    """Raised from a callback to end a one-shot search early (the architecture is still exported)."""
 
 
 @dataclass(frozen=True)

@@ -58,9 +58,9 @@ import torch
 import torch.nn as tnn
 from lightning.pytorch.utilities import CombinedLoader
 
-from ...evaluator.pytorch.lightning import Lightning, LightningModule
-from ..base import BaseOneShotTrainer, EpochLogs
-from ..experiment import StopSearch
+from ...evaluator.pytorch.lightning import LightningModule
+from ..base import BaseOneShotTrainer, EpochLogs, StopSearch
+from .algorithms import Algorithm
 from .distributed import (
     RankProcesses,
     any_rank,
@@ -110,19 +110,23 @@ def _split_optimizers(config: Any) -> tuple[list[torch.optim.Optimizer], list[tu
 
 
 class OneShotModule(lightning.LightningModule):
-    """Wraps the evaluator's module (whose ``model`` is the supernet) for one-shot search.
+    """The Lightning driver: wraps the evaluator's module (whose ``model`` becomes the supernet)
+    and runs an algorithm of :mod:`.algorithms` with it (the :class:`~.algorithms.Driver`).
 
-    Subclasses implement :meth:`training_step`, :meth:`arch_parameters`,
-    :meth:`configure_arch_optimizers`, :meth:`export` and optionally :meth:`export_probs` and
-    :meth:`prepare_eval` (the path to validate).
+    The loss of a batch is the user's ``training_step``; the weights' optimizers are the user's
+    ``configure_optimizers`` (architecture parameters removed), the algorithm's come after them.
     """
 
-    needs_validation_batches = True
-
-    def __init__(self, user: LightningModule, gradient_clip_val: float | None = None) -> None:
+    def __init__(
+        self, user: LightningModule, algorithm: Algorithm, gradient_clip_val: float | None = None
+    ) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.user = user
+        self.algorithm = algorithm
+        algorithm.attach(user.model)
+        self.supernet = algorithm.supernet  # type: ignore[attr-defined]
+        self.algorithm_modules = tnn.ModuleDict(algorithm.modules())
         self.gradient_clip_val = gradient_clip_val
         self.owner: BaseOneShotTrainer | None = None
         self.history: list[EpochLogs] = []
@@ -132,6 +136,12 @@ class OneShotModule(lightning.LightningModule):
         self._n_user_optimizers = 0
         self._schedulers: list[tuple[Any, str]] = []
         self._weights: list[tnn.Parameter] = []
+        self._batch_idx = 0
+        self._step_logs: dict[str, list[float]] = {}
+
+    @property
+    def needs_validation_batches(self) -> bool:
+        return self.algorithm.needs_validation_batches
 
     def __getstate__(self) -> dict[str, Any]:
         # The owner holds the callbacks (an open store, thread events): a rank started in another
@@ -155,25 +165,96 @@ class OneShotModule(lightning.LightningModule):
     # -- the algorithm -------------------------------------------------------------------------
     def arch_parameters(self) -> list[torch.Tensor]:
         """Parameters the algorithm optimises (kept out of the user's optimizers)."""
-        return []
-
-    def configure_arch_optimizers(self) -> list[torch.optim.Optimizer]:
-        """The algorithm's optimizers (after the user's)."""
-        return []
+        return self.algorithm.arch_parameters()
 
     def export(self) -> dict[str, Any]:
         """The architecture found, as a sample."""
-        raise NotImplementedError
+        return self.algorithm.export()
 
     def export_probs(self) -> dict[str, dict[str, float]]:
-        """``{label: {candidate: probability}}`` of the search state (if any)."""
-        return {}
+        """``{label: {candidate: probability}}`` of the search state."""
+        return self.algorithm.export_probs()
 
-    def prepare_eval(self) -> None:
-        """Set the supernet to the architecture to validate (nothing by default)."""
+    def on_fit_start(self) -> None:
+        self.algorithm.on_fit_start(self)
 
-    def after_fit(self, train: Any, valid: Any) -> None:
-        """A search phase after fitting, on the evaluator's dataloaders (nothing by default)."""
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        self._batch_idx = batch_idx
+        if self.algorithm.needs_validation_batches:
+            return self.algorithm.training_step(self, batch["train"], batch["val"])
+        return self.algorithm.training_step(self, batch, None)
+
+    # -- the Driver ------------------------------------------------------------------------------
+    @property
+    def max_epochs(self) -> int:
+        return int(self.trainer.max_epochs or 1)
+
+    def loss(self, batch: Any) -> torch.Tensor:
+        return self.user_loss(batch, self._batch_idx)
+
+    def backward_to(self, loss: torch.Tensor, inputs: Any) -> None:
+        self.manual_backward(loss, inputs=list(inputs))
+
+    def sync(self, params: Iterable[torch.Tensor]) -> None:
+        self.sync_gradients(params)
+
+    def clip(self, params: Iterable[torch.Tensor]) -> None:
+        if self.gradient_clip_val:
+            tnn.utils.clip_grad_norm_(list(params), self.gradient_clip_val)
+
+    def arch_optimizers(self) -> list[Any]:
+        return self._optimizers()[self._n_user_optimizers :]
+
+    def weight_optimizers(self) -> list[torch.optim.Optimizer]:
+        return [o.optimizer for o in self._optimizers()[: self._n_user_optimizers]]
+
+    def weights(self) -> list[tnn.Parameter]:
+        return list(self._weights)
+
+    def _logged_by(self, hook: str, batch: Any) -> tuple[Any, dict[str, float]]:
+        """Call the user's ``hook`` on ``batch``, capturing what it logs instead of logging it."""
+        logged: dict[str, float] = {}
+
+        def capture(name: str, value: Any, *args: Any, **kwargs: Any) -> None:
+            logged[name] = float(value)
+
+        self.user.log = capture  # type: ignore[method-assign]
+        try:
+            out = self._user_call(hook, batch, self._batch_idx)
+        finally:
+            del self.user.log
+        return out, logged
+
+    @torch.no_grad()
+    def reward(self, batch: Any, metric: str | None, function: Any) -> float:
+        was_training = self.user.training
+        self.user.eval()
+        try:
+            if function is not None:
+                x, y = batch
+                return float(function(self.user(x), y))
+            if metric is not None:
+                out, logged = self._logged_by("validation_step", batch)
+                if metric not in logged and not (isinstance(out, Mapping) and metric in out):
+                    raise KeyError(
+                        f"ENAS(reward_metric_name={metric!r}): the evaluator's validation_step "
+                        f"logged {sorted(logged)} on a batch; log {metric!r} in validation_step"
+                    )
+                return float(logged[metric] if metric in logged else out[metric])
+            return self.score([batch])
+        finally:
+            self.user.train(was_training)
+
+    @torch.no_grad()
+    def score(self, batches: Any) -> float:
+        was_training = self.user.training
+        self.user.eval()
+        losses = []
+        for batch in batches:
+            out, _ = self._logged_by("training_step", batch)
+            losses.append(float(out["loss"] if isinstance(out, Mapping) else out))
+        self.user.train(was_training)
+        return -sum(losses) / len(losses)
 
     # -- data parallelism (no-ops in one process) ----------------------------------------------
     @property
@@ -233,13 +314,14 @@ class OneShotModule(lightning.LightningModule):
     def on_validation_epoch_start(self) -> None:
         if self.distributed:  # validate with rank 0's BatchNorm statistics, as DDP would
             broadcast_buffers(self.user)
-        self.prepare_eval()
+        self.algorithm.prepare_eval()
         self._user_call("on_validation_epoch_start")
 
     def on_validation_epoch_end(self) -> None:
         self._user_call("on_validation_epoch_end")
 
     def on_train_epoch_start(self) -> None:
+        self.algorithm.on_epoch_start(self)
         self._user_call("on_train_epoch_start")
 
     def teardown(self, stage: str) -> None:
@@ -253,23 +335,22 @@ class OneShotModule(lightning.LightningModule):
                 group["params"] = [p for p in group["params"] if id(p) not in arch]
         self._n_user_optimizers = len(optimizers)
         self._weights = [p for p in self.user.parameters() if id(p) not in arch and p.requires_grad]
-        return optimizers + self.configure_arch_optimizers()
+        return optimizers + self.algorithm.configure_arch_optimizers()
 
     def _optimizers(self) -> list[Any]:
         found = self.optimizers()
         return list(found) if isinstance(found, (list, tuple)) else [found]
 
-    def weight_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+    def weight_step(self, batch: Any) -> torch.Tensor:
         """One step of the user's optimizers on ``batch`` (backward into the weights only)."""
         optimizers = self._optimizers()[: self._n_user_optimizers]
         for optimizer in optimizers:
             optimizer.zero_grad()
-        loss = self.user_loss(batch, batch_idx)
+        loss = self.user_loss(batch, self._batch_idx)
         self.manual_backward(loss, inputs=self._weights)
         self.sync_gradients(self._weights)
+        self.clip(self._weights)
         for optimizer in optimizers:
-            if self.gradient_clip_val:
-                self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_val)
             optimizer.step()
         for scheduler, interval in self._schedulers:
             if interval == "step":
@@ -288,6 +369,7 @@ class OneShotModule(lightning.LightningModule):
             if isinstance(value, torch.Tensor) and value.numel() == 1:
                 metrics[name] = float(value)
         loss = metrics.pop("train_loss", None)
+        metrics.update(self.algorithm.epoch_metrics())
         self.history.append(EpochLogs(loss, metrics, self.export_probs()))
         if self._reports_here():
             self.report()
@@ -321,7 +403,7 @@ class _Search:
             else self.train
         )
         trainer.fit(self.module, train_dataloaders=loaders, val_dataloaders=self.valid)
-        self.module.after_fit(self.train, self.valid)
+        self.module.algorithm.after_fit(self.module, self.train, self.valid)
         return trainer
 
 
@@ -347,28 +429,21 @@ class LightningOneShotTrainer(BaseOneShotTrainer):
     evaluator's ``Trainer(...)`` (logs under its ``default_root_dir``, else a new temporary
     directory); ``export()`` returns the architecture found. With a DDP strategy the fit is
     data-parallel (see the module's documentation); this object's callbacks hear from rank 0 only,
-    and a :class:`~retiarii.oneshot.experiment.StopSearch` raised by one stops every rank at the
+    and a :class:`~retiarii.oneshot.StopSearch` raised by one stops every rank at the
     end of the epoch (``fit()`` raises it once the search phase is over).
     """
 
     def __init__(self, base_model: tnn.Module, evaluator: Any, strategy: Any) -> None:
-        if not isinstance(evaluator, Lightning):
-            raise TypeError(
-                f"{type(strategy).__name__}() needs a Lightning evaluator (Lightning, "
-                f"Classification, Regression), got {type(evaluator).__name__}; with other "
-                "evaluators use a one-shot trainer (retiarii.oneshot.pytorch)"
-            )
-        if evaluator.datamodule is not None:
-            raise ValueError(
-                f"{type(strategy).__name__}(): evaluators built on a LightningDataModule are not "
-                "supported by one-shot strategies; pass train_dataloaders and val_dataloaders"
-            )
         self.model = base_model
         self.evaluator = evaluator
         self.strategy = strategy
         user = copy.deepcopy(evaluator.module)
         user.set_model(base_model)
-        self.module: OneShotModule = strategy.make_module(user, evaluator)
+        algorithm = strategy.make_algorithm()
+        algorithm.name = f"strategy.{type(strategy).__name__}"
+        if getattr(strategy, "grad_reg_loss_type", None) is not None:  # latency measured on it
+            algorithm.example_input = next(iter(evaluator.train_dataloaders))[0][:1]
+        self.module = OneShotModule(user, algorithm, strategy.gradient_clip_val)
         self.module.owner = self
         self.trainer: lightning.Trainer | None = None
 
