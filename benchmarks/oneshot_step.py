@@ -7,8 +7,8 @@ run the same math on the same batches, side by side in one process, interleaved 
 * darts / darts_unrolled / gumbel_darts: an architecture step on a validation batch (Adam on
   alpha, backward into alpha only; second order: virtual SGD step + finite-difference Hessian)
   and a weight step on a training batch (backward into the weights only, grad clip 5, SGD);
-* enas: a weight step on a controller-sampled path and a REINFORCE controller step (LSTM
-  controller, reward = accuracy, update every 20 samples);
+* enas: per batch, a weight step on a controller-sampled path and a REINFORCE controller sample
+  on a validation batch (LSTM controller, reward = accuracy, update every 20 samples);
 * proxyless: an architecture step with two gated paths per choice and a weight step on one path;
 * spos: a weight step on a uniformly sampled path.
 
@@ -281,24 +281,23 @@ class HandEnas(HandPath):
 
     def epoch(self, train: list[Any], valid: list[Any]) -> None:
         loss_sum = acc_sum = reward_sum = 0.0
-        self.net.train()
-        for trn in train:
+        for step, (trn, (x, y)) in enumerate(zip(train, valid)):
+            self.net.train()
             with torch.no_grad():
                 self.apply(self.sample()[0])
             logits, loss = self.weight_step(*trn, inputs=False)
             acc_sum += accuracy(logits, trn[1])["acc"]
             loss_sum += loss.item()
-        self.net.eval()
-        self.c_opt.zero_grad()
-        for step, (x, y) in enumerate(valid):
             decisions, log_prob, entropy = self.sample()
             self.apply(decisions)
+            self.net.eval()
             with torch.no_grad():
                 logits = self.forward(x)
+            self.net.train()
             reward = accuracy(logits, y)["acc"] + 1e-4 * float(entropy)
             self.baseline = reward if self.baseline is None else self.baseline
             self.baseline = self.baseline * 0.999 + reward * 0.001
-            (-log_prob * (reward - self.baseline) / 20).backward()
+            torch.autograd.backward(-log_prob * (reward - self.baseline) / 20, inputs=self.c_params)
             if (step + 1) % 20 == 0:
                 tnn.utils.clip_grad_norm_(self.c_params, 5.0)
                 self.c_opt.step()
@@ -418,7 +417,7 @@ def build(
 
     def reseed(r: int) -> None:
         torch.manual_seed(r)
-        for side in (trainer, hand):
+        for side in (trainer.algorithm, hand):
             if hasattr(side, "rng"):
                 side.rng = random.Random(r)
 
@@ -440,9 +439,9 @@ def check_same_math(train: list[Any], valid: list[Any]) -> float:
         batch_size=32,
     )
     hand = HandDarts(hand_space, list(trainer.arch_parameters().values()))
-    _, a = trainer.search_step(train[0], valid[0])
+    a = trainer.search_step(train[0], valid[0])
     _, b = hand.step(train[0], valid[0])
-    _, a = trainer.search_step(train[1], valid[1])
+    a = trainer.search_step(train[1], valid[1])
     _, b = hand.step(train[1], valid[1])
     return abs(a.item() - b.item())
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from ...nn.pytorch.choices import InputChoice, LayerChoice
 from ..base import BaseOneShotTrainer, EpochLogs, OneShotCallback
-from ..evolution import EvolutionResult, evolution_search
 from .algorithms import Algorithm, Darts, Enas, GumbelDarts, Proxyless, RandomOneShot
 from .cell import DartsCell, PathSamplingCell
 from .differentiable import (
@@ -83,7 +82,6 @@ __all__ = [
     "Enas",
     "EnasTrainer",
     "EpochLogs",
-    "EvolutionResult",
     "GumbelDarts",
     "GumbelDartsTrainer",
     "GumbelInputChoice",
@@ -117,7 +115,6 @@ __all__ = [
     "SupernetTrainer",
     "Switch",
     "SwitchBoard",
-    "evolution_search",
     "recalibrate_batchnorm",
     "replace_input_choice",
     "replace_layer_choice",

@@ -39,8 +39,8 @@ the trainer's callbacks (the experiment's store). How the ranks are started matt
 
 Other strategies (FSDP, DeepSpeed, model-parallel) are refused: they shard or own the optimizers.
 
-The algorithms are in :mod:`.lightning_modules`. What this does not do: second-order DARTS (use
-:class:`~.darts.DartsTrainer`), evaluators built on a ``LightningDataModule``, or learning-rate
+The algorithms are in :mod:`.algorithms`. What this does not do: evaluators built on a
+``LightningDataModule``, or learning-rate
 schedulers with ``interval='step'`` semantics other than being stepped once per batch.
 """
 
