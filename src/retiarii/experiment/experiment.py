@@ -308,6 +308,15 @@ class RetiariiExperiment:
         headline = headline_metric(self.evaluator)
         run_oneshot(trainer, self.store, space, self._stop, self._previous_duration, headline)
 
+    def sub_state_dict(self, sample: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One-shot experiments, after :meth:`run`: the supernet's trained weights of the subnet
+        ``sample`` (default: the exported architecture) as a ``state_dict`` that loads into the
+        model ``fixed_arch(sample)`` builds."""
+        if self._oneshot_trainer is None:
+            raise RuntimeError("sub_state_dict() needs a one-shot experiment that has run")
+        result: dict[str, Any] = self._oneshot_trainer.sub_state_dict(sample)
+        return result
+
     def close(self) -> None:
         """Release the store (so another process or object can resume this experiment)."""
         if self._dashboard is not None:

@@ -99,6 +99,8 @@ class Algorithm:
 
     #: Whether :meth:`training_step` needs a validation batch along with each training batch.
     needs_validation_batches = True
+    #: The model space made a supernet by :meth:`attach`.
+    model: tnn.Module
 
     def __init__(self, config: Any) -> None:
         self.config = config
@@ -148,6 +150,15 @@ class Algorithm:
         """``{label: {candidate: probability}}`` of the search state."""
         return {}
 
+    def sub_state_dict(self, sample: dict[str, Any] | None = None) -> dict[str, torch.Tensor]:
+        """The ``state_dict`` of the subnet ``sample`` (default: :meth:`export`) with the weights
+        the supernet trained; it loads into the model ``fixed_arch(sample)`` builds."""
+        from ...nn.pytorch.space import ModelSpace
+
+        chosen = self.export() if sample is None else sample
+        frozen = ModelSpace(self.model).freeze(chosen)
+        return {k: v.detach().clone() for k, v in frozen.state_dict().items()}
+
     def state_dict(self) -> dict[str, Any]:
         """Plain state besides tensors of :meth:`modules` and the model (for resume)."""
         return {}
@@ -175,6 +186,7 @@ class Darts(Algorithm):
     fallback_lr = 2.5e-3
 
     def attach(self, model: tnn.Module) -> None:
+        self.model = model
         self.supernet = DifferentiableSupernet(model, gumbel=self.gumbel, trainer=self.name)
 
     def arch_parameters(self) -> list[torch.Tensor]:

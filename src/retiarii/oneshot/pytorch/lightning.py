@@ -488,3 +488,8 @@ class LightningOneShotTrainer(BaseOneShotTrainer):
     def export_probs(self) -> dict[str, dict[str, float]]:
         """``{label: {candidate: probability}}`` of the search state."""
         return self.module.export_probs()
+
+    def sub_state_dict(self, sample: dict[str, Any] | None = None) -> dict[str, torch.Tensor]:
+        """The trained weights of the subnet ``sample`` (default: the export), loadable into
+        ``fixed_arch(sample)``'s model."""
+        return self.module.algorithm.sub_state_dict(sample)

@@ -249,6 +249,11 @@ class SupernetTrainer(BaseOneShotTrainer):
         """``{label: {candidate: probability}}`` of the search state."""
         return self.algorithm.export_probs()
 
+    def sub_state_dict(self, sample: dict[str, Any] | None = None) -> dict[str, torch.Tensor]:
+        """The trained weights of the subnet ``sample`` (default: :meth:`export`), as a
+        ``state_dict`` that loads into ``fixed_arch(sample)``'s model."""
+        return self.algorithm.sub_state_dict(sample)
+
     def arch_parameters(self) -> dict[str, tnn.Parameter]:
         """``{label: alpha}`` (DARTS, GumbelDARTS, ProxylessNAS)."""
         alphas = getattr(self.supernet, "alphas", None)
