@@ -195,7 +195,7 @@ class RetiariiExperiment:
         else:
             self.experiment_dir = config.working_directory() / self.id
             self.experiment_dir.mkdir(parents=True, exist_ok=False)
-        if not self.oneshot:  # a one-shot search is not resumed: nothing to pickle
+        if self.strategy is not None:  # a one-shot *trainer* is not resumed: nothing to pickle
             (self.experiment_dir / _PAYLOAD).write_bytes(
                 cloudpickle.dumps(
                     {
@@ -303,7 +303,9 @@ class RetiariiExperiment:
 
         if port is not None and self._dashboard is None and self._scratch_dir is None:
             self._start_dashboard(port)
-        trainer = oneshot_trainer(self.base_model, self.evaluator, self.strategy)
+        assert self.experiment_dir is not None
+        checkpoints = self.experiment_dir / "oneshot" if self._scratch_dir is None else None
+        trainer = oneshot_trainer(self.base_model, self.evaluator, self.strategy, checkpoints)
         self._oneshot_trainer = trainer
         headline = headline_metric(self.evaluator)
         run_oneshot(trainer, self.store, space, self._stop, self._previous_duration, headline)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from ..oneshot.base import BaseOneShotTrainer, EpochLogs, OneShotCallback, StopSearch
@@ -64,15 +65,20 @@ def check_oneshot_evaluator(strategy: Any, evaluator: Any) -> None:
         )
 
 
-def oneshot_trainer(base_model: Any, evaluator: Any, strategy: Any) -> BaseOneShotTrainer:
+def oneshot_trainer(
+    base_model: Any, evaluator: Any, strategy: Any, checkpoint_dir: Path | None = None
+) -> BaseOneShotTrainer:
     """What runs the search: ``evaluator`` itself (a one-shot trainer), or the Lightning driver
-    of ``strategy`` on a copy of the evaluator's module (``base_model`` becomes the supernet)."""
+    of ``strategy`` on a copy of the evaluator's module (``base_model`` becomes the supernet),
+    checkpointing every epoch into ``checkpoint_dir`` and resuming from its ``last.ckpt``."""
     if strategy is None:
         assert isinstance(evaluator, BaseOneShotTrainer)
         return evaluator
     from ..oneshot.pytorch.lightning import LightningOneShotTrainer
 
-    return LightningOneShotTrainer(base_model, evaluator, strategy)
+    trainer = LightningOneShotTrainer(base_model, evaluator, strategy)
+    trainer.checkpoint_dir = checkpoint_dir
+    return trainer
 
 
 def headline_metric(evaluator: Any) -> str | None:

@@ -189,6 +189,10 @@ class Darts(Algorithm):
         self.model = model
         self.supernet = DifferentiableSupernet(model, gumbel=self.gumbel, trainer=self.name)
 
+    def modules(self) -> dict[str, tnn.Module]:
+        # Every alpha, also those of value choices and Repeat depths, which no module holds.
+        return {"alphas": tnn.ParameterList(self.supernet.arch_parameters())}
+
     def arch_parameters(self) -> list[torch.Tensor]:
         return list(self.supernet.arch_parameters())
 
@@ -407,11 +411,15 @@ class Proxyless(Algorithm):
         return self.supernet.export_probs()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rng": self.rng.getstate()}
+        latencies = {k: v.tolist() for k, v in self.supernet.latencies.items()}
+        return {"rng": self.rng.getstate(), "latency": (latencies, self.supernet.base_latency)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         version, internal, gauss = state["rng"]
         self.rng.setstate((version, tuple(internal), gauss))
+        latencies, base = state["latency"]
+        if latencies:  # the table measured before, not a new (noisy) measurement
+            self.supernet.set_latencies(latencies, base)
 
 
 # -- path sampling: ENAS and SPOS ---------------------------------------------------------------------

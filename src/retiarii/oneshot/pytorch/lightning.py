@@ -49,13 +49,16 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import random
 import tempfile
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import lightning
 import torch
 import torch.nn as tnn
+from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.utilities import CombinedLoader
 
 from ...evaluator.pytorch.lightning import LightningModule
@@ -137,7 +140,7 @@ class OneShotModule(lightning.LightningModule):
         self._schedulers: list[tuple[Any, str]] = []
         self._weights: list[tnn.Parameter] = []
         self._batch_idx = 0
-        self._step_logs: dict[str, list[float]] = {}
+        self._pending_schedulers: list[dict[str, Any]] = []
 
     @property
     def needs_validation_batches(self) -> bool:
@@ -161,6 +164,32 @@ class OneShotModule(lightning.LightningModule):
     def set_extra_state(self, state: Any) -> None:
         self.history = [EpochLogs(**logs) for logs in state["history"]]
         self.stop_requested = bool(state["stop_requested"])
+
+    # -- resume ---------------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Besides Lightning's (weights, architecture parameters, optimizers, loops): the random
+        generators, the algorithm's own state and the schedulers, so a resumed search continues
+        exactly (same data order, same paths)."""
+        checkpoint["retiarii"] = {
+            "torch_rng": torch.get_rng_state(),
+            "python_rng": random.getstate(),
+            "algorithm": self.algorithm.state_dict(),
+            "schedulers": [s.state_dict() for s, _ in self._schedulers],
+            "epochs": len(self.history),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("retiarii")
+        if state is None:
+            return
+        # Before Lightning makes the first resumed epoch's data iterator (its sanity check, in
+        # between, restores the generators it uses).
+        torch.set_rng_state(state["torch_rng"])
+        version, internal, gauss = state["python_rng"]
+        random.setstate((version, tuple(internal), gauss))
+        self.algorithm.load_state_dict(state["algorithm"])
+        self._pending_schedulers = state["schedulers"]
+        self.reported = int(state["epochs"])  # the store has these epochs already
 
     # -- the algorithm -------------------------------------------------------------------------
     def arch_parameters(self) -> list[torch.Tensor]:
@@ -337,6 +366,11 @@ class OneShotModule(lightning.LightningModule):
         self._weights = [p for p in self.user.parameters() if id(p) not in arch and p.requires_grad]
         return optimizers + self.algorithm.configure_arch_optimizers()
 
+    def on_train_start(self) -> None:
+        for (scheduler, _), state in zip(self._schedulers, self._pending_schedulers):
+            scheduler.load_state_dict(state)  # restored from a checkpoint
+        self._pending_schedulers = []
+
     def _optimizers(self) -> list[Any]:
         found = self.optimizers()
         return list(found) if isinstance(found, (list, tuple)) else [found]
@@ -385,15 +419,38 @@ class OneShotModule(lightning.LightningModule):
 
 
 # -- as a one-shot trainer -----------------------------------------------------------------------
+class _EpochCheckpoint(Checkpoint):
+    """Saves the whole search at the end of every training epoch, atomically, to ``path`` (a
+    ``Checkpoint``, so Lightning calls it after the module's ``on_train_epoch_end``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_train_epoch_end(self, trainer: lightning.Trainer, pl_module: Any) -> None:
+        if trainer.sanity_checking:
+            return
+        partial = self.path.with_suffix(".partial")
+        trainer.save_checkpoint(partial)  # every rank takes part; rank 0 writes
+        if trainer.global_rank == 0:
+            os.replace(partial, self.path)
+
+
 class _Search:
     """Fitting ``module`` with a trainer built from ``recipe``, then its search phase: what every
     rank of a search runs (cloudpickled to the ranks :class:`RankProcesses` starts)."""
 
     def __init__(
-        self, module: OneShotModule, recipe: Any, root_dir: str, train: Any, valid: Any
+        self,
+        module: OneShotModule,
+        recipe: Any,
+        root_dir: str,
+        train: Any,
+        valid: Any,
+        ckpt_path: str | None = None,
     ) -> None:
         self.module, self.recipe, self.root_dir = module, recipe, root_dir
         self.train, self.valid = train, valid
+        self.ckpt_path = ckpt_path
 
     def run(self, trainer: lightning.Trainer | None = None) -> lightning.Trainer:
         trainer = trainer if trainer is not None else self.recipe.build(self.root_dir)
@@ -402,7 +459,12 @@ class _Search:
             if self.module.needs_validation_batches
             else self.train
         )
-        trainer.fit(self.module, train_dataloaders=loaders, val_dataloaders=self.valid)
+        trainer.fit(
+            self.module,
+            train_dataloaders=loaders,
+            val_dataloaders=self.valid,
+            ckpt_path=self.ckpt_path,
+        )
         self.module.algorithm.after_fit(self.module, self.train, self.valid)
         return trainer
 
@@ -446,6 +508,8 @@ class LightningOneShotTrainer(BaseOneShotTrainer):
         self.module = OneShotModule(user, algorithm, strategy.gradient_clip_val)
         self.module.owner = self
         self.trainer: lightning.Trainer | None = None
+        #: Where to checkpoint the search at the end of every epoch (and resume from), if set.
+        self.checkpoint_dir: Path | None = None
 
     def _root_dir(self) -> str:
         given = self.evaluator.trainer.kwargs.get("default_root_dir")
@@ -459,14 +523,19 @@ class LightningOneShotTrainer(BaseOneShotTrainer):
     def fit(self) -> None:
         self.notify("on_fit_start")
         name = type(self.strategy).__name__
+        last = self.checkpoint_dir / "last.ckpt" if self.checkpoint_dir is not None else None
         search = _Search(
             self.module,
             self.evaluator.trainer,
             self._root_dir(),
             self.evaluator.train_dataloaders,
             self.evaluator.val_dataloaders,
+            str(last) if last is not None and last.is_file() else None,
         )
-        self.trainer = search.recipe.build(search.root_dir)
+        built: lightning.Trainer = search.recipe.build(search.root_dir)
+        self.trainer = built
+        if self.checkpoint_dir is not None:
+            built.callbacks.append(_EpochCheckpoint(self.checkpoint_dir / "last.ckpt"))
         check_strategy(self.trainer, name)
         with process_state():
             if launches_script(self.trainer):
