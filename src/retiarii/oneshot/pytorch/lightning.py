@@ -524,18 +524,22 @@ class LightningOneShotTrainer(BaseOneShotTrainer):
         self.notify("on_fit_start")
         name = type(self.strategy).__name__
         last = self.checkpoint_dir / "last.ckpt" if self.checkpoint_dir is not None else None
+        recipe = self.evaluator.trainer
+        if self.checkpoint_dir is not None:  # the evaluator's Trainer(...) plus our checkpoints
+            kwargs = dict(recipe.kwargs)
+            callbacks = kwargs.get("callbacks") or []
+            callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+            kwargs["callbacks"] = [*callbacks, _EpochCheckpoint(self.checkpoint_dir / "last.ckpt")]
+            recipe = type(recipe)(**kwargs)
         search = _Search(
             self.module,
-            self.evaluator.trainer,
+            recipe,
             self._root_dir(),
             self.evaluator.train_dataloaders,
             self.evaluator.val_dataloaders,
             str(last) if last is not None and last.is_file() else None,
         )
-        built: lightning.Trainer = search.recipe.build(search.root_dir)
-        self.trainer = built
-        if self.checkpoint_dir is not None:
-            built.callbacks.append(_EpochCheckpoint(self.checkpoint_dir / "last.ckpt"))
+        self.trainer = search.recipe.build(search.root_dir)
         check_strategy(self.trainer, name)
         with process_state():
             if launches_script(self.trainer):
