@@ -73,7 +73,8 @@ def test_architecture_parameters_stay_out_of_the_weight_optimizer(home):
 
     evaluator = classification(home, epochs=1)
     module = LightningOneShotTrainer(UsefulOrZero(), evaluator, strategy.DARTS()).module
-    [weights, arch] = module.configure_optimizers()
+    [weights, arch], schedulers = module.configure_optimizers()
+    assert schedulers == []
     alphas = {id(p) for p in module.arch_parameters()}
     assert alphas and alphas == {id(p) for g in arch.param_groups for p in g["params"]}
     assert not alphas & {id(p) for g in weights.param_groups for p in g["params"]}

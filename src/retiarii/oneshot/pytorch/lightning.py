@@ -76,32 +76,29 @@ from .distributed import (
 __all__ = ["LightningOneShotTrainer", "OneShotModule"]
 
 
-def _split_optimizers(config: Any) -> tuple[list[torch.optim.Optimizer], list[tuple[Any, str]]]:
-    """``configure_optimizers()``'s result as (optimizers, [(scheduler, interval)])."""
+def _split_optimizers(config: Any) -> tuple[list[torch.optim.Optimizer], list[Any]]:
+    """``configure_optimizers()``'s result (any form Lightning accepts) as its optimizers and its
+    schedulers (each as given: a scheduler, or a dict with ``scheduler``, ``interval``,
+    ``frequency``, ``monitor`` ...), for Lightning to parse once the algorithm's optimizers are
+    appended."""
     if config is None:
         raise ValueError("the evaluator's configure_optimizers() returned no optimizer")
     if isinstance(config, torch.optim.Optimizer):
         return [config], []
     if isinstance(config, Mapping):
         scheduler = config.get("lr_scheduler")
-        schedulers = []
-        if scheduler is not None:
-            if isinstance(scheduler, Mapping):
-                schedulers.append((scheduler["scheduler"], scheduler.get("interval", "epoch")))
-            else:
-                schedulers.append((scheduler, "epoch"))
-        return [config["optimizer"]], schedulers
+        if isinstance(scheduler, Mapping) and "monitor" not in scheduler and "monitor" in config:
+            scheduler = {**scheduler, "monitor": config["monitor"]}
+        elif scheduler is not None and not isinstance(scheduler, Mapping) and "monitor" in config:
+            scheduler = {"scheduler": scheduler, "monitor": config["monitor"]}
+        return [config["optimizer"]], [] if scheduler is None else [scheduler]
     if (
         isinstance(config, (list, tuple))
         and len(config) == 2
         and isinstance(config[0], (list, tuple))
     ):
         optimizers, _ = _split_optimizers(list(config[0]))
-        schedulers = [
-            (s["scheduler"], s.get("interval", "epoch")) if isinstance(s, Mapping) else (s, "epoch")
-            for s in config[1]
-        ]
-        return optimizers, schedulers
+        return optimizers, list(config[1])
     if isinstance(config, (list, tuple)):
         optimizers, schedulers = [], []
         for item in config:
@@ -137,10 +134,12 @@ class OneShotModule(lightning.LightningModule):
         self.stop_requested = False
         self._home = os.getpid()  # the process whose callbacks (and store) the owner holds
         self._n_user_optimizers = 0
-        self._schedulers: list[tuple[Any, str]] = []
         self._weights: list[tnn.Parameter] = []
+        self._monitors: dict[int, dict[str, Any]] = {}
         self._batch_idx = 0
-        self._pending_schedulers: list[dict[str, Any]] = []
+        # The user's self.log / self.log_dict log through this module (the one Lightning runs).
+        user.log = self.log  # type: ignore[method-assign]
+        user.log_dict = self.log_dict  # type: ignore[method-assign]
 
     @property
     def needs_validation_batches(self) -> bool:
@@ -174,7 +173,6 @@ class OneShotModule(lightning.LightningModule):
             "torch_rng": torch.get_rng_state(),
             "python_rng": random.getstate(),
             "algorithm": self.algorithm.state_dict(),
-            "schedulers": [s.state_dict() for s, _ in self._schedulers],
             "epochs": len(self.history),
         }
 
@@ -188,7 +186,6 @@ class OneShotModule(lightning.LightningModule):
         version, internal, gauss = state["python_rng"]
         random.setstate((version, tuple(internal), gauss))
         self.algorithm.load_state_dict(state["algorithm"])
-        self._pending_schedulers = state["schedulers"]
         self.reported = int(state["epochs"])  # the store has these epochs already
 
     # -- the algorithm -------------------------------------------------------------------------
@@ -206,6 +203,7 @@ class OneShotModule(lightning.LightningModule):
 
     def on_fit_start(self) -> None:
         self.algorithm.on_fit_start(self)
+        self.user.on_fit_start()
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         self._batch_idx = batch_idx
@@ -247,11 +245,16 @@ class OneShotModule(lightning.LightningModule):
         def capture(name: str, value: Any, *args: Any, **kwargs: Any) -> None:
             logged[name] = float(value)
 
+        def capture_dict(values: Mapping[str, Any], *args: Any, **kwargs: Any) -> None:
+            logged.update({name: float(value) for name, value in values.items()})
+
+        saved = self.user.log, self.user.log_dict
         self.user.log = capture  # type: ignore[method-assign]
+        self.user.log_dict = capture_dict  # type: ignore[method-assign,assignment]
         try:
-            out = self._user_call(hook, batch, self._batch_idx)
+            out = getattr(self.user, hook)(batch, self._batch_idx)
         finally:
-            del self.user.log
+            self.user.log, self.user.log_dict = saved  # type: ignore[method-assign]
         return out, logged
 
     @torch.no_grad()
@@ -289,7 +292,10 @@ class OneShotModule(lightning.LightningModule):
     @property
     def distributed(self) -> bool:
         """Whether this search runs on several processes."""
-        return self._trainer is not None and self.trainer.world_size > 1
+        try:
+            return self.trainer.world_size > 1
+        except RuntimeError:  # not attached to a Trainer (yet)
+            return False
 
     def sync_gradients(self, params: Iterable[torch.Tensor]) -> None:
         """Average the gradients of ``params`` over the ranks (before an optimizer step)."""
@@ -324,13 +330,9 @@ class OneShotModule(lightning.LightningModule):
                 self.stop_requested = True
 
     # -- the user's module ---------------------------------------------------------------------
-    def _user_call(self, hook: str, *args: Any) -> Any:
-        self.user._current_fx_name = self._current_fx_name
-        return getattr(self.user, hook)(*args)
-
     def user_loss(self, batch: Any, batch_idx: int) -> torch.Tensor:
         """The loss of ``batch``: what the user's ``training_step`` returns."""
-        out = self._user_call("training_step", batch, batch_idx)
+        out: Any = self.user.training_step(batch, batch_idx)
         loss: torch.Tensor = out["loss"] if isinstance(out, Mapping) else out
         return loss
 
@@ -338,42 +340,80 @@ class OneShotModule(lightning.LightningModule):
         return self.user(*args, **kwargs)
 
     def validation_step(self, batch: Any, batch_idx: int) -> Any:
-        return self._user_call("validation_step", batch, batch_idx)
+        return self.user.validation_step(batch, batch_idx)
 
     def on_validation_epoch_start(self) -> None:
         if self.distributed:  # validate with rank 0's BatchNorm statistics, as DDP would
             broadcast_buffers(self.user)
         self.algorithm.prepare_eval()
-        self._user_call("on_validation_epoch_start")
-
-    def on_validation_epoch_end(self) -> None:
-        self._user_call("on_validation_epoch_end")
+        self.user.on_validation_epoch_start()
 
     def on_train_epoch_start(self) -> None:
         self.algorithm.on_epoch_start(self)
-        self._user_call("on_train_epoch_start")
+        self.user.on_train_epoch_start()
 
-    def teardown(self, stage: str) -> None:
-        self.user.teardown(stage)
+    def _user_batch(self, batch: Any) -> Any:
+        return batch["train"] if self.algorithm.needs_validation_batches else batch
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> Any:
+        return self.user.on_train_batch_start(self._user_batch(batch), batch_idx)
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.user.on_train_batch_end(outputs, self._user_batch(batch), batch_idx)
 
     def configure_optimizers(self) -> Any:
-        optimizers, self._schedulers = _split_optimizers(self.user.configure_optimizers())
+        """The user's ``configure_optimizers`` (any form Lightning accepts; architecture parameters
+        removed from its optimizers), then the algorithm's optimizers; Lightning parses it."""
+        optimizers, schedulers = _split_optimizers(self.user.configure_optimizers())
         arch = {id(p) for p in self.arch_parameters()}
         for optimizer in optimizers:  # the user's optimizers see self.parameters(): drop alpha
             for group in optimizer.param_groups:
                 group["params"] = [p for p in group["params"] if id(p) not in arch]
         self._n_user_optimizers = len(optimizers)
         self._weights = [p for p in self.user.parameters() if id(p) not in arch and p.requires_grad]
-        return optimizers + self.algorithm.configure_arch_optimizers()
-
-    def on_train_start(self) -> None:
-        for (scheduler, _), state in zip(self._schedulers, self._pending_schedulers):
-            scheduler.load_state_dict(state)  # restored from a checkpoint
-        self._pending_schedulers = []
+        # Lightning ignores `monitor` and `strict` under manual optimisation: keep them here.
+        self._monitors = {}
+        given = []
+        for config in schedulers:
+            if isinstance(config, Mapping):
+                own = {k: config[k] for k in ("monitor", "strict") if k in config}
+                self._monitors[id(config["scheduler"])] = own
+                config = {k: v for k, v in config.items() if k not in ("monitor", "strict")}
+            given.append(config)
+        return optimizers + self.algorithm.configure_arch_optimizers(), given
 
     def _optimizers(self) -> list[Any]:
         found = self.optimizers()
         return list(found) if isinstance(found, (list, tuple)) else [found]
+
+    def _step_schedulers(self, interval: str, count: int, plateau: bool = False) -> None:
+        """Step the user's schedulers of ``interval`` due at the ``count``-th batch or epoch,
+        as Lightning's automatic optimisation would: ``ReduceLROnPlateau`` (with its monitor)
+        only when ``plateau``, the others only when not."""
+        for config in self.trainer.lr_scheduler_configs:
+            scheduler: Any = config.scheduler
+            is_plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+            if config.interval != interval or count % config.frequency or is_plateau != plateau:
+                continue
+            if not is_plateau:
+                scheduler.step()
+                continue
+            own = self._monitors.get(id(scheduler), {})
+            monitor = own.get("monitor")
+            if monitor is None:
+                raise ValueError(
+                    "configure_optimizers: ReduceLROnPlateau needs a 'monitor' (return "
+                    "{'optimizer': ..., 'lr_scheduler': ..., 'monitor': 'val_loss'})"
+                )
+            value = self.trainer.callback_metrics.get(monitor)
+            if value is None:
+                if own.get("strict", True):
+                    raise KeyError(
+                        f"ReduceLROnPlateau conditioned on {monitor!r}, which is not logged; "
+                        f"logged: {sorted(self.trainer.callback_metrics)}"
+                    )
+                continue
+            scheduler.step(value)
 
     def weight_step(self, batch: Any) -> torch.Tensor:
         """One step of the user's optimizers on ``batch`` (backward into the weights only)."""
@@ -386,16 +426,15 @@ class OneShotModule(lightning.LightningModule):
         self.clip(self._weights)
         for optimizer in optimizers:
             optimizer.step()
-        for scheduler, interval in self._schedulers:
-            if interval == "step":
-                scheduler.step()
+        self._step_schedulers("step", self._batch_idx + 1)
+        self._step_schedulers("step", self._batch_idx + 1, plateau=True)
         return loss
 
     def on_train_epoch_end(self) -> None:
-        for scheduler, interval in self._schedulers:
-            if interval != "step":
-                scheduler.step()
-        self._user_call("on_train_epoch_end")
+        # As Lightning: epoch schedulers step before this hook, plateau schedulers after it.
+        self._step_schedulers("epoch", self.current_epoch + 1)
+        self.user.on_train_epoch_end()
+        self._step_schedulers("epoch", self.current_epoch + 1, plateau=True)
         if self.trainer.sanity_checking:
             return
         metrics: dict[str, float] = {}
@@ -416,6 +455,27 @@ class OneShotModule(lightning.LightningModule):
     def on_train_end(self) -> None:
         if self.distributed:
             broadcast_buffers(self.user)
+        self.user.on_train_end()
+
+    def setup(self, stage: str) -> None:
+        self.user.setup(stage)
+
+    def teardown(self, stage: str) -> None:
+        self.user.teardown(stage)
+
+    def on_fit_end(self) -> None:
+        self.user.on_fit_end()
+
+    def on_train_start(self) -> None:
+        self.user.on_train_start()
+
+    def on_validation_epoch_end(self) -> None:
+        self.user.on_validation_epoch_end()
+
+    def on_validation_batch_end(
+        self, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        self.user.on_validation_batch_end(outputs, batch, batch_idx, dataloader_idx)
 
 
 # -- as a one-shot trainer -----------------------------------------------------------------------
@@ -530,6 +590,7 @@ class LightningOneShotTrainer(BaseOneShotTrainer):
             callbacks = kwargs.get("callbacks") or []
             callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
             kwargs["callbacks"] = [*callbacks, _EpochCheckpoint(self.checkpoint_dir / "last.ckpt")]
+            kwargs["enable_checkpointing"] = True  # ours; Lightning adds no default one then
             recipe = type(recipe)(**kwargs)
         search = _Search(
             self.module,
