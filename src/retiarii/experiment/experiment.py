@@ -304,7 +304,8 @@ class RetiariiExperiment:
         if port is not None and self._dashboard is None and self._scratch_dir is None:
             self._start_dashboard(port)
         assert self.experiment_dir is not None
-        checkpoints = self.experiment_dir / "oneshot" if self._scratch_dir is None else None
+        # Every rank checkpoints (saving is collective); only global rank 0's directory is kept.
+        checkpoints = self.experiment_dir / "oneshot"
         trainer = oneshot_trainer(self.base_model, self.evaluator, self.strategy, checkpoints)
         self._oneshot_trainer = trainer
         headline = headline_metric(self.evaluator)
