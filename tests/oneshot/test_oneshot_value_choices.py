@@ -103,7 +103,16 @@ def test_a_kernel_size_choice_mixes_zero_padded_kernels():
     mixed_kernel = kernel[0] * centre + kernel[1] * weight
     mixed_width = width[0] * mask4 + width[1]
     expected = F.conv2d(x, mixed_kernel * mixed_width, bias * mixed_width.view(-1), padding=1)
+    assert conv._shared  # one convolution with the mixed kernel, not one per configuration
     torch.testing.assert_close(conv(x), expected)
+    conv._shared = False  # mixing the outputs of every configuration gives the same
+    torch.testing.assert_close(conv(x), expected)
+    fc = model.fc
+    assert isinstance(fc, MixedSliced) and fc._shared
+    h = torch.randn(2, 8)
+    fast = fc(h)
+    fc._shared = False
+    torch.testing.assert_close(fc(h), fast)
 
 
 def test_proxyless_refuses_value_choices_naming_the_label():

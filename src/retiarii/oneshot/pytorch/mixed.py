@@ -69,8 +69,43 @@ def _mix(outputs: list[torch.Tensor], weights: list[torch.Tensor]) -> torch.Tens
     return out
 
 
+def _masks(layer: SlicedLayer, configs: list[Any]) -> tuple[list[torch.Tensor], Any] | None:
+    """For a Linear or a convolution whose configurations differ only in their slice of the
+    weights (widths, a centred kernel with matching padding): per configuration the 0/1 mask of
+    its slice in the largest weight, and the arguments of the one call that runs the mixed
+    weights. None when the configurations cannot share one call."""
+    weight = getattr(layer, "weight", None)
+    if isinstance(layer, SlicedLinear) and weight is not None:
+        masks = []
+        for out, inp in configs:
+            mask = torch.zeros(weight.shape, dtype=torch.bool)
+            mask[:out, :inp] = True
+            masks.append(mask)
+        return masks, None
+    if not isinstance(layer, SlicedConv) or weight is None:
+        return None
+    calls, masks = set(), []
+    for index, _, stride, padding, dilation, groups, mode, pad_input in configs:
+        if isinstance(padding, str) or pad_input is not None or mode != "zeros":
+            return None
+        # the offset of the kernel's centre: the same for every configuration, or no sharing
+        offset = tuple(p + c.start * d for p, c, d in zip(padding, index[2:], dilation))
+        if any(o < 0 for o in offset):
+            return None
+        calls.add((stride, offset, dilation, groups))
+        mask = torch.zeros(weight.shape, dtype=torch.bool)
+        mask[index] = True
+        masks.append(mask)
+    return (masks, calls.pop()) if len(calls) == 1 else None
+
+
 class MixedSliced(tnn.Module):
-    """A weight-sliced layer whose configurations are mixed by the labels' weights."""
+    """A weight-sliced layer whose configurations are mixed by the labels' weights.
+
+    A Linear or convolution whose configurations differ only in their slice of the weights runs
+    once, with the mixed masked weights ``sum_c w(c) (mask_c * W)`` (equal to mixing the
+    outputs); other layers run once per configuration.
+    """
 
     _retiarii_walk_children = False
 
@@ -80,25 +115,57 @@ class MixedSliced(tnn.Module):
         self._weights = weights
         self._switches = sliced._resolve.switches
         self._combos = list(itertools.product(*(range(s.size) for s in self._switches)))
+        configs = [self._config(combo) for combo in self._combos]
+        shared = _masks(sliced, configs)
+        self._call: Any = None
+        if shared is not None:
+            masks, self._call = shared
+            self.register_buffer("_masks", torch.stack(masks).float(), persistent=False)
+            out_masks = [m.flatten(1).any(1) for m in masks]
+            self.register_buffer("_out_masks", torch.stack(out_masks).float(), persistent=False)
+        self._shared = shared is not None
+
+    def _config(self, combo: tuple[int, ...]) -> Any:
+        saved = [s.active for s in self._switches]
+        try:
+            for switch, active in zip(self._switches, combo):
+                switch.active = active
+            return self.sliced._resolve()
+        finally:
+            for switch, active in zip(self._switches, saved):
+                switch.active = active
+
+    def _combo_weights(self) -> torch.Tensor:
+        per_label = [self._weights(s.label, s.size) for s in self._switches]
+        joint = per_label[0]
+        for w in per_label[1:]:
+            joint = (joint[:, None] * w[None, :]).flatten()
+        return joint  # in the order of itertools.product, like self._combos
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        per_label = [self._weights(s.label, s.size) for s in self._switches]
+        weights = self._combo_weights()
+        if self._shared:
+            layer: Any = self.sliced
+            w = torch.tensordot(weights, self._masks, 1) * layer.weight
+            b = None
+            if layer.bias is not None:
+                b = torch.tensordot(weights, self._out_masks, 1) * layer.bias
+            if self._call is None:
+                return F.linear(x, w, b)
+            stride, padding, dilation, groups = self._call
+            return layer._conv(x, w, b, stride, padding, dilation, groups)  # type: ignore[no-any-return]
         saved = [s.active for s in self._switches]
-        outputs, weights = [], []
+        outputs = []
         try:
             for combo in self._combos:
-                weight = per_label[0][combo[0]]
-                for j in range(1, len(combo)):
-                    weight = weight * per_label[j][combo[j]]
                 for switch, active in zip(self._switches, combo):
                     switch.active = active
                 config = self.sliced._resolve()
                 outputs.append(self.sliced(_fit_input(self.sliced, x, config)))
-                weights.append(weight)
         finally:
             for switch, active in zip(self._switches, saved):
                 switch.active = active
-        return _mix(outputs, weights)
+        return _mix(outputs, list(weights.unbind()))
 
     def _retiarii_decisions(self) -> Iterable[Choice]:
         return self.sliced._retiarii_decisions()
