@@ -153,7 +153,7 @@ class MixedSliced(tnn.Module):
             if self._call is None:
                 return F.linear(x, w, b)
             stride, padding, dilation, groups = self._call
-            return layer._conv(x, w, b, stride, padding, dilation, groups)  # type: ignore[no-any-return]
+            return layer._conv(x, w, b, stride, padding, dilation, groups)
         saved = [s.active for s in self._switches]
         outputs = []
         try:
