@@ -10,7 +10,9 @@ run the same math on the same batches, side by side in one process, interleaved 
 * enas: per batch, a weight step on a controller-sampled path and a REINFORCE controller sample
   on a validation batch (LSTM controller, reward = accuracy, update every 20 samples);
 * proxyless: an architecture step with two gated paths per choice and a weight step on one path;
-* spos: a weight step on a uniformly sampled path.
+* spos: a weight step on a uniformly sampled path;
+* darts_kernels: first-order DARTS on ``KernelSpace`` (4 convolutions whose kernel size, 3 or 5,
+  is a value choice), against the hand-written mixed zero-padded kernels.
 
 The trainer side is ``trainer.train_epoch`` over in-memory batches (so it includes everything a
 real epoch does per step: device moves, metrics, meters); the hand side computes the same
@@ -37,6 +39,8 @@ import torch
 import torch.nn as tnn
 import torch.nn.functional as F
 
+import retiarii.nn.pytorch as nn
+from retiarii import model_wrapper
 from retiarii.oneshot.pytorch import (
     DartsTrainer,
     EnasTrainer,
@@ -47,11 +51,22 @@ from retiarii.oneshot.pytorch import (
 
 try:
     from _common import machine_line, write_results
-    from oneshot_common import BenchSpace, HandSupernet, accuracy, batches, dataset, threads
+    from oneshot_common import (
+        NODES,
+        BenchSpace,
+        C,
+        HandSupernet,
+        accuracy,
+        batches,
+        dataset,
+        threads,
+    )
 except ImportError:  # run as a module
     from benchmarks._common import machine_line, write_results
     from benchmarks.oneshot_common import (
+        NODES,
         BenchSpace,
+        C,
         HandSupernet,
         accuracy,
         batches,
@@ -368,6 +383,56 @@ class HandProxyless(Hand):
         return self.weight_step(*trn, clip=0.0)
 
 
+# -- value choices: kernel sizes mixed as zero-padded kernels ----------------------------------------
+@model_wrapper
+class KernelSpace(nn.Module):
+    """A stem and ``NODES`` convolutions whose kernel sizes (3 or 5) are value choices."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, C, 3, padding=1)
+        kernels = [nn.ValueChoice([3, 5], label=f"k{i}") for i in range(NODES)]
+        self.convs = nn.ModuleList(nn.Conv2d(C, C, k, padding=k // 2) for k in kernels)
+        self.head = nn.Linear(C, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for conv in self.convs:
+            x = F.relu(conv(x))
+        return self.head(x.mean((2, 3)))
+
+
+class HandKernels(Hand):
+    """First-order DARTS on ``KernelSpace`` written by hand: each convolution runs once with
+    ``p3 * pad(centre 3x3 of W) + p5 * W``."""
+
+    def __init__(self, space: KernelSpace, alphas: list[torch.Tensor]) -> None:
+        space = copy.deepcopy(space)
+        self.stem, self.head = space.stem, space.head
+        self.convs = [(c.weight, c.bias) for c in space.convs]
+        self.weights = [p for p in space.parameters() if p.requires_grad]
+        self.w_opt = weight_optimizer(self.weights)
+        self.alphas = [tnn.Parameter(a.detach().clone()) for a in alphas]
+        self.a_opt = torch.optim.Adam(self.alphas, 3e-4, betas=(0.5, 0.999), weight_decay=1e-3)
+        self.centre = torch.zeros(1, 1, 5, 5)
+        self.centre[..., 1:4, 1:4] = 1.0
+        self.net = space
+
+    def forward(self, x: torch.Tensor) -> Any:
+        x = self.stem(x)
+        for (w, b), a in zip(self.convs, self.alphas):
+            p = F.softmax(a, -1)
+            x = F.relu(F.conv2d(x, (p[0] * self.centre + p[1]) * w, b, padding=2))
+        return self.head(x.mean((2, 3)))
+
+    def step(self, trn: Any, val: Any) -> Any:
+        self.a_opt.zero_grad()
+        loss = F.cross_entropy(self.forward(val[0]), val[1])
+        torch.autograd.backward(loss, inputs=self.alphas)
+        self.a_opt.step()
+        return self.weight_step(*trn)
+
+
 # -- the pairs ---------------------------------------------------------------------------------------
 def build(
     name: str, train: list[Any], valid: list[Any]
@@ -391,6 +456,12 @@ def build(
             unrolled=name == "darts_unrolled",
             tau=1.0 if name == "gumbel_darts" else None,
         )
+    elif name == "darts_kernels":
+        space = KernelSpace()
+        hand_space = copy.deepcopy(space)
+        opt = weight_optimizer(space.parameters())
+        trainer = DartsTrainer(space, loss, accuracy, opt, 1, dataset(), batch_size=32)
+        hand = HandKernels(hand_space, list(trainer.arch_parameters().values()))
     elif name == "enas":
         trainer = EnasTrainer(
             space,
@@ -452,7 +523,9 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=10, help="steps per timed epoch")
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--only", default="darts,darts_unrolled,gumbel_darts,enas,proxyless,spos")
+    parser.add_argument(
+        "--only", default="darts,darts_unrolled,gumbel_darts,darts_kernels,enas,proxyless,spos"
+    )
     args = parser.parse_args()
     n_threads = threads()
     train, valid = batches(args.steps, seed=1), batches(args.steps, seed=2)
