@@ -48,10 +48,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import os
 import random
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -238,8 +239,11 @@ class OneShotModule(lightning.LightningModule):
     def weights(self) -> list[tnn.Parameter]:
         return list(self._weights)
 
-    def _logged_by(self, hook: str, batch: Any) -> tuple[Any, dict[str, float]]:
-        """Call the user's ``hook`` on ``batch``, capturing what it logs instead of logging it."""
+    def _logged_by(self, call: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
+        """``call()`` (of the user's module), capturing what it logs instead of logging it and
+        what it reports instead of reporting it."""
+        from ...reporting import trial_reporter
+
         logged: dict[str, float] = {}
 
         def capture(name: str, value: Any, *args: Any, **kwargs: Any) -> None:
@@ -252,7 +256,8 @@ class OneShotModule(lightning.LightningModule):
         self.user.log = capture  # type: ignore[method-assign]
         self.user.log_dict = capture_dict  # type: ignore[method-assign,assignment]
         try:
-            out = getattr(self.user, hook)(batch, self._batch_idx)
+            with trial_reporter(_Discard()):
+                out = call()
         finally:
             self.user.log, self.user.log_dict = saved  # type: ignore[method-assign]
         return out, logged
@@ -265,15 +270,19 @@ class OneShotModule(lightning.LightningModule):
             if function is not None:
                 x, y = batch
                 return float(function(self.user(x), y))
-            if metric is not None:
-                out, logged = self._logged_by("validation_step", batch)
-                if metric not in logged and not (isinstance(out, Mapping) and metric in out):
-                    raise KeyError(
-                        f"ENAS(reward_metric_name={metric!r}): the evaluator's validation_step "
-                        f"logged {sorted(logged)} on a batch; log {metric!r} in validation_step"
-                    )
-                return float(logged[metric] if metric in logged else out[metric])
-            return self.score([batch])
+            if metric is None:
+                return self.score([batch])
+            out, logged = self._logged_by(lambda: self.user.validation_step(batch, 0))
+            if metric not in logged and not (isinstance(out, Mapping) and metric in out):
+                # e.g. Classification's val_acc: accumulated by validation_step, logged at the
+                # end of the validation epoch (here: of this one batch)
+                logged.update(self._logged_by(self.user.on_validation_epoch_end)[1])
+            if metric not in logged and not (isinstance(out, Mapping) and metric in out):
+                raise KeyError(
+                    f"ENAS(reward_metric_name={metric!r}): the evaluator's validation_step and "
+                    f"on_validation_epoch_end logged {sorted(logged)}; log {metric!r}"
+                )
+            return float(logged[metric] if metric in logged else out[metric])
         finally:
             self.user.train(was_training)
 
@@ -283,7 +292,7 @@ class OneShotModule(lightning.LightningModule):
         self.user.eval()
         losses = []
         for batch in batches:
-            out, _ = self._logged_by("training_step", batch)
+            out, _ = self._logged_by(functools.partial(self.user.training_step, batch, 0))
             losses.append(float(out["loss"] if isinstance(out, Mapping) else out))
         self.user.train(was_training)
         return -sum(losses) / len(losses)
@@ -479,6 +488,16 @@ class OneShotModule(lightning.LightningModule):
 
 
 # -- as a one-shot trainer -----------------------------------------------------------------------
+class _Discard:
+    """A reporter that drops what the user's hooks report while the algorithm calls them."""
+
+    def intermediate(self, metric: Any) -> None:
+        """Dropped."""
+
+    def final(self, metric: Any) -> None:
+        """Dropped."""
+
+
 class _EpochCheckpoint(Checkpoint):
     """Saves the whole search at the end of every training epoch, atomically, to ``path`` (a
     ``Checkpoint``, so Lightning calls it after the module's ``on_train_epoch_end``)."""
