@@ -60,6 +60,7 @@ def test_each_strategy_searches_with_a_lightning_evaluator(home, strategy):
         assert sample == {"op": "linear", "pick": [0]}
     names = exp.store.series_names()
     assert "loss" in names and "metric/val_acc" in names
+    assert exp.store.series("loss/step")[0].step == 1  # progress from the first step
     assert [p.epoch for p in exp.store.series("metric/val_acc")] == [0, 1, 2, 3]
     if not isinstance(strategy, RandomOneShot):
         assert exp.export_top_models(formatter="instance")[0](torch.randn(2, 8)).shape == (2, 2)

@@ -6,7 +6,8 @@
 the Lightning driver only call :class:`~retiarii.oneshot.OneShotCallback` hooks. The store is
 used through its public writer methods only (``add_series``, ``create_trial``, ...).
 
-Series written per epoch (the dashboard plots them): ``loss``; ``metric/<name>`` for every
+Series written per epoch (the dashboard plots them), besides ``loss/step`` (the training loss
+every half second or so, from the first step, by step number): ``loss``; ``metric/<name>`` for every
 metric; ``arch_prob/<label>`` with ``{candidate: probability}``. The exported sample becomes the
 experiment's single SUCCEEDED trial, whose final metric is the last epoch's metrics (the supernet's
 training metrics, not a retrained score); its ``'default'`` (the headline metric) is the
@@ -107,6 +108,9 @@ class StoreRecorder(OneShotCallback):
         self.stop_event = stop_event
         self.headline = headline
         self.last: EpochLogs | None = None
+
+    def on_step_end(self, trainer: BaseOneShotTrainer, step: int, loss: float) -> None:
+        self.store.add_series("loss/step", loss, step=step)
 
     def on_epoch_end(self, trainer: BaseOneShotTrainer, epoch: int, logs: EpochLogs) -> None:
         self.last = logs

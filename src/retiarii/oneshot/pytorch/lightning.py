@@ -209,8 +209,15 @@ class OneShotModule(lightning.LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         self._batch_idx = batch_idx
         if self.algorithm.needs_validation_batches:
-            return self.algorithm.training_step(self, batch["train"], batch["val"])
-        return self.algorithm.training_step(self, batch, None)
+            loss = self.algorithm.training_step(self, batch["train"], batch["val"])
+        else:
+            loss = self.algorithm.training_step(self, batch, None)
+        if self._reports_here():  # progress from the first step, not only after an epoch
+            assert self.owner is not None
+            per_epoch = self.trainer.num_training_batches
+            step = batch_idx + 1 + self.current_epoch * int(per_epoch if per_epoch < 1e12 else 0)
+            self.owner.notify_step(step, loss.detach())
+        return loss
 
     # -- the Driver ------------------------------------------------------------------------------
     @property

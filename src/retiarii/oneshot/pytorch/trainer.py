@@ -98,6 +98,7 @@ class SupernetTrainer(BaseOneShotTrainer):
         self.log_frequency = log_frequency
         self.history: list[EpochLogs] = []
         self.current_epoch = 0
+        self.global_step = 0
         self.distributed = False
         if type(self) is not SupernetTrainer:  # errors and logs name the class the user wrote
             algorithm.name = type(self).__name__
@@ -229,7 +230,9 @@ class SupernetTrainer(BaseOneShotTrainer):
         total = min(len(loader) for loader in loaders)  # type: ignore[arg-type]
         for step, batches in enumerate(zip(*loaders)):
             batch, *val = (to_device(b, self.device) for b in batches)
-            self.algorithm.training_step(self, batch, val[0] if val else None)
+            loss = self.algorithm.training_step(self, batch, val[0] if val else None)
+            self.global_step += 1
+            self.notify_step(self.global_step, loss.detach())
             if self.log_frequency is not None and step % self.log_frequency == 0:
                 _logger.info(
                     "%s epoch [%d/%d] step [%d/%d]  %s",
