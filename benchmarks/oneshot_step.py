@@ -7,10 +7,12 @@ run the same math on the same batches, side by side in one process, interleaved 
 * darts / darts_unrolled / gumbel_darts: an architecture step on a validation batch (Adam on
   alpha, backward into alpha only; second order: virtual SGD step + finite-difference Hessian)
   and a weight step on a training batch (backward into the weights only, grad clip 5, SGD);
-* enas: a weight step on a controller-sampled path and a REINFORCE controller step (LSTM
-  controller, reward = accuracy, update every 20 samples);
+* enas: per batch, a weight step on a controller-sampled path and a REINFORCE controller sample
+  on a validation batch (LSTM controller, reward = accuracy, update every 20 samples);
 * proxyless: an architecture step with two gated paths per choice and a weight step on one path;
-* spos: a weight step on a uniformly sampled path.
+* spos: a weight step on a uniformly sampled path;
+* darts_kernels: first-order DARTS on ``KernelSpace`` (4 convolutions whose kernel size, 3 or 5,
+  is a value choice), against the hand-written mixed zero-padded kernels.
 
 The trainer side is ``trainer.train_epoch`` over in-memory batches (so it includes everything a
 real epoch does per step: device moves, metrics, meters); the hand side computes the same
@@ -37,6 +39,8 @@ import torch
 import torch.nn as tnn
 import torch.nn.functional as F
 
+import retiarii.nn.pytorch as nn
+from retiarii import model_wrapper
 from retiarii.oneshot.pytorch import (
     DartsTrainer,
     EnasTrainer,
@@ -47,11 +51,22 @@ from retiarii.oneshot.pytorch import (
 
 try:
     from _common import machine_line, write_results
-    from oneshot_common import BenchSpace, HandSupernet, accuracy, batches, dataset, threads
+    from oneshot_common import (
+        NODES,
+        BenchSpace,
+        C,
+        HandSupernet,
+        accuracy,
+        batches,
+        dataset,
+        threads,
+    )
 except ImportError:  # run as a module
     from benchmarks._common import machine_line, write_results
     from benchmarks.oneshot_common import (
+        NODES,
         BenchSpace,
+        C,
         HandSupernet,
         accuracy,
         batches,
@@ -281,24 +296,23 @@ class HandEnas(HandPath):
 
     def epoch(self, train: list[Any], valid: list[Any]) -> None:
         loss_sum = acc_sum = reward_sum = 0.0
-        self.net.train()
-        for trn in train:
+        for step, (trn, (x, y)) in enumerate(zip(train, valid)):
+            self.net.train()
             with torch.no_grad():
                 self.apply(self.sample()[0])
             logits, loss = self.weight_step(*trn, inputs=False)
             acc_sum += accuracy(logits, trn[1])["acc"]
             loss_sum += loss.item()
-        self.net.eval()
-        self.c_opt.zero_grad()
-        for step, (x, y) in enumerate(valid):
             decisions, log_prob, entropy = self.sample()
             self.apply(decisions)
+            self.net.eval()
             with torch.no_grad():
                 logits = self.forward(x)
+            self.net.train()
             reward = accuracy(logits, y)["acc"] + 1e-4 * float(entropy)
             self.baseline = reward if self.baseline is None else self.baseline
             self.baseline = self.baseline * 0.999 + reward * 0.001
-            (-log_prob * (reward - self.baseline) / 20).backward()
+            torch.autograd.backward(-log_prob * (reward - self.baseline) / 20, inputs=self.c_params)
             if (step + 1) % 20 == 0:
                 tnn.utils.clip_grad_norm_(self.c_params, 5.0)
                 self.c_opt.step()
@@ -369,6 +383,56 @@ class HandProxyless(Hand):
         return self.weight_step(*trn, clip=0.0)
 
 
+# -- value choices: kernel sizes mixed as zero-padded kernels ----------------------------------------
+@model_wrapper
+class KernelSpace(nn.Module):
+    """A stem and ``NODES`` convolutions whose kernel sizes (3 or 5) are value choices."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, C, 3, padding=1)
+        kernels = [nn.ValueChoice([3, 5], label=f"k{i}") for i in range(NODES)]
+        self.convs = nn.ModuleList(nn.Conv2d(C, C, k, padding=k // 2) for k in kernels)
+        self.head = nn.Linear(C, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for conv in self.convs:
+            x = F.relu(conv(x))
+        return self.head(x.mean((2, 3)))
+
+
+class HandKernels(Hand):
+    """First-order DARTS on ``KernelSpace`` written by hand: each convolution runs once with
+    ``p3 * pad(centre 3x3 of W) + p5 * W``."""
+
+    def __init__(self, space: KernelSpace, alphas: list[torch.Tensor]) -> None:
+        space = copy.deepcopy(space)
+        self.stem, self.head = space.stem, space.head
+        self.convs = [(c.weight, c.bias) for c in space.convs]
+        self.weights = [p for p in space.parameters() if p.requires_grad]
+        self.w_opt = weight_optimizer(self.weights)
+        self.alphas = [tnn.Parameter(a.detach().clone()) for a in alphas]
+        self.a_opt = torch.optim.Adam(self.alphas, 3e-4, betas=(0.5, 0.999), weight_decay=1e-3)
+        self.centre = torch.zeros(1, 1, 5, 5)
+        self.centre[..., 1:4, 1:4] = 1.0
+        self.net = space
+
+    def forward(self, x: torch.Tensor) -> Any:
+        x = self.stem(x)
+        for (w, b), a in zip(self.convs, self.alphas):
+            p = F.softmax(a, -1)
+            x = F.relu(F.conv2d(x, (p[0] * self.centre + p[1]) * w, b, padding=2))
+        return self.head(x.mean((2, 3)))
+
+    def step(self, trn: Any, val: Any) -> Any:
+        self.a_opt.zero_grad()
+        loss = F.cross_entropy(self.forward(val[0]), val[1])
+        torch.autograd.backward(loss, inputs=self.alphas)
+        self.a_opt.step()
+        return self.weight_step(*trn)
+
+
 # -- the pairs ---------------------------------------------------------------------------------------
 def build(
     name: str, train: list[Any], valid: list[Any]
@@ -392,6 +456,12 @@ def build(
             unrolled=name == "darts_unrolled",
             tau=1.0 if name == "gumbel_darts" else None,
         )
+    elif name == "darts_kernels":
+        space = KernelSpace()
+        hand_space = copy.deepcopy(space)
+        opt = weight_optimizer(space.parameters())
+        trainer = DartsTrainer(space, loss, accuracy, opt, 1, dataset(), batch_size=32)
+        hand = HandKernels(hand_space, list(trainer.arch_parameters().values()))
     elif name == "enas":
         trainer = EnasTrainer(
             space,
@@ -418,7 +488,7 @@ def build(
 
     def reseed(r: int) -> None:
         torch.manual_seed(r)
-        for side in (trainer, hand):
+        for side in (trainer.algorithm, hand):
             if hasattr(side, "rng"):
                 side.rng = random.Random(r)
 
@@ -440,9 +510,9 @@ def check_same_math(train: list[Any], valid: list[Any]) -> float:
         batch_size=32,
     )
     hand = HandDarts(hand_space, list(trainer.arch_parameters().values()))
-    _, a = trainer.search_step(train[0], valid[0])
+    a = trainer.search_step(train[0], valid[0])
     _, b = hand.step(train[0], valid[0])
-    _, a = trainer.search_step(train[1], valid[1])
+    a = trainer.search_step(train[1], valid[1])
     _, b = hand.step(train[1], valid[1])
     return abs(a.item() - b.item())
 
@@ -453,7 +523,9 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=10, help="steps per timed epoch")
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--only", default="darts,darts_unrolled,gumbel_darts,enas,proxyless,spos")
+    parser.add_argument(
+        "--only", default="darts,darts_unrolled,gumbel_darts,darts_kernels,enas,proxyless,spos"
+    )
     args = parser.parse_args()
     n_threads = threads()
     train, valid = batches(args.steps, seed=1), batches(args.steps, seed=2)

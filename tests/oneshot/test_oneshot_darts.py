@@ -86,7 +86,7 @@ def test_a_model_is_searched_by_one_trainer_only():
         GumbelDartsTrainer(model, F.cross_entropy, None, sgd(model), 1, separable())
 
 
-def test_unsupported_decisions_are_named():
+def test_repeat_is_searched_and_unsupported_decisions_are_named():
     @model_wrapper
     class WithRepeat(nn.Module):
         def __init__(self) -> None:
@@ -97,9 +97,9 @@ def test_unsupported_decisions_are_named():
         def forward(self, x):
             return self.head(self.blocks(x))
 
-    model = WithRepeat()
-    with pytest.raises(ValueError, match=r"DartsTrainer cannot search 'depth' \(Repeat\)"):
-        DartsTrainer(model, F.cross_entropy, None, sgd(model), 1, separable())
+    model = WithRepeat()  # a Repeat depth is searched (the outputs of each depth are mixed)
+    trainer = DartsTrainer(model, F.cross_entropy, None, sgd(model), 1, separable())
+    assert set(trainer.export_probs()["depth"]) == {"1", "2"}
 
     class Concat(nn.Module):
         def __init__(self) -> None:
@@ -168,7 +168,7 @@ def test_second_order_gradient_matches_brute_force():
         exact, first_order = _brute_force_unrolled_grad(trainer, trn, val)
         before = [p.detach().clone() for p in trainer.weight_parameters()]
         trainer.ctrl_optim.zero_grad()
-        trainer._unrolled_backward(trn[0], trn[1], val[0], val[1])
+        trainer.algorithm._unrolled_backward(trainer, trn, val)
         for w, b in zip(trainer.weight_parameters(), before):
             assert torch.equal(w, b)  # the weights are restored exactly
         names = dict(model.named_parameters())

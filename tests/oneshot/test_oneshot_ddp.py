@@ -23,7 +23,6 @@ from lightning.pytorch.callbacks import Callback
 import retiarii.evaluator.pytorch.lightning as pl
 from retiarii import ModelSpace
 from retiarii.experiment.pytorch import RetiariiExperiment
-from retiarii.oneshot import OneShotCallback
 from retiarii.strategy import DARTS, ENAS, OneShotStrategy, RandomOneShot
 
 from .helpers import UsefulOrZero, separable
@@ -144,10 +143,22 @@ def test_darts_alphas_come_back_from_spawned_processes(home):
     rank0, rank1 = ranks(home)
     assert rank0["arch"] == rank1["arch"]
     trained = [torch.tensor(a) for a in rank0["arch"]]
-    here = exp.evaluator.module.arch_parameters()  # the parent's module, after fit
+    driver = exp._oneshot_trainer  # the search's Lightning driver (exp.evaluator is the user's)
+    here = driver.module.arch_parameters()  # the parent's module, after fit
     assert all(torch.equal(a, b.detach()) for a, b in zip(trained, here))
-    assert sample == exp.evaluator.export()
+    assert sample == driver.export()
     assert [p.epoch for p in exp.store.series("arch_prob/op")] == list(range(EPOCHS))
+
+
+TO_STOP: list[Any] = []  # the experiment StopAfterFirstEpoch stops (in rank 0's process)
+
+
+class StopAfterFirstEpoch(Callback):
+    """Asks the experiment to stop at the end of the first epoch, as a user would."""
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        for exp in TO_STOP:
+            exp.stop()
 
 
 @pytest.mark.slow
@@ -161,16 +172,14 @@ def test_a_stop_on_rank_0_stops_every_rank(home):
         accelerator="cpu",
         devices=2,
         strategy="ddp",
-        callbacks=[RankRecorder(home)],
+        callbacks=[RankRecorder(home), StopAfterFirstEpoch()],
     )
     exp = RetiariiExperiment(UsefulOrZero(), evaluator, None, DARTS())
-
-    class StopAfterFirstEpoch(OneShotCallback):
-        def on_epoch_end(self, trainer, epoch, logs):
-            exp.stop()
-
-    exp.evaluator.add_callback(StopAfterFirstEpoch())
-    exp.run()
+    TO_STOP[:] = [exp]
+    try:
+        exp.run()
+    finally:
+        TO_STOP.clear()
     assert exp.get_status() == "STOPPED"
     assert [p.epoch for p in exp.store.series("loss")] == [0]
     assert len(exp.export_top_models()) == 1

@@ -53,7 +53,10 @@ def test_seed_004_one_shot_experiment_runs_without_a_config(home):
     assert trial.status == "SUCCEEDED" and trial.final["acc"] == trainer.history[-1].metrics["acc"]
 
     store = ExperimentStore(exp.experiment_dir / "experiment.db", readonly=True)
-    assert store.series_names() == ["arch_prob/op", "arch_prob/pick", "loss", "metric/acc"]
+    assert store.series_names() == [
+        "arch_prob/op", "arch_prob/pick", "loss", "loss/step", "metric/acc",
+    ]  # fmt: skip
+    assert store.series("loss/step")[0].step == 1  # progress from the first step
     losses = store.series("loss")
     assert [p.epoch for p in losses] == [0, 1, 2]
     assert [p.value for p in losses] == pytest.approx([h.loss for h in trainer.history])

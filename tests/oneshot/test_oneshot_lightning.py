@@ -60,6 +60,7 @@ def test_each_strategy_searches_with_a_lightning_evaluator(home, strategy):
         assert sample == {"op": "linear", "pick": [0]}
     names = exp.store.series_names()
     assert "loss" in names and "metric/val_acc" in names
+    assert exp.store.series("loss/step")[0].step == 1  # progress from the first step
     assert [p.epoch for p in exp.store.series("metric/val_acc")] == [0, 1, 2, 3]
     if not isinstance(strategy, RandomOneShot):
         assert exp.export_top_models(formatter="instance")[0](torch.randn(2, 8)).shape == (2, 2)
@@ -69,9 +70,12 @@ def test_each_strategy_searches_with_a_lightning_evaluator(home, strategy):
 
 
 def test_architecture_parameters_stay_out_of_the_weight_optimizer(home):
-    exp = RetiariiExperiment(UsefulOrZero(), classification(home, epochs=1), None, strategy.DARTS())
-    module = exp.evaluator.module
-    [weights, arch] = module.configure_optimizers()
+    from retiarii.oneshot.pytorch.lightning import LightningOneShotTrainer
+
+    evaluator = classification(home, epochs=1)
+    module = LightningOneShotTrainer(UsefulOrZero(), evaluator, strategy.DARTS()).module
+    [weights, arch], schedulers = module.configure_optimizers()
+    assert schedulers == []
     alphas = {id(p) for p in module.arch_parameters()}
     assert alphas and alphas == {id(p) for g in arch.param_groups for p in g["params"]}
     assert not alphas & {id(p) for g in weights.param_groups for p in g["params"]}
@@ -80,3 +84,32 @@ def test_architecture_parameters_stay_out_of_the_weight_optimizer(home):
 def test_one_shot_strategies_need_a_lightning_evaluator():
     with pytest.raises(TypeError, match="needs a Lightning evaluator"):
         RetiariiExperiment(UsefulOrZero(), FunctionalEvaluator(lambda m: 0.0), None, DARTS())
+
+
+def test_enas_rewards_the_controller_with_the_evaluators_metric(home):
+    exp = RetiariiExperiment(
+        UsefulOrZero(), classification(home, epochs=2), None,
+        ENAS(reward_metric_name="val_acc", ctrl_steps_aggregate=2, entropy_weight=0.0),
+    )  # fmt: skip
+    exp.run()
+    rewards = [p.value for p in exp.store.series("metric/reward")]
+    assert rewards and all(0.0 <= r <= 1.0 for r in rewards)  # accuracies of sampled paths
+    # the headline metric is the evaluator's, not the reward
+    [trial] = exp.store.best_trials(1)
+    assert trial.final_value == exp.store.series("metric/val_acc")[-1].value
+
+
+def test_what_an_algorithm_cannot_share_is_refused_when_the_search_starts(home):
+    from .test_oneshot_value_choices import WithBasicUnit
+
+    data = separable()
+    evaluator = pl.Classification(
+        train_dataloaders=pl.DataLoader(data, batch_size=32),
+        val_dataloaders=pl.DataLoader(data, batch_size=128),
+        max_epochs=1,
+        default_root_dir=str(home / "lightning"),
+    )
+    exp = RetiariiExperiment(WithBasicUnit(), evaluator, None, DARTS())
+    with pytest.raises(ValueError, match=r"strategy.DARTS cannot search 'hidden' \(Block\)"):
+        exp.run()
+    assert exp.store.series("loss") == []  # refused before any training

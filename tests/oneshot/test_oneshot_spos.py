@@ -11,10 +11,10 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
 import retiarii.nn.pytorch as nn
+import retiarii.strategy as strategy
 from retiarii import ModelSpace, model_wrapper
-from retiarii.mutable import SearchSpace
 from retiarii.nn.pytorch import ValueChoice
-from retiarii.oneshot.pytorch import SinglePathTrainer, evolution_search, recalibrate_batchnorm
+from retiarii.oneshot.pytorch import SinglePathTrainer, recalibrate_batchnorm
 
 from .helpers import Scale, accuracy, separable, sgd
 
@@ -47,20 +47,21 @@ def test_evolution_finds_the_known_best_subnet():
     model = Coordinates()
     trainer = SinglePathTrainer(
         model, F.mse_loss, None, sgd(model, lr=0.01), 1, data,
-        population_size=12, evolution_cycles=8, mutation_prob=0.3, seed=0,
+        population_size=12, evolution_cycles=12, mutation_prob=0.2, seed=0,
     )  # fmt: skip
     trainer.fit()
     best = trainer.export()
     assert best == {f"c{i}": "one" for i in range(N_LABELS)}
     assert trainer.supernet.sample() == best  # the supernet is left on the best path
-    evaluated = trainer.search_result.history
-    assert len(evaluated) <= 12 * 9 < 3**N_LABELS  # found without enumerating the space
+    evaluated = trainer.search_history
+    assert len(evaluated) <= 12 * 13 < 3**N_LABELS  # found without enumerating the space
     assert len({str(s) for s, _ in evaluated}) == len(evaluated)  # never twice
     # It is the best of all 729 subnets of the trained supernet, by brute force.
-    scores = {
-        values: -trainer.evaluate(dict(zip(best, values)))["loss"]
-        for values in itertools.product(FACTORS, repeat=N_LABELS)
-    }
+    validation = list(trainer.valid_loader)
+    scores = {}
+    for values in itertools.product(FACTORS, repeat=N_LABELS):
+        trainer.supernet.set_sample(dict(zip(best, values)))
+        scores[values] = trainer.score(validation)
     assert max(scores, key=scores.get) == tuple(best.values())
 
 
@@ -92,23 +93,27 @@ def test_batchnorm_recalibration_computes_the_subnet_statistics():
     assert model.norm.momentum == 0.1 and not model.training
 
 
-def test_evolution_search_is_seeded_respects_constraints_and_stops_when_exhausted():
-    space = SearchSpace([ValueChoice([1, 2, 3], label="a"), ValueChoice([1, 2, 3], label="b")])
-    seen: list[dict] = []
+def test_the_search_is_an_ask_tell_strategy_seeded_and_constrained():
+    x = torch.randn(64, N_LABELS)
+    data = TensorDataset(x, x.sum(1))
 
-    def fitness(sample):
-        seen.append(sample)
-        return sample["a"] * 10 + sample["b"]
+    def trainer(**kwargs):
+        model = Coordinates()
+        return SinglePathTrainer(
+            model, F.mse_loss, None, sgd(model, lr=0.0), 0, data, seed=1,
+            population_size=4, evolution_cycles=2, **kwargs,
+        )  # fmt: skip
 
-    result = evolution_search(space, fitness, population_size=4, cycles=20, seed=1,
-                              constraint=lambda s: s["a"] != 3)  # fmt: skip
-    assert result.best == {"a": 2, "b": 3} and result.score == 23
-    assert len(seen) == 6 and all(s["a"] != 3 for s in seen)  # every admissible sample, once
-    again = evolution_search(space, fitness, population_size=4, cycles=20, seed=1,
-                             constraint=lambda s: s["a"] != 3)  # fmt: skip
-    assert [s for s, _ in again.history] == [s for s, _ in result.history]
-    with pytest.raises(ValueError, match="no sample satisfies"):
-        evolution_search(space, fitness, constraint=lambda s: False)
+    first = trainer(constraint=lambda s: s["c0"] != "one")
+    first.search()
+    assert len(first.search_history) == 12
+    assert all(s["c0"] != "one" for s, _ in first.search_history)
+    again = trainer(constraint=lambda s: s["c0"] != "one")
+    again.search()
+    assert [s for s, _ in again.search_history] == [s for s, _ in first.search_history]
+    randomly = trainer(search_strategy=strategy.Random(dedup=True, seed=0))
+    randomly.search()
+    assert len(randomly.search_history) == 12
 
 
 # -- weight slicing ---------------------------------------------------------------------------------

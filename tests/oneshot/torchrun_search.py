@@ -35,7 +35,7 @@ def main(out: Path) -> None:
     record = {
         "export": exp.export_top_models()[0],
         "epochs": [p.epoch for p in exp.store.series("loss")],
-        "world_size": exp.evaluator.trainer.world_size,
+        "world_size": exp._oneshot_trainer.trainer.world_size,  # the Lightning Trainer it ran
         "experiment_dir": str(exp.experiment_dir),
     }
     exp.close()

@@ -20,7 +20,8 @@ def run(args: argparse.Namespace) -> int:
     if not (directory / "experiment.pkl").is_file():
         raise CommandError(
             f"{directory} has no experiment.pkl (the pickled model space, evaluator and "
-            "strategy), so it cannot be resumed; one-shot searches are not resumable"
+            "strategy), so it cannot be resumed (a one-shot *trainer* passed as the evaluator is "
+            "not resumable; one-shot strategies such as strategy.DARTS() are)"
         )
     importable_cwd()
     try:

@@ -248,6 +248,9 @@ class RetiariiExeConfig(_StrictFields):
             trials report, or the name of a profiler given to the experiment (``profilers=``).
             Multi-objective strategies optimise them all; ``export_top_models`` returns the
             Pareto front. None (default): the one final metric under ``optimize_mode``.
+        execution_engine: NNI 2.x's choice of engine, accepted for compatibility: ``'oneshot'``
+            (the strategy must be a one-shot strategy such as ``strategy.DARTS()``),
+            ``'py'``/``'python'`` (multi-trial), or None (decided by the strategy).
         trial_seed: every trial seeds ``random``, NumPy and torch with a hash of
             ``(trial_seed, sample)`` before its model is built, so the same sample gets the same
             initial weights and data order (and, on CPU, the same result) on any worker, in any
@@ -272,6 +275,7 @@ class RetiariiExeConfig(_StrictFields):
     trial_log_limit: str | int | None = "100MB"
     trial_memory_limit: str | int | None = None
     max_trials_per_worker: int | None = None
+    execution_engine: str | None = None
     training_service: TrainingServiceConfig = field(default_factory=TrainingServiceConfig)
 
     def __init__(self, training_service_platform: str = "local", **kwargs: Any) -> None:
@@ -360,6 +364,11 @@ class RetiariiExeConfig(_StrictFields):
                 Objectives(self.objectives)
             except ValueError as exc:
                 raise ConfigError(f"objectives: {exc}") from None
+        if self.execution_engine not in (None, "oneshot", "py", "python"):
+            raise ConfigError(
+                "execution_engine must be 'oneshot' (one-shot strategies) or 'py'/'python' "
+                f"(multi-trial), got {self.execution_engine!r}"
+            )
         seed = self.trial_seed
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ConfigError(f"trial_seed must be an int or None, got {seed!r}")

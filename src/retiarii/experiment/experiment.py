@@ -111,6 +111,7 @@ class RetiariiExperiment:
         from ..strategy import BaseStrategy, Random
         from ..strategy.oneshot import OneShotStrategy
         from .objectives import check_profilers
+        from .oneshot import check_oneshot_evaluator
 
         if not isinstance(base_model, tnn.Module):
             raise TypeError(
@@ -119,19 +120,21 @@ class RetiariiExperiment:
             )
         if evaluator is None:
             raise TypeError("RetiariiExperiment needs an evaluator, e.g. FunctionalEvaluator(fit)")
-        if isinstance(
+        self.oneshot = isinstance(evaluator, BaseOneShotTrainer) or isinstance(
             strategy, OneShotStrategy
-        ):  # e.g. strategy.DARTS() with a Lightning evaluator
-            evaluator, strategy = strategy.oneshot_trainer(base_model, evaluator), None
-        self.oneshot = isinstance(evaluator, BaseOneShotTrainer)
-        if self.oneshot and (strategy is not None or applied_mutators):
+        )
+        if isinstance(strategy, OneShotStrategy):  # e.g. strategy.DARTS() with pl.Classification
+            check_oneshot_evaluator(strategy, evaluator)
+            if applied_mutators:
+                raise TypeError(f"{strategy!r} searches the space itself: no applied_mutators")
+        elif self.oneshot and (strategy is not None or applied_mutators):
             raise TypeError(
                 "a one-shot trainer searches by itself: RetiariiExperiment(base_model, trainer) "
                 "takes no strategy and no applied_mutators"
             )
         if strategy is None and not self.oneshot:
             strategy = Random(dedup=True)
-        if not self.oneshot and not isinstance(strategy, BaseStrategy):
+        if strategy is not None and not isinstance(strategy, BaseStrategy):
             raise TypeError(f"strategy must be a retiarii.strategy strategy, got {strategy!r}")
         self.base_model = base_model
         self.evaluator = evaluator
@@ -165,11 +168,12 @@ class RetiariiExperiment:
         self._scratch_dir: Path | None = None  # a non-zero rank's throwaway experiment directory
         self._previous_duration = 0.0
         self._history_told = False
+        self._oneshot_trainer: Any = None  # the one-shot search's driver, once run
 
     # -- the search space --------------------------------------------------------------------
     def _space(self) -> Any:
         if self.oneshot:
-            from ..oneshot.experiment import oneshot_space
+            from .oneshot import oneshot_space
 
             return oneshot_space(self.base_model)
         from .joint import joint_space
@@ -193,6 +197,17 @@ class RetiariiExperiment:
         if not isinstance(config, RetiariiExeConfig):
             raise ConfigError(f"config must be a RetiariiExeConfig, got {config!r}")
         config.validate()
+        engine = config.execution_engine
+        if engine == "oneshot" and not self.oneshot:
+            raise ConfigError(
+                f"execution_engine='oneshot' needs a one-shot strategy (strategy.DARTS(), ...) or "
+                f"a one-shot trainer; the strategy is {self.strategy!r}"
+            )
+        if engine in ("py", "python") and self.oneshot:
+            raise ConfigError(
+                f"execution_engine={engine!r} runs multi-trial searches; {self.strategy!r} is a "
+                "one-shot strategy: set execution_engine='oneshot' or leave it unset"
+            )
         check_ready = getattr(self.evaluator, "check_ready", None)
         if check_ready is not None:  # e.g. dataloaders given after construction, or never
             check_ready()
@@ -236,7 +251,8 @@ class RetiariiExperiment:
     def _create(self, config: RetiariiExeConfig, space: Any) -> None:
         # pickled before anything is created: an unpicklable space or evaluator leaves no
         # empty experiment behind, and the error names the attribute that cannot be pickled
-        payload = None if self.oneshot else self._payload()  # one-shot searches do not resume
+        # a one-shot *trainer* (no strategy) is not resumed: nothing to pickle
+        payload = None if self.strategy is None else self._payload()
         if self.experiment_dir is not None:  # run again after close(): a new experiment
             self.id = _new_id()
         rank = _launched_rank() if self.oneshot else 0
@@ -263,7 +279,9 @@ class RetiariiExperiment:
             exp_id=self.id,
             info={
                 "strategy": (
-                    type(self.evaluator).__name__ if self.oneshot else repr(self.strategy)
+                    repr(self.strategy)
+                    if self.strategy is not None
+                    else type(self.evaluator).__name__
                 ),
                 "evaluator": repr(self.evaluator),
                 "model": type(self.base_model).__name__,
@@ -321,11 +339,13 @@ class RetiariiExperiment:
             self._store is not None and self.config is not None and self.experiment_dir is not None
         )
         config = self.config
+        assert self.strategy is not None  # multi-trial experiments always have one
         search_space = space.search_space
         if self.constraint is not None:  # checked before any trial runs
             search_space = constrained_space(search_space, self.constraint)
-        if config.objectives and callable(getattr(self.strategy, "set_objectives", None)):
-            self.strategy.set_objectives(config.objectives)
+        set_objectives = getattr(self.strategy, "set_objectives", None)
+        if config.objectives and callable(set_objectives):
+            set_objectives(config.objectives)
         elif config.objectives and len(config.objectives) > 1:
             _logger.warning(
                 "%s learns from the 'default' metric only; config.objectives ranks the export "
@@ -408,11 +428,26 @@ class RetiariiExperiment:
         )
 
     def _run_oneshot(self, space: Any, port: int | None) -> None:
-        from ..oneshot.experiment import run_oneshot
+        from .oneshot import headline_metric, oneshot_trainer, run_oneshot
 
         if port is not None and self._dashboard is None and self._scratch_dir is None:
             self._start_dashboard(port)
-        run_oneshot(self.evaluator, self.store, space, self._stop, self._previous_duration)
+        assert self.experiment_dir is not None
+        # Every rank checkpoints (saving is collective); only global rank 0's directory is kept.
+        checkpoints = self.experiment_dir / "oneshot"
+        trainer = oneshot_trainer(self.base_model, self.evaluator, self.strategy, checkpoints)
+        self._oneshot_trainer = trainer
+        headline = headline_metric(self.evaluator)
+        run_oneshot(trainer, self.store, space, self._stop, self._previous_duration, headline)
+
+    def sub_state_dict(self, sample: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One-shot experiments, after :meth:`run`: the supernet's trained weights of the subnet
+        ``sample`` (default: the exported architecture) as a ``state_dict`` that loads into the
+        model ``fixed_arch(sample)`` builds."""
+        if self._oneshot_trainer is None:
+            raise RuntimeError("sub_state_dict() needs a one-shot experiment that has run")
+        result: dict[str, Any] = self._oneshot_trainer.sub_state_dict(sample)
+        return result
 
     def close(self) -> None:
         """Release the store (so another process or object can resume this experiment)."""

@@ -6,6 +6,6 @@ modules, trainers and the classic Mutator API live in :mod:`retiarii.oneshot.pyt
 
 from __future__ import annotations
 
-from .base import BaseOneShotTrainer, EpochLogs, OneShotCallback
+from .base import BaseOneShotTrainer, EpochLogs, OneShotCallback, StopSearch
 
-__all__ = ["BaseOneShotTrainer", "EpochLogs", "OneShotCallback"]
+__all__ = ["BaseOneShotTrainer", "EpochLogs", "OneShotCallback", "StopSearch"]

@@ -8,10 +8,19 @@ experiment attaches one that writes the store's ``series`` table; the dashboard 
 from __future__ import annotations
 
 import abc
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["BaseOneShotTrainer", "EpochLogs", "OneShotCallback"]
+__all__ = ["BaseOneShotTrainer", "EpochLogs", "OneShotCallback", "StopSearch"]
+
+
+#: Seconds between two ``on_step_end`` notifications (a store point per step would be too many).
+STEP_INTERVAL = 0.5
+
+
+class StopSearch(Exception):
+    """Raised from a callback to end a one-shot search early (the architecture is still exported)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,10 @@ class OneShotCallback:
 
     def on_fit_start(self, trainer: BaseOneShotTrainer) -> None:
         """Called once, before the first epoch."""
+
+    def on_step_end(self, trainer: BaseOneShotTrainer, step: int, loss: float) -> None:
+        """Called after a training step (at most every ``STEP_INTERVAL`` seconds), with the
+        number of steps so far and the step's loss: progress before the first epoch ends."""
 
     def on_epoch_end(self, trainer: BaseOneShotTrainer, epoch: int, logs: EpochLogs) -> None:
         """Called after every epoch (``epoch`` counts from 0)."""
@@ -83,6 +96,16 @@ class BaseOneShotTrainer(abc.ABC):
     def remove_callback(self, callback: OneShotCallback) -> None:
         """Stop notifying ``callback``."""
         self.callbacks.remove(callback)
+
+    def notify_step(self, step: int, loss: Any) -> None:
+        """Call ``on_step_end`` on the callbacks, at most every ``STEP_INTERVAL`` seconds (the
+        loss, a tensor, is read only then)."""
+        now = time.monotonic()
+        last = self.__dict__.get("_last_step_notified")
+        if not self.callbacks or (last is not None and now - last < STEP_INTERVAL):
+            return
+        self.__dict__["_last_step_notified"] = now
+        self.notify("on_step_end", step, float(loss))
 
     def notify(self, hook: str, *args: Any) -> None:
         """Call ``hook`` (e.g. ``'on_epoch_end'``) on every callback, with this trainer first."""

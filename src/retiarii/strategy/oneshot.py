@@ -1,4 +1,4 @@
-"""One-shot strategies for Lightning evaluators: DARTS, GumbelDARTS, ENAS, Proxyless, RandomOneShot.
+"""One-shot strategies: DARTS, GumbelDARTS, ENAS, Proxyless, RandomOneShot (SPOS).
 
 .. code-block:: python
 
@@ -10,80 +10,95 @@
     exp.run()
     exp.export_top_models()          # [the architecture DARTS found]
 
-Unlike the ask/tell strategies, a one-shot strategy trains one supernet with the evaluator's
-``LightningModule`` and ``Trainer`` (Lightning's loops, logging and devices), in the experiment's
-process. The algorithms are those of :mod:`retiarii.oneshot.pytorch` (see
-:mod:`retiarii.oneshot.pytorch.lightning`). This module does not import Lightning until a
-strategy is used.
+A one-shot strategy is a :class:`~retiarii.strategy.BaseStrategy` that proposes nothing: it
+trains one supernet with the evaluator's ``LightningModule`` and ``Trainer`` in the experiment's
+process. Each class here *declares the arguments of its algorithm once*; the update rule lives in
+:mod:`retiarii.oneshot.pytorch.algorithms` (one class per algorithm), which both the Lightning
+driver behind these strategies and the plain-PyTorch trainers of seed 004 (``DartsTrainer`` ...)
+run. This module does not import torch or Lightning.
 
-On several devices, pass a DDP strategy to the evaluator's trainer; the search is data-parallel
-(each process trains on its share of the batches, gradients of the weights and of the
-architecture are averaged), the experiment's process records it and exports one architecture:
-
-.. code-block:: python
-
-    evaluator = pl.Classification(..., max_epochs=10, accelerator="gpu", devices=4, strategy="ddp")
-    # on CPU: accelerator="cpu", devices=2, strategy="ddp" (gloo)
-
-``strategy='ddp'`` starts the other processes with the search cloudpickled (the script is not run
-again) and keeps this one as rank 0; ``'ddp_spawn'`` and ``'ddp_fork'`` train in child processes
-and bring rank 0's results back when the fit ends. FSDP and DeepSpeed are not supported.
+On several devices, pass a DDP strategy to the evaluator's trainer (see
+:mod:`retiarii.oneshot.pytorch.lightning`); FSDP and DeepSpeed are not supported.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
+
+from .base import BaseStrategy
 
 __all__ = ["DARTS", "ENAS", "GumbelDARTS", "OneShotStrategy", "Proxyless", "RandomOneShot"]
 
 
-class OneShotStrategy:
-    """Base of one-shot strategies: builds the Lightning module that searches the space."""
+class OneShotStrategy(BaseStrategy):
+    """Base of one-shot strategies: the arguments of one algorithm; proposes no trial.
 
-    def oneshot_trainer(self, base_model: Any, evaluator: Any) -> Any:
-        """The one-shot trainer that searches ``base_model`` (in place) with ``evaluator``."""
-        from ..oneshot.pytorch.lightning import LightningOneShotTrainer
+    ``algorithm`` names the torch class (``module:Class``) that runs the update rule; it is made
+    by :meth:`make_algorithm` with this object as its configuration.
+    """
 
-        return LightningOneShotTrainer(base_model, evaluator, self)
+    algorithm = ""
 
-    def make_module(self, user_module: Any, evaluator: Any) -> Any:
-        """The ``OneShotModule`` wrapping ``user_module`` (whose ``model`` is the space)."""
-        raise NotImplementedError
+    def __init__(self, gradient_clip_val: float | None = None) -> None:
+        super().__init__()
+        self.gradient_clip_val = gradient_clip_val
 
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
-        return f"{type(self).__name__}({args})"
+    def make_algorithm(self) -> Any:
+        """A fresh algorithm object (``retiarii.oneshot.pytorch.algorithms``) configured by this
+        strategy."""
+        module, name = self.algorithm.split(":")
+        cls = getattr(importlib.import_module(module), name)
+        return cls(self)
+
+    def propose(self) -> None:
+        raise TypeError(
+            f"{type(self).__name__}() is a one-shot strategy: it trains a supernet instead of "
+            "proposing trials; run it with RetiariiExperiment and a Lightning evaluator"
+        )
+
+
+_ALGORITHMS = "retiarii.oneshot.pytorch.algorithms"
 
 
 class DARTS(OneShotStrategy):
-    """First-order DARTS: architecture step on a validation batch, weight step on a training
-    batch; ``softmax(alpha)`` mixes the candidates.
+    """DARTS: an architecture step on a validation batch (Adam on ``alpha``), then a weight step
+    on a training batch; ``softmax(alpha)`` mixes the candidates (value choices in layer arguments
+    mix zero-padded sliced weights).
 
     Args:
         arc_learning_rate: Adam learning rate of the architecture parameters.
-        gradient_clip_val: clip the weights' gradient norm (Lightning's own clipping does not
-            apply to the manual optimisation one-shot search uses).
+        unrolled: second-order DARTS (the virtual step uses the weight optimizer's learning rate,
+            momentum and weight decay).
+        gradient_clip_val: clip the weights' gradient norm (None or 0: no clipping).
     """
 
+    algorithm = f"{_ALGORITHMS}:Darts"
+
     def __init__(
-        self, arc_learning_rate: float = 3e-4, gradient_clip_val: float | None = 5.0
+        self,
+        arc_learning_rate: float = 3e-4,
+        unrolled: bool = False,
+        gradient_clip_val: float | None = 5.0,
     ) -> None:
+        super().__init__(gradient_clip_val)
         self.arc_learning_rate = arc_learning_rate
-        self.gradient_clip_val = gradient_clip_val
-
-    def make_module(self, user_module: Any, evaluator: Any) -> Any:
-        from ..oneshot.pytorch.lightning_modules import DartsModule
-
-        return DartsModule(user_module, self.arc_learning_rate, self.gradient_clip_val)
+        self.unrolled = unrolled
 
 
 class GumbelDARTS(DARTS):
-    """DARTS with Gumbel-softmax mixing weights (fresh noise per forward pass).
+    """DARTS with Gumbel-softmax mixing weights ``softmax((alpha + g) / tau)`` (fresh noise per
+    forward pass, none when validating).
 
     Args:
-        gumbel_temperature: the temperature; annealed linearly to ``min_temp`` over the epochs
-            when ``use_temp_anneal``.
+        arc_learning_rate, gradient_clip_val: as for :class:`DARTS`.
+        gumbel_temperature: ``tau``.
+        use_temp_anneal: anneal ``tau`` linearly from ``gumbel_temperature`` (first epoch) to
+            ``min_temp`` (after the last).
+        min_temp: the final temperature when annealing.
     """
+
+    algorithm = f"{_ALGORITHMS}:GumbelDarts"
 
     def __init__(
         self,
@@ -93,38 +108,35 @@ class GumbelDARTS(DARTS):
         use_temp_anneal: bool = False,
         min_temp: float = 0.33,
     ) -> None:
-        super().__init__(arc_learning_rate, gradient_clip_val)
+        super().__init__(arc_learning_rate, False, gradient_clip_val)
         self.gumbel_temperature = gumbel_temperature
         self.use_temp_anneal = use_temp_anneal
         self.min_temp = min_temp
 
-    def make_module(self, user_module: Any, evaluator: Any) -> Any:
-        from ..oneshot.pytorch.lightning_modules import DartsModule
-
-        return DartsModule(
-            user_module,
-            self.arc_learning_rate,
-            self.gradient_clip_val,
-            gumbel_temperature=self.gumbel_temperature,
-            use_temp_anneal=self.use_temp_anneal,
-            min_temp=self.min_temp,
-        )
-
 
 class ENAS(OneShotStrategy):
-    """ENAS: an LSTM controller samples the path of every step; REINFORCE on validation batches.
+    """ENAS: an LSTM controller samples the path of every weight step; after it, the controller
+    samples a path for the validation batch and learns by REINFORCE from its reward.
 
     Args:
-        reward_function: ``fn(model output, target) -> float`` on a validation batch; minus the
-            evaluator's training loss when None.
-        ctrl_lr, ctrl_steps_aggregate, entropy_weight, skip_weight, baseline_decay, ctrl_kwargs:
-            as for :class:`~retiarii.oneshot.pytorch.EnasTrainer`.
+        reward_function: ``fn(model output, target) -> float`` on a validation batch.
+        reward_metric_name: the name of a metric the evaluator's ``validation_step`` logs (e.g.
+            ``'val_acc'``), used as the reward. Without either: minus the training loss.
+        ctrl_lr: Adam learning rate of the controller.
+        ctrl_steps_aggregate: controller samples per controller update.
+        entropy_weight: weight of the sample entropy added to the reward.
+        skip_weight: weight of the skip penalty (any-subset input choices).
+        baseline_decay: ``baseline = decay * baseline + (1 - decay) * reward`` (from the first).
+        ctrl_kwargs: arguments of :class:`~retiarii.oneshot.pytorch.ReinforceController`.
         gradient_clip_val: clip the weights' and the controller's gradient norms.
     """
+
+    algorithm = f"{_ALGORITHMS}:Enas"
 
     def __init__(
         self,
         reward_function: Any = None,
+        reward_metric_name: str | None = None,
         ctrl_lr: float = 3.5e-4,
         ctrl_steps_aggregate: int = 20,
         entropy_weight: float = 1e-4,
@@ -133,39 +145,39 @@ class ENAS(OneShotStrategy):
         ctrl_kwargs: dict[str, Any] | None = None,
         gradient_clip_val: float | None = 5.0,
     ) -> None:
+        super().__init__(gradient_clip_val)
+        if reward_function is not None and reward_metric_name is not None:
+            raise ValueError("ENAS: pass reward_function or reward_metric_name, not both")
         self.reward_function = reward_function
+        self.reward_metric_name = reward_metric_name
         self.ctrl_lr = ctrl_lr
         self.ctrl_steps_aggregate = ctrl_steps_aggregate
         self.entropy_weight = entropy_weight
         self.skip_weight = skip_weight
         self.baseline_decay = baseline_decay
         self.ctrl_kwargs = ctrl_kwargs
-        self.gradient_clip_val = gradient_clip_val
-
-    def make_module(self, user_module: Any, evaluator: Any) -> Any:
-        from ..oneshot.pytorch.lightning_modules import EnasModule
-
-        return EnasModule(
-            user_module,
-            reward_function=self.reward_function,
-            gradient_clip_val=self.gradient_clip_val,
-            entropy_weight=self.entropy_weight,
-            skip_weight=self.skip_weight,
-            baseline_decay=self.baseline_decay,
-            ctrl_lr=self.ctrl_lr,
-            ctrl_steps_aggregate=self.ctrl_steps_aggregate,
-            ctrl_kwargs=self.ctrl_kwargs,
-        )
 
 
 class Proxyless(OneShotStrategy):
     """ProxylessNAS with binary gates, optionally latency-aware (latency measured on the device
-    the search runs on, on the first example of the training data).
+    the search runs on, on one example of the training data).
 
-    Args: as for :class:`~retiarii.oneshot.pytorch.ProxylessTrainer` (``arc_learning_rate``,
-    ``warmup_epochs``, ``grad_reg_loss_type``, ``grad_reg_loss_params``, ``ref_latency``,
-    ``latency_profiler``), plus ``gradient_clip_val``.
+    Args:
+        arc_learning_rate: learning rate of the architecture optimizer (Adam, betas (0, 0.999)).
+        warmup_epochs: first epochs that train only the weights.
+        grad_reg_loss_type: ``None`` (accuracy only), ``'add#linear'``
+            (``loss + lambda * (E - ref_latency) / ref_latency``) or ``'mul#log'``
+            (``loss * alpha * (log E / log ref_latency) ** beta``, latencies above 1 ms),
+            ``E`` the expected latency in ms.
+        grad_reg_loss_params: ``{'lambda': 0.2}`` for ``'add#linear'``,
+            ``{'alpha': 1, 'beta': 0.6}`` for ``'mul#log'`` (the defaults).
+        ref_latency: the reference latency (ms) of the regularisation.
+        latency_profiler: a :class:`~retiarii.oneshot.pytorch.LatencyProfiler` (default: one on
+            the training device with the default cached table).
+        gradient_clip_val: clip the weights' gradient norm.
     """
+
+    algorithm = f"{_ALGORITHMS}:Proxyless"
 
     def __init__(
         self,
@@ -177,74 +189,54 @@ class Proxyless(OneShotStrategy):
         latency_profiler: Any = None,
         gradient_clip_val: float | None = None,
     ) -> None:
+        super().__init__(gradient_clip_val)
+        if grad_reg_loss_type not in (None, "add#linear", "mul#log"):
+            raise ValueError(
+                "grad_reg_loss_type must be None, 'add#linear' or 'mul#log', "
+                f"got {grad_reg_loss_type!r}"
+            )
         self.arc_learning_rate = arc_learning_rate
         self.warmup_epochs = warmup_epochs
         self.grad_reg_loss_type = grad_reg_loss_type
         self.grad_reg_loss_params = grad_reg_loss_params
         self.ref_latency = ref_latency
         self.latency_profiler = latency_profiler
-        self.gradient_clip_val = gradient_clip_val
-
-    def make_module(self, user_module: Any, evaluator: Any) -> Any:
-        from ..oneshot.pytorch.lightning_modules import ProxylessModule
-
-        dummy = None
-        if self.grad_reg_loss_type is not None:
-            x = next(iter(evaluator.train_dataloaders))[0]
-            dummy = x[:1]
-        return ProxylessModule(
-            user_module,
-            arc_learning_rate=self.arc_learning_rate,
-            gradient_clip_val=self.gradient_clip_val,
-            warmup_epochs=self.warmup_epochs,
-            grad_reg_loss_type=self.grad_reg_loss_type,
-            grad_reg_loss_params=self.grad_reg_loss_params,
-            ref_latency=self.ref_latency,
-            latency_profiler=self.latency_profiler,
-            dummy_input=dummy,
-        )
 
 
 class RandomOneShot(OneShotStrategy):
-    """Uniform single-path training (SPOS), then an evolutionary search of the trained supernet
-    (BatchNorm recalibrated, scored by minus the evaluator's loss on validation batches).
+    """Uniform single-path training (SPOS), then a search of the trained supernet: an ordinary
+    ask/tell strategy (default :class:`~retiarii.strategy.RegularizedEvolution`) proposes subnets,
+    each scored in-process on validation batches after BatchNorm recalibration.
 
     Args:
-        population_size, evolution_cycles, mutation_prob: the evolution.
+        population_size, evolution_cycles, mutation_prob: the default evolution
+            (``population_size * (1 + evolution_cycles)`` subnets evaluated).
+        search_strategy: another ask/tell strategy to search with (``population_size`` and
+            ``evolution_cycles`` still set the number of subnets evaluated).
         bn_recalibration_batches: training batches to recompute BatchNorm statistics on.
-        eval_batches: validation batches per evaluated subnet.
+        eval_batches: validation batches per evaluated subnet (None: all).
         seed: seed of the path sampling and the search.
         gradient_clip_val: clip the weights' gradient norm.
     """
+
+    algorithm = f"{_ALGORITHMS}:RandomOneShot"
 
     def __init__(
         self,
         population_size: int = 20,
         evolution_cycles: int = 10,
         mutation_prob: float = 0.1,
+        search_strategy: BaseStrategy | None = None,
         bn_recalibration_batches: int = 10,
         eval_batches: int | None = 10,
         seed: int | None = None,
         gradient_clip_val: float | None = None,
     ) -> None:
+        super().__init__(gradient_clip_val)
         self.population_size = population_size
         self.evolution_cycles = evolution_cycles
         self.mutation_prob = mutation_prob
+        self.search_strategy = search_strategy
         self.bn_recalibration_batches = bn_recalibration_batches
         self.eval_batches = eval_batches
         self.seed = seed
-        self.gradient_clip_val = gradient_clip_val
-
-    def make_module(self, user_module: Any, evaluator: Any) -> Any:
-        from ..oneshot.pytorch.lightning_modules import RandomOneShotModule
-
-        return RandomOneShotModule(
-            user_module,
-            gradient_clip_val=self.gradient_clip_val,
-            population_size=self.population_size,
-            evolution_cycles=self.evolution_cycles,
-            mutation_prob=self.mutation_prob,
-            bn_recalibration_batches=self.bn_recalibration_batches,
-            eval_batches=self.eval_batches,
-            seed=self.seed,
-        )

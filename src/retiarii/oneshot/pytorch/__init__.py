@@ -1,7 +1,10 @@
 """One-shot NAS for PyTorch: supernet modules, trainers and the classic Mutator API.
 
-Trainers: :class:`DartsTrainer` (first and second order), :class:`GumbelDartsTrainer`,
-:class:`EnasTrainer`, :class:`ProxylessTrainer`, :class:`SinglePathTrainer` (SPOS). Building
+Algorithms (one class each, :mod:`.algorithms`): :class:`Darts` (first and second order),
+:class:`GumbelDarts`, :class:`Enas`, :class:`Proxyless`, :class:`RandomOneShot` (SPOS), run by two
+drivers: the plain loop of the seed trainers (:class:`DartsTrainer`, :class:`GumbelDartsTrainer`,
+:class:`EnasTrainer`, :class:`ProxylessTrainer`, :class:`SinglePathTrainer`) and the Lightning
+module behind ``strategy.DARTS()`` etc. (:mod:`.lightning`). Building
 blocks: :func:`replace_layer_choice` / :func:`replace_input_choice` and the supernet modules
 (mixing, path-sampling and gated versions of ``LayerChoice``, ``InputChoice``, ``Cell``,
 ``Repeat``, and weight-sliced layers for value choices); the classic :class:`Mutator` API
@@ -12,9 +15,8 @@ from __future__ import annotations
 
 from ...nn.pytorch.choices import InputChoice, LayerChoice
 from ..base import BaseOneShotTrainer, EpochLogs, OneShotCallback
-from ..evolution import EvolutionResult, evolution_search
+from .algorithms import Algorithm, Darts, Enas, GumbelDarts, Proxyless, RandomOneShot
 from .cell import DartsCell, PathSamplingCell
-from .darts import DartsTrainer, GumbelDartsTrainer
 from .differentiable import (
     DartsInputChoice,
     DartsLayerChoice,
@@ -22,14 +24,13 @@ from .differentiable import (
     GumbelInputChoice,
     GumbelLayerChoice,
 )
-from .enas import EnasTrainer, ReinforceController, ReinforceField
+from .enas import ReinforceController, ReinforceField
 from .latency import LatencyProfiler
 from .mutator import BaseMutator, Mutator, RandomMutator
 from .proxyless import (
     ProxylessInputChoice,
     ProxylessLayerChoice,
     ProxylessSupernet,
-    ProxylessTrainer,
 )
 from .sampling import (
     PathSamplingInputChoice,
@@ -44,8 +45,16 @@ from .slicing import (
     SlicedLinear,
     SlicedParameterFree,
 )
-from .spos import SinglePathTrainer, recalibrate_batchnorm
+from .spos import recalibrate_batchnorm
 from .supernet import Switch, SwitchBoard
+from .trainer import (
+    DartsTrainer,
+    EnasTrainer,
+    GumbelDartsTrainer,
+    ProxylessTrainer,
+    SinglePathTrainer,
+    SupernetTrainer,
+)
 from .utils import (
     AverageMeter,
     AverageMeterGroup,
@@ -59,18 +68,21 @@ RandomOneShotTrainer = SinglePathTrainer
 """NNI's other name for a uniform single-path trainer."""
 
 __all__ = [
+    "Algorithm",
     "AverageMeter",
     "AverageMeterGroup",
     "BaseMutator",
     "BaseOneShotTrainer",
+    "Darts",
     "DartsCell",
     "DartsInputChoice",
     "DartsLayerChoice",
     "DartsTrainer",
     "DifferentiableSupernet",
+    "Enas",
     "EnasTrainer",
     "EpochLogs",
-    "EvolutionResult",
+    "GumbelDarts",
     "GumbelDartsTrainer",
     "GumbelInputChoice",
     "GumbelLayerChoice",
@@ -84,11 +96,13 @@ __all__ = [
     "PathSamplingLayerChoice",
     "PathSamplingRepeat",
     "PathSamplingSupernet",
+    "Proxyless",
     "ProxylessInputChoice",
     "ProxylessLayerChoice",
     "ProxylessSupernet",
     "ProxylessTrainer",
     "RandomMutator",
+    "RandomOneShot",
     "RandomOneShotTrainer",
     "ReinforceController",
     "ReinforceField",
@@ -98,9 +112,9 @@ __all__ = [
     "SlicedLayerNorm",
     "SlicedLinear",
     "SlicedParameterFree",
+    "SupernetTrainer",
     "Switch",
     "SwitchBoard",
-    "evolution_search",
     "recalibrate_batchnorm",
     "replace_input_choice",
     "replace_layer_choice",

@@ -15,8 +15,12 @@ import torch.nn.functional as F
 
 from ...nn.pytorch.cell import Cell
 from ...nn.pytorch.choices import InputChoice, LayerChoice
+from ...nn.pytorch.mutable_args import mutable_args
+from ...nn.pytorch.repeat import Repeat
 from .cell import DartsCell
-from .supernet import SupernetInputChoice, SupernetLayerChoice, check_searchable
+from .mixed import MixedRepeat, MixedSliced
+from .slicing import is_value_choice_layer, sliced_layer
+from .supernet import SupernetInputChoice, SupernetLayerChoice, SwitchBoard, check_searchable
 from .utils import replace_modules
 
 __all__ = [
@@ -173,8 +177,11 @@ class GumbelInputChoice(DartsInputChoice):
 
 
 _HINT = (
-    "Differentiable trainers search LayerChoice, InputChoice and Cell (merge_op='all'); use "
-    "SinglePathTrainer or EnasTrainer for Repeat depths and value choices in layer arguments."
+    "Differentiable trainers search LayerChoice, InputChoice, Cell (merge_op='all'), Repeat "
+    "depths decided by one label, and value choices in the arguments of Linear, Conv1d/2d/3d, "
+    "BatchNorm1d/2d/3d, LayerNorm and parameter-free layers (a @basic_unit module's arguments "
+    "cannot be shared: use a LayerChoice of its configurations, or a path-sampling strategy "
+    "only if it has no value-choice arguments)."
 )
 
 
@@ -207,6 +214,8 @@ class DifferentiableSupernet:
         # per label: the candidate names (a layer choice) or None and n_chosen (an input choice)
         self.kinds: dict[str, tuple[list[Any] | None, int | None]] = {}
         self.modules: list[tuple[str, tnn.Module]] = []
+        self.board = SwitchBoard()  # the decisions of value choices (which slice runs)
+        self.trainer = trainer
         replace_modules(model, self._replace, self.modules)
         check_searchable(model, self.alphas, trainer, _HINT)
 
@@ -236,6 +245,21 @@ class DifferentiableSupernet:
                     self._shared(op.label, op.size, list(op.values()))
                     self._shared(inp.label, inp.n_candidates, None)
             return DartsCell(module, self.weights)
+        if isinstance(module, Repeat) and module._depth is not None:
+            labels = sorted({leaf.label for leaf in module._depth.leaves()})
+            if len(labels) != 1:
+                raise ValueError(
+                    f"{self.trainer}: Repeat {module.label!r} has a depth decided by {labels}; "
+                    "differentiable search mixes depths decided by one label"
+                )
+            switch = self.board.switch(next(iter(module._depth.leaves())))
+            self._shared(switch.label, switch.size, list(switch.decision.values()))
+            return MixedRepeat(module, self.board, self.weights)
+        if is_value_choice_layer(module) and mutable_args(module) is not None:
+            sliced = sliced_layer(module, self.board)
+            for switch in sliced._resolve.switches:
+                self._shared(switch.label, switch.size, list(switch.decision.values()))
+            return MixedSliced(sliced, self.weights)
         return None
 
     def weights(self, label: str, n: int) -> torch.Tensor:

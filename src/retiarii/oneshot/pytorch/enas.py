@@ -1,7 +1,7 @@
 """ENAS (Pham et al., 2018): an LSTM controller samples paths of a weight-sharing supernet.
 
-Each epoch trains the shared weights on paths the controller samples (one per step), then trains
-the controller by REINFORCE on validation batches: the reward (e.g. accuracy of the sampled path)
+The controller; the update rule (:class:`~.algorithms.Enas`) trains the shared weights on a path the
+controller samples, then the controller by REINFORCE on a validation batch, at every step: the reward (e.g. accuracy of the sampled path)
 plus ``entropy_weight`` times the sample's entropy, minus an exponential-moving-average baseline;
 for any-subset input choices a KL penalty pulls the probability of choosing each input towards
 ``skip_target``.
@@ -9,21 +9,17 @@ for any-subset input choices a KL penalty pulls the probability of choosing each
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.nn as tnn
 import torch.nn.functional as F
-from torch.utils.data import Dataset
 
 from ...mutable import InputSubset
-from .sampling import PathSamplingSupernet
 from .supernet import Switch
-from .trainer import Metrics, SupernetTrainer
-from .utils import AverageMeterGroup, split_loaders, to_device
 
-__all__ = ["EnasTrainer", "ReinforceController", "ReinforceField"]
+__all__ = ["ReinforceController", "ReinforceField"]
 
 
 class ReinforceField:
@@ -215,155 +211,3 @@ def greedy_probs(
         )
         out[switch.label] = {str(n): p for n, p in zip(names, probs)}
     return out
-
-
-class EnasTrainer(SupernetTrainer):
-    """ENAS: shared weights trained on controller-sampled paths, controller trained by REINFORCE.
-
-    Args:
-        model: the model space (replaced in place, as for :class:`SinglePathTrainer`).
-        loss: ``loss(logits, target) -> tensor``.
-        metrics: ``metrics(logits, target) -> dict`` of numbers (or None).
-        reward_function: ``reward(logits, target) -> number`` (e.g. accuracy), to maximise.
-        optimizer: optimizer of the model's weights.
-        num_epochs: epochs; each trains the weights on the first half of ``dataset`` and the
-            controller on the second half.
-        dataset: the training data.
-        batch_size, workers, device, log_frequency: as for the other trainers.
-        grad_clip: clip the gradient norms of the weights and of the controller (0 disables).
-        entropy_weight: weight of the sample entropy added to the reward.
-        skip_weight: weight of the skip penalty (any-subset input choices).
-        baseline_decay: ``baseline = decay * baseline + (1 - decay) * reward`` (starting from
-            the first reward).
-        ctrl_lr: learning rate of the controller (Adam).
-        ctrl_steps_aggregate: controller samples per controller update.
-        ctrl_kwargs: arguments of :class:`ReinforceController`.
-
-    ``export()`` decodes the controller greedily (the most likely decision at every step);
-    ``reward_history`` holds the mean reward of every epoch's controller phase.
-
-    Runs in one process on one ``device``; to search on several devices use ``strategy.ENAS()``
-    with a Lightning evaluator (see :mod:`.trainer`).
-    """
-
-    def __init__(
-        self,
-        model: tnn.Module,
-        loss: Callable[[Any, Any], torch.Tensor],
-        metrics: Metrics | None,
-        reward_function: Callable[[Any, Any], Any],
-        optimizer: torch.optim.Optimizer,
-        num_epochs: int,
-        dataset: Dataset[Any],
-        batch_size: int = 64,
-        workers: int = 0,
-        device: torch.device | str | None = None,
-        log_frequency: int | None = None,
-        grad_clip: float = 5.0,
-        entropy_weight: float = 1e-4,
-        skip_weight: float = 0.8,
-        baseline_decay: float = 0.999,
-        ctrl_lr: float = 3.5e-4,
-        ctrl_steps_aggregate: int = 20,
-        ctrl_kwargs: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(
-            model,
-            loss,
-            metrics,
-            optimizer,
-            num_epochs,
-            batch_size=batch_size,
-            workers=workers,
-            device=device,
-            log_frequency=log_frequency,
-        )
-        self.supernet = PathSamplingSupernet(model, trainer=type(self).__name__)
-        self.nas_modules = self.supernet.modules
-        self._switches = list(self.supernet.board.values())
-        self.nas_fields = [ReinforceField.of(s) for s in self._switches]
-        self.controller = ReinforceController(self.nas_fields, **(ctrl_kwargs or {}))
-        self.model.to(self.device)
-        self.controller.to(self.device)
-        self._weights = self._weight_parameters(())
-        self.reward_function = reward_function
-        self.ctrl_optim = (
-            torch.optim.Adam(self.controller.parameters(), lr=ctrl_lr) if self.nas_fields else None
-        )
-        self.grad_clip = grad_clip
-        self.entropy_weight = entropy_weight
-        self.skip_weight = skip_weight
-        self.baseline_decay = baseline_decay
-        self.baseline: float | None = None
-        self.ctrl_steps_aggregate = ctrl_steps_aggregate
-        self.dataset = dataset
-        self.train_loader, self.valid_loader = split_loaders(dataset, batch_size, workers)
-        self.reward_history: list[float] = []
-
-    def search_step(self, batch: Any) -> tuple[Any, torch.Tensor]:
-        """Train the weights on one controller-sampled path; return logits and loss."""
-        x, y = batch
-        with torch.no_grad():
-            set_path(self._switches, self.controller.resample())
-        self.optimizer.zero_grad()
-        logits = self.model(x)
-        loss = self.loss(logits, y)
-        loss.backward()
-        if self.grad_clip > 0:
-            tnn.utils.clip_grad_norm_(self._weights, self.grad_clip)
-        self.optimizer.step()
-        return logits, loss
-
-    def controller_step(self, batch: Any, step: int) -> float:
-        """Sample a path, reward it on ``batch`` and accumulate the REINFORCE gradient (updating
-        the controller every ``ctrl_steps_aggregate`` steps); return the reward."""
-        assert self.ctrl_optim is not None
-        x, y = batch
-        set_path(self._switches, self.controller.resample())
-        with torch.no_grad():
-            logits = self.model(x)
-        reward = float(self.reward_function(logits, y))
-        if self.entropy_weight:
-            reward += self.entropy_weight * float(self.controller.sample_entropy)
-        if self.baseline is None:  # start from the first reward, not from 0
-            self.baseline = reward
-        self.baseline = self.baseline * self.baseline_decay + reward * (1 - self.baseline_decay)
-        loss = -self.controller.sample_log_prob * (reward - self.baseline)
-        if self.skip_weight:
-            loss = loss + self.skip_weight * self.controller.sample_skip_penalty
-        (loss / self.ctrl_steps_aggregate).backward()
-        if (step + 1) % self.ctrl_steps_aggregate == 0:
-            if self.grad_clip > 0:
-                tnn.utils.clip_grad_norm_(self.controller.parameters(), self.grad_clip)
-            self.ctrl_optim.step()
-            self.ctrl_optim.zero_grad()
-        return reward
-
-    def train_epoch(self, epoch: int) -> AverageMeterGroup:
-        self.controller.eval()
-        meters = self.run_steps("ENAS model", epoch, [self.train_loader], self.search_step)
-        if self.ctrl_optim is None:
-            return meters
-        self.model.eval()
-        self.controller.train()
-        rewards = AverageMeterGroup()
-        self.ctrl_optim.zero_grad()
-        for step, batch in enumerate(self.valid_loader):
-            rewards.update({"reward": self.controller_step(to_device(batch, self.device), step)})
-            self._log_step("ENAS controller", epoch, step, len(self.valid_loader), rewards)
-        self.reward_history.append(rewards["reward"].avg)
-        meters.update({"reward": rewards["reward"].avg})
-        return meters
-
-    @torch.no_grad()
-    def export(self) -> dict[str, Any]:
-        """The controller's most likely architecture (greedy decoding)."""
-        self.controller.eval()
-        set_path(self._switches, self.controller.resample(greedy=True))
-        return self.supernet.sample()
-
-    def export_probs(self) -> dict[str, dict[str, float]]:
-        """Along the greedy path: the probability of each candidate (of each input being chosen,
-        for any-subset input choices)."""
-        self.controller.eval()
-        return greedy_probs(self.controller, self._switches)

@@ -39,8 +39,8 @@ the trainer's callbacks (the experiment's store). How the ranks are started matt
 
 Other strategies (FSDP, DeepSpeed, model-parallel) are refused: they shard or own the optimizers.
 
-The algorithms are in :mod:`.lightning_modules`. What this does not do: second-order DARTS (use
-:class:`~.darts.DartsTrainer`), evaluators built on a ``LightningDataModule``, or learning-rate
+The algorithms are in :mod:`.algorithms`. What this does not do: evaluators built on a
+``LightningDataModule``, or learning-rate
 schedulers with ``interval='step'`` semantics other than being stepped once per batch.
 """
 
@@ -48,19 +48,23 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import os
+import random
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import lightning
 import torch
 import torch.nn as tnn
+from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.utilities import CombinedLoader
 
-from ...evaluator.pytorch.lightning import Lightning, LightningModule
-from ..base import BaseOneShotTrainer, EpochLogs
-from ..experiment import StopSearch
+from ...evaluator.pytorch.lightning import LightningModule
+from ..base import BaseOneShotTrainer, EpochLogs, StopSearch
+from .algorithms import Algorithm
 from .distributed import (
     RankProcesses,
     any_rank,
@@ -73,32 +77,29 @@ from .distributed import (
 __all__ = ["LightningOneShotTrainer", "OneShotModule"]
 
 
-def _split_optimizers(config: Any) -> tuple[list[torch.optim.Optimizer], list[tuple[Any, str]]]:
-    """``configure_optimizers()``'s result as (optimizers, [(scheduler, interval)])."""
+def _split_optimizers(config: Any) -> tuple[list[torch.optim.Optimizer], list[Any]]:
+    """``configure_optimizers()``'s result (any form Lightning accepts) as its optimizers and its
+    schedulers (each as given: a scheduler, or a dict with ``scheduler``, ``interval``,
+    ``frequency``, ``monitor`` ...), for Lightning to parse once the algorithm's optimizers are
+    appended."""
     if config is None:
         raise ValueError("the evaluator's configure_optimizers() returned no optimizer")
     if isinstance(config, torch.optim.Optimizer):
         return [config], []
     if isinstance(config, Mapping):
         scheduler = config.get("lr_scheduler")
-        schedulers = []
-        if scheduler is not None:
-            if isinstance(scheduler, Mapping):
-                schedulers.append((scheduler["scheduler"], scheduler.get("interval", "epoch")))
-            else:
-                schedulers.append((scheduler, "epoch"))
-        return [config["optimizer"]], schedulers
+        if isinstance(scheduler, Mapping) and "monitor" not in scheduler and "monitor" in config:
+            scheduler = {**scheduler, "monitor": config["monitor"]}
+        elif scheduler is not None and not isinstance(scheduler, Mapping) and "monitor" in config:
+            scheduler = {"scheduler": scheduler, "monitor": config["monitor"]}
+        return [config["optimizer"]], [] if scheduler is None else [scheduler]
     if (
         isinstance(config, (list, tuple))
         and len(config) == 2
         and isinstance(config[0], (list, tuple))
     ):
         optimizers, _ = _split_optimizers(list(config[0]))
-        schedulers = [
-            (s["scheduler"], s.get("interval", "epoch")) if isinstance(s, Mapping) else (s, "epoch")
-            for s in config[1]
-        ]
-        return optimizers, schedulers
+        return optimizers, list(config[1])
     if isinstance(config, (list, tuple)):
         optimizers, schedulers = [], []
         for item in config:
@@ -110,19 +111,23 @@ def _split_optimizers(config: Any) -> tuple[list[torch.optim.Optimizer], list[tu
 
 
 class OneShotModule(lightning.LightningModule):
-    """Wraps the evaluator's module (whose ``model`` is the supernet) for one-shot search.
+    """The Lightning driver: wraps the evaluator's module (whose ``model`` becomes the supernet)
+    and runs an algorithm of :mod:`.algorithms` with it (the :class:`~.algorithms.Driver`).
 
-    Subclasses implement :meth:`training_step`, :meth:`arch_parameters`,
-    :meth:`configure_arch_optimizers`, :meth:`export` and optionally :meth:`export_probs` and
-    :meth:`prepare_eval` (the path to validate).
+    The loss of a batch is the user's ``training_step``; the weights' optimizers are the user's
+    ``configure_optimizers`` (architecture parameters removed), the algorithm's come after them.
     """
 
-    needs_validation_batches = True
-
-    def __init__(self, user: LightningModule, gradient_clip_val: float | None = None) -> None:
+    def __init__(
+        self, user: LightningModule, algorithm: Algorithm, gradient_clip_val: float | None = None
+    ) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.user = user
+        self.algorithm = algorithm
+        algorithm.attach(user.model)
+        self.supernet = algorithm.supernet  # type: ignore[attr-defined]
+        self.algorithm_modules = tnn.ModuleDict(algorithm.modules())
         self.gradient_clip_val = gradient_clip_val
         self.owner: BaseOneShotTrainer | None = None
         self.history: list[EpochLogs] = []
@@ -130,8 +135,16 @@ class OneShotModule(lightning.LightningModule):
         self.stop_requested = False
         self._home = os.getpid()  # the process whose callbacks (and store) the owner holds
         self._n_user_optimizers = 0
-        self._schedulers: list[tuple[Any, str]] = []
         self._weights: list[tnn.Parameter] = []
+        self._monitors: dict[int, dict[str, Any]] = {}
+        self._batch_idx = 0
+        # The user's self.log / self.log_dict log through this module (the one Lightning runs).
+        user.log = self.log  # type: ignore[method-assign]
+        user.log_dict = self.log_dict  # type: ignore[method-assign]
+
+    @property
+    def needs_validation_batches(self) -> bool:
+        return self.algorithm.needs_validation_batches
 
     def __getstate__(self) -> dict[str, Any]:
         # The owner holds the callbacks (an open store, thread events): a rank started in another
@@ -152,34 +165,153 @@ class OneShotModule(lightning.LightningModule):
         self.history = [EpochLogs(**logs) for logs in state["history"]]
         self.stop_requested = bool(state["stop_requested"])
 
+    # -- resume ---------------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Besides Lightning's (weights, architecture parameters, optimizers, loops): the random
+        generators, the algorithm's own state and the schedulers, so a resumed search continues
+        exactly (same data order, same paths)."""
+        checkpoint["retiarii"] = {
+            "torch_rng": torch.get_rng_state(),
+            "python_rng": random.getstate(),
+            "algorithm": self.algorithm.state_dict(),
+            "epochs": len(self.history),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("retiarii")
+        if state is None:
+            return
+        # Before Lightning makes the first resumed epoch's data iterator (its sanity check, in
+        # between, restores the generators it uses).
+        torch.set_rng_state(state["torch_rng"])
+        version, internal, gauss = state["python_rng"]
+        random.setstate((version, tuple(internal), gauss))
+        self.algorithm.load_state_dict(state["algorithm"])
+        self.reported = int(state["epochs"])  # the store has these epochs already
+
     # -- the algorithm -------------------------------------------------------------------------
     def arch_parameters(self) -> list[torch.Tensor]:
         """Parameters the algorithm optimises (kept out of the user's optimizers)."""
-        return []
-
-    def configure_arch_optimizers(self) -> list[torch.optim.Optimizer]:
-        """The algorithm's optimizers (after the user's)."""
-        return []
+        return self.algorithm.arch_parameters()
 
     def export(self) -> dict[str, Any]:
         """The architecture found, as a sample."""
-        raise NotImplementedError
+        return self.algorithm.export()
 
     def export_probs(self) -> dict[str, dict[str, float]]:
-        """``{label: {candidate: probability}}`` of the search state (if any)."""
-        return {}
+        """``{label: {candidate: probability}}`` of the search state."""
+        return self.algorithm.export_probs()
 
-    def prepare_eval(self) -> None:
-        """Set the supernet to the architecture to validate (nothing by default)."""
+    def on_fit_start(self) -> None:
+        self.algorithm.on_fit_start(self)
+        self.user.on_fit_start()
 
-    def after_fit(self, train: Any, valid: Any) -> None:
-        """A search phase after fitting, on the evaluator's dataloaders (nothing by default)."""
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        self._batch_idx = batch_idx
+        if self.algorithm.needs_validation_batches:
+            loss = self.algorithm.training_step(self, batch["train"], batch["val"])
+        else:
+            loss = self.algorithm.training_step(self, batch, None)
+        if self._reports_here():  # progress from the first step, not only after an epoch
+            assert self.owner is not None
+            per_epoch = self.trainer.num_training_batches
+            step = batch_idx + 1 + self.current_epoch * int(per_epoch if per_epoch < 1e12 else 0)
+            self.owner.notify_step(step, loss.detach())
+        return loss
+
+    # -- the Driver ------------------------------------------------------------------------------
+    @property
+    def max_epochs(self) -> int:
+        return int(self.trainer.max_epochs or 1)
+
+    def loss(self, batch: Any) -> torch.Tensor:
+        return self.user_loss(batch, self._batch_idx)
+
+    def backward_to(self, loss: torch.Tensor, inputs: Any) -> None:
+        self.manual_backward(loss, inputs=list(inputs))
+
+    def sync(self, params: Iterable[torch.Tensor]) -> None:
+        self.sync_gradients(params)
+
+    def clip(self, params: Iterable[torch.Tensor]) -> None:
+        if self.gradient_clip_val:
+            tnn.utils.clip_grad_norm_(list(params), self.gradient_clip_val)
+
+    def arch_optimizers(self) -> list[Any]:
+        return self._optimizers()[self._n_user_optimizers :]
+
+    def weight_optimizers(self) -> list[torch.optim.Optimizer]:
+        return [o.optimizer for o in self._optimizers()[: self._n_user_optimizers]]
+
+    def weights(self) -> list[tnn.Parameter]:
+        return list(self._weights)
+
+    def _logged_by(self, call: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
+        """``call()`` (of the user's module), capturing what it logs instead of logging it and
+        what it reports instead of reporting it."""
+        from ...reporting import trial_reporter
+
+        logged: dict[str, float] = {}
+
+        def capture(name: str, value: Any, *args: Any, **kwargs: Any) -> None:
+            logged[name] = float(value)
+
+        def capture_dict(values: Mapping[str, Any], *args: Any, **kwargs: Any) -> None:
+            logged.update({name: float(value) for name, value in values.items()})
+
+        saved = self.user.log, self.user.log_dict
+        self.user.log = capture  # type: ignore[method-assign]
+        self.user.log_dict = capture_dict  # type: ignore[method-assign,assignment]
+        try:
+            with trial_reporter(_Discard()):
+                out = call()
+        finally:
+            self.user.log, self.user.log_dict = saved  # type: ignore[method-assign]
+        return out, logged
+
+    @torch.no_grad()
+    def reward(self, batch: Any, metric: str | None, function: Any) -> float:
+        was_training = self.user.training
+        self.user.eval()
+        try:
+            if function is not None:
+                x, y = batch
+                return float(function(self.user(x), y))
+            if metric is None:
+                return self.score([batch])
+            out, logged = self._logged_by(lambda: self.user.validation_step(batch, 0))
+            if metric not in logged and not (isinstance(out, Mapping) and metric in out):
+                # e.g. Classification's val_acc: accumulated by validation_step, logged at the
+                # end of the validation epoch (here: of this one batch)
+                logged.update(self._logged_by(self.user.on_validation_epoch_end)[1])
+            if metric not in logged and not (isinstance(out, Mapping) and metric in out):
+                raise KeyError(
+                    f"ENAS(reward_metric_name={metric!r}): the evaluator's validation_step and "
+                    f"on_validation_epoch_end logged {sorted(logged)}; log {metric!r}"
+                )
+            return float(logged[metric] if metric in logged else out[metric])
+        finally:
+            self.user.train(was_training)
+
+    @torch.no_grad()
+    def score(self, batches: Any) -> float:
+        was_training = self.user.training
+        self.user.eval()
+        losses = []
+        for batch in batches:
+            out, _ = self._logged_by(functools.partial(self.user.training_step, batch, 0))
+            losses.append(float(out["loss"] if isinstance(out, Mapping) else out))
+        self.user.train(was_training)
+        return -sum(losses) / len(losses)
 
     # -- data parallelism (no-ops in one process) ----------------------------------------------
     @property
     def distributed(self) -> bool:
         """Whether this search runs on several processes."""
-        return self._trainer is not None and self.trainer.world_size > 1
+        try:
+            return self.trainer.world_size > 1
+        except RuntimeError:  # not attached to a Trainer (yet)
+            return False
 
     def sync_gradients(self, params: Iterable[torch.Tensor]) -> None:
         """Average the gradients of ``params`` over the ranks (before an optimizer step)."""
@@ -214,13 +346,9 @@ class OneShotModule(lightning.LightningModule):
                 self.stop_requested = True
 
     # -- the user's module ---------------------------------------------------------------------
-    def _user_call(self, hook: str, *args: Any) -> Any:
-        self.user._current_fx_name = self._current_fx_name
-        return getattr(self.user, hook)(*args)
-
     def user_loss(self, batch: Any, batch_idx: int) -> torch.Tensor:
         """The loss of ``batch``: what the user's ``training_step`` returns."""
-        out = self._user_call("training_step", batch, batch_idx)
+        out: Any = self.user.training_step(batch, batch_idx)
         loss: torch.Tensor = out["loss"] if isinstance(out, Mapping) else out
         return loss
 
@@ -228,59 +356,101 @@ class OneShotModule(lightning.LightningModule):
         return self.user(*args, **kwargs)
 
     def validation_step(self, batch: Any, batch_idx: int) -> Any:
-        return self._user_call("validation_step", batch, batch_idx)
+        return self.user.validation_step(batch, batch_idx)
 
     def on_validation_epoch_start(self) -> None:
         if self.distributed:  # validate with rank 0's BatchNorm statistics, as DDP would
             broadcast_buffers(self.user)
-        self.prepare_eval()
-        self._user_call("on_validation_epoch_start")
-
-    def on_validation_epoch_end(self) -> None:
-        self._user_call("on_validation_epoch_end")
+        self.algorithm.prepare_eval()
+        self.user.on_validation_epoch_start()
 
     def on_train_epoch_start(self) -> None:
-        self._user_call("on_train_epoch_start")
+        self.algorithm.on_epoch_start(self)
+        self.user.on_train_epoch_start()
 
-    def teardown(self, stage: str) -> None:
-        self.user.teardown(stage)
+    def _user_batch(self, batch: Any) -> Any:
+        return batch["train"] if self.algorithm.needs_validation_batches else batch
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> Any:
+        return self.user.on_train_batch_start(self._user_batch(batch), batch_idx)
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.user.on_train_batch_end(outputs, self._user_batch(batch), batch_idx)
 
     def configure_optimizers(self) -> Any:
-        optimizers, self._schedulers = _split_optimizers(self.user.configure_optimizers())
+        """The user's ``configure_optimizers`` (any form Lightning accepts; architecture parameters
+        removed from its optimizers), then the algorithm's optimizers; Lightning parses it."""
+        optimizers, schedulers = _split_optimizers(self.user.configure_optimizers())
         arch = {id(p) for p in self.arch_parameters()}
         for optimizer in optimizers:  # the user's optimizers see self.parameters(): drop alpha
             for group in optimizer.param_groups:
                 group["params"] = [p for p in group["params"] if id(p) not in arch]
         self._n_user_optimizers = len(optimizers)
         self._weights = [p for p in self.user.parameters() if id(p) not in arch and p.requires_grad]
-        return optimizers + self.configure_arch_optimizers()
+        # Lightning ignores `monitor` and `strict` under manual optimisation: keep them here.
+        self._monitors = {}
+        given = []
+        for config in schedulers:
+            if isinstance(config, Mapping):
+                own = {k: config[k] for k in ("monitor", "strict") if k in config}
+                self._monitors[id(config["scheduler"])] = own
+                config = {k: v for k, v in config.items() if k not in ("monitor", "strict")}
+            given.append(config)
+        return optimizers + self.algorithm.configure_arch_optimizers(), given
 
     def _optimizers(self) -> list[Any]:
         found = self.optimizers()
         return list(found) if isinstance(found, (list, tuple)) else [found]
 
-    def weight_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+    def _step_schedulers(self, interval: str, count: int, plateau: bool = False) -> None:
+        """Step the user's schedulers of ``interval`` due at the ``count``-th batch or epoch,
+        as Lightning's automatic optimisation would: ``ReduceLROnPlateau`` (with its monitor)
+        only when ``plateau``, the others only when not."""
+        for config in self.trainer.lr_scheduler_configs:
+            scheduler: Any = config.scheduler
+            is_plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+            if config.interval != interval or count % config.frequency or is_plateau != plateau:
+                continue
+            if not is_plateau:
+                scheduler.step()
+                continue
+            own = self._monitors.get(id(scheduler), {})
+            monitor = own.get("monitor")
+            if monitor is None:
+                raise ValueError(
+                    "configure_optimizers: ReduceLROnPlateau needs a 'monitor' (return "
+                    "{'optimizer': ..., 'lr_scheduler': ..., 'monitor': 'val_loss'})"
+                )
+            value = self.trainer.callback_metrics.get(monitor)
+            if value is None:
+                if own.get("strict", True):
+                    raise KeyError(
+                        f"ReduceLROnPlateau conditioned on {monitor!r}, which is not logged; "
+                        f"logged: {sorted(self.trainer.callback_metrics)}"
+                    )
+                continue
+            scheduler.step(value)
+
+    def weight_step(self, batch: Any) -> torch.Tensor:
         """One step of the user's optimizers on ``batch`` (backward into the weights only)."""
         optimizers = self._optimizers()[: self._n_user_optimizers]
         for optimizer in optimizers:
             optimizer.zero_grad()
-        loss = self.user_loss(batch, batch_idx)
+        loss = self.user_loss(batch, self._batch_idx)
         self.manual_backward(loss, inputs=self._weights)
         self.sync_gradients(self._weights)
+        self.clip(self._weights)
         for optimizer in optimizers:
-            if self.gradient_clip_val:
-                self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_val)
             optimizer.step()
-        for scheduler, interval in self._schedulers:
-            if interval == "step":
-                scheduler.step()
+        self._step_schedulers("step", self._batch_idx + 1)
+        self._step_schedulers("step", self._batch_idx + 1, plateau=True)
         return loss
 
     def on_train_epoch_end(self) -> None:
-        for scheduler, interval in self._schedulers:
-            if interval != "step":
-                scheduler.step()
-        self._user_call("on_train_epoch_end")
+        # As Lightning: epoch schedulers step before this hook, plateau schedulers after it.
+        self._step_schedulers("epoch", self.current_epoch + 1)
+        self.user.on_train_epoch_end()
+        self._step_schedulers("epoch", self.current_epoch + 1, plateau=True)
         if self.trainer.sanity_checking:
             return
         metrics: dict[str, float] = {}
@@ -288,6 +458,7 @@ class OneShotModule(lightning.LightningModule):
             if isinstance(value, torch.Tensor) and value.numel() == 1:
                 metrics[name] = float(value)
         loss = metrics.pop("train_loss", None)
+        metrics.update(self.algorithm.epoch_metrics())
         self.history.append(EpochLogs(loss, metrics, self.export_probs()))
         if self._reports_here():
             self.report()
@@ -300,18 +471,72 @@ class OneShotModule(lightning.LightningModule):
     def on_train_end(self) -> None:
         if self.distributed:
             broadcast_buffers(self.user)
+        self.user.on_train_end()
+
+    def setup(self, stage: str) -> None:
+        self.user.setup(stage)
+
+    def teardown(self, stage: str) -> None:
+        self.user.teardown(stage)
+
+    def on_fit_end(self) -> None:
+        self.user.on_fit_end()
+
+    def on_train_start(self) -> None:
+        self.user.on_train_start()
+
+    def on_validation_epoch_end(self) -> None:
+        self.user.on_validation_epoch_end()
+
+    def on_validation_batch_end(
+        self, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        self.user.on_validation_batch_end(outputs, batch, batch_idx, dataloader_idx)
 
 
 # -- as a one-shot trainer -----------------------------------------------------------------------
+class _Discard:
+    """A reporter that drops what the user's hooks report while the algorithm calls them."""
+
+    def intermediate(self, metric: Any) -> None:
+        """Dropped."""
+
+    def final(self, metric: Any) -> None:
+        """Dropped."""
+
+
+class _EpochCheckpoint(Checkpoint):
+    """Saves the whole search at the end of every training epoch, atomically, to ``path`` (a
+    ``Checkpoint``, so Lightning calls it after the module's ``on_train_epoch_end``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_train_epoch_end(self, trainer: lightning.Trainer, pl_module: Any) -> None:
+        if trainer.sanity_checking:
+            return
+        partial = self.path.with_suffix(".partial")
+        trainer.save_checkpoint(partial)  # every rank takes part; rank 0 writes
+        if trainer.global_rank == 0:
+            os.replace(partial, self.path)
+
+
 class _Search:
     """Fitting ``module`` with a trainer built from ``recipe``, then its search phase: what every
     rank of a search runs (cloudpickled to the ranks :class:`RankProcesses` starts)."""
 
     def __init__(
-        self, module: OneShotModule, recipe: Any, root_dir: str, train: Any, valid: Any
+        self,
+        module: OneShotModule,
+        recipe: Any,
+        root_dir: str,
+        train: Any,
+        valid: Any,
+        ckpt_path: str | None = None,
     ) -> None:
         self.module, self.recipe, self.root_dir = module, recipe, root_dir
         self.train, self.valid = train, valid
+        self.ckpt_path = ckpt_path
 
     def run(self, trainer: lightning.Trainer | None = None) -> lightning.Trainer:
         trainer = trainer if trainer is not None else self.recipe.build(self.root_dir)
@@ -320,8 +545,13 @@ class _Search:
             if self.module.needs_validation_batches
             else self.train
         )
-        trainer.fit(self.module, train_dataloaders=loaders, val_dataloaders=self.valid)
-        self.module.after_fit(self.train, self.valid)
+        trainer.fit(
+            self.module,
+            train_dataloaders=loaders,
+            val_dataloaders=self.valid,
+            ckpt_path=self.ckpt_path,
+        )
+        self.module.algorithm.after_fit(self.module, self.train, self.valid)
         return trainer
 
 
@@ -347,30 +577,25 @@ class LightningOneShotTrainer(BaseOneShotTrainer):
     evaluator's ``Trainer(...)`` (logs under its ``default_root_dir``, else a new temporary
     directory); ``export()`` returns the architecture found. With a DDP strategy the fit is
     data-parallel (see the module's documentation); this object's callbacks hear from rank 0 only,
-    and a :class:`~retiarii.oneshot.experiment.StopSearch` raised by one stops every rank at the
+    and a :class:`~retiarii.oneshot.StopSearch` raised by one stops every rank at the
     end of the epoch (``fit()`` raises it once the search phase is over).
     """
 
     def __init__(self, base_model: tnn.Module, evaluator: Any, strategy: Any) -> None:
-        if not isinstance(evaluator, Lightning):
-            raise TypeError(
-                f"{type(strategy).__name__}() needs a Lightning evaluator (Lightning, "
-                f"Classification, Regression), got {type(evaluator).__name__}; with other "
-                "evaluators use a one-shot trainer (retiarii.oneshot.pytorch)"
-            )
-        if evaluator.datamodule is not None:
-            raise ValueError(
-                f"{type(strategy).__name__}(): evaluators built on a LightningDataModule are not "
-                "supported by one-shot strategies; pass train_dataloaders and val_dataloaders"
-            )
         self.model = base_model
         self.evaluator = evaluator
         self.strategy = strategy
         user = copy.deepcopy(evaluator.module)
         user.set_model(base_model)
-        self.module: OneShotModule = strategy.make_module(user, evaluator)
+        algorithm = strategy.make_algorithm()
+        algorithm.name = f"strategy.{type(strategy).__name__}"
+        if getattr(strategy, "grad_reg_loss_type", None) is not None:  # latency measured on it
+            algorithm.example_input = next(iter(evaluator.train_dataloaders))[0][:1]
+        self.module = OneShotModule(user, algorithm, strategy.gradient_clip_val)
         self.module.owner = self
         self.trainer: lightning.Trainer | None = None
+        #: Where to checkpoint the search at the end of every epoch (and resume from), if set.
+        self.checkpoint_dir: Path | None = None
 
     def _root_dir(self) -> str:
         given = self.evaluator.trainer.kwargs.get("default_root_dir")
@@ -385,12 +610,22 @@ class LightningOneShotTrainer(BaseOneShotTrainer):
         self.evaluator.check_ready()  # the dataloaders may have been given after construction
         self.notify("on_fit_start")
         name = type(self.strategy).__name__
+        last = self.checkpoint_dir / "last.ckpt" if self.checkpoint_dir is not None else None
+        recipe = self.evaluator.trainer
+        if self.checkpoint_dir is not None:  # the evaluator's Trainer(...) plus our checkpoints
+            kwargs = dict(recipe.kwargs)
+            callbacks = kwargs.get("callbacks") or []
+            callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+            kwargs["callbacks"] = [*callbacks, _EpochCheckpoint(self.checkpoint_dir / "last.ckpt")]
+            kwargs["enable_checkpointing"] = True  # ours; Lightning adds no default one then
+            recipe = type(recipe)(**kwargs)
         search = _Search(
             self.module,
-            self.evaluator.trainer,
+            recipe,
             self._root_dir(),
             self.evaluator.train_dataloaders,
             self.evaluator.val_dataloaders,
+            str(last) if last is not None and last.is_file() else None,
         )
         self.trainer = search.recipe.build(search.root_dir)
         check_strategy(self.trainer, name)
@@ -414,3 +649,8 @@ class LightningOneShotTrainer(BaseOneShotTrainer):
     def export_probs(self) -> dict[str, dict[str, float]]:
         """``{label: {candidate: probability}}`` of the search state."""
         return self.module.export_probs()
+
+    def sub_state_dict(self, sample: dict[str, Any] | None = None) -> dict[str, torch.Tensor]:
+        """The trained weights of the subnet ``sample`` (default: the export), loadable into
+        ``fixed_arch(sample)``'s model."""
+        return self.module.algorithm.sub_state_dict(sample)

@@ -18,26 +18,22 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn as tnn
 import torch.nn.functional as F
-from torch.utils.data import Dataset
 
 from ...nn.pytorch.choices import InputChoice, LayerChoice
 from .latency import LatencyProfiler
 from .supernet import SupernetInputChoice, SupernetLayerChoice, check_searchable
-from .trainer import Metrics, SupernetTrainer
-from .utils import AverageMeterGroup, replace_modules, split_loaders, to_device
+from .utils import replace_modules
 
 __all__ = [
     "ProxylessDecision",
     "ProxylessInputChoice",
     "ProxylessLayerChoice",
     "ProxylessSupernet",
-    "ProxylessTrainer",
 ]
 
 
@@ -307,173 +303,3 @@ def latency_regularized(
         return loss * alpha * (torch.log(expected) / math.log(ref_latency)) ** beta
     lam = params.get("lambda", 0.2)
     return loss + lam * (expected - ref_latency) / ref_latency
-
-
-class ProxylessTrainer(SupernetTrainer):
-    """ProxylessNAS with binary gates and an optional, measured, latency loss.
-
-    Args:
-        model, loss, metrics, optimizer, num_epochs, dataset, batch_size, workers, device,
-        log_frequency: as for :class:`DartsTrainer` (``dataset`` is split in halves the same way).
-        warmup_epochs: first epochs that train only the weights (on paths sampled from the
-            still uniform ``softmax(alpha)``).
-        arc_learning_rate: learning rate of the architecture optimizer (Adam, betas (0, 0.999)).
-        grad_reg_loss_type: ``None`` (accuracy only), ``'add#linear'``
-            (``ce + lambda * (E - ref_latency) / ref_latency``) or ``'mul#log'``
-            (``ce * alpha * (log E / log ref_latency) ** beta``, which needs latencies above
-            1 ms), ``E`` the expected latency in ms.
-        grad_reg_loss_params: ``{'lambda': 0.2}`` for ``'add#linear'``,
-            ``{'alpha': 1, 'beta': 0.6}`` for ``'mul#log'`` (these are the defaults).
-        applied_hardware: where latency applies: ``None`` (or the training device). Latency is
-            measured on the training device; there are no predictors for other hardware.
-        dummy_input: the input to measure latency on: a tensor, or a shape (random normal);
-            default: the first example of ``dataset`` as a batch of one.
-        ref_latency: the reference latency (ms) of the regularisation.
-        latency_profiler: a :class:`~.latency.LatencyProfiler` (default: one on ``device`` with
-            the default cached table).
-        grad_clip: clip the weights' gradient norm (0 disables).
-
-    Runs in one process on one ``device``; to search on several devices use
-    ``strategy.Proxyless()`` with a Lightning evaluator (see :mod:`.trainer`; there rank 0
-    measures the latencies and every rank uses its table).
-    """
-
-    def __init__(
-        self,
-        model: tnn.Module,
-        loss: Callable[[Any, Any], torch.Tensor],
-        metrics: Metrics | None,
-        optimizer: torch.optim.Optimizer,
-        num_epochs: int,
-        dataset: Dataset[Any],
-        warmup_epochs: int = 0,
-        batch_size: int = 64,
-        workers: int = 0,
-        device: torch.device | str | None = None,
-        log_frequency: int | None = None,
-        arc_learning_rate: float = 1e-3,
-        grad_reg_loss_type: str | None = None,
-        grad_reg_loss_params: dict[str, float] | None = None,
-        applied_hardware: str | torch.device | None = None,
-        dummy_input: Any = None,
-        ref_latency: float = 65.0,
-        latency_profiler: LatencyProfiler | None = None,
-        grad_clip: float = 0.0,
-    ) -> None:
-        super().__init__(
-            model,
-            loss,
-            metrics,
-            optimizer,
-            num_epochs,
-            batch_size=batch_size,
-            workers=workers,
-            device=device,
-            log_frequency=log_frequency,
-        )
-        check_latency_loss(grad_reg_loss_type, ref_latency)
-        if applied_hardware is not None and torch.device(applied_hardware) != self.device:
-            raise ValueError(
-                f"applied_hardware={applied_hardware!r}: latency is measured on the training "
-                f"device ({self.device}); train on the hardware you target, or pass None"
-            )
-        self.supernet = ProxylessSupernet(model, trainer=type(self).__name__)
-        self.nas_modules = self.supernet.modules
-        self.model.to(self.device)
-        self._alphas = self.supernet.arch_parameters()
-        self._weights = self._weight_parameters(self._alphas)
-        self.ctrl_optim = (
-            torch.optim.Adam(self._alphas, lr=arc_learning_rate, betas=(0.0, 0.999), eps=1e-8)
-            if self._alphas
-            else None
-        )
-        self.warmup_epochs = warmup_epochs
-        self.grad_clip = grad_clip
-        self.reg_loss_type = grad_reg_loss_type
-        self.reg_loss_params = dict(grad_reg_loss_params or {})
-        self.ref_latency = ref_latency
-        self.dataset = dataset
-        self.train_loader, self.valid_loader = split_loaders(dataset, batch_size, workers)
-        self.rng = random.Random(int(torch.randint(2**31 - 1, ())))
-        self.latency_table: dict[str, list[float]] = {}
-        if grad_reg_loss_type is not None:
-            profiler = latency_profiler or LatencyProfiler(self.device)
-            example = self._dummy_input(dummy_input)
-            self.latency_table = self.supernet.measure_latency(self.model, example, profiler)
-            check_latency_loss(grad_reg_loss_type, ref_latency, self.supernet)
-
-    def _dummy_input(self, dummy_input: Any) -> Any:
-        if dummy_input is None:
-            x = self.dataset[0][0]
-            return to_device(x.unsqueeze(0) if isinstance(x, torch.Tensor) else x, self.device)
-        if isinstance(dummy_input, torch.Tensor):
-            return dummy_input.to(self.device)
-        return torch.randn(tuple(dummy_input), device=self.device)
-
-    # -- public state --------------------------------------------------------------------------
-    def arch_parameters(self) -> dict[str, tnn.Parameter]:
-        """``{label: alpha}``."""
-        return {label: d.alpha for label, d in self.supernet.decisions.items()}
-
-    def weight_parameters(self) -> list[tnn.Parameter]:
-        """The model's weights (every parameter but the architecture parameters)."""
-        return list(self._weights)
-
-    def expected_latency(self) -> float:
-        """The expected latency (ms) under the current ``softmax(alpha)``."""
-        with torch.no_grad():
-            return float(self.supernet.expected_latency())
-
-    def export(self) -> dict[str, Any]:
-        """The candidate with the largest ``alpha`` for every label."""
-        return self.supernet.export()
-
-    def export_probs(self) -> dict[str, dict[str, float]]:
-        """``{label: {candidate: softmax(alpha)}}``."""
-        return self.supernet.export_probs()
-
-    # -- steps ----------------------------------------------------------------------------------
-    def arch_loss(self, logits: Any, target: Any) -> torch.Tensor:
-        """The architecture step's loss: the task loss, latency-regularised if configured."""
-        return latency_regularized(
-            self.loss(logits, target),
-            self.supernet,
-            self.reg_loss_type,
-            self.reg_loss_params,
-            self.ref_latency,
-        )
-
-    def search_step(self, train_batch: Any, valid_batch: Any | None) -> tuple[Any, torch.Tensor]:
-        """An architecture step on ``valid_batch`` (skipped if None) and a weight step on
-        ``train_batch``; returns the weight step's logits and loss."""
-        if valid_batch is not None and self.ctrl_optim is not None:
-            val_x, val_y = valid_batch
-            self.supernet.sample_two(self.rng)
-            self.ctrl_optim.zero_grad()
-            loss = self.arch_loss(self.model(val_x), val_y)
-            torch.autograd.backward(loss, inputs=self._alphas)
-            before = self.supernet.pair_logits()
-            self.ctrl_optim.step()
-            self.supernet.rescale(before)
-        x, y = train_batch
-        self.supernet.sample_one(self.rng)
-        self.optimizer.zero_grad()
-        logits = self.model(x)
-        loss = self.loss(logits, y)
-        torch.autograd.backward(loss, inputs=self._weights)
-        if self.grad_clip > 0:
-            tnn.utils.clip_grad_norm_(self._weights, self.grad_clip)
-        self.optimizer.step()
-        return logits, loss
-
-    def train_epoch(self, epoch: int) -> AverageMeterGroup:
-        if epoch >= self.warmup_epochs:
-            loaders = [self.train_loader, self.valid_loader]
-            meters = self.run_steps("Proxyless", epoch, loaders, self.search_step)
-        else:  # warm-up: weight steps only
-            meters = self.run_steps(
-                "Proxyless warm-up", epoch, [self.train_loader], lambda t: self.search_step(t, None)
-            )
-        if self.supernet.latencies:
-            meters.update({"expected_latency_ms": self.expected_latency()})
-        return meters

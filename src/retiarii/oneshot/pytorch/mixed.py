@@ -1,0 +1,214 @@
+"""Value choices in layer arguments and ``Repeat`` depths in differentiable supernets (DARTS,
+GumbelDARTS).
+
+A weight-sliced layer (:mod:`.slicing`) whose arguments depend on labels ``l_1 .. l_k`` becomes a
+mixture: for every combination ``c`` of their values, the layer of ``c`` (its slice of the shared
+weights) runs on the input cut to ``c``'s input width, its output is zero-padded to the largest
+shape, and the outputs are summed with weights ``prod_j w_j(c_j)``, ``w_j`` the label's mixing
+weights (``softmax(alpha)``). For a linear layer this equals running the largest layer with the
+mixed, zero-padded weights ``sum_c w(c) pad(W_c)`` (NNI 2.9's differentiable mixed operations);
+a ``Conv2d`` whose kernel size is a choice mixes centred, zero-padded kernels, and whose width is
+a choice masks the output channels. A ``Repeat`` with a depth choice mixes the outputs after each
+candidate depth.
+
+What this does not do: share one convolution across kernel sizes (it runs one per combination,
+like a ``LayerChoice``), or mix choices that change an output's rank.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn as tnn
+import torch.nn.functional as F
+
+from ...mutable import Choice
+from ...nn.pytorch.repeat import Repeat
+from .slicing import SlicedBatchNorm, SlicedConv, SlicedLayer, SlicedLayerNorm, SlicedLinear
+from .supernet import SwitchBoard, ValueResolver
+
+if TYPE_CHECKING:
+    from ...nn.pytorch.freeze import Freezer
+
+__all__ = ["MixedRepeat", "MixedSliced"]
+
+Weights = Callable[[str, int], torch.Tensor]
+
+
+def _fit_input(layer: SlicedLayer, x: torch.Tensor, config: Any) -> torch.Tensor:
+    """``x`` (of the largest width) cut to the input width of ``layer`` under ``config``."""
+    if isinstance(layer, SlicedLinear):
+        return x[..., : config[1]]
+    if isinstance(layer, SlicedConv):
+        return x[:, : config[0][1].stop * config[5]]  # in_channels // groups * groups
+    if isinstance(layer, SlicedBatchNorm):
+        return x[:, : config[0]]
+    if isinstance(layer, SlicedLayerNorm):
+        index: tuple[Any, ...] = (Ellipsis, *config[1])
+        return x[index]
+    return x
+
+
+def _pad_to(y: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    if tuple(y.shape) == shape:
+        return y
+    pad: list[int] = []
+    for have, want in zip(reversed(y.shape), reversed(shape)):
+        pad += [0, want - have]
+    return F.pad(y, pad)
+
+
+def _mix(outputs: list[torch.Tensor], weights: list[torch.Tensor]) -> torch.Tensor:
+    shape = tuple(max(sizes) for sizes in zip(*(o.shape for o in outputs)))
+    out = _pad_to(outputs[0], shape) * weights[0]
+    for o, w in zip(outputs[1:], weights[1:]):
+        out = out + _pad_to(o, shape) * w
+    return out
+
+
+def _masks(layer: SlicedLayer, configs: list[Any]) -> tuple[list[torch.Tensor], Any] | None:
+    """For a Linear or a convolution whose configurations differ only in their slice of the
+    weights (widths, a centred kernel with matching padding): per configuration the 0/1 mask of
+    its slice in the largest weight, and the arguments of the one call that runs the mixed
+    weights. None when the configurations cannot share one call."""
+    weight = getattr(layer, "weight", None)
+    if isinstance(layer, SlicedLinear) and weight is not None:
+        masks = []
+        for out, inp in configs:
+            mask = torch.zeros(weight.shape, dtype=torch.bool)
+            mask[:out, :inp] = True
+            masks.append(mask)
+        return masks, None
+    if not isinstance(layer, SlicedConv) or weight is None:
+        return None
+    calls, masks = set(), []
+    for index, _, stride, padding, dilation, groups, mode, pad_input in configs:
+        if isinstance(padding, str) or pad_input is not None or mode != "zeros":
+            return None
+        # the offset of the kernel's centre: the same for every configuration, or no sharing
+        offset = tuple(p + c.start * d for p, c, d in zip(padding, index[2:], dilation))
+        if any(o < 0 for o in offset):
+            return None
+        calls.add((stride, offset, dilation, groups))
+        mask = torch.zeros(weight.shape, dtype=torch.bool)
+        mask[index] = True
+        masks.append(mask)
+    return (masks, calls.pop()) if len(calls) == 1 else None
+
+
+class MixedSliced(tnn.Module):
+    """A weight-sliced layer whose configurations are mixed by the labels' weights.
+
+    A Linear or convolution whose configurations differ only in their slice of the weights runs
+    once, with the mixed masked weights ``sum_c w(c) (mask_c * W)`` (equal to mixing the
+    outputs); other layers run once per configuration.
+    """
+
+    _retiarii_walk_children = False
+
+    def __init__(self, sliced: SlicedLayer, weights: Weights) -> None:
+        super().__init__()
+        self.sliced = sliced
+        self._weights = weights
+        self._switches = sliced._resolve.switches
+        self._combos = list(itertools.product(*(range(s.size) for s in self._switches)))
+        configs = [self._config(combo) for combo in self._combos]
+        shared = _masks(sliced, configs)
+        self._call: Any = None
+        if shared is not None:
+            masks, self._call = shared
+            self.register_buffer("_masks", torch.stack(masks).float(), persistent=False)
+            out_masks = [m.flatten(1).any(1) for m in masks]
+            self.register_buffer("_out_masks", torch.stack(out_masks).float(), persistent=False)
+        self._shared = shared is not None
+
+    def _config(self, combo: tuple[int, ...]) -> Any:
+        saved = [s.active for s in self._switches]
+        try:
+            for switch, active in zip(self._switches, combo):
+                switch.active = active
+            return self.sliced._resolve()
+        finally:
+            for switch, active in zip(self._switches, saved):
+                switch.active = active
+
+    def _combo_weights(self) -> torch.Tensor:
+        per_label = [self._weights(s.label, s.size) for s in self._switches]
+        joint = per_label[0]
+        for w in per_label[1:]:
+            joint = (joint[:, None] * w[None, :]).flatten()
+        return joint  # in the order of itertools.product, like self._combos
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights = self._combo_weights()
+        if self._shared:
+            layer: Any = self.sliced
+            w = torch.tensordot(weights, self._masks, 1) * layer.weight
+            b = None
+            if layer.bias is not None:
+                b = torch.tensordot(weights, self._out_masks, 1) * layer.bias
+            if self._call is None:
+                return F.linear(x, w, b)
+            stride, padding, dilation, groups = self._call
+            return layer._conv(x, w, b, stride, padding, dilation, groups)
+        saved = [s.active for s in self._switches]
+        outputs = []
+        try:
+            for combo in self._combos:
+                for switch, active in zip(self._switches, combo):
+                    switch.active = active
+                config = self.sliced._resolve()
+                outputs.append(self.sliced(_fit_input(self.sliced, x, config)))
+        finally:
+            for switch, active in zip(self._switches, saved):
+                switch.active = active
+        return _mix(outputs, list(weights.unbind()))
+
+    def _retiarii_decisions(self) -> Iterable[Choice]:
+        return self.sliced._retiarii_decisions()
+
+    def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
+        return self.sliced._retiarii_freeze(freezer)
+
+    def extra_repr(self) -> str:
+        return f"labels={[s.label for s in self._switches]}"
+
+
+class MixedRepeat(tnn.Module):
+    """A ``Repeat`` with a depth choice: the outputs after each candidate depth, mixed."""
+
+    def __init__(self, repeat: Repeat, board: SwitchBoard, weights: Weights) -> None:
+        super().__init__()
+        assert repeat._depth is not None
+        self.label = repeat.label
+        self.blocks = repeat.blocks
+        self._depth = repeat._depth
+        self._blocks: list[tnn.Module] = list(repeat.blocks)
+        self._resolve = ValueResolver(repeat._depth, board)
+        [self._switch] = self._resolve.switches  # one label decides the depth
+        self._weights = weights
+        self._depths = [
+            self._resolve.resolve({self._switch.label: self._switch.value_at(i)})
+            for i in range(self._switch.size)
+        ]
+
+    def _retiarii_decisions(self) -> Iterable[Choice]:
+        return list(self._depth.leaves())
+
+    def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
+        depth = self._depth.freeze(freezer.sample)
+        return tnn.Sequential(*(freezer.module(block) for block in self._blocks[:depth]))
+
+    def forward(self, x: Any) -> Any:
+        weights = self._weights(self._switch.label, self._switch.size)
+        after = {0: x}
+        for index, block in enumerate(self._blocks[: max(self._depths)]):
+            x = block(x)
+            after[index + 1] = x
+        return _mix([after[d] for d in self._depths], list(weights.unbind()))
+
+    def extra_repr(self) -> str:
+        return f"label={self.label!r}, depths={self._depths}"

@@ -1,0 +1,150 @@
+"""Value choices in layer arguments and Repeat depths under every algorithm; the trained subnet's
+weights (sub_state_dict) load into fixed_arch's model; what an algorithm cannot share is refused."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.utils.data import TensorDataset
+
+import retiarii.nn.pytorch as nn
+from retiarii import ModelSpace, basic_unit, fixed_arch, model_wrapper
+from retiarii.oneshot.pytorch import (
+    DartsTrainer,
+    EnasTrainer,
+    GumbelDartsTrainer,
+    ProxylessTrainer,
+    SinglePathTrainer,
+)
+from retiarii.oneshot.pytorch.mixed import MixedSliced
+
+from .helpers import reward_accuracy, sgd
+
+
+@model_wrapper
+class Elastic(nn.Module):
+    """Width, kernel size and depth are choices; the Repeat's blocks use the width too."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        width = nn.ValueChoice([4, 8], label="width")
+        kernel = nn.ValueChoice([1, 3], label="kernel")
+        self.conv = nn.Conv2d(3, width, kernel, padding=kernel // 2)
+        self.bn = nn.BatchNorm2d(width)
+        self.blocks = nn.Repeat(lambda i: nn.Conv2d(width, width, 3, padding=1), (1, 2),
+                                label="depth")  # fmt: skip
+        self.op = nn.LayerChoice({"relu": nn.ReLU(), "tanh": nn.Tanh()}, label="op")
+        self.fc = nn.Linear(width, 2)
+
+    def forward(self, x):
+        x = self.blocks(self.op(self.bn(self.conv(x))))
+        return self.fc(x.mean((2, 3)))
+
+
+def images(n: int = 64) -> TensorDataset:
+    x = torch.randn(n, 3, 5, 5)
+    return TensorDataset(x, (x[:, 0].mean((1, 2)) > 0).long())
+
+
+def make(algorithm: str, model: nn.Module):
+    data, opt = images(), sgd(model)
+    if algorithm == "darts":
+        return DartsTrainer(model, F.cross_entropy, None, opt, 1, data, batch_size=16)
+    if algorithm == "darts_unrolled":
+        return DartsTrainer(model, F.cross_entropy, None, opt, 1, data, batch_size=16,
+                            unrolled=True)  # fmt: skip
+    if algorithm == "gumbel":
+        return GumbelDartsTrainer(model, F.cross_entropy, None, opt, 1, data, batch_size=16)
+    if algorithm == "enas":
+        return EnasTrainer(model, F.cross_entropy, None, reward_accuracy, opt, 1, data,
+                           batch_size=16, ctrl_steps_aggregate=1)  # fmt: skip
+    return SinglePathTrainer(model, F.cross_entropy, None, opt, 1, data, batch_size=16,
+                             population_size=2, evolution_cycles=1)  # fmt: skip
+
+
+@pytest.mark.parametrize("algorithm", ["darts", "darts_unrolled", "gumbel", "enas", "spos"])
+def test_value_choices_and_repeat_under_every_algorithm(algorithm):
+    model = Elastic()
+    trainer = make(algorithm, model)
+    trainer.fit()
+    sample = trainer.export()
+    assert set(sample) == {"width", "kernel", "depth", "op"}
+    assert ModelSpace(Elastic()).validate(sample) == sample
+    if algorithm != "enas":  # probabilities of every label, value choices included
+        probs = trainer.export_probs()
+        assert not probs or set(probs) == set(sample)
+    # The supernet's weights of the chosen subnet load into the model fixed_arch builds.
+    state = trainer.sub_state_dict(sample)
+    with fixed_arch(sample, verbose=False):
+        subnet = Elastic()
+    subnet.load_state_dict(state)
+    frozen = ModelSpace(model).freeze(sample).eval()
+    x = torch.randn(4, 3, 5, 5)
+    torch.testing.assert_close(subnet.eval()(x), frozen(x))
+
+
+def test_a_kernel_size_choice_mixes_zero_padded_kernels():
+    model = Elastic()
+    trainer = DartsTrainer(model, F.cross_entropy, None, sgd(model), 1, images(), batch_size=16)
+    conv = model.conv
+    assert isinstance(conv, MixedSliced)
+    with torch.no_grad():
+        for alpha in trainer.arch_parameters().values():
+            alpha.normal_()
+    x = torch.randn(2, 3, 5, 5)
+    width = F.softmax(trainer.arch_parameters()["width"], -1)
+    kernel = F.softmax(trainer.arch_parameters()["kernel"], -1)
+    weight, bias = conv.sliced.weight, conv.sliced.bias  # (8, 3, 3, 3): the largest layer
+    centre = torch.zeros_like(weight)
+    centre[:, :, 1:2, 1:2] = weight[:, :, 1:2, 1:2]
+    mask4 = torch.zeros(8, 1, 1, 1)
+    mask4[:4] = 1
+    mixed_kernel = kernel[0] * centre + kernel[1] * weight
+    mixed_width = width[0] * mask4 + width[1]
+    expected = F.conv2d(x, mixed_kernel * mixed_width, bias * mixed_width.view(-1), padding=1)
+    assert conv._shared  # one convolution with the mixed kernel, not one per configuration
+    torch.testing.assert_close(conv(x), expected)
+    conv._shared = False  # mixing the outputs of every configuration gives the same
+    torch.testing.assert_close(conv(x), expected)
+    fc = model.fc
+    assert isinstance(fc, MixedSliced) and fc._shared
+    h = torch.randn(2, 8)
+    fast = fc(h)
+    fc._shared = False
+    torch.testing.assert_close(fc(h), fast)
+
+
+def test_proxyless_refuses_value_choices_naming_the_label():
+    with pytest.raises(ValueError, match=r"ProxylessTrainer cannot search 'width'"):
+        model = Elastic()
+        ProxylessTrainer(model, F.cross_entropy, None, sgd(model), 1, images())
+
+
+@basic_unit
+class Block(nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(8, width)
+        self.out = torch.nn.Linear(width, 2)
+
+    def forward(self, x):
+        return self.out(self.fc(x))
+
+
+@model_wrapper
+class WithBasicUnit(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.block = Block(nn.ValueChoice([4, 8], label="hidden"))
+
+    def forward(self, x):
+        return self.block(x)
+
+
+@pytest.mark.parametrize("trainer_class", [DartsTrainer, SinglePathTrainer])
+def test_a_basic_unit_with_value_choice_arguments_is_refused_at_start(trainer_class):
+    model = WithBasicUnit()
+    x = torch.randn(32, 8)
+    with pytest.raises(ValueError, match=r"cannot search 'hidden' \(Block\)"):
+        trainer_class(model, F.cross_entropy, None, sgd(model), 1, TensorDataset(x, x[:, 0] > 0))
