@@ -97,7 +97,12 @@ class TrialResult:
 
 
 def _allows(space: SearchSpace, sample: Sample) -> bool:
-    """Whether a constrained space's constraint holds for ``sample`` (always, unconstrained)."""
+    """Whether ``sample`` keeps the space's rules: the constraints a space's modules declare
+    (``SearchSpace.violation``, e.g. NAS-Bench-101's edge limit) and an experiment's
+    ``constraint`` (a ``ConstrainedSearchSpace``). A proposal that breaks one is drawn again."""
+    violation = getattr(space, "violation", None)
+    if violation is not None and violation(sample) is not None:
+        return False
     allows = getattr(space, "allows", None)
     return allows is None or bool(allows(sample))
 

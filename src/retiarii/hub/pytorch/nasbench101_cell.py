@@ -16,10 +16,9 @@ random samples draw ``num_nodes`` uniformly (among valid graphs).
 ``build``, what a trial runs) and ``fixed_arch`` reject a graph with too many edges, or whose
 output is not reachable from its input, with a :class:`~retiarii.mutable.ConstraintViolation`
 naming the cell, the edge count and the limit. ``SearchSpace.random`` (the ``Random`` strategy),
-one-shot path sampling and the SPOS evolution over a supernet skip such graphs. Strategies that
-build samples themselves (evolution's mutations, TPE, RL) may still propose one: give them
-``model_filter=ModelSpace(NasBench101()).search_space.contains`` to skip it without running it;
-otherwise its trial fails with that error. ``size`` counts samples before the constraint (the
+one-shot path sampling skip such graphs, and every strategy draws again when it proposes one
+(``BaseStrategy.ask`` checks the space's constraints), so none is ever run as a trial. ``size``
+counts samples before the constraint (the
 benchmark's 423k unique graphs are what remains after the constraint and after merging
 isomorphic graphs, which retiarii does not do).
 
