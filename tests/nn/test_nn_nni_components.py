@@ -117,7 +117,7 @@ def test_a_chosen_auto_activation_computes_its_formula() -> None:
 
 
 def test_one_shot_refuses_a_model_parameter_choice() -> None:
-    from retiarii.oneshot.experiment import oneshot_space
+    from retiarii.experiment.oneshot import oneshot_space
 
     with pytest.raises(TypeError, match=r"ModelParameterChoice \['model_1', 'dim', 'model_2'\]"):
         oneshot_space(Net())
