@@ -191,3 +191,33 @@ def test_a_killed_ray_worker_is_retried_and_the_experiment_goes_on(
     assert sorted(t.sample["mode"] for t in trials if t.status == "SUCCEEDED") == [1, 2, 3, 4]
     assert ray_instance.is_initialized()  # type: ignore[attr-defined]
     exp.close()
+
+
+def test_a_sigkilled_driver_leaves_nothing_of_its_ray_instance_within_10_s(
+    tmp_path: Path,
+) -> None:
+    tmp = short_tmpdir()
+    env = subprocess_env(tmp)
+    marker = env["RETIARII_TEST_MARKER"]
+    driver = start_driver("resume-me", tmp_path, env)
+    try:
+        directory = wait_for(lambda: experiment_dir(tmp_path), 90, "the experiment directory")
+        store = wait_for(lambda: open_reader(directory), 30, "the store")
+        wait_for(lambda: store.counts()["RUNNING"] >= 1, 120, "a running trial", every=0.05)
+        names = {name for _, name in processes_with_marker(marker)}
+        # the agents are what used to linger (60 s); the actors run trials
+        assert {"raylet", "gcs_server", "ray::DashboardA", "ray::RuntimeEnv"} <= names, names
+        assert any(name.startswith("ray::TrialActor") for name in names), names
+        os.kill(driver.pid, signal.SIGKILL)  # the driver alone, as the OOM killer would
+        driver.wait(timeout=30)
+        killed = time.monotonic()
+        assert_nothing_left(marker)
+        assert time.monotonic() - killed < 11
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
+        for stream in (driver.stdout, driver.stderr):
+            if stream is not None:
+                stream.close()
+    store.close()

@@ -1,0 +1,165 @@
+"""A watchdog that stops a local Ray instance whose driver is gone, even after a SIGKILL.
+
+Ray ties the processes a driver starts (GCS, raylet, monitors) to it with
+``prctl(PR_SET_PDEATHSIG)``, so they die with the driver; but the raylet's own children do not:
+its dashboard and runtime-env agents notice that the raylet died within a second, then try to
+report it to the GCS, which is dead too, and wait 60 s for it (a timeout Ray hard-codes), and
+workers take a few seconds more. A killed driver thus leaves processes behind for a minute.
+
+So before :func:`ray.init` starts a local instance, the driver starts this file as a script
+(stdlib only, in its own session so that neither Ctrl-C nor a signal to the driver's process
+group reaches it) and puts a fresh token in the environment that every process of the instance
+inherits (``RETIARII_RAY_INSTANCE``). The watchdog waits for the driver to go: end of file on its
+stdin (a pipe whose other end only the driver holds) or a new parent. Then it stops every process
+that carries the token: SIGTERM, and SIGKILL for those still there after
+:data:`TERM_GRACE_SECONDS`. The driver ends it the same way after a normal ``ray.shutdown()``,
+which makes that sweep pick up whatever is still exiting.
+
+Only processes started while the token was set carry it, so a cluster the experiment merely
+connected to is never touched. Processes are found through ``/proc`` (Linux) or, elsewhere,
+psutil if it is importable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+#: The environment variable whose value marks the processes of one Ray instance.
+TOKEN_ENV = "RETIARII_RAY_INSTANCE"
+#: How long processes get to exit after SIGTERM before they are killed.
+TERM_GRACE_SECONDS = 2.0
+#: How often the watchdog checks that its driver is still its parent.
+CHECK_SECONDS = 0.5
+
+
+class Watchdog:
+    """The driver's handle on a watchdog process (see the module's docstring)."""
+
+    def __init__(self) -> None:
+        self.token = uuid.uuid4().hex
+        self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), self.token, str(os.getpid())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+        )
+
+    def stop(self, timeout: float = 3 * TERM_GRACE_SECONDS) -> None:
+        """Let the watchdog stop what is left of the instance, and wait for it to exit."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        # past the timeout it goes on alone, and exits when its sweep is done
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout)
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+
+# ----------------------------------------------------------------------- the watchdog process
+
+
+def instance_processes(token: str) -> list[int]:
+    """Pids of the live processes (other than this one) whose environment holds the token."""
+    needle = f"{TOKEN_ENV}={token}".encode()
+    me = os.getpid()
+    if os.path.isdir("/proc"):
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == me:
+                continue
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as file:
+                    environ = file.read().split(b"\0")
+                with open(f"/proc/{entry}/stat", "rb") as file:
+                    state = file.read().rsplit(b")", 1)[1].split()[0]
+            except OSError:  # gone, or not ours to read
+                continue
+            if needle in environ and state not in (b"Z", b"X"):
+                found.append(int(entry))
+        return found
+    return _instance_processes_psutil(token, me)
+
+
+def _instance_processes_psutil(token: str, me: int) -> list[int]:
+    try:
+        import psutil  # type: ignore[import-untyped]
+    except ImportError:
+        return []
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.pid != me and proc.environ().get(TOKEN_ENV) == token:
+                found.append(proc.pid)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def sweep(token: str, grace: float = TERM_GRACE_SECONDS, limit: float = 10.0) -> list[int]:
+    """SIGTERM the instance's processes, SIGKILL those left after ``grace``; the pids found."""
+    seen: list[int] = []
+    deadline = time.monotonic() + limit
+    kill_after = time.monotonic() + grace
+    signalled: set[int] = set()
+    while time.monotonic() < deadline:
+        pids = instance_processes(token)
+        if not pids:
+            break
+        late = time.monotonic() >= kill_after
+        for pid in pids:
+            if pid not in seen:
+                seen.append(pid)
+            if late or pid not in signalled:
+                with contextlib.suppress(OSError):  # gone meanwhile
+                    os.kill(pid, signal.SIGKILL if late else signal.SIGTERM)
+                signalled.add(pid)
+        time.sleep(0.1)
+    return seen
+
+
+def _driver_gone(stdin_fd: int, driver: int) -> bool:
+    """Wait up to :data:`CHECK_SECONDS`; ``True`` once the driver closed the pipe or died."""
+    try:
+        readable, _, _ = select.select([stdin_fd], [], [], CHECK_SECONDS)
+    except InterruptedError:
+        readable = []
+    if readable:
+        try:
+            if not os.read(stdin_fd, 4096):
+                return True
+        except OSError:
+            return True
+    return os.getppid() != driver
+
+
+def main(argv: list[str]) -> int:
+    token, driver = argv[0], int(argv[1])
+    for name in ("SIGINT", "SIGHUP", "SIGPIPE"):
+        sig: Any = getattr(signal, name, None)
+        if sig is not None:
+            signal.signal(sig, signal.SIG_IGN)
+    stdin_fd = sys.stdin.fileno()
+    while not _driver_gone(stdin_fd, driver):
+        pass
+    sweep(token)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
