@@ -1,9 +1,10 @@
 """The watchdog of a local Ray instance, without Ray: it stops the processes carrying its token.
 
-A driver subprocess starts a watchdog and two ``sleep`` processes in sessions of their own, one
-with the watchdog's token in its environment (as every process of the Ray instance has), one
-without (as a cluster the experiment did not start). The token's process must go when the driver
-is SIGKILLed or stops the watchdog; the other must stay.
+A driver subprocess starts a watchdog and two processes in sessions of their own: one with the
+watchdog's token in its environment (as the processes of the Ray instance have), whose child lost
+the token (as Ray's agents do when they rename themselves), and one without (as a cluster the
+experiment did not start). The first and its child must go when the driver is SIGKILLed or stops
+the watchdog; the other must stay.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import time
 
 import pytest
 
-from retiarii.execution.ray_watchdog import instance_processes
+from retiarii.execution.ray_watchdog import TOKEN_ENV, instance_processes
 
-from .support import is_running
+from .support import is_running, wait_until
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds processes in /proc")
 
@@ -26,11 +27,13 @@ DRIVER = """
 import os, subprocess, sys, time
 from retiarii.execution.ray_watchdog import TOKEN_ENV, Watchdog
 watchdog = Watchdog()
-marked = subprocess.Popen(["sleep", "300"], env={**os.environ, TOKEN_ENV: watchdog.token},
+# a marked process with a child that lost the token (as a Ray agent does with setproctitle)
+script = f"env -u {TOKEN_ENV} sleep 300 & wait"
+marked = subprocess.Popen(["sh", "-c", script], env={**os.environ, TOKEN_ENV: watchdog.token},
                           start_new_session=True)
 other = subprocess.Popen(["sleep", "300"], start_new_session=True)
 print(watchdog.token, watchdog.pid, marked.pid, other.pid, flush=True)
-if sys.argv[1] == "stop":
+if sys.argv[1] == "stop" and sys.stdin.readline():
     watchdog.stop()
     print("stopped", flush=True)
 time.sleep(300)
@@ -40,7 +43,11 @@ time.sleep(300)
 def start(mode: str) -> tuple[subprocess.Popen[str], str, int, int, int]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     driver = subprocess.Popen(
-        [sys.executable, "-c", DRIVER, mode], stdout=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-c", DRIVER, mode],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     assert driver.stdout is not None
     token, *pids = driver.stdout.readline().split()
@@ -58,19 +65,29 @@ def gone_within(pids: list[int], seconds: float) -> bool:
 @pytest.mark.parametrize("mode", ["sigkill", "stop"])
 def test_the_watchdog_stops_the_marked_processes_only(mode: str) -> None:
     driver, token, watchdog, marked, other = start(mode)
+    grandchild = None
     try:
-        assert instance_processes(token) == [marked]
+        assert wait_until(lambda: len(instance_processes(token)) == 2)
+        (grandchild,) = set(instance_processes(token)) - {marked}
+        with open(f"/proc/{grandchild}/environ", "rb") as file:
+            assert TOKEN_ENV.encode() not in file.read()
         if mode == "sigkill":
             os.kill(driver.pid, signal.SIGKILL)
         else:
-            assert driver.stdout is not None and driver.stdout.readline().strip() == "stopped"
-        assert gone_within([marked, watchdog], 10)
+            assert driver.stdin is not None and driver.stdout is not None
+            driver.stdin.write("stop\n")
+            driver.stdin.flush()
+            assert driver.stdout.readline().strip() == "stopped"
+        assert gone_within([marked, grandchild, watchdog], 10)
         assert is_running(other)
         assert instance_processes(token) == []
     finally:
-        for pid in (marked, other, driver.pid):
+        for pid in (marked, grandchild, other, driver.pid):
+            if pid is None:
+                continue
             if is_running(pid):
                 os.kill(pid, signal.SIGKILL)
         driver.wait()
-        if driver.stdout is not None:
-            driver.stdout.close()
+        for stream in (driver.stdin, driver.stdout):
+            if stream is not None:
+                stream.close()

@@ -10,13 +10,14 @@ So before :func:`ray.init` starts a local instance, the driver starts this file 
 (stdlib only, in its own session so that neither Ctrl-C nor a signal to the driver's process
 group reaches it) and puts a fresh token in the environment that every process of the instance
 inherits (``RETIARII_RAY_INSTANCE``). The watchdog waits for the driver to go: end of file on its
-stdin (a pipe whose other end only the driver holds) or a new parent. Then it stops every process
-that carries the token: SIGTERM, and SIGKILL for those still there after
+stdin (a pipe whose other end only the driver holds) or a new parent; meanwhile it notes, every
+:data:`CHECK_SECONDS`, the processes that carry the token and their descendants (see
+:class:`Tracker`). Then it stops them all: SIGTERM, and SIGKILL for those still there after
 :data:`TERM_GRACE_SECONDS`. The driver ends it the same way after a normal ``ray.shutdown()``,
 which makes that sweep pick up whatever is still exiting.
 
-Only processes started while the token was set carry it, so a cluster the experiment merely
-connected to is never touched. Processes are found through ``/proc`` (Linux) or, elsewhere,
+Only processes started while the token was set carry it (and only their descendants are
+followed), so a cluster the experiment merely connected to is never touched. Processes are found through ``/proc`` (Linux) or, elsewhere,
 psutil if it is importable.
 """
 
@@ -74,51 +75,111 @@ class Watchdog:
 # ----------------------------------------------------------------------- the watchdog process
 
 
-def instance_processes(token: str) -> list[int]:
-    """Pids of the live processes (other than this one) whose environment holds the token."""
-    needle = f"{TOKEN_ENV}={token}".encode()
+class Tracker:
+    """The processes of one instance: those carrying the token, and their descendants.
+
+    Descendants are needed because a Python process that renames itself (Ray's agents and
+    workers call ``setproctitle``) may overwrite the memory that ``/proc/PID/environ`` shows, so
+    the token cannot always be read back; such a process is known as a child of the raylet. It is
+    remembered, so it is still found once the raylet is dead and it has a new parent.
+    """
+
+    def __init__(self, token: str) -> None:
+        self.needle = f"{TOKEN_ENV}={token}".encode()
+        self.token = token
+        self.known: dict[int, str] = {}  # pid -> start time (a reused pid is another process)
+        self._checked: set[tuple[int, str]] = set()  # environments already read
+
+    def update(self) -> list[int]:
+        """Look again; the pids of the instance's live processes."""
+        procs = _scan()
+        self.known = {
+            pid: start for pid, start in self.known.items() if procs.get(pid, (0, ""))[1] == start
+        }
+        for pid, (_, start) in procs.items():
+            if pid not in self.known and (pid, start) not in self._checked:
+                self._checked.add((pid, start))
+                if self._carries_token(pid):
+                    self.known[pid] = start
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _) in procs.items():
+            children.setdefault(ppid, []).append(pid)
+        todo = list(self.known)
+        while todo:
+            for child in children.get(todo.pop(), []):
+                if child not in self.known:
+                    self.known[child] = procs[child][1]
+                    todo.append(child)
+        self.known.pop(os.getpid(), None)
+        return list(self.known)
+
+    def _carries_token(self, pid: int) -> bool:
+        if not _HAS_PROC:
+            return _environ_psutil(pid).get(TOKEN_ENV) == self.token
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as file:
+                return self.needle in file.read().split(b"\0")
+        except OSError:  # gone, or not ours to read
+            return False
+
+
+_HAS_PROC = os.path.isdir("/proc")
+
+
+def _scan() -> dict[int, tuple[int, str]]:
+    """Every live (not zombie) process: pid -> (parent pid, start time)."""
+    if not _HAS_PROC:
+        return _scan_psutil()
     me = os.getpid()
-    if os.path.isdir("/proc"):
-        found = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) == me:
-                continue
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as file:
-                    environ = file.read().split(b"\0")
-                with open(f"/proc/{entry}/stat", "rb") as file:
-                    state = file.read().rsplit(b")", 1)[1].split()[0]
-            except OSError:  # gone, or not ours to read
-                continue
-            if needle in environ and state not in (b"Z", b"X"):
-                found.append(int(entry))
-        return found
-    return _instance_processes_psutil(token, me)
+    procs: dict[int, tuple[int, str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as file:
+                fields = file.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] not in (b"Z", b"X"):  # state, then ppid; start time is field 22
+            procs[int(entry)] = (int(fields[1]), fields[19].decode())
+    return procs
 
 
-def _instance_processes_psutil(token: str, me: int) -> list[int]:
+def _scan_psutil() -> dict[int, tuple[int, str]]:
     try:
         import psutil  # type: ignore[import-untyped]
     except ImportError:
-        return []
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.pid != me and proc.environ().get(TOKEN_ENV) == token:
-                found.append(proc.pid)
-        except (psutil.Error, OSError):
-            continue
-    return found
+        return {}
+    procs: dict[int, tuple[int, str]] = {}
+    for proc in psutil.process_iter(["ppid", "create_time", "status"]):
+        info = proc.info
+        if proc.pid != os.getpid() and info.get("status") != "zombie":
+            procs[proc.pid] = (info.get("ppid") or 0, repr(info.get("create_time")))
+    return procs
 
 
-def sweep(token: str, grace: float = TERM_GRACE_SECONDS, limit: float = 10.0) -> list[int]:
+def _environ_psutil(pid: int) -> dict[str, str]:
+    try:
+        import psutil
+
+        return dict(psutil.Process(pid).environ())
+    except Exception:  # no psutil, gone, or not ours to read
+        return {}
+
+
+def instance_processes(token: str) -> list[int]:
+    """Pids of the live processes (other than this one) of the instance marked by ``token``."""
+    return Tracker(token).update()
+
+
+def sweep(tracker: Tracker, grace: float = TERM_GRACE_SECONDS, limit: float = 10.0) -> list[int]:
     """SIGTERM the instance's processes, SIGKILL those left after ``grace``; the pids found."""
     seen: list[int] = []
     deadline = time.monotonic() + limit
     kill_after = time.monotonic() + grace
     signalled: set[int] = set()
     while time.monotonic() < deadline:
-        pids = instance_processes(token)
+        pids = tracker.update()
         if not pids:
             break
         late = time.monotonic() >= kill_after
@@ -154,10 +215,11 @@ def main(argv: list[str]) -> int:
         sig: Any = getattr(signal, name, None)
         if sig is not None:
             signal.signal(sig, signal.SIG_IGN)
+    tracker = Tracker(token)
     stdin_fd = sys.stdin.fileno()
     while not _driver_gone(stdin_fd, driver):
-        pass
-    sweep(token)
+        tracker.update()
+    sweep(tracker)
     return 0
 
 
