@@ -91,3 +91,28 @@ def test_the_watchdog_stops_the_marked_processes_only(mode: str) -> None:
         for stream in (driver.stdin, driver.stdout):
             if stream is not None:
                 stream.close()
+
+
+def test_without_proc_the_watchdog_uses_psutil(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where there is no /proc (macOS), psutil (Ray's own copy will do) finds the same processes."""
+    import retiarii.execution.ray_watchdog as watchdog
+
+    if watchdog._psutil() is None:
+        pytest.skip("neither psutil nor ray is installed")
+    monkeypatch.setattr(watchdog, "_HAS_PROC", False)
+    token = "psutil-test"
+    marked = subprocess.Popen(
+        ["sh", "-c", f"env -u {TOKEN_ENV} sleep 300 & wait"],
+        env={**os.environ, TOKEN_ENV: token},
+        start_new_session=True,
+    )
+    try:
+        tracker = watchdog.Tracker(token)
+        assert wait_until(lambda: len(tracker.update()) == 2)
+        found = watchdog.sweep(tracker)
+        assert marked.pid in found and len(found) == 2
+        assert gone_within(found, 5)
+    finally:
+        if is_running(marked.pid):
+            marked.kill()
+        marked.wait()

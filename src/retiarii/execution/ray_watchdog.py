@@ -145,10 +145,27 @@ def _scan() -> dict[int, tuple[int, str]]:
     return procs
 
 
-def _scan_psutil() -> dict[int, tuple[int, str]]:
+def _psutil() -> Any:
+    """psutil, or the copy Ray ships in ``ray/thirdparty_files`` (found without importing ray)."""
     try:
         import psutil  # type: ignore[import-untyped]
     except ImportError:
+        import importlib.util
+
+        spec = importlib.util.find_spec("ray")
+        if spec is None or spec.origin is None:
+            return None
+        sys.path.append(os.path.join(os.path.dirname(spec.origin), "thirdparty_files"))
+        try:
+            import psutil
+        except ImportError:
+            return None
+    return psutil
+
+
+def _scan_psutil() -> dict[int, tuple[int, str]]:
+    psutil = _psutil()
+    if psutil is None:
         return {}
     procs: dict[int, tuple[int, str]] = {}
     for proc in psutil.process_iter(["ppid", "create_time", "status"]):
@@ -159,11 +176,10 @@ def _scan_psutil() -> dict[int, tuple[int, str]]:
 
 
 def _environ_psutil(pid: int) -> dict[str, str]:
+    psutil = _psutil()
     try:
-        import psutil
-
-        return dict(psutil.Process(pid).environ())
-    except Exception:  # no psutil, gone, or not ours to read
+        return dict(psutil.Process(pid).environ()) if psutil is not None else {}
+    except Exception:  # gone, or not ours to read
         return {}
 
 
