@@ -46,7 +46,10 @@ class Watchdog:
 
     def __init__(self) -> None:
         self.token = uuid.uuid4().hex
-        self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+        self._proc: subprocess.Popen[bytes] | None = None
+        if os.name != "posix":  # select() on a pipe is POSIX-only; Windows keeps Ray's job objects
+            return
+        self._proc = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), self.token, str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
