@@ -55,6 +55,18 @@ def start(mode: str) -> tuple[subprocess.Popen[str], str, int, int, int]:
     return driver, token, watchdog, marked, other
 
 
+def sleeping_child(token: str, marked: int) -> int | None:
+    """The marked process's child once it runs ``sleep`` (forked, it still has the token)."""
+    for pid in instance_processes(token):
+        try:
+            with open(f"/proc/{pid}/comm") as file:
+                if pid != marked and file.read().strip() == "sleep":
+                    return pid
+        except OSError:
+            continue
+    return None
+
+
 def gone_within(pids: list[int], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while any(is_running(pid) for pid in pids) and time.monotonic() < deadline:
@@ -67,8 +79,9 @@ def test_the_watchdog_stops_the_marked_processes_only(mode: str) -> None:
     driver, token, watchdog, marked, other = start(mode)
     grandchild = None
     try:
-        assert wait_until(lambda: len(instance_processes(token)) == 2)
-        (grandchild,) = set(instance_processes(token)) - {marked}
+        assert wait_until(lambda: sleeping_child(token, marked) is not None)
+        grandchild = sleeping_child(token, marked)
+        assert grandchild is not None and set(instance_processes(token)) == {marked, grandchild}
         with open(f"/proc/{grandchild}/environ", "rb") as file:
             assert TOKEN_ENV.encode() not in file.read()
         if mode == "sigkill":
@@ -108,7 +121,8 @@ def test_without_proc_the_watchdog_uses_psutil(monkeypatch: pytest.MonkeyPatch) 
     )
     try:
         tracker = watchdog.Tracker(token)
-        assert wait_until(lambda: len(tracker.update()) == 2)
+        assert wait_until(lambda: sleeping_child(token, marked.pid) is not None)
+        assert len(tracker.update()) == 2
         found = watchdog.sweep(tracker)
         assert marked.pid in found and len(found) == 2
         assert gone_within(found, 5)

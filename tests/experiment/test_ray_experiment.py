@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import pytest
@@ -65,15 +66,25 @@ def is_running(pid: int) -> bool:
         return False
 
 
-def assert_nothing_left(marker: str) -> None:
-    """Every process the driver started (Ray's included) is gone within a few seconds."""
+def assert_nothing_left(marker: str, seen: Collection[int] = ()) -> None:
+    """Every process the driver started (Ray's included) is gone within a few seconds.
+
+    ``seen``: pids found while the driver ran, with :func:`processes_with_marker_and_children`
+    (Ray's agents may no longer show the marker, and lose their parent when the raylet ends).
+    """
+
+    def left() -> list[tuple[int, str]]:
+        found = dict(processes_with_marker(marker))
+        found.update((pid, "?") for pid in seen if is_running(pid))
+        return sorted(found.items())
+
     deadline = time.monotonic() + 10
-    while processes_with_marker(marker) and time.monotonic() < deadline:
+    while left() and time.monotonic() < deadline:
         time.sleep(0.1)
-    left = processes_with_marker(marker)
-    for pid, _ in left:
+    remaining = left()
+    for pid, _ in remaining:
         os.kill(pid, signal.SIGKILL)
-    assert not left, f"still running after the experiment: {left}"
+    assert not remaining, f"still running after the experiment: {remaining}"
 
 
 def test_seed_002_quick_start_runs_on_ray_with_only_the_config_changed(tmp_path: Path) -> None:
@@ -83,9 +94,11 @@ def test_seed_002_quick_start_runs_on_ray_with_only_the_config_changed(tmp_path:
     driver = start_driver("quickstart", tmp_path, env)
     addresses: set[str] = set()
     names: set[str] = set()
+    seen: set[int] = set()
     try:
         while driver.poll() is None:
-            found = processes_with_marker(marker)
+            found = processes_with_marker_and_children(marker)
+            seen.update(pid for pid, _ in found)
             names.update(name for _, name in found)
             addresses |= listening_addresses([pid for pid, _ in found])
             time.sleep(0.2)
@@ -97,7 +110,7 @@ def test_seed_002_quick_start_runs_on_ray_with_only_the_config_changed(tmp_path:
     assert driver.returncode == 0, err[-4000:]
     assert {"raylet", "gcs_server"} <= names, names  # Ray really ran under the experiment
     assert addresses and addresses <= LOOPBACK, addresses
-    assert_nothing_left(marker)
+    assert_nothing_left(marker, seen)
 
     exported = json.loads(out.strip().splitlines()[-1])
     assert len(exported) == 2 and all(set(m) == {"hidden", "act"} for m in exported)
@@ -128,6 +141,7 @@ def test_ctrl_c_stops_a_ray_experiment_cleanly_and_resume_finishes_it(tmp_path: 
             return counts["SUCCEEDED"] >= 2 and counts["RUNNING"] >= 1
 
         wait_for(ready, 120, "2 finished trials and 1 running", every=0.02)
+        seen = [pid for pid, _ in processes_with_marker_and_children(env["RETIARII_TEST_MARKER"])]
         os.killpg(driver.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         _, err = driver.communicate(timeout=60)
     finally:
@@ -135,7 +149,7 @@ def test_ctrl_c_stops_a_ray_experiment_cleanly_and_resume_finishes_it(tmp_path: 
             os.killpg(driver.pid, signal.SIGKILL)
             driver.communicate()
     assert driver.returncode == 0, err[-4000:]
-    assert_nothing_left(env["RETIARII_TEST_MARKER"])
+    assert_nothing_left(env["RETIARII_TEST_MARKER"], seen)
     before = store.trials()
     assert store.experiment().status == "stopped"
     assert "INTERRUPTED" in {t.status for t in before}
