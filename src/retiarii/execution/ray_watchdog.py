@@ -50,7 +50,8 @@ class Watchdog:
         if os.name != "posix":  # select() on a pipe is POSIX-only; Windows keeps Ray's job objects
             return
         self._proc = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), self.token, str(os.getpid())],
+            # -I: isolated, and above all without this directory (its modules) on sys.path
+            [sys.executable, "-I", os.path.abspath(__file__), self.token, str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
