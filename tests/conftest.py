@@ -20,7 +20,7 @@ def ray_instance() -> Iterator[Any]:
     subprocess instead (see ``tests/raytools.py``).
     """
     ray = pytest.importorskip("ray")
-    from retiarii.execution.ray_executor import connect
+    from retiarii.execution.ray_executor import connect, stop_watchdog
 
     tmp = short_tmpdir()
     home = os.environ.get("HOME")
@@ -34,4 +34,5 @@ def ray_instance() -> Iterator[Any]:
             os.environ["HOME"] = home
     yield ray
     ray.shutdown()
+    stop_watchdog()
     shutil.rmtree(tmp, ignore_errors=True)

@@ -63,6 +63,35 @@ def processes_with_marker(marker: str) -> list[tuple[int, str]]:
     return found
 
 
+def processes_with_marker_and_children(marker: str) -> list[tuple[int, str]]:
+    """:func:`processes_with_marker`, and every descendant of them: (pid, name).
+
+    A Python process that renames itself (Ray's agents do, with ``setproctitle``) may overwrite
+    what ``/proc/PID/environ`` shows, marker included; it is still found as a child of the raylet.
+    """
+    found = dict(processes_with_marker(marker))
+    parents: dict[int, list[tuple[int, str]]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as file:
+                stat = file.read()
+        except OSError:
+            continue
+        name, rest = stat.split("(", 1)[1].rsplit(")", 1)
+        state, ppid = rest.split()[:2]
+        if state != "Z":
+            parents.setdefault(int(ppid), []).append((int(entry), name))
+    todo = list(found)
+    while todo:
+        for pid, name in parents.get(todo.pop(), []):
+            if pid not in found:
+                found[pid] = name
+                todo.append(pid)
+    return sorted(found.items())
+
+
 def listening_addresses(pids: list[int]) -> set[str]:
     """The local IP addresses on which the processes ``pids`` accept TCP connections."""
     inodes: set[str] = set()

@@ -8,6 +8,7 @@ temporary folder and every process of it carries the test's marker.
   prints the exported models as the last line (JSON).
 * ``resume-me``: eight trials of a second each, to be interrupted with Ctrl-C.
 * ``resume``: ``RetiariiExperiment.resume(WORKDIR)``, which continues on Ray.
+* ``kill-me``: trials of a minute each, for the driver to be SIGKILLed while they run.
 """
 
 from __future__ import annotations
@@ -41,10 +42,10 @@ def quickstart(working_dir: str) -> None:
     exp.close()
 
 
-def resume_me(working_dir: str) -> None:
+def resume_me(working_dir: str, seconds: float = 1.0) -> None:
     exp = RetiariiExperiment(
         WideNet(),
-        FunctionalEvaluator(sleepy_width, seconds=1.0),
+        FunctionalEvaluator(sleepy_width, seconds=seconds),
         None,
         strategy.Random(dedup=True, seed=0),
     )
@@ -54,9 +55,14 @@ def resume_me(working_dir: str) -> None:
     exp.close()
 
 
+def kill_me(working_dir: str) -> None:
+    resume_me(working_dir, seconds=60.0)
+
+
 def resume(directory: str) -> None:
     RetiariiExperiment.resume(directory).close()
 
 
 if __name__ == "__main__":
-    {"quickstart": quickstart, "resume-me": resume_me, "resume": resume}[sys.argv[1]](sys.argv[2])
+    modes = {"quickstart": quickstart, "resume-me": resume_me, "kill-me": kill_me, "resume": resume}
+    modes[sys.argv[1]](sys.argv[2])

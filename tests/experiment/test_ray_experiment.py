@@ -13,11 +13,18 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import pytest
 
-from raytools import listening_addresses, processes_with_marker, short_tmpdir, subprocess_env
+from raytools import (
+    listening_addresses,
+    processes_with_marker,
+    processes_with_marker_and_children,
+    short_tmpdir,
+    subprocess_env,
+)
 from signals import default_sigint
 
 from .helpers import experiment_dir, open_reader, wait_for
@@ -50,15 +57,34 @@ def start_driver(what: str, target: Path, env: dict[str, str]) -> subprocess.Pop
     )
 
 
-def assert_nothing_left(marker: str) -> None:
-    """Every process the driver started (Ray's included) is gone within a few seconds."""
+def is_running(pid: int) -> bool:
+    """Whether ``pid`` is a live (not zombie) process."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def assert_nothing_left(marker: str, seen: Collection[int] = ()) -> None:
+    """Every process the driver started (Ray's included) is gone within a few seconds.
+
+    ``seen``: pids found while the driver ran, with :func:`processes_with_marker_and_children`
+    (Ray's agents may no longer show the marker, and lose their parent when the raylet ends).
+    """
+
+    def left() -> list[tuple[int, str]]:
+        found = dict(processes_with_marker(marker))
+        found.update((pid, "?") for pid in seen if is_running(pid))
+        return sorted(found.items())
+
     deadline = time.monotonic() + 10
-    while processes_with_marker(marker) and time.monotonic() < deadline:
+    while left() and time.monotonic() < deadline:
         time.sleep(0.1)
-    left = processes_with_marker(marker)
-    for pid, _ in left:
+    remaining = left()
+    for pid, _ in remaining:
         os.kill(pid, signal.SIGKILL)
-    assert not left, f"still running after the experiment: {left}"
+    assert not remaining, f"still running after the experiment: {remaining}"
 
 
 def test_seed_002_quick_start_runs_on_ray_with_only_the_config_changed(tmp_path: Path) -> None:
@@ -68,9 +94,11 @@ def test_seed_002_quick_start_runs_on_ray_with_only_the_config_changed(tmp_path:
     driver = start_driver("quickstart", tmp_path, env)
     addresses: set[str] = set()
     names: set[str] = set()
+    seen: set[int] = set()
     try:
         while driver.poll() is None:
-            found = processes_with_marker(marker)
+            found = processes_with_marker_and_children(marker)
+            seen.update(pid for pid, _ in found)
             names.update(name for _, name in found)
             addresses |= listening_addresses([pid for pid, _ in found])
             time.sleep(0.2)
@@ -82,7 +110,7 @@ def test_seed_002_quick_start_runs_on_ray_with_only_the_config_changed(tmp_path:
     assert driver.returncode == 0, err[-4000:]
     assert {"raylet", "gcs_server"} <= names, names  # Ray really ran under the experiment
     assert addresses and addresses <= LOOPBACK, addresses
-    assert_nothing_left(marker)
+    assert_nothing_left(marker, seen)
 
     exported = json.loads(out.strip().splitlines()[-1])
     assert len(exported) == 2 and all(set(m) == {"hidden", "act"} for m in exported)
@@ -113,6 +141,7 @@ def test_ctrl_c_stops_a_ray_experiment_cleanly_and_resume_finishes_it(tmp_path: 
             return counts["SUCCEEDED"] >= 2 and counts["RUNNING"] >= 1
 
         wait_for(ready, 120, "2 finished trials and 1 running", every=0.02)
+        seen = [pid for pid, _ in processes_with_marker_and_children(env["RETIARII_TEST_MARKER"])]
         os.killpg(driver.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         _, err = driver.communicate(timeout=60)
     finally:
@@ -120,7 +149,7 @@ def test_ctrl_c_stops_a_ray_experiment_cleanly_and_resume_finishes_it(tmp_path: 
             os.killpg(driver.pid, signal.SIGKILL)
             driver.communicate()
     assert driver.returncode == 0, err[-4000:]
-    assert_nothing_left(env["RETIARII_TEST_MARKER"])
+    assert_nothing_left(env["RETIARII_TEST_MARKER"], seen)
     before = store.trials()
     assert store.experiment().status == "stopped"
     assert "INTERRUPTED" in {t.status for t in before}
@@ -191,3 +220,50 @@ def test_a_killed_ray_worker_is_retried_and_the_experiment_goes_on(
     assert sorted(t.sample["mode"] for t in trials if t.status == "SUCCEEDED") == [1, 2, 3, 4]
     assert ray_instance.is_initialized()  # type: ignore[attr-defined]
     exp.close()
+
+
+def test_a_sigkilled_driver_leaves_nothing_of_its_ray_instance_within_10_s(
+    tmp_path: Path,
+) -> None:
+    tmp = short_tmpdir()
+    env = subprocess_env(tmp)
+    marker = env["RETIARII_TEST_MARKER"]
+    driver = start_driver("kill-me", tmp_path, env)
+    instance: dict[int, str] = {}
+    try:
+        directory = wait_for(lambda: experiment_dir(tmp_path), 90, "the experiment directory")
+        store = wait_for(lambda: open_reader(directory), 30, "the store")
+        wait_for(lambda: store.counts()["RUNNING"] >= 1, 120, "a running trial", every=0.05)
+
+        def all_there() -> bool:
+            # the agents are what used to linger (60 s); the actors run the trials
+            instance.update(processes_with_marker_and_children(marker))
+            names = set(instance.values())
+            wanted = {"raylet", "gcs_server", "ray::DashboardA", "ray::RuntimeEnv"}
+            return wanted <= names and any(n.startswith("ray::TrialActor") for n in names)
+
+        wait_for(all_there, 60, "the Ray processes, agents and actors included")
+        os.kill(driver.pid, signal.SIGKILL)  # the driver alone, as the OOM killer would
+        driver.wait(timeout=30)
+        killed = time.monotonic()
+        while time.monotonic() - killed < 10:
+            left = {pid for pid in instance if is_running(pid)}
+            left |= {pid for pid, _ in processes_with_marker_and_children(marker)}
+            if not left:
+                break
+            time.sleep(0.1)
+        left_names = {pid: instance.get(pid, "?") for pid in left}
+        assert not left, f"still running 10 s after the driver was killed: {left_names}"
+    finally:
+        for pid, _ in processes_with_marker_and_children(marker):
+            os.kill(pid, signal.SIGKILL)
+        for pid in instance:
+            if is_running(pid):
+                os.kill(pid, signal.SIGKILL)
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
+        for stream in (driver.stdout, driver.stderr):
+            if stream is not None:
+                stream.close()
+    store.close()

@@ -18,7 +18,8 @@ place of worker processes:
 Ray itself is connected lazily in :meth:`RayExecutor.start`: to ``address`` if given, to the
 instance this process is already connected to, or else to a new local instance that this executor
 owns and stops in :meth:`RayExecutor.shutdown` (with every process it started). A local instance
-listens on the loopback interface only, unless ``loopback=False``.
+listens on the loopback interface only, unless ``loopback=False``, and is watched by a small
+process that stops all of it if the driver dies without shutting it down (SIGKILL, OOM killer).
 
 Trial directories: on the driver's node an actor writes straight into the trial's directory. On
 another node it writes into a scratch directory there, whose files (up to
@@ -42,9 +43,10 @@ from retiarii.execution.base import ExecutorError, RunnerSetupError, TrialRunner
 from retiarii.execution.events import FailureReason, TrialStarted, is_terminal
 from retiarii.execution.pool import PoolSlot, PoolTrial, SlotPool
 from retiarii.execution.ray_actor import ActorReady, TrialActor, TrialFiles, unpack_files
+from retiarii.execution.ray_watchdog import TOKEN_ENV, Watchdog
 from retiarii.execution.trial import LOG_LIMIT_ENV, LOG_NAME
 
-__all__ = ["RayExecutor", "import_ray"]
+__all__ = ["RayExecutor", "connect", "import_ray", "stop_watchdog"]
 
 _logger = logging.getLogger("retiarii.execution")
 
@@ -55,6 +57,9 @@ MAX_LOST_BEFORE_START = 3
 #: Once one actor is ready, how long :meth:`RayExecutor.start` still waits for the others (the
 #: rest may be waiting for resources the cluster does not have yet; they join when ready).
 START_GRACE_SECONDS = 5.0
+
+#: The watchdog of the local Ray instance this process started (see :func:`connect`).
+_watchdog: Watchdog | None = None
 
 
 def import_ray() -> Any:
@@ -206,7 +211,10 @@ class RayExecutor(SlotPool[_Slot]):
         finally:
             if self._owns_ray and self._ray is not None:
                 self._owns_ray = False
-                self._ray.shutdown()
+                try:
+                    self._ray.shutdown()
+                finally:
+                    stop_watchdog()
 
     def worker_pids(self) -> list[int]:
         """Process ids of the ready actors on this machine's node (e.g. to read their memory)."""
@@ -425,8 +433,12 @@ class RayExecutor(SlotPool[_Slot]):
 def connect(ray: Any, address: str | None, init_kwargs: Mapping[str, Any], loopback: bool) -> bool:
     """Connect this process to Ray; ``True`` if that started a local instance owned by the caller.
 
-    Already connected: nothing happens (and the connection is not ours to close).
+    Already connected: nothing happens (and the connection is not ours to close). A local instance
+    gets a watchdog (:mod:`~retiarii.execution.ray_watchdog`) that stops all its processes if this
+    process dies without calling ``ray.shutdown()`` (e.g. SIGKILL); the owner ends it after
+    ``ray.shutdown()`` with :func:`stop_watchdog`.
     """
+    global _watchdog
     if ray.is_initialized():
         return False
     kwargs = dict(init_kwargs)
@@ -439,13 +451,35 @@ def connect(ray: Any, address: str | None, init_kwargs: Mapping[str, Any], loopb
     kwargs.setdefault(
         "runtime_env", {"env_vars": {"PYTHONPATH": os.pathsep.join(process.import_paths())}}
     )
-    if not loopback:
-        ray.init(**kwargs)
-        return True
-    kwargs.setdefault("_node_ip_address", "127.0.0.1")
-    with _loopback_only(ray):
-        ray.init(**kwargs)
+    stop_watchdog()  # of an instance started here before and shut down since
+    watchdog = Watchdog()
+    try:
+        # every process of the instance inherits the token: the watchdog finds them by it
+        with process.preserved_environ([TOKEN_ENV]):
+            os.environ[TOKEN_ENV] = watchdog.token
+            if loopback:
+                kwargs.setdefault("_node_ip_address", "127.0.0.1")
+                with _loopback_only(ray):
+                    ray.init(**kwargs)
+            else:
+                ray.init(**kwargs)
+    except BaseException:
+        watchdog.stop()  # and whatever ray.init had started
+        raise
+    _watchdog = watchdog
     return True
+
+
+def stop_watchdog() -> None:
+    """After ``ray.shutdown()`` of the instance :func:`connect` started: stop what is left of it.
+
+    ``ray.init`` may have connected to a running instance instead of starting one; the watchdog
+    then finds no process to stop (only processes started under its token are its own).
+    """
+    global _watchdog
+    watchdog, _watchdog = _watchdog, None
+    if watchdog is not None:
+        watchdog.stop()
 
 
 @contextlib.contextmanager
