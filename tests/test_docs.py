@@ -37,7 +37,7 @@ PAGES = sorted(p for p in DOCS.glob("*.md") if _page_blocks(p)[0])
 def test_every_page_with_code_is_run_and_skips_are_few() -> None:
     assert {p.name for p in PAGES} >= {"index.md", "quickstart.md", "multi-trial.md"}
     skipped = [why for page in DOCS.glob("*.md") for why in _page_blocks(page)[1]]
-    assert len(skipped) <= 3, skipped  # every skip names its reason; keep them rare
+    assert len(skipped) <= 1, skipped  # every skip names its reason (the Ray cluster set-up)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
