@@ -19,16 +19,20 @@ from ..store import ExperimentRecord, ExperimentStore, TrialRecord
 
 __all__ = [
     "LOG_TAIL_BYTES",
+    "downsample",
     "driver_alive",
     "effective_status",
     "experiment_view",
     "export_view",
+    "intermediate_changes_view",
     "intermediates_view",
     "list_entry",
     "log_tail",
     "progress_view",
     "series_view",
+    "slim_row",
     "space_view",
+    "trial_changes_view",
     "trial_log_path",
     "trial_view",
     "trials_view",
@@ -238,7 +242,7 @@ def experiment_view(
         state=state,
         driver_alive=alive,
         counts=counts,
-        best=_trial_row(best[0]) if best else None,
+        best=slim_row(best[0]) if best else None,
         progress=progress_view(record, counts),
         elapsed=_elapsed(store, record, state, now),
         max_duration=_duration_seconds(record.config.get("max_experiment_duration")),
@@ -259,23 +263,69 @@ def experiment_view(
 # ---------------------------------------------------------------------------------- trials
 
 
+#: A slim row's ``error``: its last characters (the exception line); the trial page has it all.
+SLIM_ERROR_CHARS = 500
+
+#: Points per intermediate curve in chart data (longer curves are downsampled).
+MAX_CURVE_POINTS = 200
+
+# an incremental poll re-sends what changed this long before its cursor: a trial row written
+# with a slightly older timestamp than one already seen (two writes racing) is not missed
+_CURSOR_SLACK_S = 5.0
+
+
 def _trial_row(trial: TrialRecord) -> dict[str, Any]:
     row = dataclasses.asdict(trial)
     row["duration"] = trial.duration
     return row
 
 
-def trials_view(store: ExperimentStore) -> list[dict[str, Any]]:
-    """Every trial as a row (the record's fields plus ``duration``), in id order; a running
-    trial also has ``latest`` (its last intermediate value) so the table shows how it is doing."""
+def slim_row(trial: TrialRecord) -> dict[str, Any]:
+    """A trial as tables and charts show it: no final metric dict (``final_value`` stays) and
+    only the end of the error (see :data:`SLIM_ERROR_CHARS`)."""
+    row = _trial_row(trial)
+    del row["final"]
+    if trial.error and len(trial.error) > SLIM_ERROR_CHARS:
+        row["error"] = trial.error[-SLIM_ERROR_CHARS:]
+    return row
+
+
+def _slim_rows(store: ExperimentStore, trials: list[TrialRecord]) -> list[dict[str, Any]]:
+    running = [t.id for t in trials if t.status == "RUNNING"]
+    latest = store.latest_intermediates(running)
     rows = []
-    for trial in store.trials():
-        row = _trial_row(trial)
+    for trial in trials:
+        row = slim_row(trial)
         if trial.status == "RUNNING":
-            reports = store.intermediates(trial.id)
-            row["latest"] = reports[-1].value_num if reports else None
+            row["latest"] = latest.get(trial.id)
         rows.append(row)
     return rows
+
+
+def trials_view(store: ExperimentStore) -> list[dict[str, Any]]:
+    """Every trial as a slim row (see :func:`slim_row`, plus ``duration``), in id order; a
+    running trial also has ``latest`` (its last intermediate value) so the table shows how it
+    is doing."""
+    return _slim_rows(store, store.trial_summaries())
+
+
+def trial_changes_view(store: ExperimentStore, since: float | None = None) -> dict[str, Any]:
+    """The trials that changed since a client's cursor, as slim rows (an incremental poll).
+
+    ``{"cursor": c, "full": bool, "total": n, "trials": [...]}``: pass ``c`` back as ``since``
+    next time. Without ``since`` (or ``full``) it is every trial; with it, the trials created,
+    started or ended since (a few seconds of overlap: merge rows by id) and every RUNNING one.
+    Finished trials never change, so a client that merges the rows by id holds every trial.
+    """
+    cursor, _ = store.change_cursor()  # read first: a write in between is sent twice, not lost
+    trials = store.trial_summaries(None if since is None else since - _CURSOR_SLACK_S)
+    total = sum(store.counts().values())
+    return {
+        "cursor": cursor,
+        "full": since is None,
+        "total": total,
+        "trials": _slim_rows(store, trials),
+    }
 
 
 def trial_log_path(experiment_dir: Path, trial: TrialRecord) -> Path | None:
@@ -322,14 +372,57 @@ def trial_view(store: ExperimentStore, trial_id: int) -> dict[str, Any]:
     return row
 
 
-def intermediates_view(store: ExperimentStore) -> dict[str, dict[str, list[float]]]:
-    """Every trial's intermediate curve, compactly: ``{trial id: {"x": [seq], "y": [value]}}``."""
-    curves: dict[str, dict[str, list[float]]] = {}
-    for record in store.intermediates():
-        curve = curves.setdefault(str(record.trial_id), {"x": [], "y": []})
-        curve["x"].append(record.sequence)
-        curve["y"].append(record.value_num)
+def downsample(
+    xs: list[Any], ys: list[float], max_points: int = MAX_CURVE_POINTS
+) -> tuple[list[Any], list[float]]:
+    """At most ``max_points`` points of a curve: per bucket its lowest and highest point (so
+    spikes survive), always the first and the last point; short curves are returned as they are."""
+    n = len(xs)
+    if n <= max_points or max_points < 4:
+        return xs, ys
+    buckets = (max_points - 2) // 2
+    keep = {0, n - 1}
+    for b in range(buckets):
+        lo = 1 + (n - 2) * b // buckets
+        hi = 1 + (n - 2) * (b + 1) // buckets
+        if lo >= hi:
+            continue
+        part = range(lo, hi)
+        keep.add(min(part, key=ys.__getitem__))
+        keep.add(max(part, key=ys.__getitem__))
+    chosen = sorted(keep)
+    return [xs[i] for i in chosen], [ys[i] for i in chosen]
+
+
+def intermediates_view(
+    store: ExperimentStore, max_points: int = MAX_CURVE_POINTS
+) -> dict[str, dict[str, list[float]]]:
+    """Every trial's intermediate curve, compactly: ``{trial id: {"x": [seq], "y": [value]}}``;
+    curves longer than ``max_points`` are downsampled (see :func:`downsample`)."""
+    return _curves(store.intermediate_points(), max_points)
+
+
+def _curves(
+    points: dict[int, tuple[list[int], list[float]]], max_points: int
+) -> dict[str, dict[str, list[Any]]]:
+    curves: dict[str, dict[str, list[Any]]] = {}
+    for trial_id, (xs, ys) in points.items():
+        x, y = downsample(xs, ys, max_points)
+        curves[str(trial_id)] = {"x": x, "y": y}
     return curves
+
+
+def intermediate_changes_view(
+    store: ExperimentStore, since: int = 0, max_points: int = MAX_CURVE_POINTS
+) -> dict[str, Any]:
+    """The curves of the trials that reported since a client's cursor (an incremental poll).
+
+    ``{"cursor": c, "curves": {trial id: {"x", "y"}}}``: each changed curve whole (downsampled
+    to ``max_points``); pass ``c`` back as ``since`` next time (``0``: every curve).
+    """
+    _, cursor = store.change_cursor()
+    points = store.intermediate_points(after_rowid=since if since > 0 else None)
+    return {"cursor": cursor, "curves": _curves(points, max_points)}
 
 
 def series_view(store: ExperimentStore, name: str | None = None) -> dict[str, Any]:

@@ -28,12 +28,35 @@ function route(path) {
   return null;
 }
 
-const ENDPOINTS = {
-  experiment: () => "/api/experiment",
-  trials: () => "/api/trials",
-  intermediates: () => "/api/intermediates",
-  series: () => "/api/series",
-  trial: (r) => `/api/trials/${r.id}`,
+// What the pages need, loaded incrementally where it can be: the trials and the curves are kept
+// here and merged with what changed since the last poll (the server's cursor), so a steady poll
+// of a large experiment moves only what changed.
+const cache = { trials: new Map(), trialList: [], trialCursor: 0, curves: {}, curveCursor: 0 };
+
+async function loadTrials() {
+  const body = await getJSON(`/api/trials?since=${cache.trialCursor}`);
+  for (const row of body.trials) cache.trials.set(row.id, row);
+  cache.trialCursor = body.cursor;
+  if (body.trials.length || cache.trialList.length !== cache.trials.size) {
+    cache.trialList = [...cache.trials.values()].sort((a, b) => a.id - b.id);
+  }
+  return cache.trialList;
+}
+
+async function loadCurves() {
+  const body = await getJSON(`/api/intermediates?since=${cache.curveCursor}`);
+  if (Object.keys(body.curves).length) cache.curves = { ...cache.curves, ...body.curves };
+  cache.curveCursor = body.cursor;
+  return cache.curves;
+}
+
+const LOADERS = {
+  experiment: () => getJSON("/api/experiment"),
+  trials: loadTrials,
+  intermediates: loadCurves,
+  series: () => getJSON("/api/series"),
+  trial: (r) => getJSON(`/api/trials/${r.id}`),
+  table: (r, page) => page.loadTable(getJSON),
 };
 
 function banner(message, kind) {
@@ -84,8 +107,29 @@ function isLive(exp) {
   return LIVE_STATES.has(exp.state);
 }
 
+// One poll at a time: a tick asked for while one runs (navigation, a new filter) runs right after.
+let busy = false;
+let again = false;
+
 async function tick() {
   clearTimeout(timer);
+  if (busy) {
+    again = true;
+    return;
+  }
+  busy = true;
+  try {
+    await poll();
+  } finally {
+    busy = false;
+  }
+  if (again) {
+    again = false;
+    tick();
+  }
+}
+
+async function poll() {
   if (!current) return;
   if (document.hidden) return; // resumed by visibilitychange
   const mine = generation;
@@ -93,7 +137,7 @@ async function tick() {
   const needs = ["experiment", ...page.needs().filter((k) => k !== "experiment")];
   let delay = RETRY_MS;
   try {
-    const values = await Promise.all(needs.map((k) => getJSON(ENDPOINTS[k](r))));
+    const values = await Promise.all(needs.map((k) => LOADERS[k](r, page)));
     if (mine !== generation) return; // the user navigated meanwhile
     const data = Object.fromEntries(needs.map((k, i) => [k, values[i]]));
     updateHeader(data.experiment);
@@ -137,6 +181,7 @@ document.addEventListener("click", (event) => {
 });
 document.addEventListener("navigate", (event) => navigate(event.detail));
 window.addEventListener("popstate", mount);
+document.addEventListener("refresh", () => tick()); // a page's query changed
 document.addEventListener("visibilitychange", () => { if (!document.hidden) tick(); });
 
 $("export-k").addEventListener("input", () => {
