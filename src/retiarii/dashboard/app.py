@@ -58,6 +58,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .._install import install_command
 from ..store import DEFAULT_FILENAME, ExperimentStore, StoreError, UnknownTrialError
+from .cache import TrialCache
 from .table import MAX_PAGE_ROWS, table_view
 from .views import (
     experiment_view,
@@ -65,10 +66,8 @@ from .views import (
     intermediate_changes_view,
     intermediates_view,
     series_view,
-    trial_changes_view,
     trial_log_path,
     trial_view,
-    trials_view,
 )
 
 __all__ = ["LOOPBACK_HOSTS", "create_app", "plotly_js_path"]
@@ -260,6 +259,12 @@ def create_app(
     page = _page()
     app = FastAPI(title="retiarii dashboard", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
+    trials = TrialCache()  # one for every client: a poll reads only what changed
+
+    def overview(current: ExperimentStore, can_stop: bool) -> dict[str, Any]:
+        return experiment_view(
+            current, can_stop=can_stop, best=lambda mode: trials.best(current, mode)
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -302,16 +307,16 @@ def create_app(
 
     @app.get("/api/experiment")
     def api_experiment() -> Response:
-        return _json(experiment_view(store.get(), can_stop=stop is not None))
+        return _json(overview(store.get(), stop is not None))
 
     @app.get("/api/trials")
     def api_trials(since: str | None = None) -> Response:
         if since is None:
-            return _json(trials_view(store.get()))
+            return _json(trials.rows(store.get()))
         cursor = _number(since)
         if cursor is None:
             return _error(400, f"since must be a number (a cursor from a poll), got {since!r}")
-        return _json(trial_changes_view(store.get(), cursor))
+        return _json(trials.changes(store.get(), cursor))
 
     @app.get("/api/trials/table")
     def api_trials_table(
@@ -329,14 +334,15 @@ def create_app(
                 400, f"offset must be an integer >= 0 and limit from 1 to {MAX_PAGE_ROWS}"
             )
         current = store.get()
-        stamp, rowid = current.change_cursor()
+        rows = trials.rows(current)
+        stamp, rowid = trials.cursor, current.intermediate_cursor()
         now_cursor = f"{stamp!r}:{rowid}:{q}:{status}:{sort}:{desc}:{start}:{count}"
         if cursor == now_cursor:
             return _json({"unchanged": True, "cursor": now_cursor})
         labels = list(current.experiment().search_space)
         try:
             view = table_view(
-                trials_view(current),
+                rows,
                 labels,
                 q=q,
                 status=status,
@@ -416,7 +422,7 @@ def create_app(
                 "this dashboard is not attached to the running experiment; "
                 "stop it where it runs (or through the dashboard served by exp.run)",
             )
-        view = experiment_view(store.get(), can_stop=True)
+        view = overview(store.get(), True)
         if not view["can_stop"]:
             return _error(409, f"the experiment is not running (status: {view['state']})")
         stop()

@@ -2,7 +2,7 @@
 
 ``exp.run(config, port)`` serves its dashboard this way: the driver binds the listening socket
 (a port in use is an error right there, as with :func:`~retiarii.dashboard.serve_dashboard`) and
-starts ``python -m retiarii.dashboard.process``, which inherits the socket and serves the app
+starts ``python -m retiarii.dashboard._child``, which inherits the socket and serves the app
 over the experiment directory: the store is SQLite in WAL mode, so the child reads it while the
 driver writes, and no request is ever answered by the driver's interpreter (its GIL, its CPU).
 
@@ -29,7 +29,7 @@ from pathlib import Path
 __all__ = ["DashboardProcess", "serve_in_process"]
 
 _STARTUP_TIMEOUT_S = 60.0
-_READY, _STOP = "ready", "stop"
+READY, STOP = "ready", "stop"
 
 
 class DashboardProcess:
@@ -65,7 +65,7 @@ class DashboardProcess:
         assert self._proc.stdout is not None
         for line in self._proc.stdout:
             word = line.strip()
-            if word == _STOP:
+            if word == STOP:
                 if self._stop is not None and not self._closed:
                     self._stop()
             else:
@@ -77,7 +77,7 @@ class DashboardProcess:
             word = self._lines.get(timeout=timeout)
         except queue.Empty:
             word = None
-        if word != _READY:
+        if word != READY:
             self.close()
             raise OSError(
                 f"the dashboard server on {self.host}:{self.port} failed to start "
@@ -130,7 +130,7 @@ def serve_in_process(
         [
             sys.executable,
             "-m",
-            "retiarii.dashboard.process",
+            "retiarii.dashboard._child",
             str(fd),
             str(directory),
             "1" if stop is not None else "0",
@@ -146,58 +146,3 @@ def serve_in_process(
     server = DashboardProcess(proc, sock, stop)
     server._wait_ready(_STARTUP_TIMEOUT_S)
     return server
-
-
-def _child(fd: int, directory: str, stoppable: bool, loopback: bool) -> None:
-    """The serving process: uvicorn on the inherited socket, until its standard input closes."""
-    link = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # nothing else may write to the link
-    lock = threading.Lock()
-
-    def say(word: str) -> None:
-        with lock:
-            link.write(word + "\n")
-            link.flush()
-
-    import uvicorn
-
-    from .app import LOOPBACK_HOSTS, create_app
-
-    sock = socket.socket(fileno=fd)
-    host = str(sock.getsockname()[0]).lower()
-    app = create_app(
-        directory,
-        stop=(lambda: say(_STOP)) if stoppable else None,
-        allowed_hosts=(LOOPBACK_HOSTS | {host}) if loopback else None,
-    )
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        ws="none",
-        timeout_graceful_shutdown=2,
-        server_header=False,
-    )
-    server = uvicorn.Server(config)
-
-    def watch_parent() -> None:
-        sys.stdin.read()  # returns at EOF: the driver closed the pipe or died
-        server.should_exit = True
-
-    def announce() -> None:
-        while not server.started and not server.should_exit:
-            threading.Event().wait(0.01)
-        if server.started:
-            say(_READY)
-
-    threading.Thread(target=watch_parent, daemon=True).start()
-    threading.Thread(target=announce, daemon=True).start()
-    server.run(sockets=[sock])
-    app.state.store.close()
-
-
-if __name__ == "__main__":
-    _fd, _directory, _stoppable, _loopback = sys.argv[1:5]
-    _child(int(_fd), _directory, _stoppable == "1", _loopback == "1")

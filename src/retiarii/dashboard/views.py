@@ -11,13 +11,14 @@ import math
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..store import ExperimentRecord, ExperimentStore, TrialRecord
 
 __all__ = [
+    "CURSOR_SLACK_S",
     "LOG_TAIL_BYTES",
     "downsample",
     "driver_alive",
@@ -113,11 +114,7 @@ def _elapsed(store: ExperimentStore, record: ExperimentRecord, state: str, now: 
     started = float(started) if isinstance(started, (int, float)) else record.updated_at
     if state == "running":
         return previous + max(0.0, now - started)
-    last = started
-    for trial in store.trials():
-        for stamp in (trial.created_at, trial.started_at, trial.ended_at):
-            if stamp is not None and stamp > last:
-                last = stamp
+    last = max(started, store.change_cursor()[0])
     return previous + (last - started)
 
 
@@ -222,27 +219,36 @@ def _str_or_none(value: int | None) -> str | None:
 
 
 def experiment_view(
-    store: ExperimentStore, *, can_stop: bool = False, now: float | None = None
+    store: ExperimentStore,
+    *,
+    can_stop: bool = False,
+    now: float | None = None,
+    best: Callable[[str], dict[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
     """The overview: the experiment record, its progress, elapsed time, the best trial, the space.
 
     Keys of the record (``id``, ``name``, ``status``, ``config``, ``search_space``,
     ``optimize_mode``, ``info``, ...) are kept as they are; ``state`` is the status to show
-    (see :func:`effective_status`).
+    (see :func:`effective_status`). ``best(optimize_mode)`` gives the best trial's slim row
+    where the caller has it at hand (the dashboard's cache); else the store is asked.
     """
     now = time.time() if now is None else now
     record = store.experiment()
     alive = True if can_stop else driver_alive(store.experiment_dir)
     state = effective_status(record, alive)
     counts = store.counts()
-    best = store.best_trials(1)
+    if best is None:
+        found = store.best_trials(1)
+        best_row = slim_row(found[0]) if found else None
+    else:
+        best_row = best(record.optimize_mode)
     selected = store.series("arch/selected")
     view = dataclasses.asdict(record)
     view.update(
         state=state,
         driver_alive=alive,
         counts=counts,
-        best=slim_row(best[0]) if best else None,
+        best=best_row,
         progress=progress_view(record, counts),
         elapsed=_elapsed(store, record, state, now),
         max_duration=_duration_seconds(record.config.get("max_experiment_duration")),
@@ -269,9 +275,11 @@ SLIM_ERROR_CHARS = 500
 #: Points per intermediate curve in chart data (longer curves are downsampled).
 MAX_CURVE_POINTS = 200
 
-# an incremental poll re-sends what changed this long before its cursor: a trial row written
-# with a slightly older timestamp than one already seen (two writes racing) is not missed
-_CURSOR_SLACK_S = 5.0
+# The store stamps a trial row inside its write transaction (the database's write lock held),
+# so rows commit in the order of their stamps: every row committed after a reader saw stamp T
+# has a stamp >= T, and "changed at or after the cursor" misses nothing. The slack only covers
+# a wall clock stepped back a little (NTP); ties and the slack are sent twice, merged by id.
+CURSOR_SLACK_S = 0.05
 
 
 def _trial_row(trial: TrialRecord) -> dict[str, Any]:
@@ -318,7 +326,7 @@ def trial_changes_view(store: ExperimentStore, since: float | None = None) -> di
     Finished trials never change, so a client that merges the rows by id holds every trial.
     """
     cursor, _ = store.change_cursor()  # read first: a write in between is sent twice, not lost
-    trials = store.trial_summaries(None if since is None else since - _CURSOR_SLACK_S)
+    trials = store.trial_summaries(None if since is None else since - CURSOR_SLACK_S)
     total = sum(store.counts().values())
     return {
         "cursor": cursor,
@@ -420,7 +428,7 @@ def intermediate_changes_view(
     ``{"cursor": c, "curves": {trial id: {"x", "y"}}}``: each changed curve whole (downsampled
     to ``max_points``); pass ``c`` back as ``since`` next time (``0``: every curve).
     """
-    _, cursor = store.change_cursor()
+    cursor = store.intermediate_cursor()
     points = store.intermediate_points(after_rowid=since if since > 0 else None)
     return {"cursor": cursor, "curves": _curves(points, max_points)}
 

@@ -584,12 +584,34 @@ class ExperimentStore:
             )
         return [TrialRecord.from_row(row) for row in rows]
 
+    def data_version(self) -> int:
+        """SQLite's ``data_version`` of this connection: it changes when another connection
+        (the experiment's writer) commits, so a reader can tell that nothing changed for free."""
+        return int(self._query("PRAGMA data_version")[0][0])
+
+    def trial_summaries_of(self, ids: Iterable[int], after_id: int) -> list[TrialRecord]:
+        """Like :meth:`trial_summaries`, for the given trials and every trial after ``after_id``
+        (a reader that holds the finished trials, which never change, reads only these)."""
+        wanted = [_check_trial_id(t) for t in ids]
+        marks = f" OR id IN ({', '.join('?' * len(wanted))})" if wanted else ""
+        rows = self._query(
+            "SELECT id, sample, status, created_at, started_at, ended_at, NULL AS final, "
+            "final_value, error, log_path, worker, resumed_from FROM trials "
+            f"WHERE id > ?{marks} ORDER BY id",
+            [int(after_id), *wanted],
+        )
+        return [TrialRecord.from_row(row) for row in rows]
+
     def change_cursor(self) -> tuple[float, int]:
         """``(latest trial timestamp, latest intermediate rowid)``: a reader that remembers it
         asks :meth:`trial_summaries` and :meth:`intermediate_points` only for what came after."""
         stamp = self._query(f"SELECT max({_CHANGED_AT}) AS t FROM trials")[0]["t"]
+        return float(stamp or 0.0), self.intermediate_cursor()
+
+    def intermediate_cursor(self) -> int:
+        """The latest intermediate metric's rowid (cheap; see :meth:`intermediate_points`)."""
         rowid = self._query("SELECT max(rowid) AS r FROM intermediate")[0]["r"]
-        return float(stamp or 0.0), int(rowid or 0)
+        return int(rowid or 0)
 
     def intermediate_points(
         self, trial_ids: Iterable[int] | None = None, after_rowid: int | None = None
