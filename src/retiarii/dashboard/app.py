@@ -66,6 +66,7 @@ from .views import (
     intermediate_changes_view,
     intermediates_view,
     series_view,
+    slim_row,
     trial_log_path,
     trial_view,
 )
@@ -262,9 +263,14 @@ def create_app(
     trials = TrialCache()  # one for every client: a poll reads only what changed
 
     def overview(current: ExperimentStore, can_stop: bool) -> dict[str, Any]:
-        return experiment_view(
-            current, can_stop=can_stop, best=lambda mode: trials.best(current, mode)
-        )
+        def best(mode: str) -> dict[str, Any] | None:
+            try:
+                return trials.best(current, mode)
+            except StoreError:  # a damaged row elsewhere: the overview still answers
+                found = current.best_trials(1, mode)
+                return slim_row(found[0]) if found else None
+
+        return experiment_view(current, can_stop=can_stop, best=best)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
