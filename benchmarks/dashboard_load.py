@@ -388,7 +388,9 @@ def main() -> None:
         lines += [
             "",
             "Server CPU: user+system time of the dashboard's process per poll (all its "
-            "requests), averaged over the repeats; bytes: the response bodies.",
+            "requests), averaged over the repeats (the kernel counts it in 10 ms ticks, so "
+            "single numbers are coarse); bytes: the response bodies. The machine is shared: "
+            "compare rows of one run, not runs.",
             "",
         ]
     if csv_rows:
