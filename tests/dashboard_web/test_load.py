@@ -194,3 +194,43 @@ def _alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as fh:  # a zombie is gone too
         return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_large_table_is_paged_and_filtered_by_the_server(watch_factory, tmp_path) -> None:
+    from playwright.sync_api import expect
+
+    store = ExperimentStore(tmp_path / "experiment.db")
+    store.init_experiment("large", {"max_trial_number": 1200}, SPACE)
+    conn = store._connection()  # 1,200 trials in one transaction (the API commits each write)
+    with conn:
+        for i in range(1, 1201):
+            sample = f'{{"width": {[4, 8, 16][i % 3]}, "act": "{["relu", "tanh"][i % 2]}"}}'
+            conn.execute(
+                "INSERT INTO trials (id, sample, status, created_at, started_at, ended_at, "
+                "final, final_value) VALUES (?, ?, 'SUCCEEDED', ?, ?, ?, ?, ?)",
+                (i, sample, 1e9 + i, 1e9 + i, 1e9 + i + 1, str(i / 1000), i / 1000),
+            )
+    store.set_status("done")
+    store.close()
+    with serve_dashboard(tmp_path, port=0) as server:
+        watch = watch_factory(server.url)
+        page = watch.goto("/trials")
+        rows = page.locator("#trials-table tbody tr")
+        expect(rows).to_have_count(100)
+        assert "1\u2013100 of 1200 matching" in page.locator(".toolbar").inner_text()
+        page.locator('tr[data-id="3"] input.pick').check()
+        page.locator("#page-next").click()
+        expect(rows.first).to_have_attribute("data-id", "101")
+        page.locator("#page-prev").click()
+        expect(page.locator('tr[data-id="3"] input.pick')).to_be_checked()
+        page.fill("input.search", "width=16 act=tanh metric>1.1")
+        expect(rows).to_have_count(17)  # ids 1103, 1109, ..., 1199
+        expect(rows.first).to_have_attribute("data-id", "1103")
+        page.fill("input.search", "widht=16")
+        expect(page.locator("#filter-problems")).to_contain_text('"widht" is not a label')
+        page.fill("input.search", "")
+        page.locator('th[data-key="metric"]').click()  # sort on the server
+        expect(rows.first).to_have_attribute("data-id", "1")
+        page.locator('th[data-key="metric"]').click()
+        expect(rows.first).to_have_attribute("data-id", "1200")
+        assert watch.errors == []
