@@ -234,3 +234,36 @@ def test_a_large_table_is_paged_and_filtered_by_the_server(watch_factory, tmp_pa
         page.locator('th[data-key="metric"]').click()
         expect(rows.first).to_have_attribute("data-id", "1200")
         assert watch.errors == []
+
+
+def test_the_serving_process_ends_with_a_killed_driver(
+    store_dir: tuple[Path, ExperimentStore],
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    driver = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from retiarii.dashboard import serve_dashboard\n"
+            "s = serve_dashboard(sys.argv[1], port=0, stop=print, separate_process=True)\n"
+            "print(s.pid, flush=True)\n"
+            "time.sleep(120)\n",
+            str(store_dir[0]),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert driver.stdout is not None
+        child = int(driver.stdout.readline())
+        assert _alive(child)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(10)
+        wait_until(lambda: not _alive(child), 20, "the orphaned serving process to exit")
+    finally:
+        driver.kill()
+        driver.wait()
