@@ -31,7 +31,15 @@ function route(path) {
 // What the pages need, loaded incrementally where it can be: the trials and the curves are kept
 // here and merged with what changed since the last poll (the server's cursor), so a steady poll
 // of a large experiment moves only what changed.
-const cache = { trials: new Map(), trialList: [], trialCursor: 0, curves: {}, curveCursor: 0 };
+const cache = { trials: new Map(), trialList: [], trialCursor: 0, curves: {}, curveCursor: 0, id: null };
+
+// Another experiment behind the same address (a new exp.run on the port): start afresh.
+function forget(id) {
+  if (cache.id === id) return false;
+  const known = cache.id !== null;
+  Object.assign(cache, { trials: new Map(), trialList: [], trialCursor: 0, curves: {}, curveCursor: 0, id });
+  return known;
+}
 
 async function loadTrials() {
   const body = await getJSON(`/api/trials?since=${cache.trialCursor}`);
@@ -140,6 +148,10 @@ async function poll() {
     const values = await Promise.all(needs.map((k) => LOADERS[k](r, page)));
     if (mine !== generation) return; // the user navigated meanwhile
     const data = Object.fromEntries(needs.map((k, i) => [k, values[i]]));
+    if (forget(data.experiment.id)) {
+      again = true; // what was merged belongs to the previous experiment: fetch it all again
+      return;
+    }
     updateHeader(data.experiment);
     page.update(data);
     if (!stopping) banner("");
