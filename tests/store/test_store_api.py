@@ -122,6 +122,21 @@ def test_every_public_method_round_trips(db_path: Path, clock: Any) -> None:
     assert [(p.step, p.value) for p in store.series("train/loss")] == [(0, 2.5), (1, 2.0)]
     assert len(store.series()) == 3
 
+    # what the dashboard reads: slim rows, change cursors, numeric curves
+    slim = store.trial_summaries()
+    assert [t.id for t in slim] == [1, 2, 3] and all(t.final is None for t in slim)
+    assert slim[0].final_value == 0.9 and slim[0].sample == sample
+    stamp, rowid = store.change_cursor()
+    assert rowid == store.intermediate_cursor() == 2
+    assert store.trial_summaries(changed_since=stamp + 1) == []
+    assert store.trial_summaries(changed_since=stamp) != []  # the last-stamped trial
+    assert [t.id for t in store.trial_summaries_of([1], after_id=2)] == [1, 3]
+    assert store.intermediate_points() == {1: ([0, 1], [0.5, 0.6])}
+    assert store.intermediate_points(after_rowid=1) == {1: ([0, 1], [0.5, 0.6])}
+    assert store.intermediate_points(after_rowid=2) == store.intermediate_points([2]) == {}
+    assert store.latest_intermediates([1, 2]) == {1: 0.6}
+    assert isinstance(store.data_version(), int)
+
     store.close()
     store.close()  # harmless twice
     with pytest.raises(StoreError, match="closed"):

@@ -49,6 +49,7 @@ tables; see :mod:`retiarii.dashboard.app` for the JSON API.
 
 from __future__ import annotations
 
+from .process import DashboardProcess
 from .server import DashboardServer, serve_dashboard
 
-__all__ = ["DashboardServer", "serve_dashboard"]
+__all__ = ["DashboardProcess", "DashboardServer", "serve_dashboard"]

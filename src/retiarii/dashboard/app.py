@@ -11,10 +11,21 @@ Routes (all ``GET`` unless said otherwise; JSON errors are ``{"error": "..."}``)
                                       package): looked up by name in a fixed table
 ``/api/experiment``                   overview: the record, ``state``, ``counts``, ``progress``,
                                       ``elapsed``, ``best``, ``space``, ``can_stop``
-``/api/trials``                       every trial (record fields plus ``duration``)
-``/api/trials/<id>``                  one trial plus ``intermediates``, ``log_tail``
+``/api/trials``                       every trial as a slim row (record fields but the ``final``
+                                      metric dict, plus ``duration``)
+``/api/trials?since=C``               an incremental poll: ``{"cursor", "full", "total",
+                                      "trials"}``, the trials that changed since cursor ``C``
+``/api/trials/table``                 one page of the table, filtered and sorted here: ``q``,
+                                      ``status``, ``sort``, ``desc``, ``offset``, ``limit``;
+                                      ``cursor`` from the last answer gives ``{"unchanged":
+                                      true}`` when nothing changed
+``/api/trials/<id>``                  one trial (with ``final``) plus ``intermediates``,
+                                      ``log_tail``
 ``/api/trials/<id>/log``              the whole log, as text
-``/api/intermediates``                every intermediate curve: ``{id: {"x": [...], "y": [...]}}``
+``/api/intermediates``                every intermediate curve: ``{id: {"x": [...], "y": [...]}}``,
+                                      each downsampled to ``max_points`` (200); with
+                                      ``since=C``: ``{"cursor", "curves"}``, only the curves that
+                                      grew since cursor ``C``
 ``/api/series``                       one-shot series: ``{"names", "series": {name: columns}}``
 ``/api/export?top_k=K``               the top-k samples as a JSON download
 ``POST /api/stop``                    ask the running experiment to stop (same origin only)
@@ -33,6 +44,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
+import math
 import re
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -46,14 +58,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .._install import install_command
 from ..store import DEFAULT_FILENAME, ExperimentStore, StoreError, UnknownTrialError
+from .cache import TrialCache
+from .table import MAX_PAGE_ROWS, table_view
 from .views import (
     experiment_view,
     export_view,
+    intermediate_changes_view,
     intermediates_view,
     series_view,
+    slim_row,
     trial_log_path,
     trial_view,
-    trials_view,
 )
 
 __all__ = ["LOOPBACK_HOSTS", "create_app", "plotly_js_path"]
@@ -64,6 +79,7 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _STATIC = Path(__file__).with_name("static")
 _PAGE_PATHS = ("/", "/trials", "/charts", "/oneshot", "/compare", "/pareto")
 _MAX_TOP_K = 10_000
+_MAX_CURVE_POINTS = 100_000
 _CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; connect-src 'self'; font-src 'self' data:; object-src 'none'; "
@@ -179,6 +195,14 @@ def _trial_id(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None
 
 
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
 def _same_origin(request: Request) -> bool:
     """Whether a state-changing request comes from the dashboard's own page (or no browser).
 
@@ -236,6 +260,17 @@ def create_app(
     page = _page()
     app = FastAPI(title="retiarii dashboard", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
+    trials = TrialCache()  # one for every client: a poll reads only what changed
+
+    def overview(current: ExperimentStore, can_stop: bool) -> dict[str, Any]:
+        def best(mode: str) -> dict[str, Any] | None:
+            try:
+                return trials.best(current, mode)
+            except StoreError:  # a damaged row elsewhere: the overview still answers
+                found = current.best_trials(1, mode)
+                return slim_row(found[0]) if found else None
+
+        return experiment_view(current, can_stop=can_stop, best=best)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -278,11 +313,54 @@ def create_app(
 
     @app.get("/api/experiment")
     def api_experiment() -> Response:
-        return _json(experiment_view(store.get(), can_stop=stop is not None))
+        return _json(overview(store.get(), stop is not None))
 
     @app.get("/api/trials")
-    def api_trials() -> Response:
-        return _json(trials_view(store.get()))
+    def api_trials(since: str | None = None) -> Response:
+        if since is None:
+            return _json(trials.rows(store.get()))
+        cursor = _number(since)
+        if cursor is None:
+            return _error(400, f"since must be a number (a cursor from a poll), got {since!r}")
+        return _json(trials.changes(store.get(), cursor))
+
+    @app.get("/api/trials/table")
+    def api_trials_table(
+        q: str = "",
+        status: str = "",
+        sort: str = "id",
+        desc: str = "0",
+        offset: str = "0",
+        limit: str = "100",
+        cursor: str = "",
+    ) -> Response:
+        start, count = _trial_id(offset), _trial_id(limit)
+        if start is None or count is None or not 1 <= count <= MAX_PAGE_ROWS:
+            return _error(
+                400, f"offset must be an integer >= 0 and limit from 1 to {MAX_PAGE_ROWS}"
+            )
+        current = store.get()
+        rows = trials.rows(current)
+        stamp, rowid = trials.cursor, current.intermediate_cursor()
+        now_cursor = f"{stamp!r}:{rowid}:{q}:{status}:{sort}:{desc}:{start}:{count}"
+        if cursor == now_cursor:
+            return _json({"unchanged": True, "cursor": now_cursor})
+        labels = list(current.experiment().search_space)
+        try:
+            view = table_view(
+                rows,
+                labels,
+                q=q,
+                status=status,
+                sort=sort,
+                desc=desc == "1",
+                offset=start,
+                limit=count,
+            )
+        except ValueError as exc:
+            return _error(400, str(exc))
+        view["cursor"] = now_cursor
+        return _json(view)
 
     @app.get("/api/trials/{trial_id}")
     def api_trial(trial_id: str) -> Response:
@@ -315,8 +393,16 @@ def create_app(
         return _json(pareto_view(store.get()))
 
     @app.get("/api/intermediates")
-    def api_intermediates() -> Response:
-        return _json(intermediates_view(store.get()))
+    def api_intermediates(since: str | None = None, max_points: str = "200") -> Response:
+        points = _trial_id(max_points)
+        if points is None or not 4 <= points <= _MAX_CURVE_POINTS:
+            return _error(400, f"max_points must be an integer from 4 to {_MAX_CURVE_POINTS}")
+        if since is None:
+            return _json(intermediates_view(store.get(), points))
+        cursor = _trial_id(since)
+        if cursor is None:
+            return _error(400, f"since must be an integer (a cursor from a poll), got {since!r}")
+        return _json(intermediate_changes_view(store.get(), cursor, points))
 
     @app.get("/api/series")
     def api_series() -> Response:
@@ -348,7 +434,7 @@ def create_app(
                 "this dashboard is not attached to the running experiment; "
                 "stop it where it runs (or through the dashboard served by exp.run)",
             )
-        view = experiment_view(store.get(), can_stop=True)
+        view = overview(store.get(), True)
         if not view["can_stop"]:
             return _error(409, f"the experiment is not running (status: {view['state']})")
         stop()

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
+import os
 import socket
 import threading
 import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._install import install_command
 from ..store import DEFAULT_FILENAME
+
+if TYPE_CHECKING:
+    from .process import DashboardProcess
 
 __all__ = ["DashboardServer", "serve_dashboard"]
 
@@ -110,7 +114,8 @@ def serve_dashboard(
     host: str = "127.0.0.1",
     port: int = 8080,
     stop: Callable[[], None] | None = None,
-) -> DashboardServer:
+    separate_process: bool = False,
+) -> DashboardServer | DashboardProcess:
     """Serve the dashboard of ``experiment_dir`` in a background thread; return at once.
 
     Args:
@@ -119,9 +124,13 @@ def serve_dashboard(
         port: Port to listen on; ``0`` picks a free one (see the returned server's ``url``).
         stop: Called when the user presses *Stop* (``POST /api/stop``); without it the page
             offers no stop button.
+        separate_process: Serve from a child process rather than a thread of this one, so
+            that polling browsers never take CPU time (or the GIL) from this process's work;
+            ``stop`` is still called here (see :mod:`retiarii.dashboard.process`). POSIX only;
+            elsewhere it is served from a thread.
 
     Returns:
-        The running :class:`DashboardServer`; ``close()`` stops it.
+        The running :class:`DashboardServer` (or :class:`DashboardProcess`); ``close()`` stops it.
 
     Raises:
         FileNotFoundError: ``experiment_dir`` holds no experiment store.
@@ -142,6 +151,10 @@ def serve_dashboard(
             f"{directory} is not an experiment directory (no {DEFAULT_FILENAME})"
         )
     _require_web_stack()
+    if separate_process and os.name == "posix":
+        from .process import serve_in_process
+
+        return serve_in_process(directory, _bind(host, port), stop, _is_loopback(host))
     import uvicorn
 
     from .app import LOOPBACK_HOSTS, create_app

@@ -11,24 +11,29 @@ import math
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..store import ExperimentRecord, ExperimentStore, TrialRecord
 
 __all__ = [
+    "CURSOR_SLACK_S",
     "LOG_TAIL_BYTES",
+    "downsample",
     "driver_alive",
     "effective_status",
     "experiment_view",
     "export_view",
+    "intermediate_changes_view",
     "intermediates_view",
     "list_entry",
     "log_tail",
     "progress_view",
     "series_view",
+    "slim_row",
     "space_view",
+    "trial_changes_view",
     "trial_log_path",
     "trial_view",
     "trials_view",
@@ -109,11 +114,7 @@ def _elapsed(store: ExperimentStore, record: ExperimentRecord, state: str, now: 
     started = float(started) if isinstance(started, (int, float)) else record.updated_at
     if state == "running":
         return previous + max(0.0, now - started)
-    last = started
-    for trial in store.trials():
-        for stamp in (trial.created_at, trial.started_at, trial.ended_at):
-            if stamp is not None and stamp > last:
-                last = stamp
+    last = max(started, store.change_cursor()[0])
     return previous + (last - started)
 
 
@@ -218,27 +219,36 @@ def _str_or_none(value: int | None) -> str | None:
 
 
 def experiment_view(
-    store: ExperimentStore, *, can_stop: bool = False, now: float | None = None
+    store: ExperimentStore,
+    *,
+    can_stop: bool = False,
+    now: float | None = None,
+    best: Callable[[str], dict[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
     """The overview: the experiment record, its progress, elapsed time, the best trial, the space.
 
     Keys of the record (``id``, ``name``, ``status``, ``config``, ``search_space``,
     ``optimize_mode``, ``info``, ...) are kept as they are; ``state`` is the status to show
-    (see :func:`effective_status`).
+    (see :func:`effective_status`). ``best(optimize_mode)`` gives the best trial's slim row
+    where the caller has it at hand (the dashboard's cache); else the store is asked.
     """
     now = time.time() if now is None else now
     record = store.experiment()
     alive = True if can_stop else driver_alive(store.experiment_dir)
     state = effective_status(record, alive)
     counts = store.counts()
-    best = store.best_trials(1)
+    if best is None:
+        found = store.best_trials(1)
+        best_row = slim_row(found[0]) if found else None
+    else:
+        best_row = best(record.optimize_mode)
     selected = store.series("arch/selected")
     view = dataclasses.asdict(record)
     view.update(
         state=state,
         driver_alive=alive,
         counts=counts,
-        best=_trial_row(best[0]) if best else None,
+        best=best_row,
         progress=progress_view(record, counts),
         elapsed=_elapsed(store, record, state, now),
         max_duration=_duration_seconds(record.config.get("max_experiment_duration")),
@@ -262,23 +272,71 @@ def experiment_view(
 # ---------------------------------------------------------------------------------- trials
 
 
+#: A slim row's ``error``: its last characters (the exception line); the trial page has it all.
+SLIM_ERROR_CHARS = 500
+
+#: Points per intermediate curve in chart data (longer curves are downsampled).
+MAX_CURVE_POINTS = 200
+
+# The store stamps a trial row inside its write transaction (the database's write lock held),
+# so rows commit in the order of their stamps: every row committed after a reader saw stamp T
+# has a stamp >= T, and "changed at or after the cursor" misses nothing. The slack only covers
+# a wall clock stepped back a little (NTP); ties and the slack are sent twice, merged by id.
+CURSOR_SLACK_S = 0.05
+
+
 def _trial_row(trial: TrialRecord) -> dict[str, Any]:
     row = dataclasses.asdict(trial)
     row["duration"] = trial.duration
     return row
 
 
-def trials_view(store: ExperimentStore) -> list[dict[str, Any]]:
-    """Every trial as a row (the record's fields plus ``duration``), in id order; a running
-    trial also has ``latest`` (its last intermediate value) so the table shows how it is doing."""
+def slim_row(trial: TrialRecord) -> dict[str, Any]:
+    """A trial as tables and charts show it: no final metric dict (``final_value`` stays) and
+    only the end of the error (see :data:`SLIM_ERROR_CHARS`)."""
+    row = _trial_row(trial)
+    del row["final"]
+    if trial.error and len(trial.error) > SLIM_ERROR_CHARS:
+        row["error"] = trial.error[-SLIM_ERROR_CHARS:]
+    return row
+
+
+def _slim_rows(store: ExperimentStore, trials: list[TrialRecord]) -> list[dict[str, Any]]:
+    running = [t.id for t in trials if t.status == "RUNNING"]
+    latest = store.latest_intermediates(running)
     rows = []
-    for trial in store.trials():
-        row = _trial_row(trial)
+    for trial in trials:
+        row = slim_row(trial)
         if trial.status == "RUNNING":
-            reports = store.intermediates(trial.id)
-            row["latest"] = reports[-1].value_num if reports else None
+            row["latest"] = latest.get(trial.id)
         rows.append(row)
     return rows
+
+
+def trials_view(store: ExperimentStore) -> list[dict[str, Any]]:
+    """Every trial as a slim row (see :func:`slim_row`, plus ``duration``), in id order; a
+    running trial also has ``latest`` (its last intermediate value) so the table shows how it
+    is doing."""
+    return _slim_rows(store, store.trial_summaries())
+
+
+def trial_changes_view(store: ExperimentStore, since: float | None = None) -> dict[str, Any]:
+    """The trials that changed since a client's cursor, as slim rows (an incremental poll).
+
+    ``{"cursor": c, "full": bool, "total": n, "trials": [...]}``: pass ``c`` back as ``since``
+    next time. Without ``since`` (or ``full``) it is every trial; with it, the trials created,
+    started or ended since (a few seconds of overlap: merge rows by id) and every RUNNING one.
+    Finished trials never change, so a client that merges the rows by id holds every trial.
+    """
+    cursor, _ = store.change_cursor()  # read first: a write in between is sent twice, not lost
+    trials = store.trial_summaries(None if since is None else since - CURSOR_SLACK_S)
+    total = sum(store.counts().values())
+    return {
+        "cursor": cursor,
+        "full": since is None,
+        "total": total,
+        "trials": _slim_rows(store, trials),
+    }
 
 
 def trial_log_path(experiment_dir: Path, trial: TrialRecord) -> Path | None:
@@ -325,14 +383,57 @@ def trial_view(store: ExperimentStore, trial_id: int) -> dict[str, Any]:
     return row
 
 
-def intermediates_view(store: ExperimentStore) -> dict[str, dict[str, list[float]]]:
-    """Every trial's intermediate curve, compactly: ``{trial id: {"x": [seq], "y": [value]}}``."""
-    curves: dict[str, dict[str, list[float]]] = {}
-    for record in store.intermediates():
-        curve = curves.setdefault(str(record.trial_id), {"x": [], "y": []})
-        curve["x"].append(record.sequence)
-        curve["y"].append(record.value_num)
+def downsample(
+    xs: list[Any], ys: list[float], max_points: int = MAX_CURVE_POINTS
+) -> tuple[list[Any], list[float]]:
+    """At most ``max_points`` points of a curve: per bucket its lowest and highest point (so
+    spikes survive), always the first and the last point; short curves are returned as they are."""
+    n = len(xs)
+    if n <= max_points or max_points < 4:
+        return xs, ys
+    buckets = (max_points - 2) // 2
+    keep = {0, n - 1}
+    for b in range(buckets):
+        lo = 1 + (n - 2) * b // buckets
+        hi = 1 + (n - 2) * (b + 1) // buckets
+        if lo >= hi:
+            continue
+        part = range(lo, hi)
+        keep.add(min(part, key=ys.__getitem__))
+        keep.add(max(part, key=ys.__getitem__))
+    chosen = sorted(keep)
+    return [xs[i] for i in chosen], [ys[i] for i in chosen]
+
+
+def intermediates_view(
+    store: ExperimentStore, max_points: int = MAX_CURVE_POINTS
+) -> dict[str, dict[str, list[float]]]:
+    """Every trial's intermediate curve, compactly: ``{trial id: {"x": [seq], "y": [value]}}``;
+    curves longer than ``max_points`` are downsampled (see :func:`downsample`)."""
+    return _curves(store.intermediate_points(), max_points)
+
+
+def _curves(
+    points: dict[int, tuple[list[int], list[float]]], max_points: int
+) -> dict[str, dict[str, list[Any]]]:
+    curves: dict[str, dict[str, list[Any]]] = {}
+    for trial_id, (xs, ys) in points.items():
+        x, y = downsample(xs, ys, max_points)
+        curves[str(trial_id)] = {"x": x, "y": y}
     return curves
+
+
+def intermediate_changes_view(
+    store: ExperimentStore, since: int = 0, max_points: int = MAX_CURVE_POINTS
+) -> dict[str, Any]:
+    """The curves of the trials that reported since a client's cursor (an incremental poll).
+
+    ``{"cursor": c, "curves": {trial id: {"x", "y"}}}``: each changed curve whole (downsampled
+    to ``max_points``); pass ``c`` back as ``since`` next time (``0``: every curve).
+    """
+    cursor = store.intermediate_cursor()
+    points = store.intermediate_points(after_rowid=since if since > 0 else None)
+    return {"cursor": cursor, "curves": _curves(points, max_points)}
 
 
 def series_view(store: ExperimentStore, name: str | None = None) -> dict[str, Any]:

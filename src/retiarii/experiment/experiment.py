@@ -472,8 +472,9 @@ class RetiariiExperiment:
         from ..dashboard import serve_dashboard
 
         assert self.experiment_dir is not None
+        # served by a child process: polling browsers take nothing from the experiment loop
         self._dashboard = serve_dashboard(
-            self.experiment_dir, host=host, port=port, stop=self._stop.set
+            self.experiment_dir, host=host, port=port, stop=self._stop.set, separate_process=True
         )
         _logger.info("dashboard: %s", self._dashboard.url)
 

@@ -48,6 +48,11 @@ _ID_ALPHABET = string.ascii_lowercase + string.digits
 _FINISHED_IN_ORDER = tuple(s for s in TRIAL_STATUSES if s in FINISHED_STATUSES)
 
 
+# when a trial row last changed: its latest timestamp (a trial row changes only as it starts,
+# ends, or gets its final metric while RUNNING)
+_CHANGED_AT = "max(created_at, coalesce(started_at, 0), coalesce(ended_at, 0))"
+
+
 def _new_experiment_id() -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
 
@@ -556,6 +561,104 @@ class ExperimentStore:
                 f"SELECT * FROM trials WHERE status IN ({marks}) ORDER BY id", wanted
             )
         return [TrialRecord.from_row(row) for row in rows]
+
+    def trial_summaries(self, changed_since: float | None = None) -> list[TrialRecord]:
+        """Trials in id order without their final metric dict (``final`` is ``None``, the
+        ``final_value`` is kept): what a table or a chart needs, cheap for large metric dicts.
+
+        Args:
+            changed_since: Only trials created, started or ended at or after this time (the
+                store's clock, see :meth:`change_cursor`), and every RUNNING trial.
+        """
+        columns = (
+            "id, sample, status, created_at, started_at, ended_at, NULL AS final, final_value, "
+            "error, log_path, worker, resumed_from"
+        )
+        if changed_since is None:
+            rows = self._query(f"SELECT {columns} FROM trials ORDER BY id")
+        else:
+            rows = self._query(
+                f"SELECT {columns} FROM trials WHERE status = 'RUNNING' OR "
+                f"{_CHANGED_AT} >= ? ORDER BY id",
+                (float(changed_since),),
+            )
+        return [TrialRecord.from_row(row) for row in rows]
+
+    def data_version(self) -> int:
+        """SQLite's ``data_version`` of this connection: it changes when another connection
+        (the experiment's writer) commits, so a reader can tell that nothing changed for free."""
+        return int(self._query("PRAGMA data_version")[0][0])
+
+    def trial_summaries_of(self, ids: Iterable[int], after_id: int) -> list[TrialRecord]:
+        """Like :meth:`trial_summaries`, for the given trials and every trial after ``after_id``
+        (a reader that holds the finished trials, which never change, reads only these)."""
+        wanted = [_check_trial_id(t) for t in ids]
+        marks = f" OR id IN ({', '.join('?' * len(wanted))})" if wanted else ""
+        rows = self._query(
+            "SELECT id, sample, status, created_at, started_at, ended_at, NULL AS final, "
+            "final_value, error, log_path, worker, resumed_from FROM trials "
+            f"WHERE id > ?{marks} ORDER BY id",
+            [int(after_id), *wanted],
+        )
+        return [TrialRecord.from_row(row) for row in rows]
+
+    def change_cursor(self) -> tuple[float, int]:
+        """``(latest trial timestamp, latest intermediate rowid)``: a reader that remembers it
+        asks :meth:`trial_summaries` and :meth:`intermediate_points` only for what came after."""
+        stamp = self._query(f"SELECT max({_CHANGED_AT}) AS t FROM trials")[0]["t"]
+        return float(stamp or 0.0), self.intermediate_cursor()
+
+    def intermediate_cursor(self) -> int:
+        """The latest intermediate metric's rowid (cheap; see :meth:`intermediate_points`)."""
+        rowid = self._query("SELECT max(rowid) AS r FROM intermediate")[0]["r"]
+        return int(rowid or 0)
+
+    def intermediate_points(
+        self, trial_ids: Iterable[int] | None = None, after_rowid: int | None = None
+    ) -> dict[int, tuple[list[int], list[float]]]:
+        """Intermediate curves as ``{trial id: (sequences, numeric values)}`` (values not decoded).
+
+        Args:
+            trial_ids: Only these trials (all if ``None``).
+            after_rowid: Only the trials that reported since this intermediate rowid (see
+                :meth:`change_cursor`); their whole curves are returned.
+        """
+        where, params = [], []
+        if after_rowid is not None:
+            where.append("trial_id IN (SELECT DISTINCT trial_id FROM intermediate WHERE rowid > ?)")
+            params.append(int(after_rowid))
+        if trial_ids is not None:
+            ids = [_check_trial_id(t) for t in trial_ids]
+            if not ids:
+                return {}
+            where.append(f"trial_id IN ({', '.join('?' * len(ids))})")
+            params.extend(ids)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        rows = self._query(
+            "SELECT trial_id, sequence, value_num FROM intermediate"
+            f"{clause} ORDER BY trial_id, sequence",
+            params,
+        )
+        curves: dict[int, tuple[list[int], list[float]]] = {}
+        for row in rows:
+            xs, ys = curves.setdefault(row["trial_id"], ([], []))
+            xs.append(row["sequence"])
+            ys.append(row["value_num"])
+        return curves
+
+    def latest_intermediates(self, trial_ids: Iterable[int]) -> dict[int, float]:
+        """The last reported numeric intermediate value of each given trial that reported one."""
+        ids = [_check_trial_id(t) for t in trial_ids]
+        if not ids:
+            return {}
+        rows = self._query(
+            "SELECT i.trial_id, i.value_num FROM intermediate i JOIN (SELECT trial_id, "
+            "max(sequence) AS s FROM intermediate WHERE trial_id IN "
+            f"({', '.join('?' * len(ids))}) GROUP BY trial_id) m "
+            "ON i.trial_id = m.trial_id AND i.sequence = m.s",
+            ids,
+        )
+        return {row["trial_id"]: row["value_num"] for row in rows}
 
     def trial(self, trial_id: int) -> TrialRecord:
         """One trial by id; raises :class:`UnknownTrialError` (a ``KeyError``) if there is none."""

@@ -30,13 +30,44 @@ function route(path) {
   return null;
 }
 
-const ENDPOINTS = {
-  experiment: () => "/api/experiment",
-  trials: () => "/api/trials",
-  intermediates: () => "/api/intermediates",
-  series: () => "/api/series",
-  pareto: () => "/api/pareto",
-  trial: (r) => `/api/trials/${r.id}`,
+// What the pages need, loaded incrementally where it can be: the trials and the curves are kept
+// here and merged with what changed since the last poll (the server's cursor), so a steady poll
+// of a large experiment moves only what changed.
+const cache = { trials: new Map(), trialList: [], trialCursor: 0, curves: {}, curveCursor: 0, id: null };
+
+// Another experiment behind the same address (a new exp.run on the port): start afresh.
+function forget(id) {
+  if (cache.id === id) return false;
+  const known = cache.id !== null;
+  Object.assign(cache, { trials: new Map(), trialList: [], trialCursor: 0, curves: {}, curveCursor: 0, id });
+  return known;
+}
+
+async function loadTrials() {
+  const body = await getJSON(`/api/trials?since=${cache.trialCursor}`);
+  for (const row of body.trials) cache.trials.set(row.id, row);
+  cache.trialCursor = body.cursor;
+  if (body.trials.length || cache.trialList.length !== cache.trials.size) {
+    cache.trialList = [...cache.trials.values()].sort((a, b) => a.id - b.id);
+  }
+  return cache.trialList;
+}
+
+async function loadCurves() {
+  const body = await getJSON(`/api/intermediates?since=${cache.curveCursor}`);
+  if (Object.keys(body.curves).length) cache.curves = { ...cache.curves, ...body.curves };
+  cache.curveCursor = body.cursor;
+  return cache.curves;
+}
+
+const LOADERS = {
+  experiment: () => getJSON("/api/experiment"),
+  trials: loadTrials,
+  intermediates: loadCurves,
+  series: () => getJSON("/api/series"),
+  pareto: () => getJSON("/api/pareto"),
+  trial: (r) => getJSON(`/api/trials/${r.id}`),
+  table: (r, page) => page.loadTable(getJSON),
 };
 
 function banner(message, kind) {
@@ -88,8 +119,29 @@ function isLive(exp) {
   return LIVE_STATES.has(exp.state);
 }
 
+// One poll at a time: a tick asked for while one runs (navigation, a new filter) runs right after.
+let busy = false;
+let again = false;
+
 async function tick() {
   clearTimeout(timer);
+  if (busy) {
+    again = true;
+    return;
+  }
+  busy = true;
+  try {
+    await poll();
+  } finally {
+    busy = false;
+  }
+  if (again) {
+    again = false;
+    tick();
+  }
+}
+
+async function poll() {
   if (!current) return;
   if (document.hidden) return; // resumed by visibilitychange
   const mine = generation;
@@ -97,9 +149,13 @@ async function tick() {
   const needs = ["experiment", ...page.needs().filter((k) => k !== "experiment")];
   let delay = RETRY_MS;
   try {
-    const values = await Promise.all(needs.map((k) => getJSON(ENDPOINTS[k](r))));
+    const values = await Promise.all(needs.map((k) => LOADERS[k](r, page)));
     if (mine !== generation) return; // the user navigated meanwhile
     const data = Object.fromEntries(needs.map((k, i) => [k, values[i]]));
+    if (forget(data.experiment.id)) {
+      again = true; // what was merged belongs to the previous experiment: fetch it all again
+      return;
+    }
     updateHeader(data.experiment);
     page.update(data);
     if (!stopping) banner("");
@@ -141,6 +197,7 @@ document.addEventListener("click", (event) => {
 });
 document.addEventListener("navigate", (event) => navigate(event.detail));
 window.addEventListener("popstate", mount);
+document.addEventListener("refresh", () => tick()); // a page's query changed
 document.addEventListener("visibilitychange", () => { if (!document.hidden) tick(); });
 
 $("export-k").addEventListener("input", () => {

@@ -8,6 +8,10 @@ import {
 
 const MAX_LABEL_COLUMNS = 6;
 const MAX_ROWS = 1000; // beyond this, the filter narrows the table down
+// Up to this many trials the page holds them all (polled incrementally) and filters and sorts
+// here, as you type; beyond it the server filters, sorts and sends one page at a time.
+const LOCAL_LIMIT = 1000;
+const PAGE_ROWS = 100;
 
 // -------------------------------------------------------------------------------- filtering
 
@@ -78,7 +82,7 @@ function compare(a, b) {
 
 // -------------------------------------------------------------------------------- trial table
 
-const view = { sort: "id", desc: false, q: "", status: "" };
+const view = { sort: "id", desc: false, q: "", status: "", page: 0 };
 const picked = new Set(); // trials ticked for comparison
 
 function readQuery() {
@@ -87,6 +91,7 @@ function readQuery() {
   view.desc = params.has("desc") ? params.get("desc") === "1" : view.desc;
   view.q = params.get("q") ?? view.q;
   view.status = params.get("status") ?? view.status;
+  view.page = Math.max(0, Math.floor(Number(params.get("page")) || 0));
 }
 
 function writeQuery() {
@@ -95,12 +100,27 @@ function writeQuery() {
   if (view.desc) params.set("desc", "1");
   if (view.q) params.set("q", view.q);
   if (view.status) params.set("status", view.status);
+  if (view.page) params.set("page", String(view.page));
   const query = params.toString();
   history.replaceState(history.state, "", location.pathname + (query ? `?${query}` : ""));
 }
 
 export function trialsPage() {
-  let search, status, count, problems, compareButton, table, last = null, lastData = null;
+  let search, status, count, problems, compareButton, table, pager, last = null, lastData = null;
+  let local = false; // whether this page holds every trial (see LOCAL_LIMIT); decided by the server's count
+  let table_ = null; // the last page from the server: { rows, total, matched, statuses, cursor, key }
+
+  function tableQuery() {
+    const params = new URLSearchParams({ q: view.q, status: view.status, sort: view.sort,
+      desc: view.desc ? "1" : "0", offset: String(view.page * PAGE_ROWS), limit: String(PAGE_ROWS) });
+    return params.toString();
+  }
+
+  function changed() { // the user changed the filter, the sort or the page
+    writeQuery();
+    if (local) render();
+    else document.dispatchEvent(new CustomEvent("refresh"));
+  }
 
   function updateCompare() {
     compareButton.disabled = picked.size < 2;
@@ -144,19 +164,29 @@ export function trialsPage() {
 
   function render() {
     if (!lastData) return;
-    const { experiment: exp, trials } = lastData;
+    const { experiment: exp } = lastData;
     const cols = columns(exp);
     const sortCol = cols.find((c) => c.key === view.sort) || cols[0];
     const { tests, problems: issues } = parseFilter(view.q, exp.space.labels.map((l) => l.label));
     clear(problems, issues.map((text) => el("div", { text })));
-    const shown = trials
-      .filter((tr) => !view.status || tr.status === view.status)
-      .filter((tr) => tests.every((test) => test(tr)))
-      .sort((a, b) => {
-        const r = compare(sortCol.get(a), sortCol.get(b));
-        const both = sortCol.get(a) != null && sortCol.get(b) != null;
-        return (view.desc && both ? -r : r) || a.id - b.id;
-      });
+    let shown, total, statuses;
+    if (local) {
+      const { trials } = lastData;
+      shown = trials
+        .filter((tr) => !view.status || tr.status === view.status)
+        .filter((tr) => tests.every((test) => test(tr)))
+        .sort((a, b) => {
+          const r = compare(sortCol.get(a), sortCol.get(b));
+          const both = sortCol.get(a) != null && sortCol.get(b) != null;
+          return (view.desc && both ? -r : r) || a.id - b.id;
+        });
+      total = trials.length;
+      statuses = [...new Set(trials.map((tr) => tr.status))].sort();
+    } else {
+      shown = table_.rows; // filtered, sorted and paged by the server
+      total = table_.total;
+      statuses = table_.statuses;
+    }
     const bestId = exp.best?.id;
     const head = el("tr", {}, cols.map((c) => {
       const active = c.key === sortCol.key;
@@ -168,8 +198,8 @@ export function trialsPage() {
         onclick: () => {
           view.desc = view.sort === c.key ? !view.desc : c.key === "metric" && exp.optimize_mode === "maximize";
           view.sort = c.key;
-          writeQuery();
-          render();
+          view.page = 0;
+          changed();
         },
       }, c.title, active ? el("span", { class: "arrow", text: view.desc ? " ▼" : " ▲" }) : null);
     }));
@@ -179,9 +209,24 @@ export function trialsPage() {
     }, cols.map((c) => el("td", { class: c.num ? "num" : c.label ? "val" : c.pick ? "pick" : "" }, c.cell(tr),
       c.key === "id" && tr.id === bestId ? el("span", { class: "star", title: "best trial", text: " ★" }) : null))));
     clear(table, el("thead", {}, head), el("tbody", {}, rows));
-    count.textContent = `${shown.length} of ${trials.length} trials` +
-      (shown.length > MAX_ROWS ? ` (the first ${MAX_ROWS} shown: filter to see others)` : "");
-    const statuses = [...new Set(trials.map((tr) => tr.status))].sort();
+    if (local) {
+      count.textContent = `${shown.length} of ${total} trials` +
+        (shown.length > MAX_ROWS ? ` (the first ${MAX_ROWS} shown: filter to see others)` : "");
+      clear(pager);
+    } else {
+      const first = table_.offset + 1;
+      count.textContent = table_.matched
+        ? `${first}–${table_.offset + shown.length} of ${table_.matched} matching (${total} trials)`
+        : `0 of ${total} trials`;
+      const pages = Math.max(1, Math.ceil(table_.matched / PAGE_ROWS));
+      clear(pager, pages > 1 ? [
+        el("button", { type: "button", class: "button light", id: "page-prev", disabled: view.page === 0,
+          onclick: () => { view.page = Math.max(0, view.page - 1); changed(); } }, "← previous"),
+        el("span", { class: "muted small", text: ` page ${view.page + 1} of ${pages} ` }),
+        el("button", { type: "button", class: "button light", id: "page-next", disabled: view.page + 1 >= pages,
+          onclick: () => { view.page += 1; changed(); } }, "next →"),
+      ] : null);
+    }
     const options = ["", ...statuses].map((s) => el("option", { value: s, selected: s === view.status, text: s || "any status" }));
     if (JSON.stringify(statuses) !== status.dataset.statuses) {
       status.dataset.statuses = JSON.stringify(statuses);
@@ -191,24 +236,46 @@ export function trialsPage() {
   }
 
   return {
-    needs: () => ["experiment", "trials"],
+    needs: () => ["experiment", local ? "trials" : "table"],
+    async loadTable(getJSON) {
+      const query = tableQuery();
+      const cursor = table_ && table_.key === query ? table_.cursor : "";
+      const body = await getJSON(`/api/trials/table?${query}&cursor=${encodeURIComponent(cursor)}`);
+      if (body.unchanged && table_) return table_;
+      return { ...body, key: query };
+    },
     mount(root) {
       readQuery();
       search = el("input", { type: "search", class: "search", value: view.q, "aria-label": "filter trials",
         placeholder: "filter: text, label=value, metric>0.9, status=failed",
-        oninput: () => { view.q = search.value; writeQuery(); render(); } });
-      status = el("select", { "aria-label": "status", onchange: () => { view.status = status.value; writeQuery(); render(); } });
+        oninput: () => { view.q = search.value; view.page = 0; changed(); } });
+      status = el("select", { "aria-label": "status", onchange: () => { view.status = status.value; view.page = 0; changed(); } });
       count = el("span", { class: "muted" });
       problems = el("div", { class: "filter-problems small", role: "status", id: "filter-problems" });
       compareButton = el("button", { type: "button", class: "button light", id: "compare",
         onclick: () => document.dispatchEvent(new CustomEvent("navigate", { detail: `/compare?ids=${[...picked].sort((a, b) => a - b).join(",")}` })) });
       updateCompare();
       table = el("table", { class: "data trials", id: "trials-table" });
-      root.append(section("Trials", el("div", { class: "toolbar" }, search, status, count, compareButton), problems, el("div", { class: "scroll" }, table)));
+      pager = el("div", { class: "pager", id: "pager" });
+      root.append(section("Trials", el("div", { class: "toolbar" }, search, status, count, compareButton), problems,
+        el("div", { class: "scroll" }, table), pager));
     },
     update(data) {
-      const running = data.trials.some((tr) => tr.status === "RUNNING");
-      const key = JSON.stringify([data.trials, data.experiment.best?.id, data.experiment.space, running ? data.experiment.now : 0]);
+      if (data.table) {
+        if (data.table.key !== tableQuery()) return; // an answer to a query the user has since changed
+        table_ = data.table;
+        if (table_.total <= LOCAL_LIMIT) {
+          local = true; // small enough to hold: from the next poll on, filter and sort here
+          document.dispatchEvent(new CustomEvent("refresh"));
+          return;
+        }
+      } else if (data.trials.length > LOCAL_LIMIT) {
+        local = false; // it grew: let the server page it
+        document.dispatchEvent(new CustomEvent("refresh"));
+      }
+      const rows = local ? data.trials : table_.rows;
+      const running = rows.some((tr) => tr.status === "RUNNING");
+      const key = JSON.stringify([local ? rows : table_.cursor, data.experiment.best?.id, data.experiment.space, running ? data.experiment.now : 0]);
       if (key === last) return;
       last = key;
       lastData = data;
