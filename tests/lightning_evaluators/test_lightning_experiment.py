@@ -142,12 +142,13 @@ def test_a_pruned_trial_stops_the_trainer_at_the_end_of_an_epoch(tmp_path, execu
     assert trial.status == "EARLY_STOPPED", trial.error
     assert trial.error == "_StopAtStep: reached step 2"
     periodical, final = _records(exp, trial.id)
-    # in-process the decision reaches the epoch it was made on; a worker sees it at its next
-    # report, usually one epoch later (later still on a busy machine)
+    # in-process the decision reaches the epoch it was made on; a worker sees it asynchronously:
+    # at that epoch's end when the message is quick, usually one epoch later (later still on a
+    # busy machine), never before the step that decided it and never all 8 epochs
     if execution == "inprocess":
         assert len(periodical) == 2, periodical
     else:
-        assert 3 <= len(periodical) < 8, periodical
+        assert 2 <= len(periodical) < 8, periodical
     assert trial.final == periodical[-1]  # the last intermediate is what the strategy is told
     assert final == [periodical[-1]]  # teardown still ran: Lightning stopped cleanly, no kill
     assert exp.experiment_dir is not None
