@@ -191,3 +191,40 @@ def test_metric_over_time_and_comparing_trials(watch_factory, polish_url) -> Non
     assert curves.locator(".scatterlayer .trace").count() == 2
     watch.screenshot("polish-compare")
     assert watch.errors == []
+
+
+def write_pruned_store(directory: Path) -> Path:
+    """Two trials ran 6 reports; two were stopped early after 2."""
+    with ExperimentStore(directory / "experiment.db") as store:
+        store.init_experiment(
+            "pruned", {}, {"width": {"_type": "choice", "_value": [1, 2, 3, 4]}}, "maximize"
+        )
+        for width, (reports, status) in enumerate(
+            [(6, "SUCCEEDED"), (2, "EARLY_STOPPED"), (6, "SUCCEEDED"), (2, "EARLY_STOPPED")], 1
+        ):
+            trial = store.create_trial({"width": width})
+            store.mark_running(trial)
+            for step in range(reports):
+                store.add_intermediate(trial, width / 10 + step / 100)
+            error = "MedianStop: below the median" if status == "EARLY_STOPPED" else None
+            store.finish_trial(trial, status, error, final=width / 10 + (reports - 1) / 100)
+        store.set_status("done")
+    return directory
+
+
+def test_charts_show_where_trials_were_stopped_and_what_it_saved(watch_factory, tmp_path) -> None:
+    server = serve_dashboard(write_pruned_store(tmp_path), port=0)
+    try:
+        watch = watch_factory(server.url)
+        page = watch.goto("/charts")
+        curves = page.locator("section", has_text="Intermediate curves")
+        curves.locator(".scatterlayer .point").first.wait_for()
+        stopped = curves.locator(".scatterlayer .trace").last  # drawn last, above the curves
+        assert stopped.locator(".point").count() == 2
+        savings = page.locator("#pruning-savings").inner_text()
+        # 2 trials x 2 of 6 reports; 8 of 12 spared out of 12 + 4 + 8 = 24 (33%)
+        assert "2 trials stopped after 4 of the 12 reports" in savings and "33%" in savings
+        watch.screenshot("polish-pruned")
+        assert watch.errors == []
+    finally:
+        server.close()

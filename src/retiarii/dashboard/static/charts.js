@@ -144,8 +144,20 @@ export function curvesFigure(curves, trials, bestId) {
   });
   // the best trial last, so it is drawn above the others
   traces.sort((a, b) => (a.name === `trial ${bestId}`) - (b.name === `trial ${bestId}`));
+  // where each early-stopped trial was stopped: a cross on its last report
+  const stopped = ids.filter((id) => byId.get(id)?.status === "EARLY_STOPPED" && curves[id].x.length);
+  if (stopped.length) {
+    traces.push({
+      type: "scatter", mode: "markers", name: "stopped early",
+      x: stopped.map((id) => curves[id].x[curves[id].x.length - 1]),
+      y: stopped.map((id) => curves[id].y[curves[id].y.length - 1]),
+      text: stopped.map((id) => `trial ${id}`),
+      marker: { symbol: "x", size: 10, color: "#cf222e", line: { width: 2 } },
+      hovertemplate: "%{text} stopped early at step %{x}: %{y}<extra></extra>",
+    });
+  }
   const layout = baseLayout({
-    showlegend: !many,
+    showlegend: !many || stopped.length > 0,
     xaxis: integerAxis(ids.flatMap((id) => curves[id].x), "report (sequence)"),
     yaxis: { title: axisTitle("intermediate metric"), zeroline: false },
   });
@@ -352,6 +364,22 @@ export function timeFigure(trials, optimizeMode, startedAt) {
     yaxis: { title: axisTitle("final metric"), zeroline: false },
   });
   return [traces, layout];
+}
+
+// What early stopping saved, in reports (epochs, usually): the early-stopped trials made
+// `used` of the `full` reports they would have made had they run as long as the longest
+// completed trial; `saved` is the share of all reports that this spared. Null if none stopped.
+export function pruningSavings(curves, trials) {
+  const reports = (curve) => (curve && curve.x.length ? curve.x[curve.x.length - 1] + 1 : 0);
+  const lengths = (status) => trials.filter((tr) => tr.status === status)
+    .map((tr) => reports(curves[String(tr.id)]));
+  const stopped = lengths("EARLY_STOPPED");
+  if (!stopped.length) return null;
+  const full = Math.max(0, ...lengths("SUCCEEDED"), ...stopped);
+  const used = stopped.reduce((a, b) => a + b, 0);
+  const wouldBe = stopped.length * full;
+  const total = lengths("SUCCEEDED").reduce((a, b) => a + b, 0) + used;
+  return { count: stopped.length, used, wouldBe, saved: total + wouldBe - used > 0 ? (wouldBe - used) / (total + wouldBe - used) : 0 };
 }
 
 // The intermediate curves of a few chosen trials, one colour each (the compare page).

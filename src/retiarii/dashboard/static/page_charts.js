@@ -2,18 +2,19 @@
 
 import {
   archProbFigure, byValueFigure, chartBox, curvesFigure, historyFigure, parallelFigure, plot,
-  seriesLinesFigure, timeFigure,
+  pruningSavings, seriesLinesFigure, timeFigure,
 } from "./charts.js";
 import { clear, el, fmtValue, sampleTable, section } from "./dom.js";
 
 export function chartsPage() {
-  let history, curves, overTime, byValue, parallel, note;
+  let history, curves, overTime, byValue, parallel, note, savings;
   const labelCharts = new Map();
   return {
     needs: () => ["experiment", "trials", "intermediates"],
     mount(root) {
       history = chartBox();
       curves = chartBox();
+      savings = el("p", { class: "small", id: "pruning-savings" });
       overTime = chartBox();
       byValue = el("div", { class: "grid-charts" });
       parallel = chartBox("tall");
@@ -21,7 +22,7 @@ export function chartsPage() {
       root.append(
         el("div", { class: "two" },
           section("Final metric per trial", el("p", { class: "muted small", text: "Each successful trial, with the best metric so far." }), history),
-          section("Intermediate curves", el("p", { class: "muted small", text: "Every report of every trial; the best trial in gold." }), curves)),
+          section("Intermediate curves", el("p", { class: "muted small", text: "Every report of every trial; the best trial in gold; a red cross where a trial was stopped early." }), savings, curves)),
         section("Final metric over time", el("p", { class: "muted small", text: "Each successful trial at the moment it ended, with the best so far: how fast the search improved." }), overTime),
         section("Metric by chosen value",
           el("p", { class: "muted small", text: "For each label, the final metrics of the trials that chose each value: which choices matter." }),
@@ -35,6 +36,10 @@ export function chartsPage() {
       const none = done ? null : "No successful trial yet.";
       plot(history, ...historyFigure(trials, exp.optimize_mode, bestId), none);
       plot(overTime, ...timeFigure(trials, exp.optimize_mode, exp.info?.run_started_at ?? exp.created_at), none);
+      const pruned = pruningSavings(intermediates, trials);
+      savings.textContent = pruned
+        ? `Early stopping: ${pruned.count} trial${pruned.count === 1 ? "" : "s"} stopped after ${pruned.used} of the ${pruned.wouldBe} reports a full run would have made; about ${Math.round(100 * pruned.saved)}% of the search's compute saved.`
+        : "";
       plot(curves, ...curvesFigure(intermediates, trials, bestId),
         Object.keys(intermediates).length ? null : "No intermediate metric reported yet.");
       for (const spaceLabel of exp.space.labels) {
