@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import torch
 import torch.nn as tnn
@@ -399,8 +399,36 @@ _SPACE_ARGS = """
 """
 
 
+class _PaperSpace(NDS):
+    """NDS with one paper's operations, cell size and merge rule, fixed by the class attributes
+    ``_OPS``, ``_MERGE_OP`` and ``_NUM_NODES``; the constructor takes only NNI's arguments."""
+
+    _OPS: ClassVar[Sequence[str]]
+    _MERGE_OP: ClassVar[str]
+    _NUM_NODES: ClassVar[int]
+
+    def __init__(
+        self,
+        width: int | tuple[int, ...] = (16, 24, 32),
+        num_cells: int | tuple[int, ...] = (4, 8, 12, 16, 20),
+        dataset: str = "cifar",
+        auxiliary_loss: bool = False,
+        drop_path_prob: float = 0.0,
+    ) -> None:
+        super().__init__(
+            self._OPS,
+            self._MERGE_OP,
+            self._NUM_NODES,
+            width,
+            num_cells,
+            dataset,
+            auxiliary_loss,
+            drop_path_prob,
+        )
+
+
 @model_wrapper
-class NASNet(NDS):
+class NASNet(_PaperSpace):
     """`NASNet <https://arxiv.org/abs/1707.07012>`__'s space: 13 operations, 5 nodes per cell,
     the cell outputs its loose ends.
     """
@@ -423,28 +451,13 @@ class NASNet(NDS):
         "sep_conv_7x7",
     ]
 
-    def __init__(
-        self,
-        width: int | tuple[int, ...] = (16, 24, 32),
-        num_cells: int | tuple[int, ...] = (4, 8, 12, 16, 20),
-        dataset: str = "cifar",
-        auxiliary_loss: bool = False,
-        drop_path_prob: float = 0.0,
-    ) -> None:
-        super().__init__(
-            self.NASNET_OPS,
-            "loose_end",
-            5,
-            width,
-            num_cells,
-            dataset,
-            auxiliary_loss,
-            drop_path_prob,
-        )
+    _OPS = NASNET_OPS
+    _MERGE_OP = "loose_end"
+    _NUM_NODES = 5
 
 
 @model_wrapper
-class ENAS(NDS):
+class ENAS(_PaperSpace):
     """`ENAS <https://arxiv.org/abs/1802.03268>`__'s micro space: 5 operations, 5 nodes per cell,
     the cell outputs its loose ends.
     """
@@ -453,21 +466,13 @@ class ENAS(NDS):
 
     ENAS_OPS = ["skip_connect", "sep_conv_3x3", "sep_conv_5x5", "avg_pool_3x3", "max_pool_3x3"]
 
-    def __init__(
-        self,
-        width: int | tuple[int, ...] = (16, 24, 32),
-        num_cells: int | tuple[int, ...] = (4, 8, 12, 16, 20),
-        dataset: str = "cifar",
-        auxiliary_loss: bool = False,
-        drop_path_prob: float = 0.0,
-    ) -> None:
-        super().__init__(
-            self.ENAS_OPS, "loose_end", 5, width, num_cells, dataset, auxiliary_loss, drop_path_prob
-        )
+    _OPS = ENAS_OPS
+    _MERGE_OP = "loose_end"
+    _NUM_NODES = 5
 
 
 @model_wrapper
-class AmoebaNet(NDS):
+class AmoebaNet(_PaperSpace):
     """`AmoebaNet <https://arxiv.org/abs/1802.01548>`__'s space: 8 operations, 5 nodes per cell,
     the cell outputs its loose ends.
     """
@@ -485,28 +490,13 @@ class AmoebaNet(NDS):
         "conv_7x1_1x7",
     ]
 
-    def __init__(
-        self,
-        width: int | tuple[int, ...] = (16, 24, 32),
-        num_cells: int | tuple[int, ...] = (4, 8, 12, 16, 20),
-        dataset: str = "cifar",
-        auxiliary_loss: bool = False,
-        drop_path_prob: float = 0.0,
-    ) -> None:
-        super().__init__(
-            self.AMOEBA_OPS,
-            "loose_end",
-            5,
-            width,
-            num_cells,
-            dataset,
-            auxiliary_loss,
-            drop_path_prob,
-        )
+    _OPS = AMOEBA_OPS
+    _MERGE_OP = "loose_end"
+    _NUM_NODES = 5
 
 
 @model_wrapper
-class PNAS(NDS):
+class PNAS(_PaperSpace):
     """`PNAS <https://arxiv.org/abs/1712.00559>`__'s space: 8 operations, 5 nodes per cell, the
     cell outputs all its nodes.
     """
@@ -524,21 +514,13 @@ class PNAS(NDS):
         "dil_conv_3x3",
     ]
 
-    def __init__(
-        self,
-        width: int | tuple[int, ...] = (16, 24, 32),
-        num_cells: int | tuple[int, ...] = (4, 8, 12, 16, 20),
-        dataset: str = "cifar",
-        auxiliary_loss: bool = False,
-        drop_path_prob: float = 0.0,
-    ) -> None:
-        super().__init__(
-            self.PNAS_OPS, "all", 5, width, num_cells, dataset, auxiliary_loss, drop_path_prob
-        )
+    _OPS = PNAS_OPS
+    _MERGE_OP = "all"
+    _NUM_NODES = 5
 
 
 @model_wrapper
-class DARTS(NDS):
+class DARTS(_PaperSpace):
     """`DARTS <https://arxiv.org/abs/1806.09055>`__'s space: 7 operations, 4 nodes per cell, the
     cell outputs all its nodes. ``none`` is left out, as in NNI's later releases (earlier ones
     listed it first): it only matters to the continuous relaxation, and a derived DARTS cell
@@ -557,17 +539,9 @@ class DARTS(NDS):
         "dil_conv_5x5",
     ]
 
-    def __init__(
-        self,
-        width: int | tuple[int, ...] = (16, 24, 32),
-        num_cells: int | tuple[int, ...] = (4, 8, 12, 16, 20),
-        dataset: str = "cifar",
-        auxiliary_loss: bool = False,
-        drop_path_prob: float = 0.0,
-    ) -> None:
-        super().__init__(
-            self.DARTS_OPS, "all", 4, width, num_cells, dataset, auxiliary_loss, drop_path_prob
-        )
+    _OPS = DARTS_OPS
+    _MERGE_OP = "all"
+    _NUM_NODES = 4
 
 
 # -- registration -------------------------------------------------------------------------------
