@@ -32,8 +32,7 @@ NNI use. What this module does not do: train anything, or hold pretrained weight
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import torch
@@ -45,6 +44,7 @@ from ...nn.pytorch.cell import Cell
 from ...nn.pytorch.fixed import current_fixed, fixed_arch
 from ...nn.pytorch.repeat import Repeat
 from ...nn.pytorch.wrappers import get_init_args, model_wrapper
+from .hub_space import HubSpaceMixin
 from .nds_ops import OPS, AuxiliaryHead, Channels, DropPath, FactorizedReduce, relu_conv_bn
 from .registry import SpaceEntry, register_space
 
@@ -175,15 +175,8 @@ def _choice(value: int | Iterable[int], label: str, name: str) -> int | nn.Value
     return values[0] if len(values) == 1 else nn.ValueChoice(values, label=label)
 
 
-def _build_fixed(
-    cls: type[tnn.Module], arch: dict[str, Any], *args: Any, **kwargs: Any
-) -> tnn.Module:
-    with fixed_arch(arch, verbose=False):
-        return cls(*args, **kwargs)
-
-
 @model_wrapper
-class NDS(tnn.Module):
+class NDS(HubSpaceMixin, tnn.Module):
     """The NDS network shared by the NASNet-family spaces (see the module docstring).
 
     Args:
@@ -351,36 +344,6 @@ class NDS(tnn.Module):
         with fixed_arch(dict(freezer.sample), verbose=False):
             model: tnn.Module = cls(*args, **kwargs)
         return model
-
-    @classmethod
-    def fixed_arch(cls, arch: Mapping[str, Any]) -> Callable[..., tnn.Module]:
-        """NNI 2.x's ``DARTS.fixed_arch(arch)(width=36, num_cells=20)``: a factory building this
-        space's network for ``arch`` with the arguments it is called with."""
-        return functools.partial(_build_fixed, cls, dict(arch))
-
-    @classmethod
-    def load_searched_model(
-        cls,
-        name: str,
-        pretrained: bool = False,
-        download: bool = False,
-        progress: bool = True,
-        *,
-        weights: str | None = None,
-    ) -> tnn.Module:
-        """NNI's ``DARTS.load_searched_model('darts-v2')``: a published architecture of this
-        space, frozen (see :func:`~retiarii.hub.pytorch.load_searched_model`; nothing is
-        downloaded, ``pretrained=True`` needs ``weights=``)."""
-        from .registry import ARCHITECTURES, load_searched_model
-
-        entry = ARCHITECTURES.get(name)
-        space = entry.space if entry is not None else None
-        if isinstance(space, type) and not issubclass(space, cls):
-            raise ValueError(
-                f"{name!r} is an architecture of {space.__name__}, not of {cls.__name__}; "
-                f"use {space.__name__}.load_searched_model({name!r})"
-            )
-        return load_searched_model(name, pretrained, weights, download=download, progress=progress)
 
     def set_drop_path_prob(self, drop_prob: float) -> None:
         """Set the drop-path probability of every operation (DARTS raises it during training)."""
