@@ -75,8 +75,7 @@ class MultiObjectiveEvolution(MultiObjectiveMixin, IndexedStrategy):
         out = list(index)
         for pos in self.encoding.mutable_positions:
             if self.rng.random() < self.mutation_prob:
-                new = self.rng.randrange(self.encoding.sizes[pos] - 1)
-                out[pos] = new if new < out[pos] else new + 1
+                out[pos] = self.encoding.change(pos, out[pos], self.rng)
         child = tuple(out)
         return child if child != index else self.encoding.mutate(index, self.rng)
 
