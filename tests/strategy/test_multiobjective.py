@@ -182,3 +182,18 @@ def test_evolution_mutates_a_continuous_label() -> None:
         assert sample is not None and 0.0 <= sample["lr"] <= 1.0
         metrics = {"default": sample["a"] + sample["lr"], "cost": sample["a"]}
         search.tell(TrialResult(trial_id, sample, "SUCCEEDED", None, metrics))
+
+
+@pytest.mark.parametrize("name", ["NSGAII", "MultiObjectiveTPE"])
+def test_optuna_strategies_search_a_continuous_label(name) -> None:
+    pytest.importorskip("optuna")
+    from retiarii.mutable import loguniform
+
+    space = SearchSpace([Categorical([1, 2, 3], label="a"), loguniform("lr", 1e-4, 1e-1)])
+    search = FACTORIES[name](0)
+    search.attach(space, "maximize")
+    for trial_id in range(8):
+        sample = search.ask()
+        assert sample is not None and 1e-4 <= sample["lr"] <= 1e-1
+        metrics = {"default": sample["a"] * sample["lr"], "cost": sample["a"]}
+        search.tell(TrialResult(trial_id, sample, "SUCCEEDED", None, metrics))

@@ -23,6 +23,10 @@ from .._install import install_command
 from ._encoding import Index
 from ._indexed import IndexedStrategy
 
+#: The range of a normal label's cumulative probability as Optuna sees it (its quantile is
+#: infinite at 0 and 1).
+_UNIT_LOW = 1e-9
+
 
 def _import_optuna() -> Any:
     try:
@@ -53,9 +57,11 @@ class OptunaStrategy(IndexedStrategy):
     """An :class:`IndexedStrategy` backed by an Optuna study (see the module docstring).
 
     Subclasses give :meth:`create_study` and :meth:`make_sampler`, call :meth:`_init_optuna`
-    after the base constructor, and tell results with :meth:`_record`. Labels are categorical
-    distributions over the indices of their values unless a subclass overrides
-    :meth:`_distribution`, :meth:`_to_param` and :meth:`_from_param`.
+    after the base constructor, and tell results with :meth:`_record`. A label is an Optuna
+    ``CategoricalDistribution`` over the indices of its values, except continuous distributions,
+    which Optuna models natively: ``uniform``/``loguniform`` as a ``FloatDistribution`` over the
+    value (``log=True`` for ``loguniform``), ``normal`` as a ``FloatDistribution`` over its
+    cumulative probability (Optuna has no normal prior).
     """
 
     #: proposals per sample before a repeat is replaced by a neighbour.
@@ -91,13 +97,28 @@ class OptunaStrategy(IndexedStrategy):
         self._pending = {}
 
     def _distribution(self, optuna: Any, pos: int, size: Any) -> Any:
-        return optuna.distributions.CategoricalDistribution(list(range(size)))
+        choice = self.encoding.continuous.get(pos)
+        if choice is None:
+            return optuna.distributions.CategoricalDistribution(list(range(size)))
+        if choice.low is None or choice.high is None:  # normal: its cumulative probability
+            return optuna.distributions.FloatDistribution(_UNIT_LOW, 1 - _UNIT_LOW)
+        return optuna.distributions.FloatDistribution(choice.low, choice.high, log=choice.log)
 
     def _to_param(self, pos: int, x: Any) -> Any:
+        choice = self.encoding.continuous.get(pos)
+        if choice is None:
+            return x
+        if choice.low is None:
+            return min(max(choice.to_unit(x), _UNIT_LOW), 1 - _UNIT_LOW)
         return x
 
     def _from_param(self, pos: int, param: Any) -> Any:
-        return int(param)
+        choice = self.encoding.continuous.get(pos)
+        if choice is None:
+            return int(param)
+        if choice.low is None:
+            return choice.from_unit(float(param))
+        return choice.normalize(float(param))
 
     # -- proposing ----------------------------------------------------------------------------
     def propose_index(self) -> Index | None:

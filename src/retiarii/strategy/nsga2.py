@@ -1,8 +1,8 @@
 """``NSGAII`` and ``MultiObjectiveTPE``: Optuna's multi-objective samplers over the encoding.
 
-Like :class:`~retiarii.strategy.TPE`, every label is an Optuna categorical distribution over the
-indices of its values and an in-memory study is driven by ask/tell; the study minimises the
-objective vector (:class:`retiarii.pareto.Objectives`). The ask/tell plumbing, seeding and repeat
+Like :class:`~retiarii.strategy.TPE`, a label is an Optuna distribution (categorical over the
+indices of its values, or a float one for a continuous label) and an in-memory study is driven by
+ask/tell; the study minimises the objective vector (:class:`retiarii.pareto.Objectives`). The ask/tell plumbing, seeding and repeat
 handling are :class:`~retiarii.strategy._optuna.OptunaStrategy`'s.
 """
 

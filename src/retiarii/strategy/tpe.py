@@ -16,10 +16,6 @@ from .base import Sample, TrialResult
 
 __all__ = ["TPE"]
 
-#: The range of a normal label's cumulative probability as Optuna sees it (its quantile is
-#: infinite at 0 and 1).
-_UNIT_LOW = 1e-9
-
 
 class TPE(OptunaStrategy):
     """Tree-structured Parzen Estimator, from Optuna's ``TPESampler`` (ask/tell).
@@ -98,30 +94,6 @@ class TPE(OptunaStrategy):
 
     def make_sampler(self, optuna: Any, seed: int) -> Any:
         return optuna.samplers.TPESampler(seed=seed, **self.sampler_kwargs)
-
-    def _distribution(self, optuna: Any, pos: int, size: Any) -> Any:
-        choice = self.encoding.continuous.get(pos)
-        if choice is None:
-            return optuna.distributions.CategoricalDistribution(list(range(size)))
-        if choice.low is None or choice.high is None:  # normal: its cumulative probability
-            return optuna.distributions.FloatDistribution(_UNIT_LOW, 1 - _UNIT_LOW)
-        return optuna.distributions.FloatDistribution(choice.low, choice.high, log=choice.log)
-
-    def _to_param(self, pos: int, x: Any) -> Any:
-        choice = self.encoding.continuous.get(pos)
-        if choice is None:
-            return x
-        if choice.low is None:
-            return min(max(choice.to_unit(x), _UNIT_LOW), 1 - _UNIT_LOW)
-        return x
-
-    def _from_param(self, pos: int, param: Any) -> Any:
-        choice = self.encoding.continuous.get(pos)
-        if choice is None:
-            return int(param)
-        if choice.low is None:
-            return choice.from_unit(float(param))
-        return choice.normalize(float(param))
 
     # -- learning -----------------------------------------------------------------------------
     def _value(self, score: float | None) -> float | None:
