@@ -35,9 +35,7 @@ Writes ``benchmarks/results/<name>-<machine>.csv`` (one row per run and compute 
 from __future__ import annotations
 
 import argparse
-import logging
 import math
-import multiprocessing
 import os
 import shutil
 import statistics
@@ -51,11 +49,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine_line, write_results
+from _nb201 import DATASET_NAMES, DATASETS, DEFAULT_TABLE, run_tasks
+from _nb201 import WORKER as _WORKER
+from _nb201 import setup_worker as _setup_worker
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_TABLE = ROOT.parent / "shared" / "data" / "nb201" / "nb201.csv.gz"
-DATASETS = ("cifar10", "cifar100", "imagenet16")
-DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16": "ImageNet16-120"}
 FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 #: ``benchmarks/results/nb201_strategies-*``: random search with 200 full trials (50 seeds).
 RANDOM_AT_200 = {"cifar10": 93.88, "cifar100": 71.88, "imagenet16": 45.70}
@@ -105,24 +102,6 @@ def all_configs() -> list[str]:
 
 
 # -- one run ---------------------------------------------------------------------------------------
-_WORKER: dict[str, Any] = {}
-
-
-def _setup_worker(table_path: str) -> None:
-    import torch
-
-    torch.set_num_threads(1)
-    logging.getLogger("retiarii").setLevel(logging.WARNING)
-    logging.getLogger("optuna").setLevel(logging.WARNING)
-    from retiarii.benchmark import load_nasbench201
-    from retiarii.hub.pytorch import NasBench201
-
-    table = load_nasbench201(table_path)
-    _WORKER["table"] = table
-    _WORKER["space"] = NasBench201()
-    _WORKER["table_path"] = table_path
-
-
 def reference_compute(table: Any, dataset: str) -> float:
     """``C_ref``: 200 x the mean 200-epoch training time of all cells on ``dataset``."""
     from retiarii.benchmark import DATASETS as SUFFIX
@@ -270,26 +249,7 @@ def run_one(task: tuple[str, str, int]) -> list[dict[str, Any]]:
 
 def run_grid(configs: list[str], datasets: list[str], seeds: int, table: str, workers: int) -> list:
     tasks = [(c, d, s) for d in datasets for s in range(seeds) for c in configs]
-    rows: list[dict[str, Any]] = []
-    start = time.time()
-    if workers <= 1:
-        _setup_worker(table)
-        results: Any = map(run_one, tasks)
-        pool = None
-    else:
-        pool = multiprocessing.get_context("spawn").Pool(
-            workers, initializer=_setup_worker, initargs=(table,)
-        )
-        results = pool.imap_unordered(run_one, tasks)
-    try:
-        for i, result in enumerate(results, 1):
-            rows.extend(result)
-            if i % 20 == 0 or i == len(tasks):
-                print(f"  {i}/{len(tasks)} runs, {time.time() - start:.0f} s", file=sys.stderr)
-    finally:
-        if pool is not None:
-            pool.close()
-            pool.join()
+    rows = run_tasks(run_one, tasks, table, workers, ordered=False, every=20, unit="runs")
     rows.sort(key=lambda r: (configs.index(r["config"]), r["dataset"], r["seed"], r["fraction"]))
     return rows
 

@@ -27,8 +27,6 @@ Seeds 0..seeds-1 are used here; the strategies' settings were chosen on seeds 10
 from __future__ import annotations
 
 import argparse
-import logging
-import multiprocessing
 import os
 import shutil
 import statistics
@@ -42,11 +40,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine_line, write_results
+from _nb201 import DATASET_NAMES, DATASETS, DEFAULT_TABLE, run_tasks
+from _nb201 import WORKER as _WORKER
+from _nb201 import setup_worker as _setup_worker  # noqa: F401  (tests set up in-process)
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_TABLE = ROOT.parent / "shared" / "data" / "nb201" / "nb201.csv.gz"
-DATASETS = ("cifar10", "cifar100", "imagenet16")
-DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16": "ImageNet16-120"}
 #: Measured here with the same table and protocol (random search, 100 / 200 evaluations).
 REFERENCE = {
     "random search @100": {"cifar10": 93.80, "cifar100": 71.46, "imagenet16": 45.40},
@@ -121,23 +118,6 @@ def timed(instance: Any, tail_from: int) -> Any:
     instance.__class__ = cls
     instance.timing = {"ask": 0.0, "tell": 0.0, "state": 0.0, "tail": 0.0, "asks": 0, "tells": 0}
     return instance
-
-
-_WORKER: dict[str, Any] = {}
-
-
-def _setup_worker(table_path: str) -> None:
-    import torch
-
-    torch.set_num_threads(1)  # the driver only runs strategies: tiny tensors, no thread pools
-    logging.getLogger("retiarii").setLevel(logging.WARNING)
-    logging.getLogger("optuna").setLevel(logging.WARNING)
-    from retiarii.benchmark import load_nasbench201
-    from retiarii.hub.pytorch import NasBench201
-
-    _WORKER["table"] = load_nasbench201(table_path)
-    _WORKER["space"] = NasBench201()
-    _WORKER["table_path"] = table_path
 
 
 def run_one(task: tuple[str, str, int, list[int]]) -> list[dict[str, Any]]:
@@ -215,31 +195,10 @@ def run_grid(
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     tasks = [(n, d, s, budgets) for n in names for d in datasets for s in range(seeds)]
-    rows: list[dict[str, Any]] = []
-    start = time.time()
-    if workers <= 1:
-        _setup_worker(table_path)
-        results = map(run_one, tasks)
-        pool = None
-    else:
-        pool = multiprocessing.get_context("spawn").Pool(
-            workers, initializer=_setup_worker, initargs=(table_path,)
-        )
-        results = pool.imap(run_one, tasks)
-    try:
-        for i, result in enumerate(results, 1):
-            rows.extend(result)
-            if progress and (i % 25 == 0 or i == len(tasks)):
-                print(
-                    f"  {i}/{len(tasks)} experiments, {time.time() - start:.0f} s",
-                    file=sys.stderr,
-                    flush=True,
-                )
-    finally:
-        if pool is not None:
-            pool.close()
-            pool.join()
-    return rows
+    every = 25 if progress else 0
+    return run_tasks(
+        run_one, tasks, table_path, workers, ordered=True, every=every, unit="experiments"
+    )
 
 
 def summarise(rows: list[dict[str, Any]], key: str) -> tuple[float, float]:

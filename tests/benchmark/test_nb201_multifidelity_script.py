@@ -2,42 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-from .conftest import REPO
-
-
-@pytest.fixture(autouse=True)
-def _restore_torch_threads() -> Iterator[None]:
-    import torch
-
-    threads = torch.get_num_threads()  # the script's worker set-up uses one thread
-    yield
-    torch.set_num_threads(threads)
-
-
-def load_script() -> ModuleType:
-    path = REPO / "benchmarks" / "nb201_multifidelity.py"
-    spec = importlib.util.spec_from_file_location("nb201_multifidelity_script", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from .conftest import load_script
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("config", ["Random+SH", "optuna-TPE+SH"])
 def test_a_run_spends_at_most_each_compute_fraction(nb201_path: Path, config: str) -> None:
     pytest.importorskip("optuna")
-    script = load_script()
+    script = load_script("nb201_multifidelity.py", "nb201_multifidelity_script")
     script._setup_worker(str(nb201_path))
     rows = script.run_one((config, "cifar10", 0))
     limit = script.reference_compute(script._WORKER["table"], "cifar10")

@@ -2,41 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-from .conftest import REPO
-
-
-@pytest.fixture(autouse=True)
-def _restore_torch_threads() -> Iterator[None]:
-    import torch
-
-    threads = torch.get_num_threads()  # the script's worker set-up uses one thread
-    yield
-    torch.set_num_threads(threads)
-
-
-def load_script() -> ModuleType:
-    path = REPO / "benchmarks" / "nb201_strategies.py"
-    spec = importlib.util.spec_from_file_location("nb201_strategies_script", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from .conftest import load_script
 
 
 @pytest.mark.slow
 def test_script_runs_the_grid_at_tiny_settings(
     nb201_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    script = load_script()
+    script = load_script("nb201_strategies.py", "nb201_strategies_script")
     names = list(script.strategies())
     assert (
         script.main(
@@ -67,7 +44,7 @@ def test_script_runs_the_grid_at_tiny_settings(
 
 @pytest.mark.slow
 def test_a_smaller_budget_is_the_prefix_of_a_larger_one(nb201_path: Path) -> None:
-    script = load_script()
+    script = load_script("nb201_strategies.py", "nb201_strategies_script")
     script._setup_worker(str(nb201_path))
     for name in ("REA-small", "TPE", "LocalSearch", "PolicyBasedRL"):
         long = script.run_one((name, "cifar100", 3, [8, 20]))

@@ -4,7 +4,6 @@ whose every path computes what the frozen subnet computes."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -24,14 +23,6 @@ SMALL = {
     "num_classes": 5,
     "qkv_bias": True,
 }
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_labels_are_nnis() -> None:

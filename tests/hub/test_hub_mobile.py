@@ -4,7 +4,6 @@ networks it exports, and the published networks have the published shapes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,14 +16,6 @@ from retiarii.hub.pytorch.proxylessnas import InvertedResidual, make_divisible
 from retiarii.hub.pytorch.registry import SPACES
 from retiarii.nn.pytorch import MutableModule, ValueChoice
 from retiarii.oneshot.pytorch.sampling import PathSamplingSupernet
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def n_params(model: tnn.Module) -> int:

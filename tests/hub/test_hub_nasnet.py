@@ -4,7 +4,6 @@ alignment, the auxiliary head, ImageNet stems and drop-path (the registry test c
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -18,14 +17,6 @@ from retiarii.oneshot.pytorch.differentiable import DifferentiableSupernet
 from retiarii.oneshot.pytorch.sampling import PathSamplingSupernet
 
 SMALL = {"width": (4, 8), "num_cells": (3, 5), "dataset": "cifar"}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

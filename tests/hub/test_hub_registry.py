@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,15 +21,6 @@ import retiarii.hub.pytorch as hub
 from retiarii.hub.pytorch.registry import ARCHITECTURES, SPACES, ArchitectureEntry, SpaceEntry
 from retiarii.nn.pytorch import MutableModule
 from retiarii.oneshot.pytorch.sampling import PathSamplingSupernet
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    # small batches: torch's thread pool only adds contention on a shared 2-core machine
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _space_params() -> list[object]:

@@ -65,3 +65,16 @@ def test_constraints_with_the_same_key_are_kept_once() -> None:
     space = _space(4)
     space.add_constraint(SumAtMost(4))
     assert len(space.constraints) == 1
+
+
+def test_an_experiment_constraint_keeps_the_space_own_constraints() -> None:
+    from retiarii.mutable.constraint import ConstrainedSearchSpace
+
+    space = ConstrainedSearchSpace(_space(4), lambda sample: sample["a"] != 2)
+    grid = list(space.grid())
+    assert grid == [{"a": 1, "b": 1}, {"a": 1, "b": 2}, {"a": 1, "b": 3}, {"a": 3, "b": 1}]
+    assert not space.contains({"a": 3, "b": 3})  # breaks a + b <= 4
+    with pytest.raises(ConstraintViolation):
+        space.validate({"a": 3, "b": 3})
+    rng = random.Random(0)
+    assert all(s in grid for s in (space.random(rng) for _ in range(50)))

@@ -167,3 +167,33 @@ def test_evolution_arguments_are_checked() -> None:
         strategy.MultiObjectiveEvolution(OBJ, mutation_prob=2)
     with pytest.raises(ValueError, match="population_size"):
         strategy.NSGAII(OBJ, population_size=1)
+
+
+def test_evolution_mutates_a_continuous_label() -> None:
+    from retiarii.mutable import uniform
+
+    space = SearchSpace([Categorical([1, 2, 3], label="a"), uniform("lr", 0.0, 1.0)])
+    search = strategy.MultiObjectiveEvolution(
+        OBJ, population_size=3, sample_size=2, mutation_prob=1.0, seed=0
+    )
+    search.attach(space, "maximize")
+    for trial_id in range(12):  # past the random population: children are mutations
+        sample = search.ask()
+        assert sample is not None and 0.0 <= sample["lr"] <= 1.0
+        metrics = {"default": sample["a"] + sample["lr"], "cost": sample["a"]}
+        search.tell(TrialResult(trial_id, sample, "SUCCEEDED", None, metrics))
+
+
+@pytest.mark.parametrize("name", ["NSGAII", "MultiObjectiveTPE"])
+def test_optuna_strategies_search_a_continuous_label(name) -> None:
+    pytest.importorskip("optuna")
+    from retiarii.mutable import loguniform
+
+    space = SearchSpace([Categorical([1, 2, 3], label="a"), loguniform("lr", 1e-4, 1e-1)])
+    search = FACTORIES[name](0)
+    search.attach(space, "maximize")
+    for trial_id in range(8):
+        sample = search.ask()
+        assert sample is not None and 1e-4 <= sample["lr"] <= 1e-1
+        metrics = {"default": sample["a"] * sample["lr"], "cost": sample["a"]}
+        search.tell(TrialResult(trial_id, sample, "SUCCEEDED", None, metrics))

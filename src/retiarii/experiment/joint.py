@@ -10,16 +10,16 @@ from the model's labels (:meth:`JointSpace.build`) and evaluates it with
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ..mutable import LabelConflictError, SearchSpace
+from ..mutable.space import SearchSpaceView
 
 __all__ = ["JointSpace", "joint_space"]
 
 
-class JointSpace:
+class JointSpace(SearchSpaceView):
     """A model space (``ModelSpace`` or a mutated space) plus its evaluator's choices.
 
     It has the model space's interface (``search_space``, ``labels``, ``size``, ``random``,
@@ -46,32 +46,6 @@ class JointSpace:
         self.hyperparameter_labels = [
             label for label in self.evaluator_labels if label not in self.model_labels
         ]
-
-    @property
-    def labels(self) -> list[str]:
-        """Every label: the model's, then the evaluator's own."""
-        return list(self.search_space)
-
-    @property
-    def size(self) -> int:
-        """Number of distinct samples (``math.inf`` with a continuous distribution)."""
-        return self.search_space.size
-
-    def random(self, seed: int | random.Random | None = None) -> dict[str, Any]:
-        """A random sample."""
-        return self.search_space.random(seed)
-
-    def grid(self) -> Iterator[dict[str, Any]]:
-        """Every sample of the (quantized) grid once."""
-        return self.search_space.grid()
-
-    def validate(self, sample: Any) -> dict[str, Any]:
-        """The sample in canonical form, or a ``SampleError`` naming the label."""
-        return self.search_space.validate(sample)
-
-    def to_json(self) -> dict[str, dict[str, Any]]:
-        """The joint space in NNI's search-space JSON format."""
-        return self.search_space.to_json()
 
     def model_sample(self, sample: Mapping[str, Any]) -> dict[str, Any]:
         """The part of ``sample`` that the model uses."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..mutable import Categorical, SampleError, SearchSpace, auto_label
 from ..mutable.labels import validate_label
+from ..mutable.space import SearchSpaceView
 
 __all__ = ["MutatedSpace", "Mutator", "space_with_mutators"]
 
@@ -59,7 +60,7 @@ class Mutator:
         return state
 
 
-class MutatedSpace:
+class MutatedSpace(SearchSpaceView):
     """A base model plus mutators, with the same interface as ``ModelSpace``."""
 
     def __init__(self, base_model: Any, mutators: list[Mutator]) -> None:
@@ -84,24 +85,6 @@ class MutatedSpace:
         self.search_space = SearchSpace(decisions)
         for choice in collect_search_space(dry).values():
             self.search_space.add(choice)
-
-    @property
-    def labels(self) -> list[str]:
-        """Every label."""
-        return list(self.search_space)
-
-    @property
-    def size(self) -> int:
-        """Number of distinct samples."""
-        return self.search_space.size
-
-    def random(self, seed: Any = None) -> dict[str, Any]:
-        """A random sample."""
-        return self.search_space.random(seed)
-
-    def validate(self, sample: Any) -> dict[str, Any]:
-        """The sample in canonical form, or SampleError."""
-        return self.search_space.validate(sample)
 
     def build(self, sample: dict[str, Any]) -> Any:
         """Replay the mutators on a fresh copy of the base model, then freeze inline choices."""

@@ -1,7 +1,8 @@
 """A search space restricted by a constraint that strategies sample *inside*.
 
-``ConstrainedSearchSpace(space, constraint)`` is the same mapping of labels to choices, whose
-:meth:`random` draws only samples for which ``constraint(sample)`` holds, whose :meth:`grid`
+``ConstrainedSearchSpace(space, constraint)`` is the same mapping of labels to choices, with the
+same :class:`~retiarii.mutable.Constraint` rules (e.g. NAS-Bench-101's edge limit), whose
+:meth:`random` draws only samples for which ``constraint(sample)`` holds as well, whose :meth:`grid`
 enumerates only those, and whose :meth:`contains` says no to the others. A strategy attached to
 it (``RetiariiExperiment(..., constraint=...)`` does that) never runs an infeasible sample and
 never records one as a failure: proposals it makes by other means (an evolution's mutation, a
@@ -49,7 +50,7 @@ class ConstrainedSearchSpace(SearchSpace):
     ) -> None:
         if not callable(constraint):
             raise TypeError(f"a constraint is a function fn(sample) -> bool, got {constraint!r}")
-        super().__init__(space.values())
+        super().__init__(space.values(), space.constraints)  # the space's own rules hold too
         self.unconstrained = space
         self.constraint = constraint
         self.max_tries = max_tries

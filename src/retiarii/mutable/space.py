@@ -13,7 +13,7 @@ from typing import Any
 from .core import Choice
 from .errors import ConstraintViolation, LabelConflictError, SampleError
 
-__all__ = ["Constraint", "SearchSpace", "load_sample"]
+__all__ = ["Constraint", "SearchSpace", "SearchSpaceView", "load_sample"]
 
 Sample = dict[str, Any]
 
@@ -183,6 +183,45 @@ class SearchSpace(Mapping[str, Choice]):
     def to_json(self) -> dict[str, dict[str, Any]]:
         """The search space in NNI's ``ss-gen`` format: ``{label: {"_type": ..., "_value": ...}}``."""
         return {label: choice.spec() for label, choice in self._choices.items()}
+
+
+class SearchSpaceView:
+    """The sample interface of a model space, delegated to its ``search_space``.
+
+    ``ModelSpace``, ``MutatedSpace`` and ``JointSpace`` hold a :class:`SearchSpace` and differ only
+    in how they build a model; ``labels``, ``size``, ``random``, ``grid``, ``validate`` and
+    ``to_json`` are the search space's, written once here.
+    """
+
+    search_space: SearchSpace
+
+    @property
+    def labels(self) -> list[str]:
+        """Every label, in the order the choices were built."""
+        return list(self.search_space)
+
+    @property
+    def size(self) -> int:
+        """Number of distinct samples (exact, not enumerated; ``math.inf`` with a continuous
+        distribution)."""
+        return self.search_space.size
+
+    def random(self, seed: int | random.Random | None = None) -> Sample:
+        """A random sample (uniform over every label's domain)."""
+        return self.search_space.random(seed)
+
+    def grid(self) -> Iterator[Sample]:
+        """Every sample (of the quantized grid) once, in a fixed order."""
+        return self.search_space.grid()
+
+    def validate(self, sample: Any) -> Sample:
+        """``sample`` in canonical form, or a :class:`~retiarii.mutable.SampleError` naming the
+        label."""
+        return self.search_space.validate(sample)
+
+    def to_json(self) -> dict[str, dict[str, Any]]:
+        """The search space in NNI's search-space JSON format."""
+        return self.search_space.to_json()
 
 
 def load_sample(sample_or_path: Mapping[str, Any] | str | os.PathLike[str]) -> Sample:

@@ -140,16 +140,21 @@ class Encoding:
         out = list(index)
         positions = self.mutable_positions
         for pos in rng.sample(positions, min(count, len(positions))):
-            if pos in self.continuous:
-                for _ in range(10):  # a step can be clipped back onto the same bound
-                    new = self.redraw(pos, out[pos], rng)
-                    if new != out[pos]:
-                        break
-                out[pos] = new
-                continue
-            new = rng.randrange(self.sizes[pos] - 1)
-            out[pos] = new if new < out[pos] else new + 1
+            out[pos] = self.change(pos, out[pos], rng)
         return tuple(out)
+
+    def change(self, pos: int, current: Any, rng: Random) -> Any:
+        """Another value than ``current`` at ``pos`` (a mutable position): a uniformly drawn other
+        index, or a Gaussian step of a continuous value."""
+        if pos in self.continuous:
+            new = current
+            for _ in range(10):  # a step can be clipped back onto the same bound
+                new = self.redraw(pos, current, rng)
+                if new != current:
+                    break
+            return new
+        new = rng.randrange(self.sizes[pos] - 1)
+        return new if new < current else new + 1
 
     def neighbours(self, index: Index) -> list[Index]:
         """Every index tuple that differs from ``index`` in exactly one label."""

@@ -14,6 +14,23 @@ from .base import Sample, TrialResult
 __all__ = ["RegularizedEvolution"]
 
 
+def check_tournament(
+    owner: str, population_size: Any, sample_size: Any, mutation_prob: Any
+) -> tuple[int, int]:
+    """``(population_size, sample_size)`` of an aging-evolution strategy once they and
+    ``mutation_prob`` are checked; a ``ValueError`` naming the argument otherwise."""
+    population_size = check_positive_int(population_size, "population_size", owner)
+    sample_size = check_positive_int(sample_size, "sample_size", owner)
+    if sample_size > population_size:
+        raise ValueError(
+            f"{owner}: sample_size ({sample_size}) cannot exceed population_size "
+            f"({population_size})"
+        )
+    if not 0.0 <= mutation_prob <= 1.0:
+        raise ValueError(f"{owner}: mutation_prob must be in [0, 1], got {mutation_prob!r}")
+    return population_size, sample_size
+
+
 class RegularizedEvolution(IndexedStrategy):
     """Regularized (aging) evolution, from "Regularized Evolution for Image Classifier
     Architecture Search" (Real et al., AAAI 2019).
@@ -65,15 +82,9 @@ class RegularizedEvolution(IndexedStrategy):
             seed=seed,
         )
         owner = type(self).__name__
-        self.population_size = check_positive_int(population_size, "population_size", owner)
-        self.sample_size = check_positive_int(sample_size, "sample_size", owner)
-        if self.sample_size > self.population_size:
-            raise ValueError(
-                f"{owner}: sample_size ({sample_size}) cannot exceed population_size "
-                f"({population_size})"
-            )
-        if not 0.0 <= mutation_prob <= 1.0:
-            raise ValueError(f"{owner}: mutation_prob must be in [0, 1], got {mutation_prob!r}")
+        self.population_size, self.sample_size = check_tournament(
+            owner, population_size, sample_size, mutation_prob
+        )
         self.mutation_prob = float(mutation_prob)
         self.crossover = bool(crossover)
         self.cycles = None if cycles is None else check_positive_int(cycles, "cycles", owner)

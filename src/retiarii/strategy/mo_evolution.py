@@ -13,10 +13,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..pareto import crowding_distance, non_dominated_sort
-from ._encoding import Index, check_positive_int
+from ._encoding import Index
 from ._indexed import IndexedStrategy
 from ._multi import MultiObjectiveMixin
 from .base import Sample, TrialResult
+from .evolution import check_tournament
 
 __all__ = ["MultiObjectiveEvolution"]
 
@@ -48,16 +49,9 @@ class MultiObjectiveEvolution(MultiObjectiveMixin, IndexedStrategy):
     ) -> None:
         super().__init__(dedup=dedup, model_filter=model_filter, seed=seed)
         self._init_objectives(objectives)
-        owner = type(self).__name__
-        self.population_size = check_positive_int(population_size, "population_size", owner)
-        self.sample_size = check_positive_int(sample_size, "sample_size", owner)
-        if self.sample_size > self.population_size:
-            raise ValueError(
-                f"{owner}: sample_size ({sample_size}) cannot exceed population_size "
-                f"({population_size})"
-            )
-        if not 0.0 <= mutation_prob <= 1.0:
-            raise ValueError(f"{owner}: mutation_prob must be in [0, 1], got {mutation_prob!r}")
+        self.population_size, self.sample_size = check_tournament(
+            type(self).__name__, population_size, sample_size, mutation_prob
+        )
         self.mutation_prob = mutation_prob
         self.population: deque[tuple[Index, tuple[float, ...]]] = deque(maxlen=population_size)
 
@@ -81,8 +75,7 @@ class MultiObjectiveEvolution(MultiObjectiveMixin, IndexedStrategy):
         out = list(index)
         for pos in self.encoding.mutable_positions:
             if self.rng.random() < self.mutation_prob:
-                new = self.rng.randrange(self.encoding.sizes[pos] - 1)
-                out[pos] = new if new < out[pos] else new + 1
+                out[pos] = self.encoding.change(pos, out[pos], self.rng)
         child = tuple(out)
         return child if child != index else self.encoding.mutate(index, self.rng)
 

@@ -1,10 +1,9 @@
 """``NSGAII`` and ``MultiObjectiveTPE``: Optuna's multi-objective samplers over the encoding.
 
-Like :class:`~retiarii.strategy.TPE`, every label is an Optuna categorical distribution over the
-indices of its values and an in-memory study is driven by ask/tell; the study minimises the
-objective vector (:class:`retiarii.pareto.Objectives`). Each proposal uses a sampler seeded from
-``seed`` and the proposal's number, so a resumed experiment (whose finished trials are replayed
-into a new study) continues with the same seeds.
+Like :class:`~retiarii.strategy.TPE`, a label is an Optuna distribution (categorical over the
+indices of its values, or a float one for a continuous label) and an in-memory study is driven by
+ask/tell; the study minimises the objective vector (:class:`retiarii.pareto.Objectives`). The ask/tell plumbing, seeding and repeat
+handling are :class:`~retiarii.strategy._optuna.OptunaStrategy`'s.
 """
 
 from __future__ import annotations
@@ -13,16 +12,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._encoding import Index, check_positive_int
-from ._indexed import IndexedStrategy
 from ._multi import MultiObjectiveMixin
+from ._optuna import OptunaStrategy, _import_optuna, _quiet
 from .base import Sample, TrialResult
-from .tpe import _import_optuna, _quiet
 
 __all__ = ["NSGAII", "MultiObjectiveTPE"]
 
 
-class _OptunaMultiObjective(MultiObjectiveMixin, IndexedStrategy):
-    """Shared ask/tell plumbing; subclasses give :meth:`make_sampler`."""
+class _OptunaMultiObjective(MultiObjectiveMixin, OptunaStrategy):
+    """The study minimises the objective vector; subclasses give :meth:`make_sampler`."""
 
     def __init__(
         self,
@@ -33,72 +31,11 @@ class _OptunaMultiObjective(MultiObjectiveMixin, IndexedStrategy):
     ) -> None:
         super().__init__(dedup=dedup, model_filter=model_filter, seed=seed)
         self._init_objectives(objectives)
-        self.asks = 0
-        self.base_seed = seed if seed is not None else self.rng.randrange(2**31)
-        self._study: Any = None
-        self._pending: dict[Index, list[int]] = {}
+        self._init_optuna(seed)
 
-    def make_sampler(self, optuna: Any, seed: int) -> Any:
-        raise NotImplementedError
-
-    def reset(self) -> None:
-        self.reset_study()
-        self.asks = 0
-
-    def reset_study(self) -> None:
-        """A new, empty study over the encoding."""
-        optuna = _import_optuna()
+    def create_study(self, optuna: Any) -> Any:
         objectives = self.check_objectives()
-        with _quiet(optuna):
-            self._study = optuna.create_study(directions=["minimize"] * len(objectives))
-        self._distributions = {
-            label: optuna.distributions.CategoricalDistribution(list(range(size)))
-            for label, size in zip(self.encoding.labels, self.encoding.sizes)
-        }
-        self._pending = {}
-
-    def propose_index(self) -> Index | None:
-        optuna = _import_optuna()
-        self.asks += 1
-        with _quiet(optuna):
-            self._study.sampler = self.make_sampler(
-                optuna, (self.base_seed * 1_000_003 + self.asks) % (2**32)
-            )
-            trial = self._study.ask(self._distributions)
-        index = tuple(int(trial.params[label]) for label in self.encoding.labels)
-        if self.is_new(index):
-            self._pending.setdefault(index, []).append(trial.number)
-            return index
-        with _quiet(optuna):  # a repeat: failed in the study, replaced by a new neighbour
-            self._study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        for _ in range(50):
-            candidate = self.encoding.mutate(index, self.rng)
-            if self.is_new(candidate):
-                return candidate
-        return self.random_index()
-
-    def _record(self, index: Index, values: tuple[float, ...] | None) -> None:
-        optuna = _import_optuna()
-        numbers = self._pending.get(index)
-        fail = optuna.trial.TrialState.FAIL
-        with _quiet(optuna):
-            if numbers:
-                number = numbers.pop(0)
-                if not numbers:
-                    del self._pending[index]
-                if values is None:
-                    self._study.tell(number, state=fail)
-                else:
-                    self._study.tell(number, list(values))
-                return
-            self._study.add_trial(
-                optuna.trial.create_trial(
-                    params=dict(zip(self.encoding.labels, index)),
-                    distributions=self._distributions,
-                    values=list(values) if values is not None else None,
-                    state=optuna.trial.TrialState.COMPLETE if values is not None else fail,
-                )
-            )
+        return optuna.create_study(directions=["minimize"] * len(objectives))
 
     def learn(self, index: Index, score: float | None, result: TrialResult) -> None:
         self._record(index, self.vector(result))
@@ -107,17 +44,10 @@ class _OptunaMultiObjective(MultiObjectiveMixin, IndexedStrategy):
         self._record(index, None)
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            **super().state_dict(),
-            "asks": self.asks,
-            "base_seed": self.base_seed,
-            "study": self._study_log(),
-        }
+        return {**super().state_dict(), "study": self._study_log()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
-        self.asks = int(state.get("asks", self.asks))
-        self.base_seed = int(state.get("base_seed", self.base_seed))
         if state.get("study") is not None and self._study is not None:
             self._rebuild_study(state["study"])
 
@@ -161,13 +91,6 @@ class _OptunaMultiObjective(MultiObjectiveMixin, IndexedStrategy):
             for key, value in log["attrs"].items():
                 storage.set_study_system_attr(study_id, key, value)
         self._pending = {}
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_study"] = None
-        state["_pending"] = {}
-        state["_encoding"] = None
-        return state
 
 
 class NSGAII(_OptunaMultiObjective):

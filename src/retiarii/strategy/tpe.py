@@ -6,51 +6,18 @@ is attached, not when ``retiarii.strategy`` is.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import math
-import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from .._install import install_command
 from ._encoding import Index, check_positive_int
-from ._indexed import IndexedStrategy
+from ._optuna import OptunaStrategy
 from .base import Sample, TrialResult
 
 __all__ = ["TPE"]
 
-#: The range of a normal label's cumulative probability as Optuna sees it (its quantile is
-#: infinite at 0 and 1).
-_UNIT_LOW = 1e-9
 
-
-def _import_optuna() -> Any:
-    try:
-        import optuna
-    except ImportError as exc:
-        raise ImportError(
-            f"strategy.TPE needs Optuna, an optional dependency: {install_command('tpe')}"
-        ) from exc
-    return optuna
-
-
-@contextlib.contextmanager
-def _quiet(optuna: Any) -> Iterator[None]:
-    """Silence Optuna's per-trial log lines and experimental warnings inside the block."""
-    logger = logging.getLogger("optuna")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            warnings.simplefilter("ignore", FutureWarning)
-            yield
-    finally:
-        logger.setLevel(level)
-
-
-class TPE(IndexedStrategy):
+class TPE(OptunaStrategy):
     """Tree-structured Parzen Estimator, from Optuna's ``TPESampler`` (ask/tell).
 
     Every label is an Optuna ``CategoricalDistribution`` over the indices of its values, except
@@ -120,77 +87,13 @@ class TPE(IndexedStrategy):
         }
         if group and not multivariate:
             raise ValueError(f"{owner}: group=True needs multivariate=True")
-        self.asks = 0
-        self.base_seed = seed if seed is not None else self.rng.randrange(2**31)
-        self._study: Any = None
-        self._pending: dict[Index, list[int]] = {}
+        self._init_optuna(seed)
 
-    def reset(self) -> None:
-        optuna = _import_optuna()
-        direction = self.optimize_mode
-        with _quiet(optuna):
-            self._study = optuna.create_study(direction=direction)
-        self._distributions = {
-            label: self._distribution(optuna, pos, size)
-            for pos, (label, size) in enumerate(zip(self.encoding.labels, self.encoding.sizes))
-        }
-        self._pending = {}
-        self.asks = 0
+    def create_study(self, optuna: Any) -> Any:
+        return optuna.create_study(direction=self.optimize_mode)
 
-    def _distribution(self, optuna: Any, pos: int, size: Any) -> Any:
-        choice = self.encoding.continuous.get(pos)
-        if choice is None:
-            return optuna.distributions.CategoricalDistribution(list(range(size)))
-        if choice.low is None or choice.high is None:  # normal: its cumulative probability
-            return optuna.distributions.FloatDistribution(_UNIT_LOW, 1 - _UNIT_LOW)
-        return optuna.distributions.FloatDistribution(choice.low, choice.high, log=choice.log)
-
-    def _to_param(self, pos: int, x: Any) -> Any:
-        choice = self.encoding.continuous.get(pos)
-        if choice is None:
-            return x
-        if choice.low is None:
-            return min(max(choice.to_unit(x), _UNIT_LOW), 1 - _UNIT_LOW)
-        return x
-
-    def _from_param(self, pos: int, param: Any) -> Any:
-        choice = self.encoding.continuous.get(pos)
-        if choice is None:
-            return int(param)
-        if choice.low is None:
-            return choice.from_unit(float(param))
-        return choice.normalize(float(param))
-
-    # -- proposing ----------------------------------------------------------------------------
-    def _sampler(self) -> Any:
-        optuna = _import_optuna()
-        seed = (self.base_seed * 1_000_003 + self.asks) % (2**32)
+    def make_sampler(self, optuna: Any, seed: int) -> Any:
         return optuna.samplers.TPESampler(seed=seed, **self.sampler_kwargs)
-
-    def propose_index(self) -> Index | None:
-        optuna = _import_optuna()
-        labels = self.encoding.labels
-        index: Index = ()
-        for _ in range(self.max_repeats):
-            self.asks += 1
-            with _quiet(optuna):
-                self._study.sampler = self._sampler()
-                trial = self._study.ask(self._distributions)
-            index = tuple(
-                self._from_param(pos, trial.params[label]) for pos, label in enumerate(labels)
-            )
-            if self.is_new(index):
-                self._pending.setdefault(index, []).append(trial.number)
-                return index
-            with _quiet(optuna):
-                self._study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        # TPE concentrates on its best region and keeps proposing samples already tried: take a
-        # new sample one label away from its proposal (its result is added to the study later).
-        for _ in range(50):
-            candidate = self.encoding.mutate(index, self.rng)
-            if self.is_new(candidate):
-                return candidate
-        return self.random_index()
 
     # -- learning -----------------------------------------------------------------------------
     def _value(self, score: float | None) -> float | None:
@@ -198,53 +101,12 @@ class TPE(IndexedStrategy):
             return None
         return score if self.optimize_mode == "maximize" else -score
 
-    def _record(self, index: Index, value: float | None) -> None:
-        optuna = _import_optuna()
-        state = optuna.trial.TrialState.COMPLETE if value is not None else None
-        numbers = self._pending.get(index)
-        with _quiet(optuna):
-            if numbers:
-                number = numbers.pop(0)
-                if not numbers:
-                    del self._pending[index]
-                if value is None:
-                    self._study.tell(number, state=optuna.trial.TrialState.FAIL)
-                else:
-                    self._study.tell(number, value)
-                return
-            params = {
-                label: self._to_param(pos, x)
-                for pos, (label, x) in enumerate(zip(self.encoding.labels, index))
-            }
-            self._study.add_trial(
-                optuna.trial.create_trial(
-                    params=params,
-                    distributions=self._distributions,
-                    value=value,
-                    state=state or optuna.trial.TrialState.FAIL,
-                )
-            )
-
     def learn(self, index: Index, score: float | None, result: TrialResult) -> None:
-        self._record(index, self._value(score))
+        self._tell(index, score)
 
     def learn_filtered(self, index: Index) -> None:
-        self._record(index, self._value(-math.inf if self.on_failure == "worst" else None))
+        self._tell(index, -math.inf if self.on_failure == "worst" else None)
 
-    # -- resume ---------------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "asks": self.asks, "base_seed": self.base_seed}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.asks = int(state.get("asks", self.asks))
-        self.base_seed = int(state.get("base_seed", self.base_seed))
-
-    def __getstate__(self) -> dict[str, Any]:
-        # The study lives in memory: a pickled TPE starts over when attached (an experiment
-        # rebuilds it from its store on resume).
-        state = dict(self.__dict__)
-        state["_study"] = None
-        state["_pending"] = {}
-        state["_encoding"] = None
-        return state
+    def _tell(self, index: Index, score: float | None) -> None:
+        value = self._value(score)
+        self._record(index, None if value is None else [value])

@@ -40,6 +40,7 @@ import retiarii.nn.pytorch as nn
 from ...mutable import Choice, Mutable, freeze_structure, leaves_of
 from ...nn.pytorch.fixed import current_fixed
 from ...nn.pytorch.wrappers import model_wrapper
+from .hub_space import HubSpaceMixin
 from .registry import ArchitectureEntry, SpaceEntry, register_architecture, register_space
 
 if TYPE_CHECKING:
@@ -302,7 +303,7 @@ class TransformerEncoderLayer(nn.Module):
 
 
 @model_wrapper
-class AutoformerSpace(nn.Module):
+class AutoformerSpace(HubSpaceMixin, nn.Module):
     """The AutoFormer search space (see the module docstring); NNI's constructor arguments.
 
     Args:
@@ -387,23 +388,6 @@ class AutoformerSpace(nn.Module):
         self.head: torch.nn.Module = (
             nn.Linear(cast(int, embed_dim), num_classes) if num_classes > 0 else torch.nn.Identity()
         )
-
-    @classmethod
-    def load_searched_model(
-        cls,
-        name: str,
-        pretrained: bool = False,
-        download: bool = False,
-        progress: bool = True,
-        weights: str | None = None,
-    ) -> torch.nn.Module:
-        """NNI's classmethod: ``autoformer-tiny``/``-small``/``-base`` as frozen models (see
-        :func:`retiarii.hub.pytorch.load_searched_model`; nothing is downloaded)."""
-        from .registry import load_searched_model
-
-        if not name.startswith("autoformer-"):
-            raise ValueError(f"AutoformerSpace has no searched model {name!r}")
-        return load_searched_model(name, pretrained, weights, download=download, progress=progress)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.patch_embed(x).flatten(2).transpose(1, 2)  # (B, patches, embed_dim)

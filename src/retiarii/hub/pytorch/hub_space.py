@@ -57,13 +57,19 @@ class HubSpaceMixin:
         never downloads (``pretrained=True`` needs ``weights=``, a local file).
 
         Raises:
-            ValueError: ``name`` is an architecture of another space (or see the registry's).
+            ValueError: ``name`` is an architecture of another space (one of a subclass, e.g.
+                ``DARTS`` for ``NDS``, is this space's); or see the registry's.
         """
         entry = ARCHITECTURES.get(name)
-        if entry is not None and entry.space is not cls:
-            mine = sorted(n for n, e in ARCHITECTURES.items() if e.space is cls)
+        if entry is not None and not _belongs(entry.space, cls):
+            mine = sorted(n for n, e in ARCHITECTURES.items() if _belongs(e.space, cls))
             raise ValueError(
-                f"{name!r} is an architecture of {getattr(entry.space, '__name__', entry.space)}, "
-                f"not of {cls.__name__} (whose architectures are {mine})"
+                f"{cls.__name__} has no searched model {name!r}: it is an architecture of "
+                f"{getattr(entry.space, '__name__', entry.space)} (those of {cls.__name__} "
+                f"are {mine})"
             )
         return load_searched_model(name, pretrained, weights, download=download, progress=progress)
+
+
+def _belongs(space: Any, cls: type) -> bool:
+    return isinstance(space, type) and issubclass(space, cls)

@@ -32,9 +32,8 @@ NNI use. What this module does not do: train anything, or hold pretrained weight
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import torch
 import torch.nn as tnn
@@ -45,6 +44,7 @@ from ...nn.pytorch.cell import Cell
 from ...nn.pytorch.fixed import current_fixed, fixed_arch
 from ...nn.pytorch.repeat import Repeat
 from ...nn.pytorch.wrappers import get_init_args, model_wrapper
+from .hub_space import HubSpaceMixin
 from .nds_ops import OPS, AuxiliaryHead, Channels, DropPath, FactorizedReduce, relu_conv_bn
 from .registry import SpaceEntry, register_space
 
@@ -175,15 +175,8 @@ def _choice(value: int | Iterable[int], label: str, name: str) -> int | nn.Value
     return values[0] if len(values) == 1 else nn.ValueChoice(values, label=label)
 
 
-def _build_fixed(
-    cls: type[tnn.Module], arch: dict[str, Any], *args: Any, **kwargs: Any
-) -> tnn.Module:
-    with fixed_arch(arch, verbose=False):
-        return cls(*args, **kwargs)
-
-
 @model_wrapper
-class NDS(tnn.Module):
+class NDS(HubSpaceMixin, tnn.Module):
     """The NDS network shared by the NASNet-family spaces (see the module docstring).
 
     Args:
@@ -352,36 +345,6 @@ class NDS(tnn.Module):
             model: tnn.Module = cls(*args, **kwargs)
         return model
 
-    @classmethod
-    def fixed_arch(cls, arch: Mapping[str, Any]) -> Callable[..., tnn.Module]:
-        """NNI 2.x's ``DARTS.fixed_arch(arch)(width=36, num_cells=20)``: a factory building this
-        space's network for ``arch`` with the arguments it is called with."""
-        return functools.partial(_build_fixed, cls, dict(arch))
-
-    @classmethod
-    def load_searched_model(
-        cls,
-        name: str,
-        pretrained: bool = False,
-        download: bool = False,
-        progress: bool = True,
-        *,
-        weights: str | None = None,
-    ) -> tnn.Module:
-        """NNI's ``DARTS.load_searched_model('darts-v2')``: a published architecture of this
-        space, frozen (see :func:`~retiarii.hub.pytorch.load_searched_model`; nothing is
-        downloaded, ``pretrained=True`` needs ``weights=``)."""
-        from .registry import ARCHITECTURES, load_searched_model
-
-        entry = ARCHITECTURES.get(name)
-        space = entry.space if entry is not None else None
-        if isinstance(space, type) and not issubclass(space, cls):
-            raise ValueError(
-                f"{name!r} is an architecture of {space.__name__}, not of {cls.__name__}; "
-                f"use {space.__name__}.load_searched_model({name!r})"
-            )
-        return load_searched_model(name, pretrained, weights, download=download, progress=progress)
-
     def set_drop_path_prob(self, drop_prob: float) -> None:
         """Set the drop-path probability of every operation (DARTS raises it during training)."""
         for module in self.modules():
@@ -399,8 +362,36 @@ _SPACE_ARGS = """
 """
 
 
+class _PaperSpace(NDS):
+    """NDS with one paper's operations, cell size and merge rule, fixed by the class attributes
+    ``_OPS``, ``_MERGE_OP`` and ``_NUM_NODES``; the constructor takes only NNI's arguments."""
+
+    _OPS: ClassVar[Sequence[str]]
+    _MERGE_OP: ClassVar[str]
+    _NUM_NODES: ClassVar[int]
+
+    def __init__(
+        self,
+        width: int | tuple[int, ...] = (16, 24, 32),
+        num_cells: int | tuple[int, ...] = (4, 8, 12, 16, 20),
+        dataset: str = "cifar",
+        auxiliary_loss: bool = False,
+        drop_path_prob: float = 0.0,
+    ) -> None:
+        super().__init__(
+            self._OPS,
+            self._MERGE_OP,
+            self._NUM_NODES,
+            width,
+            num_cells,
+            dataset,
+            auxiliary_loss,
+            drop_path_prob,
+        )
+
+
 @model_wrapper
-class NASNet(NDS):
+class NASNet(_PaperSpace):
     """`NASNet <https://arxiv.org/abs/1707.07012>`__'s space: 13 operations, 5 nodes per cell,
     the cell outputs its loose ends.
     """
@@ -423,28 +414,13 @@ class NASNet(NDS):
         "sep_conv_7x7",
     ]
 
-    def __init__(
-        self,
-        width: int | tuple[int, ...] = (16, 24, 32),
-        num_cells: int | tuple[int, ...] = (4, 8, 12, 16, 20),
-        dataset: str = "cifar",
-        auxiliary_loss: bool = False,
-        drop_path_prob: float = 0.0,
-    ) -> None:
-        super().__init__(
-            self.NASNET_OPS,
-            "loose_end",
-            5,
-            width,
-            num_cells,
-            dataset,
-            auxiliary_loss,
-            drop_path_prob,
-        )
+    _OPS = NASNET_OPS
+    _MERGE_OP = "loose_end"
+    _NUM_NODES = 5
 
 
 @model_wrapper
-class ENAS(NDS):
+class ENAS(_PaperSpace):
     """`ENAS <https://arxiv.org/abs/1802.03268>`__'s micro space: 5 operations, 5 nodes per cell,
     the cell outputs its loose ends.
     """
@@ -453,21 +429,13 @@ class ENAS(NDS):
 
     ENAS_OPS = ["skip_connect", "sep_conv_3x3", "sep_conv_5x5", "avg_pool_3x3", "max_pool_3x3"]
 
-    def __init__(
-        self,
-        width: int | tuple[int, ...] = (16, 24, 32),
-        num_cells: int | tuple[int, ...] = (4, 8, 12, 16, 20),
-        dataset: str = "cifar",
-        auxiliary_loss: bool = False,
-        drop_path_prob: float = 0.0,
-    ) -> None:
-        super().__init__(
-            self.ENAS_OPS, "loose_end", 5, width, num_cells, dataset, auxiliary_loss, drop_path_prob
-        )
+    _OPS = ENAS_OPS
+    _MERGE_OP = "loose_end"
+    _NUM_NODES = 5
 
 
 @model_wrapper
-class AmoebaNet(NDS):
+class AmoebaNet(_PaperSpace):
     """`AmoebaNet <https://arxiv.org/abs/1802.01548>`__'s space: 8 operations, 5 nodes per cell,
     the cell outputs its loose ends.
     """
@@ -485,28 +453,13 @@ class AmoebaNet(NDS):
         "conv_7x1_1x7",
     ]
 
-    def __init__(
-        self,
-        width: int | tuple[int, ...] = (16, 24, 32),
-        num_cells: int | tuple[int, ...] = (4, 8, 12, 16, 20),
-        dataset: str = "cifar",
-        auxiliary_loss: bool = False,
-        drop_path_prob: float = 0.0,
-    ) -> None:
-        super().__init__(
-            self.AMOEBA_OPS,
-            "loose_end",
-            5,
-            width,
-            num_cells,
-            dataset,
-            auxiliary_loss,
-            drop_path_prob,
-        )
+    _OPS = AMOEBA_OPS
+    _MERGE_OP = "loose_end"
+    _NUM_NODES = 5
 
 
 @model_wrapper
-class PNAS(NDS):
+class PNAS(_PaperSpace):
     """`PNAS <https://arxiv.org/abs/1712.00559>`__'s space: 8 operations, 5 nodes per cell, the
     cell outputs all its nodes.
     """
@@ -524,21 +477,13 @@ class PNAS(NDS):
         "dil_conv_3x3",
     ]
 
-    def __init__(
-        self,
-        width: int | tuple[int, ...] = (16, 24, 32),
-        num_cells: int | tuple[int, ...] = (4, 8, 12, 16, 20),
-        dataset: str = "cifar",
-        auxiliary_loss: bool = False,
-        drop_path_prob: float = 0.0,
-    ) -> None:
-        super().__init__(
-            self.PNAS_OPS, "all", 5, width, num_cells, dataset, auxiliary_loss, drop_path_prob
-        )
+    _OPS = PNAS_OPS
+    _MERGE_OP = "all"
+    _NUM_NODES = 5
 
 
 @model_wrapper
-class DARTS(NDS):
+class DARTS(_PaperSpace):
     """`DARTS <https://arxiv.org/abs/1806.09055>`__'s space: 7 operations, 4 nodes per cell, the
     cell outputs all its nodes. ``none`` is left out, as in NNI's later releases (earlier ones
     listed it first): it only matters to the continuous relaxation, and a derived DARTS cell
@@ -557,17 +502,9 @@ class DARTS(NDS):
         "dil_conv_5x5",
     ]
 
-    def __init__(
-        self,
-        width: int | tuple[int, ...] = (16, 24, 32),
-        num_cells: int | tuple[int, ...] = (4, 8, 12, 16, 20),
-        dataset: str = "cifar",
-        auxiliary_loss: bool = False,
-        drop_path_prob: float = 0.0,
-    ) -> None:
-        super().__init__(
-            self.DARTS_OPS, "all", 4, width, num_cells, dataset, auxiliary_loss, drop_path_prob
-        )
+    _OPS = DARTS_OPS
+    _MERGE_OP = "all"
+    _NUM_NODES = 4
 
 
 # -- registration -------------------------------------------------------------------------------

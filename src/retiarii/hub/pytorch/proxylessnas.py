@@ -157,9 +157,41 @@ SqueezeExciteFactory = Callable[[MaybeChoice, MaybeChoice], tnn.Module]
 
 
 class _Residual(tnn.Sequential):
-    """A sequence of layers with an identity shortcut when ``has_skip``."""
+    """MBConv's tail — depthwise conv, optional squeeze-excite, linear 1x1 projection — after
+    ``head`` (MobileNetV2's 1x1 expansion, or nothing), with an identity shortcut when the
+    stride is 1 and the widths are always equal."""
 
-    has_skip: bool
+    def __init__(
+        self,
+        head: list[tnn.Module],
+        in_channels: MaybeChoice,
+        hidden: MaybeChoice,
+        out_channels: MaybeChoice,
+        kernel_size: MaybeChoice,
+        stride: int,
+        squeeze_excite: SqueezeExciteFactory | None,
+        norm_layer: NormFactory | None,
+        activation_layer: ActFactory | None,
+    ) -> None:
+        layers = [
+            *head,
+            *ConvBNReLU(
+                hidden,
+                hidden,
+                kernel_size,
+                stride,
+                groups=hidden,
+                norm_layer=norm_layer,
+                activation_layer=activation_layer,
+            ),
+        ]
+        if squeeze_excite is not None:
+            layers.append(squeeze_excite(hidden, in_channels))
+        layers += ConvBNReLU(
+            hidden, out_channels, 1, norm_layer=norm_layer, activation_layer=_identity
+        )
+        super().__init__(*layers)
+        self.has_skip = stride == 1 and same_channels(in_channels, out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = super().forward(x)
@@ -180,24 +212,10 @@ class DepthwiseSeparableConv(_Residual):
         norm_layer: NormFactory | None = None,
         activation_layer: ActFactory | None = None,
     ) -> None:
-        layers: list[tnn.Module] = [
-            *ConvBNReLU(
-                in_channels,
-                in_channels,
-                kernel_size,
-                stride,
-                groups=in_channels,
-                norm_layer=norm_layer,
-                activation_layer=activation_layer,
-            )
-        ]
-        if squeeze_excite is not None:
-            layers.append(squeeze_excite(in_channels, in_channels))
-        layers += ConvBNReLU(
-            in_channels, out_channels, 1, norm_layer=norm_layer, activation_layer=_identity
-        )
-        super().__init__(*layers)
-        self.has_skip = stride == 1 and same_channels(in_channels, out_channels)
+        super().__init__(
+            [], in_channels, in_channels, out_channels, kernel_size, stride, squeeze_excite,
+            norm_layer, activation_layer,
+        )  # fmt: skip
 
 
 class InvertedResidual(_Residual):
@@ -227,27 +245,13 @@ class InvertedResidual(_Residual):
         if stride not in (1, 2):
             raise ValueError(f"InvertedResidual: stride must be 1 or 2, got {stride!r}")
         hidden = make_divisible(in_channels * expand_ratio, 8)
-        layers: list[tnn.Module] = [
-            *ConvBNReLU(
-                in_channels, hidden, 1, norm_layer=norm_layer, activation_layer=activation_layer
-            ),
-            *ConvBNReLU(
-                hidden,
-                hidden,
-                kernel_size,
-                stride,
-                groups=hidden,
-                norm_layer=norm_layer,
-                activation_layer=activation_layer,
-            ),
-        ]
-        if squeeze_excite is not None:
-            layers.append(squeeze_excite(hidden, in_channels))
-        layers += ConvBNReLU(
-            hidden, out_channels, 1, norm_layer=norm_layer, activation_layer=_identity
+        expand = ConvBNReLU(
+            in_channels, hidden, 1, norm_layer=norm_layer, activation_layer=activation_layer
         )
-        super().__init__(*layers)
-        self.has_skip = stride == 1 and same_channels(in_channels, out_channels)
+        super().__init__(
+            [*expand], in_channels, hidden, out_channels, kernel_size, stride, squeeze_excite,
+            norm_layer, activation_layer,
+        )  # fmt: skip
 
 
 def _stage_builder(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
-import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import torch.nn as tnn
 
 from ...mutable import SearchSpace
+from ...mutable.space import SearchSpaceView
 from .fixed import fixed_arch
 from .freeze import Freezer, collect_search_space
 from .parameter_choice import check_frozen_in_place
@@ -18,7 +18,7 @@ from .wrappers import get_init_args
 __all__ = ["ModelSpace"]
 
 
-class ModelSpace:
+class ModelSpace(SearchSpaceView):
     """What the framework sees of a model space: its choices, samples, and frozen models.
 
     >>> space = ModelSpace(Net())                 # doctest: +SKIP
@@ -37,32 +37,6 @@ class ModelSpace:
             )
         self.model = model
         self.search_space: SearchSpace = collect_search_space(model)
-
-    @property
-    def labels(self) -> list[str]:
-        """Every label, in the order the choices were built."""
-        return list(self.search_space)
-
-    @property
-    def size(self) -> int:
-        """Number of distinct samples (exact, not enumerated)."""
-        return self.search_space.size
-
-    def random(self, seed: int | random.Random | None = None) -> dict[str, Any]:
-        """A uniformly random sample."""
-        return self.search_space.random(seed)
-
-    def grid(self) -> Iterator[dict[str, Any]]:
-        """Every sample once, in a fixed order."""
-        return self.search_space.grid()
-
-    def validate(self, sample: Any) -> dict[str, Any]:
-        """``sample`` in canonical form, or a :class:`~retiarii.mutable.SampleError`."""
-        return self.search_space.validate(sample)
-
-    def to_json(self) -> dict[str, dict[str, Any]]:
-        """The search space in NNI's ``ss-gen`` JSON format."""
-        return self.search_space.to_json()
 
     def freeze(self, sample: Mapping[str, Any], *, copy_model: bool = True) -> tnn.Module:
         """The architecture ``sample`` picks, as an ordinary ``torch.nn.Module``.

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from ...mutable import Choice
 from ...nn.pytorch.repeat import Repeat
 from .slicing import SlicedBatchNorm, SlicedConv, SlicedLayer, SlicedLayerNorm, SlicedLinear
-from .supernet import SwitchBoard, ValueResolver
+from .supernet import SupernetRepeat, SwitchBoard
 
 if TYPE_CHECKING:
     from ...nn.pytorch.freeze import Freezer
@@ -177,30 +177,17 @@ class MixedSliced(tnn.Module):
         return f"labels={[s.label for s in self._switches]}"
 
 
-class MixedRepeat(tnn.Module):
+class MixedRepeat(SupernetRepeat):
     """A ``Repeat`` with a depth choice: the outputs after each candidate depth, mixed."""
 
     def __init__(self, repeat: Repeat, board: SwitchBoard, weights: Weights) -> None:
-        super().__init__()
-        assert repeat._depth is not None
-        self.label = repeat.label
-        self.blocks = repeat.blocks
-        self._depth = repeat._depth
-        self._blocks: list[tnn.Module] = list(repeat.blocks)
-        self._resolve = ValueResolver(repeat._depth, board)
+        super().__init__(repeat, board)
         [self._switch] = self._resolve.switches  # one label decides the depth
         self._weights = weights
         self._depths = [
             self._resolve.resolve({self._switch.label: self._switch.value_at(i)})
             for i in range(self._switch.size)
         ]
-
-    def _retiarii_decisions(self) -> Iterable[Choice]:
-        return list(self._depth.leaves())
-
-    def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
-        depth = self._depth.freeze(freezer.sample)
-        return tnn.Sequential(*(freezer.module(block) for block in self._blocks[:depth]))
 
     def forward(self, x: Any) -> Any:
         weights = self._weights(self._switch.label, self._switch.size)

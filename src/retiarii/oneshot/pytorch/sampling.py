@@ -8,12 +8,11 @@ are those of one subnet, whatever the number of candidates.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import torch.nn as tnn
 
-from ...mutable import Choice
 from ...nn.pytorch.cell import Cell
 from ...nn.pytorch.choices import InputChoice, LayerChoice
 from ...nn.pytorch.frozen import reduce_tensors
@@ -24,15 +23,15 @@ from .slicing import is_value_choice_layer, sliced_layer
 from .supernet import (
     SupernetInputChoice,
     SupernetLayerChoice,
+    SupernetRepeat,
     Switch,
     SwitchBoard,
-    ValueResolver,
     check_searchable,
 )
 from .utils import replace_modules
 
 if TYPE_CHECKING:
-    from ...nn.pytorch.freeze import Freezer
+    pass
 
 __all__ = [
     "PathSamplingInputChoice",
@@ -75,24 +74,8 @@ class PathSamplingInputChoice(SupernetInputChoice):
         return reduce_tensors([inputs[i] for i in self._switch.active], self.reduction)
 
 
-class PathSamplingRepeat(tnn.Module):
+class PathSamplingRepeat(SupernetRepeat):
     """A ``Repeat`` that runs as many blocks as its depth decision says."""
-
-    def __init__(self, repeat: Repeat, board: SwitchBoard) -> None:
-        super().__init__()
-        assert repeat._depth is not None
-        self.label = repeat.label
-        self.blocks = repeat.blocks
-        self._depth = repeat._depth
-        self._blocks: list[tnn.Module] = list(repeat.blocks)
-        self._resolve = ValueResolver(repeat._depth, board)
-
-    def _retiarii_decisions(self) -> Iterable[Choice]:
-        return list(self._depth.leaves())
-
-    def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
-        depth = self._depth.freeze(freezer.sample)
-        return tnn.Sequential(*(freezer.module(block) for block in self._blocks[:depth]))
 
     def forward(self, x: Any) -> Any:
         for block in self._blocks[: self._resolve()]:

@@ -32,6 +32,7 @@ from ...mutable import (
 from ...nn.pytorch.choices import InputChoice, LayerChoice
 from ...nn.pytorch.freeze import collect_search_space
 from ...nn.pytorch.frozen import ChosenInputs, check_inputs
+from ...nn.pytorch.repeat import Repeat
 
 if TYPE_CHECKING:
     from ...nn.pytorch.freeze import Freezer
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SupernetInputChoice",
     "SupernetLayerChoice",
+    "SupernetRepeat",
     "Switch",
     "SwitchBoard",
     "ValueResolver",
@@ -299,6 +301,28 @@ class ValueResolver:
         """The value under ``sample`` (not cached)."""
         value = freeze_structure(self._obj, sample)
         return self._post(value) if self._post is not None else value
+
+
+class SupernetRepeat(tnn.Module):
+    """What every supernet form of a ``Repeat`` with a depth choice shares: its blocks, its
+    depth resolved on the switch board, and the frozen form (the first ``depth`` blocks).
+    Subclasses give ``forward``."""
+
+    def __init__(self, repeat: Repeat, board: SwitchBoard) -> None:
+        super().__init__()
+        assert repeat._depth is not None
+        self.label = repeat.label
+        self.blocks = repeat.blocks
+        self._depth = repeat._depth
+        self._blocks: list[tnn.Module] = list(repeat.blocks)
+        self._resolve = ValueResolver(repeat._depth, board)
+
+    def _retiarii_decisions(self) -> Iterable[Choice]:
+        return list(self._depth.leaves())
+
+    def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
+        depth = self._depth.freeze(freezer.sample)
+        return tnn.Sequential(*(freezer.module(block) for block in self._blocks[:depth]))
 
 
 def check_searchable(model: tnn.Module, handled: Iterable[str], trainer: str, hint: str) -> None:
