@@ -362,3 +362,14 @@ def test_list_shows_damaged_experiments_beside_the_others(tmp_path: Path) -> Non
     assert "fine \\x1b[31mred\\x07" in fine and "\x1b" not in result.stdout  # escaped, not run
     entries = json.loads(run_cli("list", str(tmp_path), "--json").stdout)
     assert sorted(e["status"] for e in entries) == ["created", "damaged", "unreadable"]
+
+
+def test_ss_gen_prints_the_range_of_parameters_and_flops(tmp_path: Path) -> None:
+    result = run_cli("ss-gen", "cli.spaces:CliNet", "--ranges", "--input-shape", "1,4")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["width"]["_value"] == [1, 2, 3]  # the JSON is unchanged
+    # Linear(4, w): 4w + w parameters and 4w multiply-adds, w in {1, 2, 3}
+    assert "params: 5 .. 15 over" in result.stderr
+    assert "flops: 4 .. 12 over" in result.stderr
+    bad = run_cli("ss-gen", "cli.spaces:CliNet", "--ranges", "--input-shape", "1,x")
+    assert bad.returncode != 0 and "--input-shape" in bad.stderr

@@ -1,4 +1,5 @@
-"""``retiarii ss-gen MODULE:CALLABLE``: write a model space's search-space JSON (seed 003 format)."""
+"""``retiarii ss-gen MODULE:CALLABLE``: write a model space's search-space JSON (NNI's format),
+and with ``--ranges`` the spread of its parameters and multiply-adds."""
 
 from __future__ import annotations
 
@@ -47,7 +48,10 @@ def run(args: argparse.Namespace) -> int:
     model = factory()
     if not isinstance(model, tnn.Module):
         raise CLIError(f"{args.target}() returned {type(model).__name__}, not a torch.nn.Module")
-    text = json.dumps(ModelSpace(model).to_json(), indent=2)
+    space = ModelSpace(model)
+    text = json.dumps(space.to_json(), indent=2)
+    if args.ranges:
+        _print_ranges(space, args)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:
             fh.write(text + "\n")
@@ -55,6 +59,40 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(text)
     return 0
+
+
+def _parse_shape(text: str) -> tuple[int, ...]:
+    from .main import CLIError
+
+    try:
+        shape = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise CLIError(
+            f"--input-shape: expected comma-separated sizes like 1,3,32,32, got {text!r}"
+        ) from None
+    if not shape or any(n < 1 for n in shape):
+        raise CLIError(f"--input-shape: sizes must be positive, got {text!r}")
+    return shape
+
+
+def _print_ranges(space: Any, args: argparse.Namespace) -> None:
+    """The spread of parameters (and multiply-adds, given an input shape) over random samples of
+    the space, on stderr: what a constraint or a Pareto front is read against."""
+    import torch
+
+    from ..experiment.objectives import profiled_ranges
+    from ..profiler import FlopsProfiler, NumParamsProfiler
+
+    profilers: dict[str, Any] = {"params": NumParamsProfiler(space)}
+    if args.input_shape:
+        profilers["flops"] = FlopsProfiler(space, torch.zeros(_parse_shape(args.input_shape)))
+    ranges = profiled_ranges(profilers, space.search_space, samples=args.samples, seconds=60.0)
+    for name, spread in ranges.items():
+        print(
+            f"{name}: {spread['min']:,.0f} .. {spread['max']:,.0f} "
+            f"over {spread['samples']} random samples",
+            file=sys.stderr,
+        )
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,4 +105,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("target", metavar="MODULE:CALLABLE")
     parser.add_argument("-o", "--output", help="write to this file instead of stdout")
+    parser.add_argument(
+        "--ranges",
+        action="store_true",
+        help="also print (on stderr) the range of parameters over random samples, and of "
+        "multiply-adds with --input-shape",
+    )
+    parser.add_argument("--input-shape", help="e.g. 1,3,32,32: the input of the FLOPs profile")
+    parser.add_argument("--samples", type=int, default=200, help="random samples (default 200)")
     parser.set_defaults(handler=run)
