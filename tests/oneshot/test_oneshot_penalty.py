@@ -67,6 +67,9 @@ def test_nonlinear_and_aggregate():
     profiler = NumParamsProfiler(BigOrSmall())
     below = ExpectationProfilerPenalty(profiler, 1000.0, 2.0, nonlinear="positive")
     assert below.normalized(500.0) == 0.0 and below.normalized(1500.0) == 0.5
+    negative = ExpectationProfilerPenalty(profiler, 1000.0, nonlinear="negative")
+    assert negative.normalized(500.0) == -0.5 and negative.normalized(1500.0) == 0.0
+    assert float(negative.expected_cost({"op": {"big": 1.0}})) == BIG  # NNI's dict form
     absolute = ExpectationProfilerPenalty(profiler, 1000.0, nonlinear="absolute")
     assert absolute.normalized(500.0) == 0.5
     mul = ExpectationProfilerPenalty(profiler, 1000.0, 2.0, aggregate="mul")

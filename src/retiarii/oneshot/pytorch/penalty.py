@@ -9,7 +9,7 @@ A penalty turns a profiler (:mod:`retiarii.profiler`) into a term of the archite
 
 With ``c`` the cost, ``b`` the baseline (target) and ``s`` the scale, the normalised penalty is
 ``p = f((c - b) / b)``, ``f`` the identity (``'linear'``), ``max(., 0)`` (``'positive'``: only
-costs above the target are penalised) or ``abs`` (``'absolute'``: pulled towards the target), and
+costs above the target are penalised), ``min(., 0)`` (``'negative'``: only a bonus below it) or ``abs`` (``'absolute'``: pulled towards the target), and
 the loss becomes ``loss + s * p`` (``aggregate='add'``) or ``loss * (1 + p) ** s``
 (``aggregate='mul'``).
 
@@ -32,7 +32,7 @@ import torch
 
 __all__ = ["ExpectationProfilerPenalty"]
 
-_NONLINEAR = ("linear", "positive", "absolute")
+_NONLINEAR = ("linear", "positive", "negative", "absolute")
 _AGGREGATE = ("add", "mul")
 
 
@@ -45,7 +45,7 @@ class ExpectationProfilerPenalty:
             (additive approximation; see the module's documentation), built on the model space.
         baseline: the target cost ``b`` (e.g. a number of parameters); must be positive.
         scale: the weight ``s`` of the penalty.
-        nonlinear: ``'linear'``, ``'positive'`` or ``'absolute'``.
+        nonlinear: ``'linear'``, ``'positive'``, ``'negative'`` or ``'absolute'``.
         aggregate: ``'add'`` (``loss + s * p``) or ``'mul'`` (``loss * (1 + p) ** s``).
 
     .. code-block:: python
@@ -87,14 +87,20 @@ class ExpectationProfilerPenalty:
         """The probabilities of the labels the profiler knows with as many values (others, e.g.
         input choices picking several inputs, are left uniform)."""
         values = self._values()
-        return {
-            label: p
-            for label, p in probabilities.items()
-            if label in values and p.dim() == 1 and p.numel() == len(values[label])
-        }
+        out = {}
+        for label, p in probabilities.items():
+            if label not in values:
+                continue
+            if isinstance(p, Mapping):  # NNI's form: {value: probability}
+                p = torch.stack([torch.as_tensor(p.get(v, 0.0)) for v in values[label]])
+            p = torch.as_tensor(p)
+            if p.dim() == 1 and p.numel() == len(values[label]):
+                out[label] = p
+        return out
 
     def expected_cost(self, probabilities: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """``E[cost]`` under ``{label: probabilities over its values}`` (differentiable)."""
+        """``E[cost]`` under ``{label: probabilities}`` (differentiable), each a 1-D tensor
+        aligned with the label's values or a dict ``{value: probability}`` (NNI's form)."""
         from ...profiler import NumParamsProfiler
         from ...profiler.expectation import expected_params
 
@@ -129,6 +135,8 @@ class ExpectationProfilerPenalty:
         p = (cost - self.baseline) / self.baseline
         if self.nonlinear == "positive":
             return torch.relu(p) if isinstance(p, torch.Tensor) else max(p, 0.0)
+        if self.nonlinear == "negative":
+            return -torch.relu(-p) if isinstance(p, torch.Tensor) else min(p, 0.0)
         if self.nonlinear == "absolute":
             return p.abs() if isinstance(p, torch.Tensor) else abs(p)
         return p
