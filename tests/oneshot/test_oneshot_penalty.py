@@ -198,3 +198,24 @@ def test_darts_strategy_with_a_penalty_in_an_experiment(tmp_path, monkeypatch):
     exp.run()
     assert exp.export_top_models() == [{"op": "small"}]
     assert any("expected_cost" in name for name in exp.store.series_names())
+
+
+def test_the_experiments_constraint_reaches_the_spos_search(tmp_path, monkeypatch):
+    pytest.importorskip("lightning")
+    import retiarii.evaluator.pytorch.lightning as pl
+    from retiarii.experiment.pytorch import RetiariiExperiment
+
+    monkeypatch.setenv("RETIARII_HOME", str(tmp_path / "experiments"))
+    data = xor()
+    evaluator = pl.Classification(
+        train_dataloaders=pl.DataLoader(data, batch_size=64, shuffle=True),
+        val_dataloaders=pl.DataLoader(data, batch_size=128),
+        max_epochs=1,
+        default_root_dir=str(tmp_path / "lightning"),
+    )
+    constraint = RangeProfilerFilter(NumParamsProfiler(BigOrSmall()), max=SMALL)
+    search = strategy.RandomOneShot(population_size=2, evolution_cycles=1, seed=0)
+    exp = RetiariiExperiment(BigOrSmall(), evaluator, None, search, constraint=constraint)
+    exp.run()
+    assert exp.export_top_models() == [{"op": "small"}]
+    assert {s["op"] for s, _ in exp._oneshot_trainer.module.algorithm.history} == {"small"}
