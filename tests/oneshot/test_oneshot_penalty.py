@@ -219,3 +219,9 @@ def test_the_experiments_constraint_reaches_the_spos_search(tmp_path, monkeypatc
     exp.run()
     assert exp.export_top_models() == [{"op": "small"}]
     assert {s["op"] for s, _ in exp._oneshot_trainer.module.algorithm.history} == {"small"}
+
+
+def test_nnis_module_path():
+    from retiarii.oneshot.pytorch.profiler import ExpectationProfilerPenalty as Alias
+
+    assert Alias is ExpectationProfilerPenalty
