@@ -437,8 +437,30 @@ class RetiariiExperiment:
         checkpoints = self.experiment_dir / "oneshot"
         trainer = oneshot_trainer(self.base_model, self.evaluator, self.strategy, checkpoints)
         self._oneshot_trainer = trainer
+        if self.constraint is not None:
+            self._constrain_oneshot(trainer)
         headline = headline_metric(self.evaluator)
         run_oneshot(trainer, self.store, space, self._stop, self._previous_duration, headline)
+
+    def _constrain_oneshot(self, trainer: Any) -> None:
+        """The experiment's constraint in a one-shot search: SPOS's search phase evaluates only
+        subnets satisfying it; the other algorithms cannot honour it (they take a penalty)."""
+        from ..oneshot.pytorch.algorithms import RandomOneShot
+
+        module = getattr(trainer, "module", None)
+        algorithm = getattr(module, "algorithm", None) or getattr(trainer, "algorithm", None)
+        if isinstance(algorithm, RandomOneShot):
+            if (
+                algorithm.constraint is None
+                and getattr(algorithm.config, "constraint", None) is None
+            ):
+                algorithm.constraint = self.constraint
+        else:
+            _logger.warning(
+                "constraint= is honoured by RandomOneShot's search only; %s ignores it "
+                "(give it penalty=ExpectationProfilerPenalty(...) instead)",
+                type(algorithm).__name__ if algorithm is not None else type(trainer).__name__,
+            )
 
     def sub_state_dict(self, sample: dict[str, Any] | None = None) -> dict[str, Any]:
         """One-shot experiments, after :meth:`run`: the supernet's trained weights of the subnet

@@ -3,7 +3,7 @@
 Differentiable one-shot algorithms hold a categorical distribution per label (DARTS' softmax over
 candidates); a hardware penalty needs the *expected* cost of an architecture drawn from them, as a
 differentiable function of the probabilities (NNI 3.0's ``ExpectationProfilerPenalty``). This
-module gives that building block; wiring it into the one-shot algorithms waits for their rebuild.
+module gives that building block; :class:`retiarii.oneshot.pytorch.ExpectationProfilerPenalty` uses it.
 
 * :func:`expected_params`: exact, from the same per-module terms :class:`NumParamsProfiler` sums.
   By linearity of expectation the expected count is the sum of each module's expected count; a

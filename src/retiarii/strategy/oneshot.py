@@ -71,6 +71,9 @@ class DARTS(OneShotStrategy):
         unrolled: second-order DARTS (the virtual step uses the weight optimizer's learning rate,
             momentum and weight decay).
         gradient_clip_val: clip the weights' gradient norm (None or 0: no clipping).
+        penalty: a cost penalty of the architecture loss,
+            :class:`~retiarii.oneshot.pytorch.ExpectationProfilerPenalty` (expected parameters,
+            FLOPs or latency under ``softmax(alpha)``, with a target and a weight).
     """
 
     algorithm = f"{_ALGORITHMS}:Darts"
@@ -80,10 +83,14 @@ class DARTS(OneShotStrategy):
         arc_learning_rate: float = 3e-4,
         unrolled: bool = False,
         gradient_clip_val: float | None = 5.0,
+        penalty: Any = None,
     ) -> None:
         super().__init__(gradient_clip_val)
+        if unrolled and penalty is not None and getattr(penalty, "aggregate", "add") != "add":
+            raise ValueError("DARTS(unrolled=True) supports only a penalty with aggregate='add'")
         self.arc_learning_rate = arc_learning_rate
         self.unrolled = unrolled
+        self.penalty = penalty
 
 
 class GumbelDARTS(DARTS):
@@ -96,6 +103,9 @@ class GumbelDARTS(DARTS):
         use_temp_anneal: anneal ``tau`` linearly from ``gumbel_temperature`` (first epoch) to
             ``min_temp`` (after the last).
         min_temp: the final temperature when annealing.
+        penalty: a cost penalty of the architecture loss,
+            :class:`~retiarii.oneshot.pytorch.ExpectationProfilerPenalty` (expected parameters,
+            FLOPs or latency under ``softmax(alpha), without noise``, with a target and a weight).
     """
 
     algorithm = f"{_ALGORITHMS}:GumbelDarts"
@@ -107,8 +117,9 @@ class GumbelDARTS(DARTS):
         gumbel_temperature: float = 1.0,
         use_temp_anneal: bool = False,
         min_temp: float = 0.33,
+        penalty: Any = None,
     ) -> None:
-        super().__init__(arc_learning_rate, False, gradient_clip_val)
+        super().__init__(arc_learning_rate, False, gradient_clip_val, penalty)
         self.gumbel_temperature = gumbel_temperature
         self.use_temp_anneal = use_temp_anneal
         self.min_temp = min_temp
@@ -129,6 +140,9 @@ class ENAS(OneShotStrategy):
         baseline_decay: ``baseline = decay * baseline + (1 - decay) * reward`` (from the first).
         ctrl_kwargs: arguments of :class:`~retiarii.oneshot.pytorch.ReinforceController`.
         gradient_clip_val: clip the weights' and the controller's gradient norms.
+        penalty: an :class:`~retiarii.oneshot.pytorch.ExpectationProfilerPenalty`; its penalty of
+            the *sampled* architecture's cost is subtracted from the reward (``aggregate='add'``:
+            ``reward - scale * p``; ``'mul'``: ``reward / (1 + p) ** scale``) before REINFORCE.
     """
 
     algorithm = f"{_ALGORITHMS}:Enas"
@@ -144,6 +158,7 @@ class ENAS(OneShotStrategy):
         baseline_decay: float = 0.999,
         ctrl_kwargs: dict[str, Any] | None = None,
         gradient_clip_val: float | None = 5.0,
+        penalty: Any = None,
     ) -> None:
         super().__init__(gradient_clip_val)
         if reward_function is not None and reward_metric_name is not None:
@@ -156,6 +171,7 @@ class ENAS(OneShotStrategy):
         self.skip_weight = skip_weight
         self.baseline_decay = baseline_decay
         self.ctrl_kwargs = ctrl_kwargs
+        self.penalty = penalty
 
 
 class Proxyless(OneShotStrategy):
@@ -175,6 +191,9 @@ class Proxyless(OneShotStrategy):
         latency_profiler: a :class:`~retiarii.oneshot.pytorch.LatencyProfiler` (default: one on
             the training device with the default cached table).
         gradient_clip_val: clip the weights' gradient norm.
+        penalty: a cost penalty of the architecture loss,
+            :class:`~retiarii.oneshot.pytorch.ExpectationProfilerPenalty` (expected parameters,
+            FLOPs or latency under ``softmax(alpha)``, with a target and a weight).
     """
 
     algorithm = f"{_ALGORITHMS}:Proxyless"
@@ -188,6 +207,7 @@ class Proxyless(OneShotStrategy):
         ref_latency: float = 65.0,
         latency_profiler: Any = None,
         gradient_clip_val: float | None = None,
+        penalty: Any = None,
     ) -> None:
         super().__init__(gradient_clip_val)
         if grad_reg_loss_type not in (None, "add#linear", "mul#log"):
@@ -201,6 +221,7 @@ class Proxyless(OneShotStrategy):
         self.grad_reg_loss_params = grad_reg_loss_params
         self.ref_latency = ref_latency
         self.latency_profiler = latency_profiler
+        self.penalty = penalty
 
 
 class RandomOneShot(OneShotStrategy):
@@ -217,6 +238,10 @@ class RandomOneShot(OneShotStrategy):
         eval_batches: validation batches per evaluated subnet (None: all).
         seed: seed of the path sampling and the search.
         gradient_clip_val: clip the weights' gradient norm.
+        constraint: ``fn(sample) -> bool`` (e.g. a
+            :class:`~retiarii.profiler.RangeProfilerFilter`): the search evaluates only subnets
+            satisfying it (the default evolution's ``model_filter``; a ``search_strategy`` given
+            keeps its own filter, and subnets failing this one are skipped unevaluated).
     """
 
     algorithm = f"{_ALGORITHMS}:RandomOneShot"
@@ -231,6 +256,7 @@ class RandomOneShot(OneShotStrategy):
         eval_batches: int | None = 10,
         seed: int | None = None,
         gradient_clip_val: float | None = None,
+        constraint: Any = None,
     ) -> None:
         super().__init__(gradient_clip_val)
         self.population_size = population_size
@@ -240,3 +266,4 @@ class RandomOneShot(OneShotStrategy):
         self.bn_recalibration_batches = bn_recalibration_batches
         self.eval_batches = eval_batches
         self.seed = seed
+        self.constraint = constraint

@@ -27,6 +27,7 @@ from .differentiable import (
 from .enas import ReinforceController, ReinforceField
 from .latency import LatencyProfiler
 from .mutator import BaseMutator, Mutator, RandomMutator
+from .penalty import ExpectationProfilerPenalty
 from .proxyless import (
     ProxylessInputChoice,
     ProxylessLayerChoice,
@@ -82,6 +83,7 @@ __all__ = [
     "Enas",
     "EnasTrainer",
     "EpochLogs",
+    "ExpectationProfilerPenalty",
     "GumbelDarts",
     "GumbelDartsTrainer",
     "GumbelInputChoice",

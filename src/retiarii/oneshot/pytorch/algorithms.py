@@ -171,6 +171,19 @@ def _random_generator(seed: int | None = None) -> random.Random:
     return random.Random(int(torch.randint(2**31 - 1, ())) if seed is None else seed)
 
 
+def _penalize(
+    config: Any, driver: Driver, loss: torch.Tensor, probabilities: dict[str, torch.Tensor]
+) -> torch.Tensor:
+    """``loss`` with ``config.penalty`` (an ``ExpectationProfilerPenalty``) applied, logged."""
+    penalty = getattr(config, "penalty", None)
+    if penalty is None:
+        return loss
+    out, details = penalty(loss, probabilities)
+    for name, value in details.items():
+        driver.log(name, value)
+    return out
+
+
 # -- DARTS ----------------------------------------------------------------------------------------
 class Darts(Algorithm):
     """DARTS, first or second order (``config.unrolled``); see :class:`retiarii.strategy.DARTS`.
@@ -215,11 +228,19 @@ class Darts(Algorithm):
                 self._unrolled_backward(driver, batch, val_batch)
             else:
                 self.resample()
-                driver.backward_to(driver.loss(val_batch), alphas)
+                driver.backward_to(self.penalized(driver, driver.loss(val_batch)), alphas)
             driver.sync(alphas)
             optimizer.step()
         self.resample()
         return driver.weight_step(batch)
+
+    def probabilities(self) -> dict[str, torch.Tensor]:
+        """``{label: softmax(alpha)}``: the architecture distribution (no Gumbel noise)."""
+        return {label: torch.softmax(a, -1) for label, a in self.supernet.alphas.items()}
+
+    def penalized(self, driver: Driver, loss: torch.Tensor) -> torch.Tensor:
+        """``loss`` with the configured cost penalty (if any) of the expected cost."""
+        return _penalize(self.config, driver, loss, self.probabilities())
 
     def export(self) -> dict[str, Any]:
         return self.supernet.export()
@@ -262,6 +283,9 @@ class Darts(Algorithm):
         for a, da, h in zip(alphas, dalpha, hessian):
             grad = -h if da is None else da - h
             a.grad = grad if a.grad is None else a.grad + grad
+        if getattr(self.config, "penalty", None) is not None:  # 'add': its gradient adds up
+            zero = torch.zeros((), device=driver.device)
+            driver.backward_to(self.penalized(driver, zero), alphas)
 
     def _hessian_vector(
         self,
@@ -384,6 +408,7 @@ class Proxyless(Algorithm):
             loss = latency_regularized(
                 loss, self.supernet, c.grad_reg_loss_type, params, c.ref_latency
             )
+            loss = _penalize(c, driver, loss, self.probabilities())
             driver.backward_to(loss, alphas)
             driver.sync(alphas)
             before = self.supernet.pair_logits()
@@ -391,6 +416,10 @@ class Proxyless(Algorithm):
             self.supernet.rescale(before)
         self.supernet.sample_one(self.rng)
         return driver.weight_step(batch)
+
+    def probabilities(self) -> dict[str, torch.Tensor]:
+        """``{label: softmax(alpha)}``: the architecture distribution."""
+        return {label: torch.softmax(d.alpha, -1) for label, d in self.supernet.decisions.items()}
 
     def expected_latency(self) -> float:
         """The expected latency (ms) under the current ``softmax(alpha)``."""
@@ -469,6 +498,12 @@ class Enas(_Sampling):
             return loss
         set_path(self.switches, self.controller.resample())
         reward = driver.reward(val_batch, c.reward_metric_name, c.reward_function)
+        penalty = getattr(c, "penalty", None)
+        if penalty is not None:  # the sampled architecture's cost, out of the reward
+            with torch.no_grad():
+                sample = self.supernet.sample()
+            driver.log("sampled_cost", penalty.cost(sample))
+            reward = penalty.reward(reward, sample)
         if c.entropy_weight:
             reward += c.entropy_weight * float(self.controller.sample_entropy)
         if self.baseline is None:  # start from the first reward, not from 0
@@ -545,12 +580,13 @@ class RandomOneShot(_Sampling):
         c = self.config
         if c.search_strategy is not None:
             return c.search_strategy
+        constraint = self.constraint or getattr(c, "constraint", None)
         size = max(1, c.population_size)
         return RegularizedEvolution(
             population_size=size,
             sample_size=max(1, size // 2),
             mutation_prob=c.mutation_prob,
-            model_filter=self.constraint,
+            model_filter=constraint,
             seed=self.rng.randrange(2**31),
         )
 
@@ -574,11 +610,15 @@ class RandomOneShot(_Sampling):
 
         strategy = self.make_search_strategy()
         strategy.attach(self.search_space, "maximize")
+        constraint = self.constraint or getattr(c, "constraint", None)
         self.history = []
         for trial_id in range(max(1, c.population_size) * (1 + c.evolution_cycles)):
             sample = strategy.ask()
             if sample is None:
                 break
+            if constraint is not None and not constraint(sample):  # not evaluated
+                strategy.tell(TrialResult(trial_id, sample, "FAILED", None))
+                continue
             value = score(sample)
             self.history.append((dict(sample), value))
             strategy.tell(TrialResult(trial_id, sample, "SUCCEEDED", value))
