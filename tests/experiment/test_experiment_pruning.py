@@ -83,7 +83,7 @@ def test_a_worker_process_stops_promptly_and_is_reused(tmp_path) -> None:
     exp = _run(
         tmp_path,
         "process",
-        evaluator=FunctionalEvaluator(curve, steps=20, delay=0.05),
+        evaluator=FunctionalEvaluator(curve, steps=20, delay=0.1),
         max_trial_number=4,
         trial_concurrency=1,
     )
@@ -92,9 +92,9 @@ def test_a_worker_process_stops_promptly_and_is_reused(tmp_path) -> None:
     assert len({t.worker for t in trials}) == 1  # no worker was killed
     for trial in trials[2:]:
         steps = exp.store.intermediates(trial.id)
-        # decided on step 1; the worker sees it at its next report (the message travels
-        # meanwhile), or a little later on a busy machine: long before its 20 steps
-        assert 2 <= len(steps) <= 10, len(steps)
+        # decided on step 1; the worker sees it asynchronously, usually at its next report,
+        # a little later on a busy machine: long before its 20 steps (2 s)
+        assert 1 <= len(steps) <= 12, len(steps)
         assert trial.final_value == steps[-1].value_num
         log = (exp.experiment_dir / "trials" / str(trial.id) / "trial.log").read_text()
         assert f"trial {trial.id} early-stopped: MedianStop" in log
