@@ -310,7 +310,7 @@ export function archProbFigure(columns) {
   const z = candidates.map((c) => columns.value.map((p) => (p && typeof p[c] === "number" ? p[c] : null)));
   const traces = [{
     type: "heatmap", x, y: candidates.map((c) => t(c)), z, zmin: 0, zmax: 1,
-    colorscale: "Blues", xgap: x.length <= 60 ? 1 : 0, ygap: 1,
+    colorscale: "Blues", reversescale: true, xgap: x.length <= 60 ? 1 : 0, ygap: 1,
     colorbar: { title: { text: "p" }, thickness: 10 },
     hovertemplate: `${useEpoch ? "epoch" : "step"} %{x}<br>%{y}: %{z:.3f}<extra></extra>`,
   }];
