@@ -149,7 +149,7 @@ def test_oneshot_page(watch_factory, oneshot_dir: Path) -> None:
         watch = watch_factory(server.url)
         page = watch.goto("/oneshot")
         page.locator("section", has_text="Architecture probabilities: op").locator(
-            ".scatterlayer .trace"
+            ".barlayer .trace"
         ).first.wait_for()
         assert page.locator('#nav a[data-page="oneshot"]').is_visible()
         sections = page.locator("#view section h2").all_inner_texts()
@@ -165,10 +165,10 @@ def test_oneshot_page(watch_factory, oneshot_dir: Path) -> None:
             chart = page.locator("section", has_text=title)
             assert chart.locator(".scatterlayer .trace").count() == 1
             assert chart.locator(".legendtext").all_text_contents() == [trace]
-        legend = page.locator("section", has_text="Architecture probabilities: op").locator(
-            ".legendtext"
+        ticks = page.locator("section", has_text="Architecture probabilities: op").locator(
+            ".ytick text"
         )
-        assert XSS_CANDIDATE in legend.all_text_contents()
+        assert XSS_CANDIDATE in ticks.all_text_contents()
         watch.screenshot("oneshot")
         page = watch.goto("/")  # no trials: the overview shows the one-shot choice
         best = page.locator("section", has_text="Best architecture")

@@ -218,6 +218,16 @@ def _str_or_none(value: int | None) -> str | None:
     return None if value is None else str(value)
 
 
+def is_oneshot(info: dict[str, Any], series_names: list[str]) -> bool:
+    """Whether the experiment is a one-shot search (a single supernet, no trial budget): its info
+    says so (``info["oneshot"]``, recorded by ``RetiariiExperiment``), or, for a store written by
+    hand or before that key, it has architecture series (``arch_prob/<label>``, ``arch/selected``).
+    """
+    if "oneshot" in info:
+        return bool(info["oneshot"])
+    return any(n == "arch/selected" or n.startswith("arch_prob/") for n in series_names)
+
+
 def experiment_view(
     store: ExperimentStore,
     *,
@@ -243,6 +253,7 @@ def experiment_view(
     else:
         best_row = best(record.optimize_mode)
     selected = store.series("arch/selected")
+    names = store.series_names()
     view = dataclasses.asdict(record)
     view.update(
         state=state,
@@ -255,7 +266,8 @@ def experiment_view(
         end_reason=record.info.get("end_reason"),
         space=space_view(record),
         can_stop=bool(can_stop and state in ("created", "running")),
-        has_series=bool(store.series_names()),
+        has_series=bool(names),
+        one_shot=is_oneshot(record.info, names),
         selected=(
             {"sample": selected[-1].value, "epoch": selected[-1].epoch, "step": selected[-1].step}
             if selected

@@ -284,6 +284,7 @@ class RetiariiExperiment:
                     else type(self.evaluator).__name__
                 ),
                 "evaluator": repr(self.evaluator),
+                "oneshot": self.oneshot,  # the dashboard hides what a single supernet lacks
                 "model": type(self.base_model).__name__,
                 # what a fixed_arch snippet needs, kept as data (the dashboard and export show it)
                 "model_import": model_import_line(self.base_model),

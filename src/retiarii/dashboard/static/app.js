@@ -110,6 +110,8 @@ function updateHeader(exp) {
   if (!exp.can_stop) stopping = false;
   stop.textContent = stop.disabled ? "Stopping…" : "Stop experiment";
   $("nav").querySelector('[data-page="oneshot"]').hidden = !exp.has_series;
+  // a one-shot search trains one supernet: charts across trials make no sense there
+  $("nav").querySelector('[data-page="charts"]').hidden = !!exp.one_shot;
   $("nav").querySelector('[data-page="pareto"]').hidden = !exp.pareto;
   const k = $("export-k");
   k.max = String(Math.max(1, exp.progress.succeeded));

@@ -253,6 +253,11 @@ export function parallelFigure(space, trials, optimizeMode) {
   return [traces, layout];
 }
 
+// One-shot: the store counts epochs from 0; the user reads them from 1.
+export function shownEpoch(epoch) {
+  return epoch == null ? epoch : epoch + 1;
+}
+
 // One-shot: several numeric series in one chart (x: epoch when every point has one, else step).
 export function seriesLinesFigure(entries, yTitle) {
   let xTitle = "epoch";
@@ -261,39 +266,80 @@ export function seriesLinesFigure(entries, yTitle) {
     if (!useEpoch) xTitle = "step";
     return {
       type: "scatter", mode: columns.value.length > 1 ? "lines" : "markers", name: t(name),
-      x: useEpoch ? columns.epoch : columns.step, y: columns.value,
+      x: useEpoch ? columns.epoch.map(shownEpoch) : columns.step, y: columns.value,
       line: { width: 2, color: COLORS[i % COLORS.length] },
     };
   });
   const layout = baseLayout({
     showlegend: true, // name the series even when it is alone
-    xaxis: { title: axisTitle(xTitle), zeroline: false },
+    xaxis: { title: axisTitle(xTitle), zeroline: false, ...(xTitle === "epoch" ? { tick0: 1, dtick: epochTick(traces) } : {}) },
     yaxis: { title: axisTitle(yTitle), zeroline: false },
   });
   return [traces, layout];
 }
 
-// One-shot: the probability of each candidate of a label over time, stacked.
-export function archProbFigure(columns) {
-  const useEpoch = columns.epoch.every((e) => e != null);
-  const x = useEpoch ? columns.epoch : columns.step;
+function epochTick(traces) {
+  const top = Math.max(1, ...traces.map((tr) => tr.x.length));
+  return Math.max(1, Math.ceil(top / 12));
+}
+
+function probCandidates(columns) {
   const candidates = [];
   for (const point of columns.value) {
     if (point && typeof point === "object") {
       for (const key of Object.keys(point)) if (!candidates.includes(key)) candidates.push(key);
     }
   }
-  const traces = candidates.map((candidate, i) => ({
-    type: "scatter", mode: "lines", stackgroup: "p", name: t(candidate), x,
-    y: columns.value.map((p) => (p && typeof p[candidate] === "number" ? p[candidate] : 0)),
-    line: { width: 1, color: COLORS[i % COLORS.length] },
-    hovertemplate: `${t(candidate)}: %{y:.3f}<extra></extra>`,
-  }));
+  return candidates;
+}
+
+// Whether `candidate` (a key of an arch_prob point) is what `chosen` (the label's value in
+// arch/selected: a value, or a list of them for an input choice) picks.
+export function isChosen(candidate, chosen) {
+  if (chosen === undefined) return false;
+  const picked = Array.isArray(chosen) ? chosen : [chosen];
+  return picked.some((v) => String(typeof v === "object" && v !== null ? JSON.stringify(v) : v) === candidate);
+}
+
+// One-shot: the probability of each candidate (rows) at each epoch (columns), as a heatmap that
+// reads the same after one epoch and after fifty.
+export function archProbFigure(columns) {
+  const useEpoch = columns.epoch.every((e) => e != null);
+  const x = useEpoch ? columns.epoch.map(shownEpoch) : columns.step;
+  const candidates = probCandidates(columns);
+  const z = candidates.map((c) => columns.value.map((p) => (p && typeof p[c] === "number" ? p[c] : null)));
+  const traces = [{
+    type: "heatmap", x, y: candidates.map((c) => t(c)), z, zmin: 0, zmax: 1,
+    colorscale: "Blues", reversescale: true, xgap: x.length <= 60 ? 1 : 0, ygap: 1,
+    colorbar: { title: { text: "p" }, thickness: 10 },
+    hovertemplate: `${useEpoch ? "epoch" : "step"} %{x}<br>%{y}: %{z:.3f}<extra></extra>`,
+  }];
   const layout = baseLayout({
-    hovermode: "x unified",
-    margin: { l: 56, r: 16, t: 8, b: 48 },
-    xaxis: { title: axisTitle(useEpoch ? "epoch" : "step"), zeroline: false },
-    yaxis: { title: axisTitle("probability"), rangemode: "tozero" },
+    margin: { l: 96, r: 16, t: 8, b: 48 },
+    xaxis: { title: axisTitle(useEpoch ? "epoch" : "step"), zeroline: false, type: "linear", ...(useEpoch ? { tick0: 1, dtick: Math.max(1, Math.ceil(x.length / 12)) } : {}) },
+    yaxis: { type: "category", automargin: true, autorange: "reversed" },
+  });
+  return [traces, layout];
+}
+
+// One-shot: the latest probabilities of a label as bars, the chosen candidate (arch/selected) in
+// gold and named.
+export function archFinalFigure(columns, chosen) {
+  const candidates = probCandidates(columns);
+  const last = columns.value[columns.value.length - 1] || {};
+  const marked = candidates.map((c) => isChosen(c, chosen));
+  const traces = [{
+    type: "bar", orientation: "h", y: candidates.map((c) => t(c)),
+    x: candidates.map((c) => (typeof last[c] === "number" ? last[c] : 0)),
+    marker: { color: marked.map((m) => (m ? BEST_COLOR : COLORS[0])) },
+    text: marked.map((m) => (m ? "chosen" : "")), textposition: "outside", cliponaxis: false,
+    hovertemplate: "%{y}: %{x:.3f}<extra></extra>",
+  }];
+  const layout = baseLayout({
+    showlegend: false,
+    margin: { l: 96, r: 56, t: 8, b: 48 },
+    xaxis: { title: axisTitle("final probability"), range: [0, 1.05], zeroline: false },
+    yaxis: { type: "category", automargin: true, autorange: "reversed" },
   });
   return [traces, layout];
 }

@@ -1,8 +1,8 @@
 // Charts over all trials, and the one-shot page (series written by one-shot trainers).
 
 import {
-  archProbFigure, byValueFigure, chartBox, curvesFigure, historyFigure, parallelFigure, plot,
-  pruningSavings, seriesLinesFigure, timeFigure,
+  archFinalFigure, archProbFigure, byValueFigure, chartBox, curvesFigure, historyFigure, parallelFigure, plot,
+  pruningSavings, seriesLinesFigure, shownEpoch, timeFigure,
 } from "./charts.js";
 import { clear, el, fmtValue, sampleTable, section } from "./dom.js";
 
@@ -110,7 +110,7 @@ export function oneshotPage() {
           charts.set("selected", box);
           root.append(section("Current architecture", box));
         }
-        const at = epochs[epochs.length - 1];
+        const at = shownEpoch(epochs[epochs.length - 1]);
         clear(box, el("p", { class: "muted small", text: at != null ? `as of epoch ${at}` : "latest" }),
           sampleTable(values[values.length - 1]));
       }
@@ -126,10 +126,22 @@ export function oneshotPage() {
             ...seriesLinesFigure(group.map((n) => [n, series.series[n]]), kind));
         }
       }
+      const chosen = g.selected ? series.series[g.selected].value.at(-1) : null;
       for (const name of g.prob) {
         const label = name.slice("arch_prob/".length);
-        plot(chartFor(name, `Architecture probabilities: ${label}`, "Probability of each candidate of this label over training.", "small"),
-          ...archProbFigure(series.series[name]));
+        let boxes = charts.get(name);
+        if (!boxes) {
+          boxes = { heat: chartBox("small"), bars: chartBox("small") };
+          boxes.heat.dataset.chart = "arch-heatmap";
+          boxes.bars.dataset.chart = "arch-final";
+          charts.set(name, boxes);
+          root.append(section(`Architecture probabilities: ${label}`,
+            el("p", { class: "muted small", text: "Each candidate's probability at each epoch (darker: likelier), and the latest probabilities with the chosen candidate in gold." }),
+            el("div", { class: "two arch-prob", "data-label": label }, boxes.heat, boxes.bars)));
+        }
+        plot(boxes.heat, ...archProbFigure(series.series[name]));
+        const value = chosen && typeof chosen === "object" ? chosen[label] : undefined;
+        plot(boxes.bars, ...archFinalFigure(series.series[name], value));
       }
       for (const name of g.other) {
         const columns = series.series[name];

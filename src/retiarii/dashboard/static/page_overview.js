@@ -1,10 +1,18 @@
 // The overview: status, progress, elapsed time, the best architecture, search space, config.
 
-import { chartBox, historyFigure, plot } from "./charts.js";
+import { chartBox, historyFigure, plot, shownEpoch } from "./charts.js";
 import {
   clear, codeBlock, el, fixedArchSnippet, fmtDuration, fmtNum, fmtTime, fmtValue, isTimestampKey,
   keyValueTable, plural, sampleTable, section, statusPill,
 } from "./dom.js";
+
+// Configuration fields of a multi-trial search, meaningless for a one-shot search's supernet.
+const MULTI_TRIAL_FIELDS = new Set([
+  "trial_concurrency", "max_trial_number", "trial_gpu_number", "trial_cpu_number",
+  "max_trial_retries", "trial_timeout", "trial_seed", "trial_log_limit", "trial_memory_limit",
+  "max_trials_per_worker", "execution", "execution_engine", "training_service",
+  "training_service_platform",
+]);
 
 function card(title, ...body) {
   return el("div", { class: "stat" }, el("div", { class: "stat-title", text: title }), ...body);
@@ -139,20 +147,20 @@ function failureSummary(trials) {
 }
 
 export function overviewPage() {
-  let cards, best, history, space, config, lastStatic = null;
+  let cards, best, history, historySection, space, config, lastStatic = null;
   return {
     needs: () => ["experiment", "trials"],
     mount(root) {
       cards = el("div", { class: "cards" });
+      historySection = section("Final metric per trial", history = chartBox());
       best = el("div");
-      history = chartBox();
       space = el("div");
       config = el("div");
       root.append(
         cards,
         el("div", { class: "two" },
           section("Best architecture", best),
-          section("Final metric per trial", history)),
+          historySection),
         el("div", { class: "two" },
           section("Search space", space),
           section("Configuration", config)),
@@ -164,7 +172,7 @@ export function overviewPage() {
       clear(cards,
         card("Status", el("div", { class: "stat-value" }, statusPill(exp.state)), reason,
           el("div", { class: "muted small", text: `id ${exp.id}` })),
-        progressCard(exp.progress), elapsedCard(exp), bestCard(exp),
+        exp.one_shot ? null : progressCard(exp.progress), elapsedCard(exp), bestCard(exp),
         exp.pareto ? frontCard(exp.pareto) : null);
       if (exp.best) {
         clear(best,
@@ -173,7 +181,7 @@ export function overviewPage() {
           sampleTable(exp.best.sample),
           codeBlock(fixedArchSnippet(exp.best.sample, exp.info)));
       } else if (exp.selected) {
-        const at = exp.selected.epoch != null ? `epoch ${exp.selected.epoch}` : `step ${exp.selected.step}`;
+        const at = exp.selected.epoch != null ? `epoch ${shownEpoch(exp.selected.epoch)}` : `step ${exp.selected.step}`;
         clear(best,
           el("p", {}, `The one-shot search's current choice (${at}); see `, el("a", { href: "/oneshot", text: "One-shot" }), "."),
           sampleTable(exp.selected.sample),
@@ -181,7 +189,8 @@ export function overviewPage() {
       } else {
         clear(best, failureSummary(trials) || el("p", { class: "muted", text: "No successful trial yet." }));
       }
-      plot(history, ...historyFigure(trials, exp.optimize_mode, exp.best?.id),
+      historySection.hidden = !!exp.one_shot; // one supernet, not a history of trials
+      if (!exp.one_shot) plot(history, ...historyFigure(trials, exp.optimize_mode, exp.best?.id),
         exp.best ? null : "No successful trial yet.");
       const staticKey = JSON.stringify([exp.space, exp.config, exp.info]);
       if (staticKey !== lastStatic) {
@@ -193,11 +202,12 @@ export function overviewPage() {
           exp.info?.profiled_ranges ? rangesTable(exp.info.profiled_ranges) : null);
         const info = Object.entries(exp.info || {})
           .filter(([k]) => !["duration", "end_reason", "profiled_ranges", "pareto_front"].includes(k))
-          .filter(([k]) => !["model_import", "model_call"].includes(k))
+          .filter(([k]) => !["model_import", "model_call", "oneshot"].includes(k))
           .map(([k, v]) => [k, isTimestampKey(k) && typeof v === "number" ? fmtTime(v) : fmtValue(v)]);
         clear(config,
           keyValueTable(info),
-          keyValueTable(flatten(exp.config, "", [])));
+          keyValueTable(flatten(exp.config, "", []).filter(([k]) =>
+            !(exp.one_shot && MULTI_TRIAL_FIELDS.has(k.split(".")[0])))));
       }
     },
   };
