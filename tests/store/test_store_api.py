@@ -121,6 +121,8 @@ def test_every_public_method_round_trips(db_path: Path, clock: Any) -> None:
     assert store.series_names() == ["arch/probs", "train/loss"]
     assert [(p.step, p.value) for p in store.series("train/loss")] == [(0, 2.5), (1, 2.0)]
     assert len(store.series()) == 3
+    assert store.last_series_point("train/loss").value == 2.0  # type: ignore[union-attr]
+    assert store.last_series_point("nothing") is None
 
     # what the dashboard reads: slim rows, change cursors, numeric curves
     slim = store.trial_summaries()

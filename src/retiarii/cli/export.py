@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ._common import add_experiment_argument, experiment_directory, format_metric
+from .listing import printable
 from .main import CommandError
 
 __all__ = ["fallback_code", "register"]
@@ -76,19 +77,33 @@ def run(args: argparse.Namespace) -> int:
         # a joint search: the evaluator's labels are not the model's
         hyperparameters = list(info.get("hyperparameter_labels") or [])
     if not data["top"]:
+        if data.get("oneshot"):
+            raise CommandError(
+                f"one-shot experiment {data['experiment']} has not exported an architecture yet "
+                "(it does when the search ends or is stopped)"
+            )
         raise CommandError(f"experiment {data['experiment']} has no successful trial to export")
     if args.format == "json":
         text = json.dumps(data, indent=2) + "\n"
     else:
         parts = []
         for entry, code in zip(data["top"], _codes(info, data["top"], hyperparameters)):
-            header = (
-                f"# {entry['rank']}. trial {entry['trial_id']}: "
-                f"metric {format_metric(entry['metric'])} ({data['optimize_mode']})"
-                if not args.pareto
-                else f"# {entry['rank']}. trial {entry['trial_id']} (Pareto front): "
-                + ", ".join(f"{k} {format_metric(v)}" for k, v in entry["objectives"].items())
-            )
+            if args.pareto:
+                header = f"# {entry['rank']}. trial {entry['trial_id']} (Pareto front): " + ", ".join(
+                    f"{k} {format_metric(v)}" for k, v in entry["objectives"].items()
+                )
+            elif data.get("oneshot"):  # one supernet: its export, judged by the user's metric
+                strategy = str(info.get("strategy") or "the search")
+                header = (
+                    f"# the architecture exported by {printable(strategy)}: "
+                    f"{data.get('metric_name') or 'metric'} {format_metric(entry['metric'])} "
+                    f"({data['optimize_mode']})"
+                )
+            else:
+                header = (
+                    f"# {entry['rank']}. trial {entry['trial_id']}: "
+                    f"metric {format_metric(entry['metric'])} ({data['optimize_mode']})"
+                )
             parts.append(f"{header}\n{code}")
         text = "\n".join(parts)
     if args.output:

@@ -17,6 +17,7 @@ __all__ = ["find_experiments", "register"]
 _COLUMNS = (
     "ID",
     "NAME",
+    "STRATEGY",
     "STATUS",
     "TRIALS",
     "FAILED",
@@ -76,27 +77,48 @@ def printable(text: str) -> str:
     )
 
 
+def _cut(text: str, width: int) -> str:
+    text = printable(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _oneshot_cells(oneshot: dict[str, Any]) -> tuple[str, str]:
+    """TRIALS and BEST of a one-shot search: epochs trained (of the planned ones) and the
+    headline metric with its name (the exported architecture's, else the last epoch's)."""
+    done, planned = oneshot["epochs_done"], oneshot["max_epochs"]
+    epochs = f"{done}/{planned} epochs" if planned is not None else f"{done} epochs"
+    metric, exported = oneshot["metric"], oneshot["exported"]
+    value = exported["value"] if exported is not None else metric and metric["value"]
+    best = format_metric(value)
+    if metric is not None:
+        best += f" {metric['name']} ({metric['optimize_mode'][:3]})"
+    return epochs, best
+
+
 def _row(entry: dict[str, Any]) -> tuple[str, ...]:
     if entry["status"] in ("unreadable", "damaged"):
         error = printable(entry["error"])
-        return (printable(entry["id"]), "-", entry["status"], "-", "-", "-", "-", "-", error[:80])
+        return (printable(entry["id"]), "-", "-", entry["status"], *("-",) * 5, error[:80])
     p = entry["progress"]
     trials = f"{p['ended']}/{p['budget']}" if p["budget"] is not None else str(p["ended"])
     if p["running"] or p["waiting"]:
         trials += f" (+{p['running'] + p['waiting']})"
+    failed, early = str(p["failed"]), str(p.get("early_stopped", 0))
     best = format_metric(entry["best"])
     if entry["best_trial"] is not None:
         best += f" (#{entry['best_trial']})"
+    if entry.get("oneshot") is not None:  # one supernet: epochs, not trials
+        trials, best = _oneshot_cells(entry["oneshot"])
+        failed = early = "-"
     created = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry["created_at"]))
-    name = printable(entry["name"])
-    name = name if len(name) <= 30 else name[:29] + "…"
     return (
         printable(entry["id"]),
-        name,
+        _cut(entry["name"], 30),
+        _cut(entry.get("strategy") or "-", 32),
         entry["status"],
         trials,
-        str(p["failed"]),
-        str(p.get("early_stopped", 0)),
+        failed,
+        early,
         best,
         _duration(entry["elapsed"]),
         created,
@@ -135,8 +157,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "list",
         help="list experiments with their status, trials and best metric",
         description="List the experiments under ROOT (default: $RETIARII_HOME or "
-        "~/retiarii-experiments): id, name, status, trials ended of the budget (+ running), "
-        "failed trials, trials stopped early by a pruner, best metric (and its trial), elapsed time, creation time.",
+        "~/retiarii-experiments): id, name, strategy, status, trials ended of the budget "
+        "(+ running), failed trials, trials stopped early by a pruner, best metric (and its "
+        "trial), elapsed time, creation time. A one-shot search shows epochs trained (of the "
+        "planned ones) instead of trials, and its metric by name (e.g. 0.93 val_acc (max)): the "
+        "exported architecture's, or the last epoch's while it runs, and its direction.",
     )
     parser.add_argument("root", metavar="ROOT", nargs="?", help="a working directory")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -27,8 +27,10 @@ __all__ = [
     "export_view",
     "intermediate_changes_view",
     "intermediates_view",
+    "is_oneshot",
     "list_entry",
     "log_tail",
+    "oneshot_view",
     "progress_view",
     "series_view",
     "slim_row",
@@ -228,6 +230,73 @@ def is_oneshot(info: dict[str, Any], series_names: list[str]) -> bool:
     return any(n == "arch/selected" or n.startswith("arch_prob/") for n in series_names)
 
 
+def _headline_name(record: ExperimentRecord, names: list[str], final: Any) -> str | None:
+    """The metric a one-shot search is judged by: as recorded (``info["headline_metric"]``),
+    else, for older stores, the exported trial's metric that is its ``'default'``, else the first
+    ``metric/<name>`` series that is not the ENAS reward."""
+    recorded = record.info.get("headline_metric")
+    if isinstance(recorded, str) and recorded:
+        return recorded
+    if isinstance(final, Mapping) and "default" in final:
+        same = [k for k, v in final.items() if k != "default" and v == final["default"]]
+        same.sort(key=lambda k: "loss" in str(k))  # Regression: val_mse before val_loss
+        for key in same:
+            if f"metric/{key}" in names:
+                return str(key)
+    metrics = [n[len("metric/") :] for n in names if n.startswith("metric/")]
+    return next((m for m in metrics if m != "reward"), None)
+
+
+def oneshot_view(
+    store: ExperimentStore, record: ExperimentRecord, names: list[str]
+) -> dict[str, Any]:
+    """Where a one-shot search stands, for the overview's cards and ``retiarii list``.
+
+    ``{"epochs_done", "max_epochs", "step", "metric", "exported"}``: epochs finished (the last
+    one's number, counting from 1) of the planned ``max_epochs`` (None if unknown), the last
+    training step logged, the headline metric (``{"name", "optimize_mode", "value", "epoch",
+    "best", "best_epoch"}``: its value at the last epoch and its best in the experiment's
+    direction, epochs from 1; None before the first epoch) and the exported architecture once
+    there is one (``{"trial_id", "sample", "value"}``).
+    """
+    last_epoch = None
+    for name in names:
+        if name == "loss/step":
+            continue
+        point = store.last_series_point(name)
+        if point is not None and point.epoch is not None:
+            last_epoch = point.epoch if last_epoch is None else max(last_epoch, point.epoch)
+    step = store.last_series_point("loss/step")
+    found = store.best_trials(1, record.optimize_mode)
+    trial = found[0] if found else None
+    metric = None
+    name = _headline_name(record, names, trial.final if trial else None)
+    points = [p for p in store.series(f"metric/{name}") if p.value_num is not None] if name else []
+    if points:
+        sign = -1.0 if record.optimize_mode == "minimize" else 1.0
+        best = max(points, key=lambda p: (sign * float(p.value_num or 0.0), -p.step))
+        metric = {
+            "name": name,
+            "optimize_mode": record.optimize_mode,
+            "value": points[-1].value_num,
+            "epoch": None if points[-1].epoch is None else points[-1].epoch + 1,
+            "best": best.value_num,
+            "best_epoch": None if best.epoch is None else best.epoch + 1,
+        }
+    planned = record.info.get("max_epochs")
+    return {
+        "epochs_done": 0 if last_epoch is None else last_epoch + 1,
+        "max_epochs": planned if isinstance(planned, int) and planned > 0 else None,
+        "step": step.step if step is not None else None,
+        "metric": metric,
+        "exported": (
+            {"trial_id": trial.id, "sample": trial.sample, "value": trial.final_value}
+            if trial is not None
+            else None
+        ),
+    }
+
+
 def experiment_view(
     store: ExperimentStore,
     *,
@@ -240,7 +309,8 @@ def experiment_view(
     Keys of the record (``id``, ``name``, ``status``, ``config``, ``search_space``,
     ``optimize_mode``, ``info``, ...) are kept as they are; ``state`` is the status to show
     (see :func:`effective_status`). ``best(optimize_mode)`` gives the best trial's slim row
-    where the caller has it at hand (the dashboard's cache); else the store is asked.
+    where the caller has it at hand (the dashboard's cache); else the store is asked. A one-shot
+    experiment (``one_shot``) also has ``oneshot_progress`` (see :func:`oneshot_view`).
     """
     now = time.time() if now is None else now
     record = store.experiment()
@@ -254,6 +324,7 @@ def experiment_view(
         best_row = best(record.optimize_mode)
     selected = store.series("arch/selected")
     names = store.series_names()
+    one_shot = is_oneshot(record.info, names)
     view = dataclasses.asdict(record)
     view.update(
         state=state,
@@ -267,7 +338,8 @@ def experiment_view(
         space=space_view(record),
         can_stop=bool(can_stop and state in ("created", "running")),
         has_series=bool(names),
-        one_shot=is_oneshot(record.info, names),
+        one_shot=one_shot,
+        oneshot_progress=oneshot_view(store, record, names) if one_shot else None,
         selected=(
             {"sample": selected[-1].value, "epoch": selected[-1].epoch, "step": selected[-1].step}
             if selected
@@ -472,14 +544,22 @@ def export_view(
 
     ``{"experiment": id, "name": ..., "optimize_mode": ..., "top": [{"rank", "trial_id",
     "metric", "final", "sample"}, ...]}``; ``top[i]["sample"]`` is what ``fixed_arch`` takes.
+    A one-shot experiment's export (its single exported architecture) also says
+    ``"oneshot": true`` and ``"metric_name"``: which metric ``metric`` is (e.g. ``val_acc``).
     """
     record = store.experiment()
     mode = optimize_mode or record.optimize_mode
     trials = store.best_trials(top_k, mode)
+    extra: dict[str, Any] = {}
+    names = store.series_names()
+    if is_oneshot(record.info, names):  # one exported architecture, judged by the user's metric
+        final = trials[0].final if trials else None
+        extra = {"oneshot": True, "metric_name": _headline_name(record, names, final)}
     return {
         "experiment": record.id,
         "name": record.name,
         "optimize_mode": mode,
+        **extra,
         "top": [
             {
                 "rank": rank,
@@ -494,15 +574,20 @@ def export_view(
 
 
 def list_entry(experiment_dir: Path, store: ExperimentStore) -> dict[str, Any]:
-    """One line of ``retiarii list``: identity, status, trial counts and the best metric."""
+    """One line of ``retiarii list``: identity, strategy, status, trial counts and the best
+    metric; a one-shot experiment also has ``oneshot`` (see :func:`oneshot_view`)."""
     record = store.experiment()
     alive = driver_alive(experiment_dir)
     counts = store.counts()
     best = store.best_trials(1)
     state = effective_status(record, alive)
+    names = store.series_names()
+    strategy = record.info.get("strategy")
     return {
         "id": record.id,
         "name": record.name,
+        "strategy": strategy if isinstance(strategy, str) else None,
+        "oneshot": oneshot_view(store, record, names) if is_oneshot(record.info, names) else None,
         "status": state,
         "created_at": record.created_at,
         "path": str(experiment_dir),

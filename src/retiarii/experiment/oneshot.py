@@ -12,7 +12,10 @@ metric; ``arch_prob/<label>`` with ``{candidate: probability}``. The exported sa
 experiment's single SUCCEEDED trial, whose final metric is the last epoch's metrics (the supernet's
 training metrics, not a retrained score); its ``'default'`` (the headline metric) is the
 evaluator's own metric when it names one (``val_acc`` for ``Classification``, ``val_mse`` for
-``Regression``), else the first metric that is not the ENAS reward.
+``Regression``), else the first metric that is not the ENAS reward. The experiment's info records
+that metric's name (``headline_metric``, from the first epoch on) and the planned number of epochs
+(``max_epochs``, when the trainer says), so the dashboard and ``retiarii list`` show "epoch N of
+M" and the result's metric while the search runs.
 """
 
 from __future__ import annotations
@@ -25,7 +28,14 @@ from typing import Any
 
 from ..oneshot.base import BaseOneShotTrainer, EpochLogs, OneShotCallback, StopSearch
 
-__all__ = ["StopSearch", "StoreRecorder", "headline_metric", "oneshot_space", "run_oneshot"]
+__all__ = [
+    "StopSearch",
+    "StoreRecorder",
+    "headline_metric",
+    "oneshot_space",
+    "planned_epochs",
+    "run_oneshot",
+]
 
 _logger = logging.getLogger("retiarii.experiment")
 
@@ -97,6 +107,26 @@ def headline_metric(evaluator: Any) -> str | None:
     return f"val_{name}" if name else None
 
 
+def planned_epochs(trainer: BaseOneShotTrainer) -> int | None:
+    """How many epochs the search trains, when it says: a plain trainer's ``num_epochs``, or the
+    ``max_epochs`` of the Lightning evaluator's ``Trainer(...)`` (the dashboard shows "epoch N
+    of M")."""
+    epochs = getattr(trainer, "num_epochs", None)
+    if epochs is None:
+        recipe = getattr(getattr(trainer, "evaluator", None), "trainer", None)
+        kwargs = getattr(recipe, "kwargs", None)
+        epochs = kwargs.get("max_epochs") if isinstance(kwargs, dict) else None
+    return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None
+
+
+def _headline_of(metrics: dict[str, float], headline: str | None) -> str | None:
+    """The metric that is the result: ``headline`` if logged, else the first that is not the
+    ENAS reward."""
+    if headline in metrics:
+        return headline
+    return next((k for k in metrics if k != "reward"), None)
+
+
 class StoreRecorder(OneShotCallback):
     """Writes a trainer's progress into an experiment store's ``series`` table.
 
@@ -116,6 +146,7 @@ class StoreRecorder(OneShotCallback):
         self.stop_event = stop_event
         self.headline = headline
         self.last: EpochLogs | None = None
+        self._recorded_headline: str | None = None
 
     def on_step_end(self, trainer: BaseOneShotTrainer, step: int, loss: float) -> None:
         self.store.add_series("loss/step", loss, step=step)
@@ -128,6 +159,11 @@ class StoreRecorder(OneShotCallback):
             self.store.add_series(f"metric/{name}", value, step=epoch, epoch=epoch)
         for label, probs in logs.arch_probs.items():
             self.store.add_series(f"arch_prob/{label}", probs, step=epoch, epoch=epoch)
+        name = _headline_of(logs.metrics, self.headline)
+        if name is not None and name != self._recorded_headline:
+            # which series is the result, known from the first epoch on (dashboard, list)
+            self.store.update_info({"headline_metric": name})
+            self._recorded_headline = name
         if self.stop_event is not None and self.stop_event.is_set():
             raise StopSearch
 
@@ -136,11 +172,9 @@ class StoreRecorder(OneShotCallback):
         if self.last is None:
             return 0.0
         metrics = dict(self.last.metrics)
-        if self.headline in metrics:
-            return {"default": metrics[self.headline], **metrics}
-        named = [v for k, v in metrics.items() if k != "reward"]
-        if named:
-            return {"default": named[0], **metrics}
+        name = _headline_of(metrics, self.headline)
+        if name is not None:
+            return {"default": metrics[name], **metrics}
         return self.last.loss if self.last.loss is not None else 0.0
 
 
@@ -160,6 +194,9 @@ def run_oneshot(
     that ``fixed_arch`` would refuse fails here, naming the label.
     """
     recorder = StoreRecorder(store, stop_event, headline)
+    epochs = planned_epochs(trainer)
+    if epochs is not None:
+        store.update_info({"max_epochs": epochs})
     trainer.add_callback(recorder)
     store.set_status("running")
     started = time.monotonic()

@@ -719,6 +719,14 @@ class ExperimentStore:
             rows = self._query("SELECT * FROM series WHERE name = ? ORDER BY step, id", (name,))
         return [SeriesPoint.from_row(row) for row in rows]
 
+    def last_series_point(self, name: str) -> SeriesPoint | None:
+        """The last point of one series (highest step, then the latest written), or ``None``:
+        a poll reads where a long series (e.g. the loss every step) has got to, not all of it."""
+        rows = self._query(
+            "SELECT * FROM series WHERE name = ? ORDER BY step DESC, id DESC LIMIT 1", (name,)
+        )
+        return SeriesPoint.from_row(rows[0]) if rows else None
+
     def series_names(self) -> list[str]:
         """The names of all series, sorted."""
         return [

@@ -21,10 +21,11 @@ let stopping = false;
 function route(path) {
   let m;
   if (path === "/" || path === "/index.html") return { name: "overview", make: overviewPage, title: "Overview" };
-  if (path === "/trials") return { name: "trials", make: trialsPage, title: "Trials" };
-  if ((m = path.match(/^\/trials?\/(\d+)$/))) return { name: "trials", make: () => trialPage(Number(m[1])), id: Number(m[1]), title: `Trial #${m[1]}` };
-  if (path === "/charts") return { name: "charts", make: chartsPage, title: "Charts" };
-  if (path === "/compare") return { name: "trials", make: comparePage, title: "Compare trials" };
+  // trials: pages about trials, which a one-shot search (one supernet) does not have
+  if (path === "/trials") return { name: "trials", make: trialsPage, title: "Trials", trials: true };
+  if ((m = path.match(/^\/trials?\/(\d+)$/))) return { name: "trials", make: () => trialPage(Number(m[1])), id: Number(m[1]), title: `Trial #${m[1]}`, trials: true };
+  if (path === "/charts") return { name: "charts", make: chartsPage, title: "Charts", trials: true };
+  if (path === "/compare") return { name: "trials", make: comparePage, title: "Compare trials", trials: true };
   if (path === "/oneshot") return { name: "oneshot", make: oneshotPage, title: "One-shot" };
   if (path === "/pareto") return { name: "pareto", make: paretoPage, title: "Objectives" };
   return null;
@@ -98,6 +99,21 @@ function mount() {
   tick();
 }
 
+// What a trial page says when the experiment is a one-shot search: what it has instead.
+function oneShotNotice(r, exp) {
+  const strategy = exp.info?.strategy ? ` (${exp.info.strategy})` : "";
+  return el("section", { class: "card", id: "oneshot-notice" },
+    el("h2", { text: `${r.title}: not in a one-shot search` }),
+    el("p", {}, `This experiment is a one-shot search${strategy}: it trains one supernet that `
+      + "holds every candidate instead of running trials, so there are no trials to list, compare "
+      + "or chart."),
+    el("ul", {},
+      el("li", {}, el("a", { href: "/oneshot", text: "One-shot" }),
+        ": the loss and metrics per epoch and each label's architecture probabilities over the epochs."),
+      el("li", {}, el("a", { href: "/", text: "Overview" }),
+        ": the epoch it has reached, its metric, and the exported architecture with the code that rebuilds it.")));
+}
+
 function updateHeader(exp) {
   $("exp-name").textContent = exp.name;
   const pill = $("exp-state");
@@ -109,12 +125,15 @@ function updateHeader(exp) {
   stop.disabled = stopping && exp.can_stop;
   if (!exp.can_stop) stopping = false;
   stop.textContent = stop.disabled ? "Stopping…" : "Stop experiment";
-  $("nav").querySelector('[data-page="oneshot"]').hidden = !exp.has_series;
-  // a one-shot search trains one supernet: charts across trials make no sense there
+  $("nav").querySelector('[data-page="oneshot"]').hidden = !exp.has_series && !exp.one_shot;
+  // a one-shot search trains one supernet: trial tables and charts across trials make no sense
+  $("nav").querySelector('[data-page="trials"]').hidden = !!exp.one_shot;
   $("nav").querySelector('[data-page="charts"]').hidden = !!exp.one_shot;
   $("nav").querySelector('[data-page="pareto"]').hidden = !exp.pareto;
   const k = $("export-k");
   k.max = String(Math.max(1, exp.progress.succeeded));
+  k.closest("label").hidden = !!exp.one_shot; // a one-shot search exports one architecture
+  if (exp.one_shot) $("export").href = "/api/export?top_k=1";
 }
 
 function isLive(exp) {
@@ -148,7 +167,8 @@ async function poll() {
   if (document.hidden) return; // resumed by visibilitychange
   const mine = generation;
   const { route: r, page } = current;
-  const needs = ["experiment", ...page.needs().filter((k) => k !== "experiment")];
+  const needs = current.notice ? ["experiment"]
+    : ["experiment", ...page.needs().filter((k) => k !== "experiment")];
   let delay = RETRY_MS;
   try {
     const values = await Promise.all(needs.map((k) => LOADERS[k](r, page)));
@@ -159,7 +179,12 @@ async function poll() {
       return;
     }
     updateHeader(data.experiment);
-    page.update(data);
+    if (r.trials && data.experiment.one_shot && !current.notice) {
+      current.notice = true; // from now on only the header is polled
+      clear($("view"), oneShotNotice(r, data.experiment));
+    } else if (!current.notice) {
+      page.update(data);
+    }
     if (!stopping) banner("");
     const live = isLive(data.experiment);
     $("live").textContent = `${live ? "● live" : "○ " + data.experiment.state} · updated ${new Date().toLocaleTimeString()}`;

@@ -4,7 +4,7 @@ import {
   archFinalFigure, archProbFigure, byValueFigure, chartBox, curvesFigure, historyFigure, parallelFigure, plot,
   pruningSavings, seriesLinesFigure, shownEpoch, timeFigure,
 } from "./charts.js";
-import { clear, el, fmtValue, sampleTable, section } from "./dom.js";
+import { clear, el, fmtNum, fmtValue, sampleTable, section } from "./dom.js";
 
 export function chartsPage() {
   let history, curves, overTime, byValue, parallel, note, savings;
@@ -69,6 +69,28 @@ function seriesGroups(names) {
   return groups;
 }
 
+// The supernet's run epoch by epoch: the loss and every metric, the headline metric's best
+// epoch (in its own direction) marked. Returns null before the first epoch.
+function epochTable(series, names, progress) {
+  const columns = names.filter((n) => series.series[n].epoch.every((e) => e != null)
+    && series.series[n].value.every((v) => typeof v === "number"));
+  const rows = new Map(); // epoch -> {name: value}
+  for (const name of columns) {
+    const c = series.series[name];
+    c.epoch.forEach((e, i) => { if (!rows.has(e)) rows.set(e, {}); rows.get(e)[name] = c.value[i]; });
+  }
+  if (!rows.size) return null;
+  const headline = progress?.metric ? `metric/${progress.metric.name}` : null;
+  const bestEpoch = progress?.metric?.best_epoch;
+  const head = el("tr", {}, el("th", { class: "num", text: "epoch" }), columns.map((n) =>
+    el("th", { class: "num" }, n === headline ? el("strong", { text: n }) : n)));
+  const body = [...rows.keys()].sort((a, b) => a - b).map((e) => el("tr",
+    { class: e + 1 === bestEpoch ? "best-row" : "", "data-epoch": String(e + 1) },
+    el("td", { class: "num" }, String(e + 1), e + 1 === bestEpoch ? el("span", { class: "star", title: `best ${progress.metric.name}`, text: " ★" }) : null),
+    columns.map((n) => el("td", { class: "num", text: n in rows.get(e) ? fmtNum(rows.get(e)[n]) : "" }))));
+  return el("table", { class: "data", id: "epoch-table" }, el("thead", {}, head), el("tbody", {}, body));
+}
+
 export function oneshotPage() {
   let root, charts = new Map(), shape = null;
 
@@ -86,7 +108,7 @@ export function oneshotPage() {
     mount(node) {
       root = node;
     },
-    update({ series }) {
+    update({ experiment: exp, series }) {
       const names = series.names;
       const key = JSON.stringify(names);
       if (key !== shape) { // the set of series changed: lay the page out again
@@ -94,7 +116,9 @@ export function oneshotPage() {
         charts = new Map();
         clear(root);
         if (!names.length) {
-          root.append(section("One-shot", el("p", { class: "muted", text: "This experiment has no one-shot series (loss, metric/<name>, arch_prob/<label>)." })));
+          root.append(section("One-shot", el("p", { class: "muted", text: exp.one_shot
+            ? "Nothing logged yet: the loss appears here after the first training steps, the metrics and architecture probabilities after the first epoch."
+            : "This experiment has no one-shot series (loss, metric/<name>, arch_prob/<label>)." })));
           return;
         }
       }
@@ -126,7 +150,9 @@ export function oneshotPage() {
             ...seriesLinesFigure(group.map((n) => [n, series.series[n]]), kind));
         }
       }
-      const chosen = g.selected ? series.series[g.selected].value.at(-1) : null;
+      // the trainer's current choice if it publishes one, else the exported architecture
+      const chosen = g.selected ? series.series[g.selected].value.at(-1)
+        : exp.oneshot_progress?.exported?.sample ?? null;
       for (const name of g.prob) {
         const label = name.slice("arch_prob/".length);
         let boxes = charts.get(name);
@@ -143,6 +169,15 @@ export function oneshotPage() {
         const value = chosen && typeof chosen === "object" ? chosen[label] : undefined;
         plot(boxes.bars, ...archFinalFigure(series.series[name], value));
       }
+      let epochs = charts.get("epochs");
+      if (!epochs) {
+        epochs = el("div", { class: "scroll" });
+        charts.set("epochs", epochs);
+        root.append(section("Epochs", el("p", { class: "muted small", text: "The loss and every metric at the end of each epoch; ★ the best epoch of the search's metric (in its direction)." }), epochs));
+      }
+      const table = epochTable(series, [...g.loss, ...g.metric], exp.oneshot_progress);
+      epochs.closest("section").hidden = !table;
+      clear(epochs, table);
       for (const name of g.other) {
         const columns = series.series[name];
         if (numeric(name)) {

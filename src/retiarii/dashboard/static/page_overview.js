@@ -44,7 +44,7 @@ function progressCard(p) {
 
 function elapsedCard(exp) {
   const body = [el("div", { class: "stat-value", text: fmtDuration(exp.elapsed) })];
-  if (exp.max_duration) {
+  if (exp.max_duration && !exp.one_shot) { // a one-shot search runs its epochs, not to a time limit
     const share = Math.min(100, (100 * exp.elapsed) / exp.max_duration);
     body.push(
       el("div", { class: "bar" }, el("span", { class: "seg seg-time", style: `width:${share}%` })),
@@ -64,6 +64,48 @@ function bestCard(exp) {
     el("div", { class: "small" }, `${exp.optimize_mode} · `,
       el("a", { href: `/trials/${exp.best.id}`, text: `trial #${exp.best.id}` })),
   );
+}
+
+// One-shot cards: one supernet trained for some epochs, judged by the evaluator's metric.
+function epochCard(exp) {
+  const o = exp.oneshot_progress;
+  const live = ["created", "running"].includes(exp.state);
+  const body = [el("div", { class: "stat-value" }, String(o.epochs_done),
+    el("small", { text: o.max_epochs ? ` of ${o.max_epochs}` : " done" }))];
+  if (o.max_epochs) {
+    const share = Math.min(100, (100 * o.epochs_done) / o.max_epochs);
+    body.push(el("div", { class: "bar", role: "img", "aria-label": "epochs trained" },
+      el("span", { class: "seg seg-succeeded", style: `width:${share}%` })));
+  }
+  const training = live && (!o.max_epochs || o.epochs_done < o.max_epochs);
+  body.push(el("div", { class: "muted small", text: training
+    ? `training epoch ${o.epochs_done + 1}${o.step != null ? ` · step ${o.step}` : ""}`
+    : `${plural(o.epochs_done, "epoch")} trained` }));
+  return card("Epoch", ...body);
+}
+
+function metricCard(exp) {
+  const o = exp.oneshot_progress;
+  const m = o.metric;
+  if (!m) {
+    const value = o.exported?.value;
+    return card("Metric", el("div", { class: `stat-value ${value == null ? "muted" : "best"}`, text: value == null ? "–" : fmtNum(value) }),
+      el("div", { class: "muted small", text: value == null ? "reported at the end of the first epoch" : `final · ${exp.optimize_mode}` }));
+  }
+  return card(m.name,
+    el("div", { class: "stat-value best", text: fmtNum(m.value) }),
+    el("div", { class: "small", text: `${m.optimize_mode} · epoch ${m.epoch}` }),
+    m.best_epoch !== m.epoch
+      ? el("div", { class: "muted small", text: `best ${fmtNum(m.best)} at epoch ${m.best_epoch}` }) : null);
+}
+
+function architectureCard(exp) {
+  const done = exp.oneshot_progress.exported;
+  if (!done) return card("Architecture", el("div", { class: "stat-value muted", text: "searching" }),
+    el("div", { class: "muted small", text: "exported when the search ends or is stopped" }));
+  return card("Architecture", el("div", { class: "stat-value", text: "exported" }),
+    el("div", { class: "small" }, `${plural(Object.keys(done.sample || {}).length, "label")} · `,
+      el("a", { href: "/api/export?top_k=1", download: "", text: "download JSON" })));
 }
 
 function frontCard(pareto) {
@@ -146,8 +188,35 @@ function failureSummary(trials) {
     el("p", {}, "See ", el("a", { href: `/trials/${first.id}`, text: `trial #${first.id}` }), " for the traceback and log."));
 }
 
+// A one-shot search's architecture: the exported one, else the current choice if the trainer
+// publishes it (arch/selected), else where to watch the search.
+function oneShotArchitecture(node, body, exp) {
+  const o = exp.oneshot_progress;
+  const heading = node.querySelector("h2");
+  if (o.exported) {
+    heading.textContent = "Exported architecture";
+    const m = o.metric;
+    clear(body,
+      el("p", {}, `The search exported this architecture after ${plural(o.epochs_done, "epoch")}`,
+        m ? `; ${m.name} ${fmtNum(m.value)} at the last epoch (${m.optimize_mode}).` : "."),
+      sampleTable(o.exported.sample),
+      codeBlock(fixedArchSnippet(o.exported.sample, exp.info)));
+  } else if (exp.selected) {
+    heading.textContent = "Current architecture";
+    const at = exp.selected.epoch != null ? `epoch ${shownEpoch(exp.selected.epoch)}` : `step ${exp.selected.step}`;
+    clear(body,
+      el("p", {}, `The one-shot search's current choice (${at}); see `, el("a", { href: "/oneshot", text: "One-shot" }), "."),
+      sampleTable(exp.selected.sample),
+      codeBlock(fixedArchSnippet(exp.selected.sample, exp.info)));
+  } else {
+    heading.textContent = "Architecture";
+    clear(body, el("p", { class: "muted" }, "Exported when the search ends (or is stopped); until then ",
+      el("a", { href: "/oneshot", text: "One-shot" }), " shows each label's probabilities epoch by epoch."));
+  }
+}
+
 export function overviewPage() {
-  let cards, best, history, historySection, space, config, lastStatic = null;
+  let cards, best, bestSection, history, historySection, space, config, lastStatic = null;
   return {
     needs: () => ["experiment", "trials"],
     mount(root) {
@@ -159,7 +228,7 @@ export function overviewPage() {
       root.append(
         cards,
         el("div", { class: "two" },
-          section("Best architecture", best),
+          bestSection = section("Best architecture", best),
           historySection),
         el("div", { class: "two" },
           section("Search space", space),
@@ -172,20 +241,18 @@ export function overviewPage() {
       clear(cards,
         card("Status", el("div", { class: "stat-value" }, statusPill(exp.state)), reason,
           el("div", { class: "muted small", text: `id ${exp.id}` })),
-        exp.one_shot ? null : progressCard(exp.progress), elapsedCard(exp), bestCard(exp),
+        ...(exp.one_shot
+          ? [epochCard(exp), elapsedCard(exp), metricCard(exp), architectureCard(exp)]
+          : [progressCard(exp.progress), elapsedCard(exp), bestCard(exp)]),
         exp.pareto ? frontCard(exp.pareto) : null);
-      if (exp.best) {
+      if (exp.one_shot) {
+        oneShotArchitecture(bestSection, best, exp);
+      } else if (exp.best) {
         clear(best,
           el("p", {}, "Trial ", el("a", { href: `/trials/${exp.best.id}`, text: `#${exp.best.id}` }),
             ` reached ${fmtNum(exp.best.final_value)}.`),
           sampleTable(exp.best.sample),
           codeBlock(fixedArchSnippet(exp.best.sample, exp.info)));
-      } else if (exp.selected) {
-        const at = exp.selected.epoch != null ? `epoch ${shownEpoch(exp.selected.epoch)}` : `step ${exp.selected.step}`;
-        clear(best,
-          el("p", {}, `The one-shot search's current choice (${at}); see `, el("a", { href: "/oneshot", text: "One-shot" }), "."),
-          sampleTable(exp.selected.sample),
-          codeBlock(fixedArchSnippet(exp.selected.sample, exp.info)));
       } else {
         clear(best, failureSummary(trials) || el("p", { class: "muted", text: "No successful trial yet." }));
       }
