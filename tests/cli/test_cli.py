@@ -65,6 +65,7 @@ def test_list(working_dir: Path, done_experiment, stopped_experiment) -> None:
     assert lines[0].split() == [
         "ID",
         "NAME",
+        "STRATEGY",
         "STATUS",
         "TRIALS",
         "FAILED",
@@ -75,6 +76,7 @@ def test_list(working_dir: Path, done_experiment, stopped_experiment) -> None:
     ]
     done = next(line for line in lines if line.startswith(done_experiment.id))
     assert "finished search" in done and " done " in done and " 6/6 " in done
+    assert " GridSearch(shuffle=False) " in done  # the strategy, as the experiment recorded it
     assert "31 (#" in done  # the best metric: width 3 with Tanh
     stopped = next(line for line in lines if line.startswith(stopped_experiment.id))
     assert " stopped " in stopped
@@ -96,6 +98,59 @@ def test_list_a_running_experiment_whose_driver_died(tmp_path: Path) -> None:
         store.set_status("running")
     result = run_cli("list", str(tmp_path), "--json")  # no process holds its writer lock
     assert json.loads(result.stdout)[0]["status"] == "interrupted"
+
+
+def _oneshot_store(directory: Path, epochs: int, export: bool) -> None:
+    """A Regression one-shot search as the experiment records it: val_mse, to minimize."""
+    with ExperimentStore(directory / "experiment.db") as store:
+        store.init_experiment(
+            "darts <search>",
+            {},
+            {"op": {"_type": "layer_choice", "_value": ["a", "b"]}},
+            "minimize",
+            info={
+                "oneshot": True,
+                "strategy": "DARTS(arc_learning_rate=0.05)",
+                "headline_metric": "val_mse",
+                "max_epochs": 4,
+                "model": "Net",
+            },
+        )
+        store.set_status("running")
+        for epoch, mse in enumerate([0.5, 0.25, 0.375][:epochs]):
+            store.add_series("metric/val_mse", mse, epoch=epoch)
+            store.add_series("metric/val_loss", mse, epoch=epoch)
+        if export:
+            trial = store.create_trial({"op": "b"})
+            store.mark_running(trial)
+            store.finish_trial(trial, "SUCCEEDED", final={"default": 0.375, "val_mse": 0.375})
+            store.set_status("done")
+
+
+def test_list_and_export_a_oneshot_search(tmp_path: Path) -> None:
+    _oneshot_store(tmp_path / "done", 3, export=True)
+    _oneshot_store(tmp_path / "early", 2, export=False)
+    result = run_cli("list", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    done = next(line for line in lines.values() if " done " in line)
+    # epochs, not trials; the evaluator's metric by name, in its direction; the strategy
+    assert "DARTS(arc_learning_rate=0.05)" in done and " 3/4 epochs " in done
+    assert " 0.375 val_mse (min) " in done and "(#1)" not in done
+    early = next(line for line in lines.values() if " done " not in line)
+    assert " 2/4 epochs " in early and " 0.25 val_mse (min) " in early  # the last epoch's
+    entry = next(
+        e
+        for e in json.loads(run_cli("list", "--json", str(tmp_path)).stdout)
+        if e["oneshot"]["exported"]
+    )
+    assert entry["strategy"] == "DARTS(arc_learning_rate=0.05)"
+    assert entry["oneshot"]["metric"]["best_epoch"] == 2  # the lowest val_mse
+    export = json.loads(run_cli("export", "-k", "3", str(tmp_path / "done")).stdout)
+    assert export["metric_name"] == "val_mse" and export["optimize_mode"] == "minimize"
+    assert [e["sample"] for e in export["top"]] == [{"op": "b"}]
+    message = assert_one_line_error(run_cli("export", str(tmp_path / "early")))
+    assert "has not exported an architecture yet" in message
 
 
 def test_list_empty_and_missing_roots(tmp_path: Path) -> None:

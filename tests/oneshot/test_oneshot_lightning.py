@@ -97,6 +97,44 @@ def test_enas_rewards_the_controller_with_the_evaluators_metric(home):
     # the headline metric is the evaluator's, not the reward
     [trial] = exp.store.best_trials(1)
     assert trial.final_value == exp.store.series("metric/val_acc")[-1].value
+    info = exp.store.experiment().info
+    assert info["headline_metric"] == "val_acc" and info["max_epochs"] == 2
+
+
+def test_regression_is_judged_by_its_mse_to_minimize_everywhere(home, capsys):
+    from torch.utils.data import TensorDataset
+
+    from retiarii.cli.main import main as cli
+
+    x, y = separable(n=256).tensors
+    data = TensorDataset(x, torch.stack([y.float(), -y.float()], 1))
+    evaluator = pl.Regression(
+        train_dataloaders=pl.DataLoader(data, batch_size=32, shuffle=True),
+        val_dataloaders=pl.DataLoader(data, batch_size=128),
+        learning_rate=0.05,
+        max_epochs=2,
+        default_root_dir=str(home / "lightning"),
+    )
+    exp = RetiariiExperiment(UsefulOrZero(), evaluator, None, DARTS(arc_learning_rate=0.05))
+    exp.run()
+    mse = [p.value for p in exp.store.series("metric/val_mse")]
+    assert exp.store.experiment().optimize_mode == "minimize" and len(mse) == 2
+    # val_loss equals val_mse here: the recorded name says which one the result is
+    assert exp.store.experiment().info["headline_metric"] == "val_mse"
+    directory = str(exp.experiment_dir)
+    exp.close()
+    assert cli(["list", str(home / "experiments")]) == 0
+    header, row = capsys.readouterr().out.strip().splitlines()
+    assert header.split()[:3] == ["ID", "NAME", "STRATEGY"]
+    assert "DARTS(arc_learning_rate=0.05)" in row and " 2/2 epochs " in row
+    assert f"{mse[-1]:.6g} val_mse (min)" in row
+    assert cli(["export", directory, "-f", "code"]) == 0
+    code = capsys.readouterr().out
+    assert code.startswith(
+        f"# the architecture exported by DARTS(arc_learning_rate=0.05): val_mse {mse[-1]:.6g} "
+        "(minimize)\n"
+    )
+    assert "with fixed_arch(" in code
 
 
 def test_what_an_algorithm_cannot_share_is_refused_when_the_search_starts(home):

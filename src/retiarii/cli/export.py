@@ -89,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
         parts = []
         for entry, code in zip(data["top"], _codes(info, data["top"], hyperparameters)):
             if args.pareto:
-                header = f"# {entry['rank']}. trial {entry['trial_id']} (Pareto front): " + ", ".join(
-                    f"{k} {format_metric(v)}" for k, v in entry["objectives"].items()
+                header = (
+                    f"# {entry['rank']}. trial {entry['trial_id']} (Pareto front): "
+                    + ", ".join(f"{k} {format_metric(v)}" for k, v in entry["objectives"].items())
                 )
             elif data.get("oneshot"):  # one supernet: its export, judged by the user's metric
                 strategy = str(info.get("strategy") or "the search")

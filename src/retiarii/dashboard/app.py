@@ -10,7 +10,10 @@ Routes (all ``GET`` unless said otherwise; JSON errors are ``{"error": "..."}``)
                                       and ``plotly.min.js`` (from the installed ``plotly``
                                       package): looked up by name in a fixed table
 ``/api/experiment``                   overview: the record, ``state``, ``counts``, ``progress``,
-                                      ``elapsed``, ``best``, ``space``, ``can_stop``
+                                      ``elapsed``, ``best``, ``space``, ``can_stop``; ``one_shot``
+                                      and, for a one-shot search, ``oneshot_progress`` (epochs,
+                                      its metric, the export); the trial pages then say what it
+                                      has instead, while their APIs answer as usual
 ``/api/trials``                       every trial as a slim row (record fields but the ``final``
                                       metric dict, plus ``duration``)
 ``/api/trials?since=C``               an incremental poll: ``{"cursor", "full", "total",

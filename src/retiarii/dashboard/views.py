@@ -270,13 +270,14 @@ def oneshot_view(
     found = store.best_trials(1, record.optimize_mode)
     trial = found[0] if found else None
     metric = None
-    name = _headline_name(record, names, trial.final if trial else None)
-    points = [p for p in store.series(f"metric/{name}") if p.value_num is not None] if name else []
+    headline = _headline_name(record, names, trial.final if trial else None)
+    series = store.series(f"metric/{headline}") if headline else []
+    points = [p for p in series if p.value_num is not None]
     if points:
         sign = -1.0 if record.optimize_mode == "minimize" else 1.0
         best = max(points, key=lambda p: (sign * float(p.value_num or 0.0), -p.step))
         metric = {
-            "name": name,
+            "name": headline,
             "optimize_mode": record.optimize_mode,
             "value": points[-1].value_num,
             "epoch": None if points[-1].epoch is None else points[-1].epoch + 1,

@@ -159,11 +159,11 @@ class StoreRecorder(OneShotCallback):
             self.store.add_series(f"metric/{name}", value, step=epoch, epoch=epoch)
         for label, probs in logs.arch_probs.items():
             self.store.add_series(f"arch_prob/{label}", probs, step=epoch, epoch=epoch)
-        name = _headline_of(logs.metrics, self.headline)
-        if name is not None and name != self._recorded_headline:
+        headline = _headline_of(logs.metrics, self.headline)
+        if headline is not None and headline != self._recorded_headline:
             # which series is the result, known from the first epoch on (dashboard, list)
-            self.store.update_info({"headline_metric": name})
-            self._recorded_headline = name
+            self.store.update_info({"headline_metric": headline})
+            self._recorded_headline = headline
         if self.stop_event is not None and self.stop_event.is_set():
             raise StopSearch
 
@@ -194,11 +194,13 @@ def run_oneshot(
     that ``fixed_arch`` would refuse fails here, naming the label.
     """
     recorder = StoreRecorder(store, stop_event, headline)
-    epochs = planned_epochs(trainer)
-    if epochs is not None:
-        store.update_info({"max_epochs": epochs})
     trainer.add_callback(recorder)
     store.set_status("running")
+    epochs = planned_epochs(trainer)
+    # the run's start: the dashboard's elapsed time must not restart when info changes
+    store.update_info(
+        {"run_started_at": time.time(), **({"max_epochs": epochs} if epochs is not None else {})}
+    )
     started = time.monotonic()
     status, reason, sample = "failed", "error", None
     try:

@@ -134,6 +134,7 @@ function updateHeader(exp) {
   k.max = String(Math.max(1, exp.progress.succeeded));
   k.closest("label").hidden = !!exp.one_shot; // a one-shot search exports one architecture
   if (exp.one_shot) $("export").href = "/api/export?top_k=1";
+  $("export").hidden = !!exp.one_shot && !exp.oneshot_progress?.exported; // nothing to export yet
 }
 
 function isLive(exp) {
