@@ -160,6 +160,7 @@ def test_oneshot_page(watch_factory, oneshot_dir: Path) -> None:
             "Metrics",
             "Architecture probabilities: inp",
             "Architecture probabilities: op",
+            "Epochs",  # loss/val and metric/accuracy per epoch
         ]
         for title, trace in (("Loss per epoch", "loss/val"), ("Loss per step", "loss/train")):
             chart = page.locator("section", has_text=title)
@@ -171,7 +172,7 @@ def test_oneshot_page(watch_factory, oneshot_dir: Path) -> None:
         assert XSS_CANDIDATE in ticks.all_text_contents()
         watch.screenshot("oneshot")
         page = watch.goto("/")  # no trials: the overview shows the one-shot choice
-        best = page.locator("section", has_text="Best architecture")
+        best = page.locator("section", has_text="Current architecture")
         best.locator("table.sample").wait_for()
         assert "one-shot" in best.inner_text()
         assert_clean(watch)
