@@ -96,17 +96,6 @@ class TrialResult:
         return self.status in ("SUCCEEDED", "EARLY_STOPPED") and self.value is not None
 
 
-def _allows(space: SearchSpace, sample: Sample) -> bool:
-    """Whether ``sample`` keeps the space's rules: the constraints a space's modules declare
-    (``SearchSpace.violation``, e.g. NAS-Bench-101's edge limit) and an experiment's
-    ``constraint`` (a ``ConstrainedSearchSpace``). A proposal that breaks one is drawn again."""
-    violation = getattr(space, "violation", None)
-    if violation is not None and violation(sample) is not None:
-        return False
-    allows = getattr(space, "allows", None)
-    return allows is None or bool(allows(sample))
-
-
 class BaseStrategy:
     """Base class of search strategies (ask/tell).
 
@@ -193,7 +182,8 @@ class BaseStrategy:
             duplicate = self.dedup and key in self._seen
             filtered = not duplicate and (
                 (self.model_filter is not None and not self.model_filter(sample))
-                or not _allows(self.space, sample)  # a ConstrainedSearchSpace: draw again
+                # a rule of the space: a module's Constraint or the experiment's constraint=
+                or self.space.violation(sample) is not None
             )
             if not duplicate and not filtered:
                 if self.dedup:
