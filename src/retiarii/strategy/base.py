@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._repr import short_repr
 from ..mutable import SearchSpace
 
 __all__ = ["BaseStrategy", "TrialResult", "sample_key"]
@@ -30,10 +31,7 @@ def describe_call(obj: Any, overrides: Mapping[str, Any] | None = None) -> str:
     """``Name(arg=value, ...)`` from ``obj``'s constructor signature and same-named attributes
     (or ``overrides``), leaving out arguments at their defaults; long values are shortened."""
     import inspect
-    import reprlib
 
-    short = reprlib.Repr()
-    short.maxstring, short.maxother = 60, 60
     parts = []
     try:
         parameters = inspect.signature(type(obj).__init__).parameters.values()
@@ -51,7 +49,7 @@ def describe_call(obj: Any, overrides: Mapping[str, Any] | None = None) -> str:
         if param.default is not param.empty and _same(value, param.default):
             continue
         text = getattr(value, "__qualname__", None) if callable(value) else None
-        parts.append(f"{param.name}={text or short.repr(value)}")
+        parts.append(f"{param.name}={text or short_repr(value)}")
     return f"{type(obj).__name__}({', '.join(parts)})"
 
 
