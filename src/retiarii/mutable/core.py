@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .errors import SampleError
-from .labels import auto_label, validate_label
+from .labels import label_or_auto
 from .structure import contains_mutable, freeze_structure, is_json_value, json_equal, leaves_of
 
 __all__ = [
@@ -352,7 +352,6 @@ class Categorical(Choice, MutableExpression):
     """
 
     kind = "choice"
-    label_prefix = "valuechoice"
 
     def __init__(self, candidates: Iterable[Any], *, label: str | None = None) -> None:
         owner = type(self).__name__
@@ -365,9 +364,7 @@ class Categorical(Choice, MutableExpression):
         self.by_index = not all(is_json_value(c) for c in self.candidates)
         if not self.by_index:
             _check_unique(self.candidates, f"{owner}(label={label!r})")
-        self.label = (
-            validate_label(label, owner) if label is not None else auto_label(self.label_prefix)
-        )
+        self.label = label_or_auto(label, owner)
 
     @property
     def domain(self) -> list[Any]:
