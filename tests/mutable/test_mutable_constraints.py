@@ -76,5 +76,28 @@ def test_an_experiment_constraint_keeps_the_space_own_constraints() -> None:
     assert not space.contains({"a": 3, "b": 3})  # breaks a + b <= 4
     with pytest.raises(ConstraintViolation):
         space.validate({"a": 3, "b": 3})
+    assert space.validate({"a": 2, "b": 1}) == {"a": 2, "b": 1}  # search-only: not enforced
+    assert not space.contains({"a": 2, "b": 1})
     rng = random.Random(0)
     assert all(s in grid for s in (space.random(rng) for _ in range(50)))
+
+
+def test_a_search_only_constraint_steers_sampling_but_validate_accepts_a_sample_outside_it() -> (
+    None
+):
+    class NotTwo(SumAtMost):
+        search_only = True
+
+        def check(self, sample: Mapping[str, Any]) -> str | None:
+            return "a is 2" if sample["a"] == 2 else None
+
+    space = _space(4)
+    space.add_constraint(NotTwo(0))
+    assert space.validate({"a": 2, "b": 1}) == {"a": 2, "b": 1}  # built by hand: allowed
+    assert not space.contains({"a": 2, "b": 1})
+    assert space.violation({"a": 2, "b": 1}) == "a is 2"
+    assert space.violation({"a": 2, "b": 1}, include_search_only=False) is None
+    assert all(s["a"] != 2 for s in space.grid())
+    assert all(space.random(seed)["a"] != 2 for seed in range(30))
+    with pytest.raises(ConstraintViolation, match="exceeds 4"):  # the enforced rule still is
+        space.validate({"a": 3, "b": 3})

@@ -222,3 +222,13 @@ def test_rl_resume_applies_a_result_that_came_after_the_save() -> None:
     again = resumed(make, space, [*finished, canceled], [], state)
     assert again.collects == 1 and again.batch == []  # the collection completed on load
     assert again.ask() is not None
+
+
+def test_tpe_strategies_describe_their_sampler_arguments() -> None:
+    # what the store and ``retiarii list`` show: the arguments that differ from the defaults
+    assert repr(strategy.TPE(n_startup_trials=3, group=True, seed=1)) == (
+        "TPE(n_startup_trials=3, group=True, seed=1)"
+    )
+    assert repr(strategy.MultiObjectiveTPE(n_ei_candidates=5, multivariate=False)) == (
+        "MultiObjectiveTPE(n_ei_candidates=5, multivariate=False)"
+    )

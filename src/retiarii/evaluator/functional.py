@@ -6,6 +6,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from .._repr import short_repr
 from .base import Evaluator
 
 __all__ = ["FunctionalEvaluator"]
@@ -58,10 +59,6 @@ class FunctionalEvaluator(Evaluator):
         return self.function(model, **self.arguments)
 
     def __repr__(self) -> str:
-        import reprlib
-
-        short = reprlib.Repr()
-        short.maxstring, short.maxother = 60, 60
         name = getattr(self.function, "__qualname__", repr(self.function))
-        args = "".join(f", {k}={short.repr(v)}" for k, v in sorted(self.arguments.items()))
+        args = "".join(f", {k}={short_repr(v)}" for k, v in sorted(self.arguments.items()))
         return f"FunctionalEvaluator({name}{args})"

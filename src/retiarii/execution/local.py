@@ -42,7 +42,7 @@ from retiarii.execution.base import (
     check_runner,
 )
 from retiarii.execution.events import FailureReason, is_terminal
-from retiarii.execution.pool import PoolSlot, SlotPool
+from retiarii.execution.pool import PoolSlot, PoolTrial, SlotPool
 
 __all__ = ["LocalExecutor"]
 
@@ -64,6 +64,9 @@ class _Slot(PoolSlot):
     pidfd: int | None = None
     waitables: list[Any] = field(default_factory=list)
     trials_run: int = 0  # by the current worker process
+
+    def has_worker(self) -> bool:
+        return self.conn is not None
 
 
 class LocalExecutor(SlotPool[_Slot]):
@@ -354,21 +357,15 @@ class LocalExecutor(SlotPool[_Slot]):
             return False
         return True
 
-    def _dispatch(self) -> None:
-        """Send queued trials to idle workers."""
-        for slot in self._slots:
-            if not self._queue:
-                return
-            if slot.state != "idle" or slot.conn is None:
-                continue
-            trial = self._queue.popleft()
-            try:
-                slot.conn.send(("run", trial.trial_id, trial.sample, trial.trial_dir))
-            except OSError:  # died while idle: the trial never started, so it waits for another
-                self._queue.appendleft(trial)
-                self._on_exit(slot)
-                continue
-            except Exception as exc:  # the sample itself could not be pickled
-                self._fail(trial, "error", f"could not send the sample to a worker: {exc!r}")
-                continue
-            self._assign(slot, trial)
+    def _send(self, slot: _Slot, trial: PoolTrial) -> bool:
+        assert slot.conn is not None
+        try:
+            slot.conn.send(("run", trial.trial_id, trial.sample, trial.trial_dir))
+        except OSError:  # died while idle: the trial never started, so it waits for another
+            self._queue.appendleft(trial)
+            self._on_exit(slot)
+            return False
+        except Exception as exc:  # the sample itself could not be pickled
+            self._fail(trial, "error", f"could not send the sample to a worker: {exc!r}")
+            return False
+        return True

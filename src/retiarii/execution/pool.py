@@ -47,6 +47,10 @@ class PoolSlot:
     setup_error: str | None = None
     setup_failures: int = 0
 
+    def has_worker(self) -> bool:
+        """Whether a worker is there to be sent a trial."""
+        raise NotImplementedError
+
 
 _S = TypeVar("_S", bound=PoolSlot)
 
@@ -54,8 +58,8 @@ _S = TypeVar("_S", bound=PoolSlot)
 class SlotPool(Executor, Generic[_S]):
     """The part of an :class:`Executor` that does not depend on what a worker is.
 
-    Subclasses implement how a worker starts (:meth:`start`), how queued trials are sent to idle
-    slots (:meth:`_dispatch`), how activity is awaited (:meth:`_step`), how a slot's finished
+    Subclasses implement how a worker starts (:meth:`start`), how a trial is sent to an idle
+    slot's worker (:meth:`_send`), how activity is awaited (:meth:`_step`), how a slot's finished
     events are read (:meth:`_read`) and how a running trial is stopped (:meth:`_kill_trial`).
     """
 
@@ -90,8 +94,9 @@ class SlotPool(Executor, Generic[_S]):
         """Stop the slot's running trial (killing its worker), fail it, replace the worker."""
 
     @abc.abstractmethod
-    def _dispatch(self) -> None:
-        """Send queued trials to idle slots."""
+    def _send(self, slot: _S, trial: PoolTrial) -> bool:
+        """Send ``trial`` to the idle ``slot``'s worker; False when it was not sent (the backend
+        then failed it, or queued it again)."""
 
     def _send_stop(self, slot: _S, trial_id: int, reason: str) -> None:
         """Tell the slot's worker that its running trial should stop (see ``request_stop``)."""
@@ -200,6 +205,17 @@ class SlotPool(Executor, Generic[_S]):
                         f"{self.worker_word} killed"
                     )
                     self._kill_trial(slot, "timeout", message)
+
+    def _dispatch(self) -> None:
+        """Send queued trials, first come first served, to the idle slots in order."""
+        for slot in self._slots:
+            if not self._queue:
+                return
+            if slot.state != "idle" or not slot.has_worker():
+                continue
+            trial = self._queue.popleft()
+            if self._send(slot, trial):
+                self._assign(slot, trial)
 
     def _assign(self, slot: _S, trial: PoolTrial) -> None:
         """Record that ``slot`` now runs ``trial`` (which was just sent to its worker)."""

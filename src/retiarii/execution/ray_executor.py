@@ -91,6 +91,9 @@ class _Slot(PoolSlot):
     node_id: str | None = None
     name: str | None = None
 
+    def has_worker(self) -> bool:
+        return self.actor is not None
+
 
 class RayExecutor(SlotPool[_Slot]):
     """Runs trials as Ray actors, on this machine or on a Ray cluster.
@@ -405,29 +408,22 @@ class RayExecutor(SlotPool[_Slot]):
             with contextlib.suppress(Exception):  # a lost actor is reported by the next _step
                 slot.actor.stop_trial.remote(trial_id, reason)
 
-    def _dispatch(self) -> None:
-        """Send queued trials to idle actors."""
-        for slot in self._slots:
-            if not self._queue:
-                return
-            if slot.state != "idle" or slot.actor is None:
-                continue
-            trial = self._queue.popleft()
-            copy = (
-                self.copy_trial_files
-                if self.copy_trial_files is not None
-                else slot.node_id != self._driver_node
+    def _send(self, slot: _Slot, trial: PoolTrial) -> bool:
+        copy = (
+            self.copy_trial_files
+            if self.copy_trial_files is not None
+            else slot.node_id != self._driver_node
+        )
+        try:
+            slot.stream = slot.actor.run.remote(
+                trial.trial_id, trial.sample, trial.trial_dir, bool(copy)
             )
-            try:
-                slot.stream = slot.actor.run.remote(
-                    trial.trial_id, trial.sample, trial.trial_dir, bool(copy)
-                )
-            except Exception as exc:  # the sample itself could not be serialized
-                self._fail(trial, "error", f"could not send the sample to a Ray actor: {exc!r}")
-                continue
-            assert isinstance(trial, _Trial)  # made by _new_trial
-            trial.remote = bool(copy)
-            self._assign(slot, trial)
+        except Exception as exc:  # the sample itself could not be serialized
+            self._fail(trial, "error", f"could not send the sample to a Ray actor: {exc!r}")
+            return False
+        assert isinstance(trial, _Trial)  # made by _new_trial
+        trial.remote = bool(copy)
+        return True
 
 
 def connect(ray: Any, address: str | None, init_kwargs: Mapping[str, Any], loopback: bool) -> bool:

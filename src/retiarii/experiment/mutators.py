@@ -13,8 +13,8 @@ import copy
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..mutable import Categorical, SampleError, SearchSpace, auto_label
-from ..mutable.labels import validate_label
+from ..mutable import Categorical, SampleError, SearchSpace
+from ..mutable.labels import label_or_auto
 from ..mutable.space import SearchSpaceView
 
 __all__ = ["MutatedSpace", "Mutator", "space_with_mutators"]
@@ -24,11 +24,7 @@ class Mutator:
     """Base class of classic mutators: override :meth:`mutate` and call :meth:`choice`."""
 
     def __init__(self, label: str | None = None) -> None:
-        self.label = (
-            validate_label(label, type(self).__name__)
-            if label is not None
-            else auto_label("mutator")
-        )
+        self.label = label_or_auto(label, type(self).__name__)
         self._choose: Callable[[Categorical], Any] | None = None
         self._count = 0
 

@@ -17,7 +17,12 @@ from .distributions import (
     randint,
     uniform,
 )
-from .errors import ConstraintViolation, LabelConflictError, SampleError
+from .errors import (
+    ConstraintViolation,
+    InfeasibleConstraintError,
+    LabelConflictError,
+    SampleError,
+)
 from .labels import auto_label, label_scope
 from .space import Constraint, SearchSpace, load_sample
 from .structure import contains_mutable, freeze_structure, leaves_of
@@ -28,6 +33,7 @@ __all__ = [
     "Constraint",
     "ConstraintViolation",
     "Expression",
+    "InfeasibleConstraintError",
     "InputSubset",
     "LabelConflictError",
     "Mutable",

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .errors import SampleError
-from .labels import auto_label, validate_label
+from .labels import label_or_auto
 from .structure import contains_mutable, freeze_structure, is_json_value, json_equal, leaves_of
 
 __all__ = [
@@ -244,10 +244,7 @@ class MutableExpression(Mutable):
 
         With no choice among the arguments it is the plain ``max`` (a number), as in NNI.
         """
-        items = _variadic(args)
-        if not contains_mutable(items):
-            return max(items)
-        return Expression(lambda *xs: max(xs), items, "max({})", variadic=True)
+        return _reduce(max, args)
 
     @staticmethod
     def min(*args: Any) -> Any:
@@ -255,10 +252,7 @@ class MutableExpression(Mutable):
 
         With no choice among the arguments it is the plain ``min`` (a number), as in NNI.
         """
-        items = _variadic(args)
-        if not contains_mutable(items):
-            return min(items)
-        return Expression(lambda *xs: min(xs), items, "min({})", variadic=True)
+        return _reduce(min, args)
 
     @staticmethod
     def condition(pred: Any, true: Any, false: Any) -> Expression:
@@ -278,8 +272,13 @@ class MutableExpression(Mutable):
         return Expression(float, [obj], "float({})")
 
 
-def _variadic(args: tuple[Any, ...]) -> list[Any]:
-    return list(args[0]) if len(args) == 1 and isinstance(args[0], (list, tuple)) else list(args)
+def _reduce(fn: Callable[[list[Any]], Any], args: tuple[Any, ...]) -> Any:
+    """``fn`` (``max``, ``min``) of ``fn(a, b, ...)`` or ``fn([a, b])``: symbolic when a choice
+    is among the arguments, else the plain value."""
+    items = list(args[0]) if len(args) == 1 and isinstance(args[0], (list, tuple)) else list(args)
+    if not contains_mutable(items):
+        return fn(items)
+    return Expression(lambda *xs: fn(list(xs)), items, f"{fn.__name__}({{}})", variadic=True)
 
 
 def _invert(value: Any) -> Any:
@@ -352,7 +351,6 @@ class Categorical(Choice, MutableExpression):
     """
 
     kind = "choice"
-    label_prefix = "valuechoice"
 
     def __init__(self, candidates: Iterable[Any], *, label: str | None = None) -> None:
         owner = type(self).__name__
@@ -365,9 +363,7 @@ class Categorical(Choice, MutableExpression):
         self.by_index = not all(is_json_value(c) for c in self.candidates)
         if not self.by_index:
             _check_unique(self.candidates, f"{owner}(label={label!r})")
-        self.label = (
-            validate_label(label, owner) if label is not None else auto_label(self.label_prefix)
-        )
+        self.label = label_or_auto(label, owner)
 
     @property
     def domain(self) -> list[Any]:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["ConstraintViolation", "LabelConflictError", "SampleError"]
+__all__ = [
+    "ConstraintViolation",
+    "InfeasibleConstraintError",
+    "LabelConflictError",
+    "SampleError",
+]
 
 
 class SampleError(ValueError):
@@ -12,6 +17,10 @@ class SampleError(ValueError):
 class ConstraintViolation(SampleError):
     """Every label of a sample has an allowed value, but together they break a rule of the space
     (e.g. a NAS-Bench-101 cell with more edges than ``max_num_edges``)."""
+
+
+class InfeasibleConstraintError(SampleError):
+    """No sample of the space satisfies its constraints (or none was found in the draws allowed)."""
 
 
 class LabelConflictError(ValueError):

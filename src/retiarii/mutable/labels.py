@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-__all__ = ["auto_label", "label_namespace", "label_scope", "validate_label"]
+__all__ = ["auto_label", "label_namespace", "label_or_auto", "label_scope", "validate_label"]
 
 
 class _LabelCounter:
@@ -80,6 +80,11 @@ def validate_label(label: object, owner: str) -> str:
     if not isinstance(label, str) or not label:
         raise TypeError(f"{owner}: label must be a non-empty string, got {label!r}")
     return label
+
+
+def label_or_auto(label: object, owner: str) -> str:
+    """``label`` checked by :func:`validate_label` when given, else the next :func:`auto_label`."""
+    return auto_label() if label is None else validate_label(label, owner)
 
 
 @contextmanager

@@ -11,7 +11,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .core import Choice
-from .errors import ConstraintViolation, LabelConflictError, SampleError
+from .errors import (
+    ConstraintViolation,
+    InfeasibleConstraintError,
+    LabelConflictError,
+    SampleError,
+)
 
 __all__ = ["Constraint", "SearchSpace", "SearchSpaceView", "load_sample"]
 
@@ -28,11 +33,17 @@ class Constraint:
     :class:`~retiarii.mutable.ConstraintViolation`, and :meth:`SearchSpace.random` and
     :meth:`SearchSpace.grid` skip such samples.
 
+    A *search-only* constraint (``search_only = True``, e.g. an experiment's ``constraint=``, see
+    :class:`~retiarii.mutable.constraint.ConstrainedSearchSpace`) only steers the search:
+    ``random``, ``grid``, ``contains`` and the strategies keep to it, but ``validate`` does not
+    enforce it, so a sample outside it can still be frozen and built by hand.
+
     Subclasses implement :meth:`check`. ``key`` identifies the rule: constraints with the same
     key are the same rule (cells sharing a label share one), and the space keeps one of them.
     """
 
     key: str
+    search_only: bool = False
 
     def check(self, sample: Mapping[str, Any]) -> str | None:
         """Why ``sample`` (valid label by label) breaks the rule, or None if it does not."""
@@ -75,9 +86,15 @@ class SearchSpace(Mapping[str, Choice]):
         """The rules of this space beyond each label's candidates."""
         return list(self._constraints.values())
 
-    def violation(self, sample: Mapping[str, Any]) -> str | None:
-        """Why a (label-by-label valid) ``sample`` breaks a constraint, or None."""
+    def violation(self, sample: Mapping[str, Any], include_search_only: bool = True) -> str | None:
+        """Why a (label-by-label valid) ``sample`` breaks a constraint, or None.
+
+        Strategies skip a proposal for which this is not None. ``include_search_only=False``
+        checks only the rules that :meth:`validate` enforces.
+        """
         for constraint in self._constraints.values():
+            if constraint.search_only and not include_search_only:
+                continue
             problem = constraint.check(sample)
             if problem is not None:
                 return problem
@@ -127,9 +144,9 @@ class SearchSpace(Mapping[str, Choice]):
             problem = self.violation(sample)
             if problem is None:
                 return sample
-        raise SampleError(
-            f"no random sample satisfied the space's constraints in "
-            f"{self.max_constraint_rejections} draws (last: {problem}); the constraints may "
+        raise InfeasibleConstraintError(
+            f"no random sample satisfied the space's constraints: none of "
+            f"{self.max_constraint_rejections} draws did (last: {problem}); the constraints may "
             "exclude (almost) every sample"
         )
 
@@ -167,18 +184,19 @@ class SearchSpace(Mapping[str, Choice]):
                 f"{first.spec()['_value']!r}"
             )
         valid = {label: choice.normalize(sample[label]) for label, choice in self._choices.items()}
-        problem = self.violation(valid)
+        problem = self.violation(valid, include_search_only=False)
         if problem is not None:
             raise ConstraintViolation(problem)
         return valid
 
     def contains(self, sample: Any) -> bool:
-        """Whether ``sample`` is a valid sample of this space."""
+        """Whether ``sample`` is a valid sample of this space that keeps every constraint
+        (search-only ones included)."""
         try:
-            self.validate(sample)
+            valid = self.validate(sample)
         except SampleError:
             return False
-        return True
+        return self.violation(valid) is None
 
     def to_json(self) -> dict[str, dict[str, Any]]:
         """The search space in NNI's ``ss-gen`` format: ``{label: {"_type": ..., "_value": ...}}``."""

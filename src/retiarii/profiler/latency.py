@@ -12,15 +12,13 @@ import io
 import os
 import statistics
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import torch
 
 from .._install import install_command
 from ..nn.pytorch.space import ModelSpace
-from ..strategy.base import sample_key
-from .profilers import Profiler
+from .profilers import _CachedProfiler
 
 __all__ = ["LatencyProfiler", "OnnxLatencyProfiler"]
 
@@ -33,7 +31,7 @@ def _inputs(example_inputs: Any) -> tuple[Any, ...]:
     return example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
 
 
-class LatencyProfiler(Profiler):
+class LatencyProfiler(_CachedProfiler):
     """Milliseconds of one forward pass of the sample's model on ``device`` (eval, no grad).
 
     Each distinct sample is built and measured once: in memory, and in the shared latency table
@@ -78,13 +76,10 @@ class LatencyProfiler(Profiler):
         )
         self._results: dict[str, float] = {}
 
-    def profile(self, sample: Mapping[str, Any]) -> float:
-        key = sample_key(sample)
-        found = self._results.get(key)
-        if found is None:
-            model = self.space.build(dict(sample)).to(self.device).eval()
-            found = self._results[key] = self.timer.measure(model, self.example_inputs)
-            self.timer.save()
+    def _uncached(self, sample: dict[str, Any]) -> float:
+        model = self.space.build(sample).to(self.device).eval()
+        found = self.timer.measure(model, self.example_inputs)
+        self.timer.save()
         return found
 
     @property
@@ -93,7 +88,7 @@ class LatencyProfiler(Profiler):
         return int(self.timer.measured)
 
 
-class OnnxLatencyProfiler(Profiler):
+class OnnxLatencyProfiler(_CachedProfiler):
     """Milliseconds of one inference with ONNX Runtime (a CPU deployment target, by default).
 
     The sample's model is exported to ONNX in memory and run by an ``InferenceSession`` with the
@@ -127,14 +122,7 @@ class OnnxLatencyProfiler(Profiler):
         self.repeats = repeats
         self._results: dict[str, float] = {}
 
-    def profile(self, sample: Mapping[str, Any]) -> float:
-        key = sample_key(sample)
-        found = self._results.get(key)
-        if found is None:
-            found = self._results[key] = self._measure(dict(sample))
-        return found
-
-    def _measure(self, sample: dict[str, Any]) -> float:
+    def _uncached(self, sample: dict[str, Any]) -> float:
         model = self.space.build(sample).eval()
         buffer = io.BytesIO()
         names = [f"input{i}" for i in range(len(self.example_inputs))]

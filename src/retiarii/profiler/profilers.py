@@ -48,18 +48,39 @@ class Profiler:
         return self.profile(sample)
 
 
-class _ViewProfiler(Profiler):
-    """Shared part of the two view-based profilers: validation and a per-sample result cache."""
+class _CachedProfiler(Profiler):
+    """A profiler that keeps its result per sample: a sample is often profiled twice (by a
+    filter, then as an objective), and a measurement may take seconds. Subclasses set
+    ``self._results = {}`` in ``__init__`` and implement :meth:`_uncached`."""
 
-    #: results kept per profiler (a sample is often profiled twice: filter, then objective)
+    #: results kept per profiler (all are dropped when it is full)
     cache_size = 100_000
+    _results: dict[str, float]
+
+    def profile(self, sample: Mapping[str, Any]) -> float:
+        key = sample_key(sample)
+        found = self._results.get(key)
+        if found is None:
+            found = self._uncached(dict(sample))
+            if len(self._results) >= self.cache_size:
+                self._results.clear()
+            self._results[key] = found
+        return found
+
+    def _uncached(self, sample: dict[str, Any]) -> float:
+        """The cost of ``sample``, computed or measured."""
+        raise NotImplementedError
+
+
+class _ViewProfiler(_CachedProfiler):
+    """Shared part of the two view-based profilers: the analysis, validation of the sample."""
 
     def __init__(self, space: Any) -> None:
         model = _model_of(space)
         self._init_args: tuple[Any, ...] = (space,)
         self.search_space: SearchSpace = collect_search_space(model)
         self.view = SpaceView(model)
-        self._results: dict[str, float] = {}
+        self._results = {}
 
     # The analysis is keyed by module identity, which does not survive pickling (an experiment
     # pickles its profilers to resume): a profiler pickles as its arguments and analyses again.
@@ -69,16 +90,8 @@ class _ViewProfiler(Profiler):
     def __setstate__(self, state: dict[str, Any]) -> None:
         type(self).__init__(self, *state["init_args"])
 
-    def profile(self, sample: Mapping[str, Any]) -> float:
-        key = sample_key(sample)
-        found = self._results.get(key)
-        if found is None:
-            valid = self.search_space.validate(dict(sample))
-            found = self._compute(valid)
-            if len(self._results) >= self.cache_size:
-                self._results.clear()
-            self._results[key] = found
-        return found
+    def _uncached(self, sample: dict[str, Any]) -> float:
+        return self._compute(self.search_space.validate(sample))
 
     def _compute(self, sample: dict[str, Any]) -> float:
         raise NotImplementedError

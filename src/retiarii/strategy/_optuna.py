@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from .._install import install_command
-from ._encoding import Index
+from ._encoding import Index, check_positive_int
 from ._indexed import IndexedStrategy
 
 #: The range of a normal label's cumulative probability as Optuna sees it (its quantile is
@@ -51,6 +51,32 @@ def _quiet(optuna: Any) -> Iterator[None]:
             yield
     finally:
         logger.setLevel(level)
+
+
+class TPEOptions:
+    """The ``TPESampler`` arguments that :class:`~retiarii.strategy.TPE` and
+    :class:`~retiarii.strategy.MultiObjectiveTPE` share: checked once, kept as attributes (which
+    the strategies' ``repr`` shows)."""
+
+    n_startup_trials: int
+    n_ei_candidates: int
+    multivariate: bool
+
+    def _init_tpe(self, n_startup_trials: int, n_ei_candidates: int, multivariate: bool) -> None:
+        owner = type(self).__name__
+        self.n_startup_trials = check_positive_int(n_startup_trials, "n_startup_trials", owner)
+        self.n_ei_candidates = check_positive_int(n_ei_candidates, "n_ei_candidates", owner)
+        self.multivariate = bool(multivariate)
+
+    def tpe_sampler(self, optuna: Any, seed: int, **options: Any) -> Any:
+        """Optuna's ``TPESampler`` with these options (and ``options``), seeded with ``seed``."""
+        return optuna.samplers.TPESampler(
+            n_startup_trials=self.n_startup_trials,
+            n_ei_candidates=self.n_ei_candidates,
+            multivariate=self.multivariate,
+            seed=seed,
+            **options,
+        )
 
 
 class OptunaStrategy(IndexedStrategy):

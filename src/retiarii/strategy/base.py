@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._repr import short_repr
 from ..mutable import SearchSpace
 
 __all__ = ["BaseStrategy", "TrialResult", "sample_key"]
@@ -30,10 +31,7 @@ def describe_call(obj: Any, overrides: Mapping[str, Any] | None = None) -> str:
     """``Name(arg=value, ...)`` from ``obj``'s constructor signature and same-named attributes
     (or ``overrides``), leaving out arguments at their defaults; long values are shortened."""
     import inspect
-    import reprlib
 
-    short = reprlib.Repr()
-    short.maxstring, short.maxother = 60, 60
     parts = []
     try:
         parameters = inspect.signature(type(obj).__init__).parameters.values()
@@ -51,7 +49,7 @@ def describe_call(obj: Any, overrides: Mapping[str, Any] | None = None) -> str:
         if param.default is not param.empty and _same(value, param.default):
             continue
         text = getattr(value, "__qualname__", None) if callable(value) else None
-        parts.append(f"{param.name}={text or short.repr(value)}")
+        parts.append(f"{param.name}={text or short_repr(value)}")
     return f"{type(obj).__name__}({', '.join(parts)})"
 
 
@@ -94,17 +92,6 @@ class TrialResult:
         would reach — which is exactly why it was stopped, so strategies learn from it as is.
         """
         return self.status in ("SUCCEEDED", "EARLY_STOPPED") and self.value is not None
-
-
-def _allows(space: SearchSpace, sample: Sample) -> bool:
-    """Whether ``sample`` keeps the space's rules: the constraints a space's modules declare
-    (``SearchSpace.violation``, e.g. NAS-Bench-101's edge limit) and an experiment's
-    ``constraint`` (a ``ConstrainedSearchSpace``). A proposal that breaks one is drawn again."""
-    violation = getattr(space, "violation", None)
-    if violation is not None and violation(sample) is not None:
-        return False
-    allows = getattr(space, "allows", None)
-    return allows is None or bool(allows(sample))
 
 
 class BaseStrategy:
@@ -193,7 +180,8 @@ class BaseStrategy:
             duplicate = self.dedup and key in self._seen
             filtered = not duplicate and (
                 (self.model_filter is not None and not self.model_filter(sample))
-                or not _allows(self.space, sample)  # a ConstrainedSearchSpace: draw again
+                # a rule of the space: a module's Constraint or the experiment's constraint=
+                or self.space.violation(sample) is not None
             )
             if not duplicate and not filtered:
                 if self.dedup:

@@ -13,7 +13,7 @@ from typing import Any
 
 from ._encoding import Index, check_positive_int
 from ._multi import MultiObjectiveMixin
-from ._optuna import OptunaStrategy, _import_optuna, _quiet
+from ._optuna import OptunaStrategy, TPEOptions, _import_optuna, _quiet
 from .base import Sample, TrialResult
 
 __all__ = ["NSGAII", "MultiObjectiveTPE"]
@@ -132,7 +132,7 @@ class NSGAII(_OptunaMultiObjective):
         )
 
 
-class MultiObjectiveTPE(_OptunaMultiObjective):
+class MultiObjectiveTPE(TPEOptions, _OptunaMultiObjective):
     """Multi-objective TPE (MOTPE), from Optuna's ``TPESampler`` with several directions.
 
     Args:
@@ -154,15 +154,7 @@ class MultiObjectiveTPE(_OptunaMultiObjective):
         seed: int | None = None,
     ) -> None:
         super().__init__(objectives, dedup=dedup, model_filter=model_filter, seed=seed)
-        owner = type(self).__name__
-        self.n_startup_trials = check_positive_int(n_startup_trials, "n_startup_trials", owner)
-        self.n_ei_candidates = check_positive_int(n_ei_candidates, "n_ei_candidates", owner)
-        self.multivariate = bool(multivariate)
+        self._init_tpe(n_startup_trials, n_ei_candidates, multivariate)
 
     def make_sampler(self, optuna: Any, seed: int) -> Any:
-        return optuna.samplers.TPESampler(
-            n_startup_trials=self.n_startup_trials,
-            n_ei_candidates=self.n_ei_candidates,
-            multivariate=self.multivariate,
-            seed=seed,
-        )
+        return self.tpe_sampler(optuna, seed)

@@ -10,14 +10,14 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from ._encoding import Index, check_positive_int
-from ._optuna import OptunaStrategy
+from ._encoding import Index
+from ._optuna import OptunaStrategy, TPEOptions
 from .base import Sample, TrialResult
 
 __all__ = ["TPE"]
 
 
-class TPE(OptunaStrategy):
+class TPE(TPEOptions, OptunaStrategy):
     """Tree-structured Parzen Estimator, from Optuna's ``TPESampler`` (ask/tell).
 
     Every label is an Optuna ``CategoricalDistribution`` over the indices of its values, except
@@ -76,24 +76,22 @@ class TPE(OptunaStrategy):
             model_filter=model_filter,
             seed=seed,
         )
-        owner = type(self).__name__
-        self.sampler_kwargs = {
-            "n_startup_trials": check_positive_int(n_startup_trials, "n_startup_trials", owner),
-            "n_ei_candidates": check_positive_int(n_ei_candidates, "n_ei_candidates", owner),
-            "multivariate": bool(multivariate),
-            "group": bool(group),
-            "constant_liar": bool(constant_liar),
-            **sampler_kwargs,
-        }
+        self._init_tpe(n_startup_trials, n_ei_candidates, multivariate)
         if group and not multivariate:
-            raise ValueError(f"{owner}: group=True needs multivariate=True")
+            raise ValueError(f"{type(self).__name__}: group=True needs multivariate=True")
+        self.group = bool(group)
+        self.constant_liar = bool(constant_liar)
+        #: further arguments of ``TPESampler``
+        self.sampler_kwargs = dict(sampler_kwargs)
         self._init_optuna(seed)
 
     def create_study(self, optuna: Any) -> Any:
         return optuna.create_study(direction=self.optimize_mode)
 
     def make_sampler(self, optuna: Any, seed: int) -> Any:
-        return optuna.samplers.TPESampler(seed=seed, **self.sampler_kwargs)
+        return self.tpe_sampler(
+            optuna, seed, group=self.group, constant_liar=self.constant_liar, **self.sampler_kwargs
+        )
 
     # -- learning -----------------------------------------------------------------------------
     def _value(self, score: float | None) -> float | None:

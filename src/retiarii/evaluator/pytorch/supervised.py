@@ -175,20 +175,27 @@ _OWN_ARGUMENTS = (
 
 
 class _Supervised(Lightning):
+    """The constructor of :class:`Classification` and :class:`Regression` (see its arguments
+    there); ``criterion=None`` is the subclass's ``default_criterion``."""
+
     module_class: type[_SupervisedModule]
+    default_criterion: Any
 
     def __init__(
         self,
-        criterion: Any,
-        learning_rate: float,
-        weight_decay: float,
-        optimizer: Callable[..., torch.optim.Optimizer],
-        train_dataloaders: Any,
-        val_dataloaders: Any,
-        datamodule: Any,
-        train_dataloader: Any,
-        trainer_kwargs: dict[str, Any],
+        criterion: Any = None,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.0,
+        optimizer: Callable[..., torch.optim.Optimizer] = torch.optim.Adam,
+        train_dataloaders: Any = None,
+        val_dataloaders: Any = None,
+        datamodule: Any = None,
+        *,
+        train_dataloader: Any = None,
+        **trainer_kwargs: Any,
     ) -> None:
+        if criterion is None:
+            criterion = self.default_criterion
         name = type(self).__name__
         check_trainer_kwargs(trainer_kwargs, name, _OWN_ARGUMENTS)
         train = pick_train_dataloaders(train_dataloaders, train_dataloader)
@@ -215,7 +222,8 @@ class Classification(_Supervised):
     """Train a classifier; report validation accuracy after each epoch and at the end.
 
     Args:
-        criterion: Loss class (instantiated), loss module or function; default cross-entropy.
+        criterion: Loss class (instantiated), loss module or function; default (None)
+            ``nn.CrossEntropyLoss``.
         learning_rate: Of the optimizer.
         weight_decay: Of the optimizer.
         optimizer: Optimizer class, called as ``optimizer(params, lr=..., weight_decay=...)``.
@@ -235,65 +243,17 @@ class Classification(_Supervised):
     """
 
     module_class = ClassificationModule
+    default_criterion = tnn.CrossEntropyLoss
     optimize_mode = "maximize"
-
-    def __init__(
-        self,
-        criterion: Any = tnn.CrossEntropyLoss,
-        learning_rate: float = 1e-3,
-        weight_decay: float = 0.0,
-        optimizer: Callable[..., torch.optim.Optimizer] = torch.optim.Adam,
-        train_dataloaders: Any = None,
-        val_dataloaders: Any = None,
-        datamodule: Any = None,
-        *,
-        train_dataloader: Any = None,
-        **trainer_kwargs: Any,
-    ) -> None:
-        super().__init__(
-            criterion,
-            learning_rate,
-            weight_decay,
-            optimizer,
-            train_dataloaders,
-            val_dataloaders,
-            datamodule,
-            train_dataloader,
-            trainer_kwargs,
-        )
 
 
 class Regression(_Supervised):
     """Train a regressor; report validation MSE (lower is better: use ``optimize_mode='minimize'``).
 
-    The arguments are those of :class:`Classification`, with ``criterion=nn.MSELoss`` by default.
-    Outputs ``[N, 1]`` are compared with targets ``[N]`` element by element.
+    The arguments are those of :class:`Classification`; the default (None) ``criterion`` is
+    ``nn.MSELoss``. Outputs ``[N, 1]`` are compared with targets ``[N]`` element by element.
     """
 
     module_class = RegressionModule
+    default_criterion = tnn.MSELoss
     optimize_mode = "minimize"
-
-    def __init__(
-        self,
-        criterion: Any = tnn.MSELoss,
-        learning_rate: float = 1e-3,
-        weight_decay: float = 0.0,
-        optimizer: Callable[..., torch.optim.Optimizer] = torch.optim.Adam,
-        train_dataloaders: Any = None,
-        val_dataloaders: Any = None,
-        datamodule: Any = None,
-        *,
-        train_dataloader: Any = None,
-        **trainer_kwargs: Any,
-    ) -> None:
-        super().__init__(
-            criterion,
-            learning_rate,
-            weight_decay,
-            optimizer,
-            train_dataloaders,
-            val_dataloaders,
-            datamodule,
-            train_dataloader,
-            trainer_kwargs,
-        )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn as tnn
 
-from ...mutable.labels import auto_label, validate_label
+from ...mutable.labels import label_or_auto
 from .choices import LayerChoice
 
 __all__ = ["BINARY_OPS", "UNARY_OPS", "AutoActivation"]
@@ -124,7 +124,7 @@ class AutoActivation(tnn.Module):
 
     def __init__(self, unit_num: int = 1, label: str | None = None) -> None:
         super().__init__()
-        self.label = validate_label(label, "AutoActivation") if label is not None else auto_label()
+        self.label = label_or_auto(label, "AutoActivation")
         self.first_unary = LayerChoice(list(UNARY_OPS), label=f"{self.label}__unary_0")
         self.unaries = tnn.ModuleList(
             LayerChoice(list(UNARY_OPS), label=f"{self.label}__unary_{i + 1}")

@@ -28,7 +28,7 @@ import torch
 import torch.nn as tnn
 
 from ...mutable import Choice, InputSubset
-from ...mutable.labels import auto_label, validate_label
+from ...mutable.labels import label_or_auto
 from .base import MutableModule
 from .choices import LayerChoiceDecision, call_factory
 from .fixed import current_fixed
@@ -158,7 +158,7 @@ class Cell(MutableModule, _CellIO):
         label: str | None = None,
     ) -> None:
         super().__init__()
-        self.label = validate_label(label, "Cell") if label is not None else auto_label("cell")
+        self.label = label_or_auto(label, "Cell")
         if merge_op not in ("all", "loose_end"):
             raise ValueError(
                 f"Cell {self.label!r}: merge_op must be 'all' or 'loose_end', got {merge_op!r}"

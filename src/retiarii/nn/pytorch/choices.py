@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch.nn as tnn
 
-from ...mutable import Categorical, Choice, InputSubset, auto_label
-from ...mutable.labels import label_namespace, validate_label
+from ...mutable import Categorical, Choice, InputSubset
+from ...mutable.labels import label_namespace, label_or_auto
 from .base import MutableModule
 from .fixed import current_fixed
 from .frozen import REDUCTIONS, ChosenInputs, check_inputs
@@ -22,6 +22,12 @@ __all__ = ["InputChoice", "LayerChoice", "ValueChoice"]
 Candidate = tnn.Module | Callable[[], tnn.Module]
 
 
+def _accept_deprecated(deprecated: Mapping[str, Any], owner: str) -> None:
+    """NNI's ``return_mask`` is accepted and ignored; any other extra argument is an error."""
+    if deprecated.keys() - {"return_mask"}:
+        raise TypeError(f"{owner}() got unexpected arguments {sorted(deprecated)}")
+
+
 class ValueChoice(Categorical):
     """Choose one of ``candidates`` (numbers, strings, tuples, ... or anything, by index).
 
@@ -29,8 +35,6 @@ class ValueChoice(Categorical):
     with arithmetic (``vc * 2``, ``ValueChoice.max(a, b)``), or index into it. The same label
     means the same decision everywhere.
     """
-
-    label_prefix = "valuechoice"
 
 
 class LayerChoiceDecision(Categorical):
@@ -80,11 +84,8 @@ class LayerChoice(MutableModule):
         **deprecated: Any,
     ) -> None:
         super().__init__()
-        if deprecated.keys() - {"return_mask"}:
-            raise TypeError(f"LayerChoice() got unexpected arguments {sorted(deprecated)}")
-        self.label = (
-            validate_label(label, "LayerChoice") if label is not None else auto_label("layerchoice")
-        )
+        _accept_deprecated(deprecated, "LayerChoice")
+        self.label = label_or_auto(label, "LayerChoice")
         owner = f"LayerChoice({self.label!r})"
         if isinstance(candidates, Mapping):
             items: list[tuple[Any, Candidate]] = list(candidates.items())
@@ -191,11 +192,8 @@ class InputChoice(MutableModule):
         **deprecated: Any,
     ) -> None:
         super().__init__()
-        if deprecated.keys() - {"return_mask"}:
-            raise TypeError(f"InputChoice() got unexpected arguments {sorted(deprecated)}")
-        self.label = (
-            validate_label(label, "InputChoice") if label is not None else auto_label("inputchoice")
-        )
+        _accept_deprecated(deprecated, "InputChoice")
+        self.label = label_or_auto(label, "InputChoice")
         if n_candidates is None:
             raise ValueError(
                 f"InputChoice {self.label!r}: n_candidates is required (the number of tensors "

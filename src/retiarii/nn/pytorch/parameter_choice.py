@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from ...mutable import Categorical, SampleError
-from ...mutable.labels import auto_label, validate_label
+from ...mutable.labels import label_or_auto
 from .fixed import current_fixed
 
 __all__ = [
@@ -67,7 +67,7 @@ class ModelParameterChoice:
         label: str | None = None,
     ) -> Any:
         values = list(candidates)
-        label = validate_label(label, "ModelParameterChoice") if label is not None else auto_label()
+        label = label_or_auto(label, "ModelParameterChoice")
         decision = Categorical(values, label=label)
         ctx = current_fixed()
         if ctx is not None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import torch.nn as tnn
 
 from ...mutable import Categorical, Choice, Mutable
-from ...mutable.labels import auto_label, label_namespace, validate_label
+from ...mutable.labels import auto_label, label_namespace, label_or_auto
 from .base import MutableModule
 from .choices import ValueChoice, call_factory
 from .fixed import current_fixed
@@ -58,9 +58,7 @@ class Repeat(MutableModule):
                 raise ValueError(
                     f"Repeat: depth tuple must be (min, max) with 0 <= min <= max, got {depth!r}"
                 )
-            self.label = (
-                validate_label(label, "Repeat") if label is not None else auto_label("repeat")
-            )
+            self.label = label_or_auto(label, "Repeat")
             self._depth = ValueChoice(list(range(depth[0], depth[1] + 1)), label=self.label)
             values = list(range(depth[0], depth[1] + 1))
         elif isinstance(depth, int) and depth >= 0:
