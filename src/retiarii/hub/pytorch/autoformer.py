@@ -473,7 +473,8 @@ register_architecture(
             "tensors torch counts here, so it also gives 5.868M for this subnet (NNI's "
             "AutoFormer-T sample); leaving out the relative-position tables (5.768M) or the "
             "classifier (5.675M) is not the authors' rule, and by their rule small and base "
-            "match within 0.05%. The paper's 5.7M is not reproduced"
+            "match within 0.05%. The paper's 5.7M is not reproduced (benchmarks/"
+            "hub_paper_counts.py recounts it by that rule)"
         ),
     )
 )

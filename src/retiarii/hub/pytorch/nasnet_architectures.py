@@ -265,7 +265,8 @@ _ENAS_GAP = (
     "by variable shapes without the aux head, as its code counts) has 3.436M parameters with "
     "these cells (3.271M here: NDS lacks its extra 1x1 'layer_base' conv per cell) and 3.894M "
     "with the arc of its cifar10_micro_final.sh; adding the 0.495M aux head gives 3.931M / "
-    "4.389M. None is within 2% of the paper's 4.6M, so no faithful network reaches it"
+    "4.389M (benchmarks/hub_paper_counts.py). None is within 2% of the paper's 4.6M, so no "
+    "faithful network reaches it"
 )
 
 register_architecture(
