@@ -13,9 +13,9 @@ paper's configuration; ``--test-config`` uses the small configuration of the reg
   of the built supernet (a deep copy, frozen): medians over ``--build-samples`` random samples
   (seeds 0..K-1), one build and one freeze each;
 * params and MACs over ``--samples`` random samples (seeds 0..N-1): min / median / max, from the
-  analytic profilers (``retiarii.profiler.NumParamsProfiler``/``FlopsProfiler``: no model is
-  built, so 100 samples of every space take seconds, not the minutes building them would). They
-  are exact: for each of the K built samples the script checks that they equal the built model's
+  analytic profilers (``retiarii.profiler.NumParamsProfiler``/``FlopsProfiler``: shapes on
+  the meta device, no weights; milliseconds a sample, but 1-2 s for the NDS spaces, whose freeze
+  rebuilds the network, see ``profile_s``). They are exact: for each of the K built samples the script checks that they equal the built model's
   parameter count and its ``FlopCounterMode`` MACs, and stops if one differs.
 
 MACs: ``torch.utils.flop_counter.FlopCounterMode`` over one eval-mode forward of a batch of 1;
