@@ -100,23 +100,26 @@ def test_unsupported_cells_are_refused_with_a_reason():
         ProxylessTrainer(CellNet(), F.cross_entropy, None, None, 1, separable())
 
 
+@model_wrapper
+class FixedOutputs(nn.Module):
+    """A loose-end cell whose output is fixed instead: input 1 and node 3."""
+
+    def __init__(self):
+        super().__init__()
+        self.cell = nn.Cell(
+            {"linear": lambda: nn.Linear(8, 8), "tanh": nn.Tanh()},
+            num_nodes=2,
+            num_predecessors=2,
+            merge_op="loose_end",
+            output_nodes=[1, 3],
+            label="cell",
+        )
+
+    def forward(self, x):
+        return self.cell(x, x * 2.0)
+
+
 def test_sampled_cells_honour_fixed_output_nodes():
-    @model_wrapper
-    class FixedOutputs(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.cell = nn.Cell(
-                {"linear": lambda: nn.Linear(8, 8), "tanh": nn.Tanh()},
-                num_nodes=2,
-                num_predecessors=2,
-                merge_op="loose_end",
-                output_nodes=[1, 3],
-                label="cell",
-            )
-
-        def forward(self, x):
-            return self.cell(x, x * 2.0)
-
     model = FixedOutputs()
     trainer = SinglePathTrainer(model, F.cross_entropy, None, sgd(model), 0, separable())
     space = ModelSpace(model)
@@ -128,3 +131,14 @@ def test_sampled_cells_honour_fixed_output_nodes():
         got = model(x)
         torch.testing.assert_close(got, space.freeze(sample)(x))
         torch.testing.assert_close(got[:, :8], x * 2.0)
+
+
+def test_darts_relaxes_a_cell_with_fixed_output_nodes():
+    # a fixed output does not depend on the decisions, so it can be relaxed (loose_end cannot)
+    model = FixedOutputs()
+    DartsTrainer(model, F.cross_entropy, None, sgd(model), 1, separable())
+    assert type(model.cell).__name__ == "DartsCell"
+    x = torch.randn(5, 8)
+    out = model(x)
+    assert out.shape == (5, 16)
+    torch.testing.assert_close(out[:, :8], x * 2.0)
