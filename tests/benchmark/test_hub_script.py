@@ -12,7 +12,8 @@ from .conftest import load_script
 
 def test_script_measures_every_registered_space(capsys: pytest.CaptureFixture[str]) -> None:
     script = load_script("hub.py", "hub_benchmark_script")
-    args = ["--samples", "2", "--repeats", "1", "--test-config", "--no-architectures"]
+    args = ["--samples", "2", "--build-samples", "1", "--repeats", "1", "--test-config"]
+    args += ["--no-architectures"]
     assert script.main([*args, "--no-write"]) == 0
     out = capsys.readouterr().out
     for name in SPACES:

@@ -9,9 +9,14 @@ import pytest
 import torch
 
 import retiarii
-from retiarii.hub.pytorch import DARTS, ENAS, NDS
+from retiarii.hub.pytorch import DARTS, ENAS, NDS, NASNet
 from retiarii.hub.pytorch.nasnet import DropPath
-from retiarii.hub.pytorch.nasnet_architectures import DARTS_V2_SAMPLE, ENAS_SAMPLE
+from retiarii.hub.pytorch.nasnet_architectures import (
+    DARTS_V2_SAMPLE,
+    ENAS_SAMPLE,
+    NASNET_A_CONCAT,
+    NASNET_A_SAMPLE,
+)
 from retiarii.nn.pytorch import MutableModule
 from retiarii.oneshot.pytorch.differentiable import DifferentiableSupernet
 from retiarii.oneshot.pytorch.sampling import PathSamplingSupernet
@@ -68,6 +73,27 @@ def test_loose_end_cells_size_the_next_layers() -> None:
     # the normal cell after it reads 3 loose ends of 16 channels
     assert normal_cell.preprocessor.pre1[1].in_channels == 4 * 4 * 3
     assert model(torch.randn(1, 3, 32, 32)).shape == (1, 10)
+
+
+def test_concat_lists_fix_what_frozen_cells_output() -> None:
+    # NASNet-A as TF slim builds it: the normal cell also outputs its previous-previous input
+    with retiarii.fixed_arch(NASNET_A_SAMPLE, verbose=False):
+        model = NASNet(width=4, num_cells=5, **NASNET_A_CONCAT)
+        loose = NASNet(width=4, num_cells=5)  # NNI's rule: loose ends only
+    normal, reduce_cell = model.stages[0][0], model.stages[1][0]
+    assert normal.output_node_indices == [0, 2, 3, 4, 5, 6]
+    assert reduce_cell.output_node_indices == [3, 4, 5, 6]
+    assert loose.stages[1][0].output_node_indices == [4, 5, 6]
+    assert model.classifier.in_features == 4 * 4 * 6  # the last normal cell: 6 tensors
+    x = torch.randn(1, 3, 32, 32)
+    assert model(x).shape == (1, 10)
+    # the space is NNI's: same labels and size, cells of the supernet output all their nodes
+    space, plain = (retiarii.ModelSpace(NASNet(width=4, num_cells=5, **kw))
+                    for kw in (NASNET_A_CONCAT, {}))  # fmt: skip
+    assert space.labels == plain.labels and space.size == plain.size
+    assert space.freeze(NASNET_A_SAMPLE).stages[0][0].output_node_indices == [0, 2, 3, 4, 5, 6]
+    with pytest.raises(ValueError, match=r"normal_concat must be distinct node indices in 0\.\.6"):
+        NASNet(width=4, num_cells=5, normal_concat=[0, 7])
 
 
 def test_path_sampling_supernet_runs_every_width_and_depth(

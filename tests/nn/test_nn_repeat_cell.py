@@ -391,3 +391,34 @@ def test_cell_postprocessor_gets_the_inputs_as_given() -> None:
     prev, out = frozen([a, b])
     torch.testing.assert_close(prev, b)  # NNI: [previous input, this cell] chains cells
     torch.testing.assert_close(out, torch.zeros(1, 2))
+
+
+# -- Cell: fixed output nodes (retiarii extension) ------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cell_output_nodes_fix_the_concatenation_whatever_the_sample(seed: int) -> None:
+    # NASNet-A's normal cell (TF slim's used_hiddenstates) outputs an input next to its nodes
+    kwargs = {"op_candidates": OPS, "num_nodes": 3, "num_predecessors": 2, "label": "c",
+              "merge_op": "loose_end", "output_nodes": [0, 3, 4]}  # fmt: skip
+    space = ModelSpace(_OneCell(**kwargs))
+    assert space.model.cell.output_node_indices == [0, 3, 4]
+    sample = space.random(seed)
+    frozen = space.freeze(sample)
+    with fixed_arch(sample):
+        built = _OneCell(**kwargs)
+    assert built.out_nodes == [0, 3, 4]
+    for model in (frozen, built):
+        assert type(model.cell) is FrozenCell and model.cell.output_node_indices == [0, 3, 4]
+    a, b = torch.randn(5, 4), torch.randn(5, 4)
+    out = frozen(a, b)
+    assert out.shape == (5, 12)
+    torch.testing.assert_close(out[:, :4], a)  # input 0, as the nodes read it (no preprocessor)
+    built.load_state_dict(frozen.state_dict())
+    torch.testing.assert_close(built(a, b), out)
+
+
+@pytest.mark.parametrize("nodes", [[], [0, 0], [5], [-1], ["2"]])
+def test_cell_output_nodes_must_be_distinct_nodes(nodes: list[object]) -> None:
+    with pytest.raises(ValueError, match=r"output_nodes must be distinct node indices in 0\.\.4"):
+        nn.Cell(OPS, num_nodes=3, num_predecessors=2, output_nodes=nodes, label="bad")  # type: ignore[arg-type]

@@ -98,3 +98,47 @@ def test_unsupported_cells_are_refused_with_a_reason():
         DartsTrainer(CellNet("loose_end"), F.cross_entropy, None, None, 1, separable())
     with pytest.raises(ValueError, match=r"cannot search 'cell/op_2_0' \(Cell\)"):
         ProxylessTrainer(CellNet(), F.cross_entropy, None, None, 1, separable())
+
+
+@model_wrapper
+class FixedOutputs(nn.Module):
+    """A loose-end cell whose output is fixed instead: input 1 and node 3."""
+
+    def __init__(self):
+        super().__init__()
+        self.cell = nn.Cell(
+            {"linear": lambda: nn.Linear(8, 8), "tanh": nn.Tanh()},
+            num_nodes=2,
+            num_predecessors=2,
+            merge_op="loose_end",
+            output_nodes=[1, 3],
+            label="cell",
+        )
+
+    def forward(self, x):
+        return self.cell(x, x * 2.0)
+
+
+def test_sampled_cells_honour_fixed_output_nodes():
+    model = FixedOutputs()
+    trainer = SinglePathTrainer(model, F.cross_entropy, None, sgd(model), 0, separable())
+    space = ModelSpace(model)
+    x = torch.randn(5, 8)
+    rng = random.Random(0)
+    for _ in range(4):
+        sample = space.random(rng)
+        trainer.supernet.set_sample(sample)
+        got = model(x)
+        torch.testing.assert_close(got, space.freeze(sample)(x))
+        torch.testing.assert_close(got[:, :8], x * 2.0)
+
+
+def test_darts_relaxes_a_cell_with_fixed_output_nodes():
+    # a fixed output does not depend on the decisions, so it can be relaxed (loose_end cannot)
+    model = FixedOutputs()
+    DartsTrainer(model, F.cross_entropy, None, sgd(model), 1, separable())
+    assert type(model.cell).__name__ == "DartsCell"
+    x = torch.randn(5, 8)
+    out = model(x)
+    assert out.shape == (5, 16)
+    torch.testing.assert_close(out[:, :8], x * 2.0)

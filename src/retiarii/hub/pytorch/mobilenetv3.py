@@ -292,6 +292,7 @@ register_space(
         name="MobileNetV3Space",
         factory=MobileNetV3Space,
         input_size=(3, 32, 32),
+        full_input_size=(3, 224, 224),
         num_classes=10,
         test_kwargs={
             "num_labels": 10,

@@ -40,7 +40,7 @@ import torch.nn as tnn
 
 from ...mutable import Mutable
 from ...nn import pytorch as nn
-from ...nn.pytorch.cell import Cell
+from ...nn.pytorch.cell import Cell, check_output_nodes
 from ...nn.pytorch.fixed import current_fixed, fixed_arch
 from ...nn.pytorch.repeat import Repeat
 from ...nn.pytorch.wrappers import get_init_args, model_wrapper
@@ -107,8 +107,10 @@ class _CellBuilder:
         first_cell_reduce: bool,
         last_cell_reduce: bool,
         drop_path_prob: float,
+        concat: dict[str, list[int] | None],
     ) -> None:
         self.op_candidates = list(op_candidates)
+        self.concat = concat
         self.c_pprev, self.c_prev, self.c = c_pprev, c_prev, c
         self.num_nodes, self.merge_op = num_nodes, merge_op
         self.first_cell_reduce, self.last_cell_reduce = first_cell_reduce, last_cell_reduce
@@ -142,6 +144,7 @@ class _CellBuilder:
             preprocessor=CellPreprocessor(self.c_pprev, self.c_prev, self.c, self.last_cell_reduce),
             postprocessor=CellPostprocessor(),
             label="reduce" if reduction else "normal",
+            output_nodes=self.concat["reduce" if reduction else "normal"],
         )
         self.c_pprev = self.c_prev
         self.c_prev = self.c * len(cell.output_node_indices)
@@ -194,6 +197,14 @@ class NDS(HubSpaceMixin, tnn.Module):
             in training mode. Only for a fixed architecture (inside ``fixed_arch`` or
             :func:`~retiarii.hub.pytorch.load_searched_model`), as in NNI.
         drop_path_prob: drop-path probability of every non-identity operation (0: none).
+        normal_concat: retiarii extension (keyword-only; NNI has no such argument): the nodes
+            every normal cell of a frozen network concatenates, overriding ``merge_op`` — DARTS's
+            ``Genotype.normal_concat``, but cell inputs ``0`` (previous-previous) and ``1``
+            (previous), after preprocessing, may be listed too. Published networks need it when
+            their cells output neither all nodes nor the loose ends (NASNet-A: TF slim's
+            ``used_hiddenstates``). ``None`` (default): ``merge_op``, as in NNI. The space's
+            cells still output all their nodes (module docstring), and samples are unchanged.
+        reduce_concat: the same for every reduction cell.
     """
 
     def __init__(
@@ -206,6 +217,9 @@ class NDS(HubSpaceMixin, tnn.Module):
         dataset: str = "imagenet",
         auxiliary_loss: bool = False,
         drop_path_prob: float = 0.0,
+        *,
+        normal_concat: Sequence[int] | None = None,
+        reduce_concat: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         unknown = [op for op in op_candidates if op not in OPS]
@@ -215,6 +229,10 @@ class NDS(HubSpaceMixin, tnn.Module):
             raise ValueError(f"NDS: dataset must be 'cifar' or 'imagenet', got {dataset!r}")
         if merge_op not in ("all", "loose_end"):
             raise ValueError(f"NDS: merge_op must be 'all' or 'loose_end', got {merge_op!r}")
+        concat: dict[str, list[int] | None] = {
+            cell: check_output_nodes(nodes, num_nodes_per_cell + 2, f"NDS: {cell}_concat")
+            for cell, nodes in (("normal", normal_concat), ("reduce", reduce_concat))
+        }
         widths = [width] if isinstance(width, int) else list(width)
         if dataset == "imagenet" and any(w % 2 for w in widths):
             # the first cell halves the stems' output with FactorizedReduce: two halves of width
@@ -267,6 +285,7 @@ class NDS(HubSpaceMixin, tnn.Module):
 
         # In the space every cell outputs all its nodes (see the module docstring).
         cell_merge = merge_op if fixed else "all"
+        cell_concat = concat if fixed else dict.fromkeys(concat)
         self.stages = tnn.ModuleList()
         c_aux: Channels = None
         for stage_index in range(3):
@@ -283,6 +302,7 @@ class NDS(HubSpaceMixin, tnn.Module):
                 stage_index > 0,
                 last_cell_reduce,
                 drop_path_prob,
+                cell_concat,
             )
             if isinstance(depth, int):
                 cells: tnn.Module = tnn.Sequential(*(builder(i) for i in range(depth)))
@@ -359,6 +379,8 @@ _SPACE_ARGS = """
         dataset: ``'cifar'`` or ``'imagenet'`` (the stem, the auxiliary head, 10/1000 classes).
         auxiliary_loss: add the auxiliary head (fixed architectures only).
         drop_path_prob: drop-path probability of every non-identity operation.
+        normal_concat: keyword-only retiarii extension, see :class:`NDS` (default: NNI's rule).
+        reduce_concat: keyword-only retiarii extension, see :class:`NDS`.
 """
 
 
@@ -377,6 +399,9 @@ class _PaperSpace(NDS):
         dataset: str = "cifar",
         auxiliary_loss: bool = False,
         drop_path_prob: float = 0.0,
+        *,
+        normal_concat: Sequence[int] | None = None,
+        reduce_concat: Sequence[int] | None = None,
     ) -> None:
         super().__init__(
             self._OPS,
@@ -387,6 +412,8 @@ class _PaperSpace(NDS):
             dataset,
             auxiliary_loss,
             drop_path_prob,
+            normal_concat=normal_concat,
+            reduce_concat=reduce_concat,
         )
 
 

@@ -2,9 +2,11 @@
 ENAS, as samples in NNI's labels with the papers' CIFAR-10 configurations.
 
 The cells are the papers' (the genotypes every DARTS-style codebase reproduces); the network
-around them is NDS's, which is DARTS's own but differs in details from the networks NASNet,
-PNAS and ENAS trained. So only DARTS-V2 and AmoebaNet-A come within 2% of their papers'
-parameter counts; the others say why in ``params_gap`` (see the registry).
+around them is NDS's, which is DARTS's own. Where the paper's network differs, the entry says how,
+from the authors' code: NASNet-A's cells concatenate other nodes than loose ends (TF slim's
+``used_hiddenstates``, given here as ``normal_concat``/``reduce_concat``), and PNASNet-5's ``N``
+counts the reduction cell of a stage (9 cells for N=3). ENAS's 4.6M is not reproduced by its own
+released code; its entry says what was checked (``params_gap``, see the registry).
 """
 
 from __future__ import annotations
@@ -74,7 +76,9 @@ DARTS_V2_SAMPLE: dict[str, Any] = {
     "reduce/input_5_1": [1],
 }
 
-#: NASNet-A (Zoph et al.'s cell figure), as DARTS's ``genotypes.py`` transcribes it.
+#: NASNet-A (Zoph et al.'s cell figure), as DARTS's ``genotypes.py`` transcribes it (which
+#: matches TF slim's ``NasNetANormalCell``/``NasNetAReductionCell``: slim's hidden state 0 is our
+#: input 1, the previous cell, and its state 1 our input 0, the one before).
 NASNET_A_SAMPLE = genotype_sample(
     normal=[
         ("sep_conv_5x5", 1),
@@ -208,37 +212,63 @@ register_architecture(
         check_kwargs=_CHECK,
     )
 )
+#: What NASNet-A's cells concatenate (TF slim, ``nets/nasnet/nasnet_utils.py``: a cell outputs
+#: the hidden states its ``used_hiddenstates`` marks 0). The normal cell: ``[1, 0, 0, 0, 0, 0, 0]``,
+#: so the previous-previous input (slim's state 1, our node 0, after its 1x1 convolution) and all
+#: five nodes (768 = 6 x 4 x 32 penultimate filters, the paper's "6 @ 768"); the reduction cell:
+#: ``[1, 1, 1, 0, 0, 0, 0]``, nodes 3-6 (node 3 is also read by node 5, so not a loose end).
+NASNET_A_CONCAT: dict[str, Any] = {
+    "normal_concat": [0, 2, 3, 4, 5, 6],
+    "reduce_concat": [3, 4, 5, 6],
+}
+
 register_architecture(
     ArchitectureEntry(
         name="nasnet-a",
         space=NASNet,
-        space_kwargs={"width": 32, "num_cells": 20, **_CIFAR},
+        space_kwargs={"width": 32, "num_cells": 20, **_CIFAR, **NASNET_A_CONCAT},
         sample=NASNET_A_SAMPLE,
         paper_params=3.3,
         input_size=(3, 32, 32),
         num_classes=10,
-        source="Zoph et al., NASNet (CVPR 2018), Table 1: NASNet-A (6 @ 768), 3.3M",
+        source="Zoph et al., NASNet (CVPR 2018), Table 1: NASNet-A (6 @ 768), 3.3M; network: "
+        "TF slim nets/nasnet (cifar_config: N=6, 32 filters; the cells' used_hiddenstates)",
         check_kwargs=_CHECK,
-        params_gap="most likely because NASNet-A's normal cell also concatenates its input "
-        "(6 tensors: 768 = 6 x 4 x 32 penultimate filters) while the NDS cell outputs only its "
-        "5 loose-end nodes",
     )
 )
+# PNASNet's N counts the stride-2 cell that opens stages 2 and 3: TF slim's pnasnet.py builds
+# num_cells = 3N cells in all (large_imagenet_config: N=4, 12 cells; mobile: N=3, 9 cells), and
+# PNAS's first author answers that the CIFAR-10 network has 9 cells, not 11
+# (github.com/chenxi116/PNASNet.pytorch/issues/1).
 register_architecture(
     ArchitectureEntry(
         name="pnas",
         space=PNAS,
-        space_kwargs={"width": 48, "num_cells": 11, **_CIFAR},
+        space_kwargs={"width": 48, "num_cells": 9, **_CIFAR},
         sample=PNAS_SAMPLE,
         paper_params=3.2,
         input_size=(3, 32, 32),
         num_classes=10,
-        source="Liu et al., Progressive NAS (ECCV 2018), Table 1: PNASNet-5 (N=3, F=48), 3.2M",
+        source="Liu et al., Progressive NAS (ECCV 2018), Table 1: PNASNet-5 (N=3, F=48), 3.2M; "
+        "9 cells (3N, reduction cells included) as in TF slim's pnasnet.py",
         check_kwargs=_CHECK,
-        params_gap="the NDS network with PNASNet-5's cell and the paper's N=3, F=48 is larger "
-        "than the paper's count; we have not found which detail of the original differs",
     )
 )
+# Checked against ENAS's released code (melodyguan/enas, src/cifar10/micro_child.py, the fixed-arc
+# network of scripts/cifar10_micro_final.sh: num_layers=15, out_filters=36, so 15 normal + 2
+# reduction cells), counting its variables by their shapes as its own count does (aux head
+# excluded: "aux_head" not in var.name). That network is NDS's except that `_fixed_layer` adds one
+# ReLU-1x1 conv-BN ("layer_base") on the previous cell's output, and that `_fixed_combine` would
+# also concatenate an unused cell input (none is unused in these cells).
+_ENAS_GAP = (
+    "ENAS's own network (melodyguan/enas micro_child.py, num_layers=15, out_filters=36, counted "
+    "by variable shapes without the aux head, as its code counts) has 3.436M parameters with "
+    "these cells (3.271M here: NDS lacks its extra 1x1 'layer_base' conv per cell) and 3.894M "
+    "with the arc of its cifar10_micro_final.sh; adding the 0.495M aux head gives 3.931M / "
+    "4.389M (benchmarks/hub_paper_counts.py). None is within 2% of the paper's 4.6M, so no "
+    "faithful network reaches it"
+)
+
 register_architecture(
     ArchitectureEntry(
         name="enas",
@@ -251,8 +281,6 @@ register_architecture(
         source="Pham et al., ENAS (ICML 2018), Table 2: micro search space + cutout, 4.6M "
         "(final model: 15 normal cells, 36 filters)",
         check_kwargs=_CHECK,
-        params_gap="the NDS network with ENAS's final configuration (15 normal cells, 36 "
-        "filters) is smaller; ENAS's own network (its TensorFlow code) differs from NDS's in "
-        "several details and we have not pinned down which accounts for the gap",
+        params_gap=_ENAS_GAP,
     )
 )

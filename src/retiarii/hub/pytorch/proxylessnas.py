@@ -395,6 +395,7 @@ register_space(
         name="ProxylessNAS",
         factory=ProxylessNAS,
         input_size=(3, 32, 32),
+        full_input_size=(3, 224, 224),
         num_classes=10,
         test_kwargs={"num_labels": 10, "width_mult": 0.25},
     )

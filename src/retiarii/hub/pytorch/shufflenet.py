@@ -299,6 +299,7 @@ register_space(
         name="ShuffleNetSpace",
         factory=ShuffleNetSpace,
         input_size=(3, 32, 32),
+        full_input_size=(3, 224, 224),
         num_classes=10,
         test_kwargs={
             "num_labels": 10,

@@ -5,7 +5,9 @@ Nodes are numbered as NNI numbers them: the ``num_predecessors`` cell inputs are
 intermediate node is node 2. Node ``n`` has ``num_ops_per_node`` operations; operation ``j`` takes
 one input among the nodes before ``n`` and applies one of ``op_candidates``. The node sums its
 operations; the cell concatenates its nodes (``merge_op='all'``) or only the nodes no other node
-consumed (``'loose_end'``). ``output_node_indices`` lists the concatenated nodes.
+consumed (``'loose_end'``). ``output_node_indices`` lists the concatenated nodes. A retiarii
+extension, ``output_nodes=[...]``, fixes the concatenated nodes instead (cell inputs allowed), for
+cells such as NASNet-A's whose published output is neither rule.
 
 Labels (NNI's): ``{label}/op_{n}_{j}`` (which operation: a candidate name) and
 ``{label}/input_{n}_{j}`` (which input: a list of one node index, ``[0]``; a bare ``0`` is
@@ -110,13 +112,37 @@ class FrozenCell(_CellIO):
 
 
 def _output_nodes(
-    merge_op: str, inputs: list[list[int]], num_predecessors: int, num_nodes: int
+    merge_op: str,
+    inputs: list[list[int]],
+    num_predecessors: int,
+    num_nodes: int,
+    fixed: list[int] | None = None,
 ) -> list[int]:
+    if fixed is not None:
+        return list(fixed)
     nodes = range(num_predecessors, num_predecessors + num_nodes)
     if merge_op == "all":
         return list(nodes)
     used = {k for node in inputs for k in node}
     return [n for n in nodes if n not in used]
+
+
+def check_output_nodes(nodes: Iterable[int] | None, num_states: int, what: str) -> list[int] | None:
+    """``nodes`` as a list after checking that they are distinct node indices of a cell with
+    ``num_states`` nodes (inputs included); ``what`` names the argument in the error."""
+    if nodes is None:
+        return None
+    listed = list(nodes)
+    if (
+        not listed
+        or len(set(listed)) != len(listed)
+        or not all(isinstance(n, int) and 0 <= n < num_states for n in listed)
+    ):
+        raise ValueError(
+            f"{what} must be distinct node indices in 0..{num_states - 1} (cell inputs first, "
+            f"then the intermediate nodes), at least one; got {nodes!r}"
+        )
+    return listed
 
 
 class Cell(MutableModule, _CellIO):
@@ -137,11 +163,17 @@ class Cell(MutableModule, _CellIO):
             inputs as given (before the preprocessor), as in NNI.
         concat_dim: dimension along which node outputs are concatenated.
         label: prefix of the cell's labels (auto ``cell_N``).
+        output_nodes: retiarii extension (NNI has no such argument): the nodes to concatenate,
+            in this order, whatever the sample (``merge_op`` is then ignored). Cell inputs
+            (``0 .. num_predecessors - 1``, after the preprocessor) may be listed: TF slim's
+            NASNet-A normal cell, for instance, outputs its previous-previous input next to its
+            five nodes (``used_hiddenstates``). ``None`` (the default): ``merge_op`` decides.
 
     Attributes:
         output_node_indices: the nodes concatenated to the output. In a space this is every
             intermediate node (what a supernet computes); inside ``fixed_arch`` it follows the
-            sample (``'loose_end'`` drops the consumed nodes), as NNI's attribute does.
+            sample (``'loose_end'`` drops the consumed nodes), as NNI's attribute does; with
+            ``output_nodes`` it is that list, in a space too.
     """
 
     def __init__(
@@ -156,6 +188,7 @@ class Cell(MutableModule, _CellIO):
         concat_dim: int = 1,
         *,
         label: str | None = None,
+        output_nodes: Iterable[int] | None = None,
     ) -> None:
         super().__init__()
         self.label = label_or_auto(label, "Cell")
@@ -179,6 +212,9 @@ class Cell(MutableModule, _CellIO):
         )
         if not items:
             raise ValueError(f"Cell {self.label!r}: op_candidates must not be empty")
+        self.output_nodes = check_output_nodes(
+            output_nodes, num_predecessors + num_nodes, f"Cell {self.label!r}: output_nodes"
+        )
         self.op_names = [name for name, _ in items]
         self.num_nodes, self.num_ops_per_node = num_nodes, num_ops_per_node
         self.num_predecessors, self.merge_op, self.concat_dim = (
@@ -226,12 +262,13 @@ class Cell(MutableModule, _CellIO):
             self.edges.append(by_op)
         self.output_node_indices = (
             list(range(num_predecessors, num_predecessors + num_nodes))
-            if chosen is None
+            if chosen is None and self.output_nodes is None
             else _output_nodes(
                 merge_op,
-                [[k for k, _ in node_choice] for node_choice in chosen],
+                [[k for k, _ in node_choice] for node_choice in chosen or []],
                 num_predecessors,
                 num_nodes,
+                self.output_nodes,
             )
         )
 
@@ -290,7 +327,9 @@ class Cell(MutableModule, _CellIO):
                     )
                 node_ops.append(freezer.module(by_name[str(name)]))
             ops.append(node_ops)
-        outputs = _output_nodes(self.merge_op, inputs, self.num_predecessors, self.num_nodes)
+        outputs = _output_nodes(
+            self.merge_op, inputs, self.num_predecessors, self.num_nodes, self.output_nodes
+        )
         pre = freezer.module(self.preprocessor) if self.preprocessor is not None else None
         post = freezer.module(self.postprocessor) if self.postprocessor is not None else None
         return FrozenCell(inputs, ops, outputs, self.num_predecessors, self.concat_dim, pre, post)

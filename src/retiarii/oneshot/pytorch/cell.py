@@ -8,8 +8,9 @@ and freeze exactly like the ``Cell`` they replace.
 * :class:`PathSamplingCell` runs, for each ``(i, j)``, the op and the input its switches select.
 * :class:`DartsCell` mixes: ``sum_k beta_k * sum_o alpha_o * op_o(state_k)`` with ``alpha`` the
   softmax over ops of label ``op_i_j`` and ``beta`` the softmax over inputs of label
-  ``input_i_j`` (a DARTS node with one mixed edge per predecessor). Only ``merge_op='all'``: with
-  ``'loose_end'`` the merged nodes depend on the decisions and cannot be relaxed.
+  ``input_i_j`` (a DARTS node with one mixed edge per predecessor). Only ``merge_op='all'`` (or
+  fixed ``output_nodes``): with ``'loose_end'`` the merged nodes depend on the decisions and cannot
+  be relaxed.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class _SupernetCell(_CellIO):
         self.num_nodes, self.num_ops_per_node = cell.num_nodes, cell.num_ops_per_node
         self.num_predecessors, self.merge_op = cell.num_predecessors, cell.merge_op
         self.concat_dim = cell.concat_dim
+        self.output_nodes = cell.output_nodes
         self.op_names = list(cell.op_names)
         self.__dict__["_cell"] = cell  # for its decisions and its freeze: not a submodule
         # ops[i][j][k]: the candidate modules of operation j of node i on input k, in op order
@@ -66,7 +68,12 @@ class _SupernetCell(_CellIO):
         return outs[0] if len(outs) == 1 else torch.stack(outs).sum(0)
 
     def _merge(self, states: list[Any], nodes: list[int]) -> Any:
-        chosen = [states[self.num_predecessors + i] for i in nodes]
+        """Concatenate intermediate nodes ``nodes`` (0: the first), or the cell's fixed
+        ``output_nodes`` (indices of ``states``, cell inputs included) when it has them."""
+        if self.output_nodes is not None:
+            chosen = [states[k] for k in self.output_nodes]
+        else:
+            chosen = [states[self.num_predecessors + i] for i in nodes]
         return chosen[0] if len(chosen) == 1 else torch.cat(chosen, dim=self.concat_dim)
 
     def extra_repr(self) -> str:
@@ -116,7 +123,7 @@ class DartsCell(_SupernetCell):
 
     def __init__(self, cell: Cell, weights: Callable[[str, int], torch.Tensor]) -> None:
         super().__init__(cell)
-        if self.merge_op != "all":
+        if self.merge_op != "all" and self.output_nodes is None:
             raise ValueError(
                 f"Cell {self.label!r}: merge_op={self.merge_op!r} cannot be relaxed (the merged "
                 "nodes depend on the decisions); use merge_op='all', or a sampling trainer"
