@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.utils.data import TensorDataset
 
 import retiarii
 import retiarii.strategy as strategy
@@ -144,7 +145,7 @@ def test_strategy_trains_the_space_and_exports_a_sample_of_it(entry: SpaceEntry,
     trainer.fit()
     assert _moved(weights, trainer.weights()), "two steps left every weight where it was"
     if alphas:
-        assert _moved(alphas, trainer.algorithm.arch_parameters()), "the architecture is unlearnt"
+        assert _moved(alphas, trainer.algorithm.arch_parameters()), "the architecture did not move"
 
     sample = trainer.export()
     assert space.validate(json.loads(json.dumps(sample))) == space.validate(sample)
@@ -192,3 +193,47 @@ def test_the_docs_show_the_registered_outcomes() -> None:
         for space, entry in SPACES.items()
     }
     assert _documented_matrix() == expected
+
+
+@pytest.fixture
+def lightning_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    pytest.importorskip("lightning")
+    monkeypatch.setenv("RETIARII_HOME", str(tmp_path / "experiments"))
+    return tmp_path
+
+
+def _experiment(home: Path, entry: SpaceEntry, config: strategy.OneShotStrategy) -> Any:
+    import retiarii.evaluator.pytorch.lightning as pl
+    from retiarii.experiment.pytorch import RetiariiExperiment
+
+    x = torch.randn(4, *entry.input_size)
+    data = TensorDataset(x, torch.arange(4) % entry.num_classes)
+    evaluator = pl.Classification(
+        train_dataloaders=pl.DataLoader(data, batch_size=2),
+        val_dataloaders=pl.DataLoader(data, batch_size=2),
+        max_epochs=1,
+        default_root_dir=str(home / "lightning"),
+    )
+    return RetiariiExperiment(entry.factory(**entry.test_kwargs), evaluator, None, config)
+
+
+def test_a_hub_space_searches_through_the_experiment(lightning_home: Path) -> None:
+    # the public path end to end, once: the shared test above drives the same algorithms
+    entry = SPACES["NasBench201"]
+    exp = _experiment(lightning_home, entry, strategy.DARTS())
+    exp.run()
+    assert exp.get_status() == "DONE"
+    [sample] = exp.export_top_models()
+    space = retiarii.ModelSpace(entry.factory(**entry.test_kwargs))
+    assert space.validate(sample) == sample
+    [model] = exp.export_top_models(formatter="instance")
+    assert model(torch.randn(2, *entry.input_size)).shape == (2, entry.num_classes)
+
+
+def test_a_refused_hub_space_stops_the_experiment_before_training(lightning_home: Path) -> None:
+    exp = _experiment(lightning_home, SPACES["NasBench101"], strategy.DARTS())
+    with pytest.raises(
+        ValueError, match=r"DARTS cannot search 'cell/num_nodes' \(NasBench101Cell\)"
+    ):
+        exp.run()
+    assert exp.store.series("loss") == []
