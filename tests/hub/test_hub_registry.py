@@ -3,13 +3,13 @@
 A space registered in ``retiarii.hub.pytorch.registry`` gets all of this by being registered:
 supernet build, seeded random samples, freeze (no retiarii module left), forward and backward on
 its input size, ``fixed_arch`` building the same ``state_dict``, an exact ``size``, JSON round-trip
-of samples and of the search-space JSON, and one path-sampling (RandomOneShot-style) training step.
+of samples and of the search-space JSON. Every one-shot strategy on every space:
+``test_hub_oneshot.py``.
 """
 
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,6 @@ import retiarii
 import retiarii.hub.pytorch as hub
 from retiarii.hub.pytorch.registry import ARCHITECTURES, SPACES, ArchitectureEntry, SpaceEntry
 from retiarii.nn.pytorch import MutableModule
-from retiarii.oneshot.pytorch.sampling import PathSamplingSupernet
 
 
 def _space_params() -> list[object]:
@@ -86,28 +85,6 @@ def test_space_samples_freeze_train_and_round_trip(entry: SpaceEntry) -> None:
         built_shapes = {k: tuple(v.shape) for k, v in built.state_dict().items()}
         assert frozen_shapes == built_shapes
         built.load_state_dict(model.state_dict())
-
-
-@pytest.mark.parametrize("entry", _space_params())
-def test_space_trains_one_path_sampling_step(entry: SpaceEntry) -> None:
-    torch.manual_seed(0)
-    model = entry.factory(**entry.test_kwargs)
-    supernet = PathSamplingSupernet(model, trainer="RandomOneShot")
-    supernet.random(random.Random(0))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    model.train()
-    logits = _logits(model(_inputs(entry)))
-    assert logits.shape == (2, entry.num_classes)
-    loss = nn_loss(logits, entry.num_classes)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    assert torch.isfinite(loss)
-
-
-def nn_loss(logits: torch.Tensor, num_classes: int) -> torch.Tensor:
-    target = torch.arange(logits.shape[0]) % num_classes
-    return torch.nn.functional.cross_entropy(logits, target)
 
 
 @pytest.mark.parametrize("entry", _arch_params())

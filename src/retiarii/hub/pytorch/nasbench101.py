@@ -194,6 +194,11 @@ class NasBench101(tnn.Module):
         return self.classifier(self.gap(out).flatten(1))
 
 
+_NO_MIXTURE = (
+    "a cell's graph (NasBench101Cell cell/num_nodes and the edges it allows) is not a mixture "
+    "of candidates a softmax can weigh"
+)
+
 register_space(
     SpaceEntry(
         name="NasBench101",
@@ -202,5 +207,17 @@ register_space(
         num_classes=10,
         test_kwargs={"stem_out_channels": 8, "num_stacks": 2, "num_modules_per_stack": 1},
         full_input_size=(3, 32, 32),
+        oneshot_refused={
+            "DARTS": _NO_MIXTURE,
+            "GumbelDARTS": _NO_MIXTURE,
+            "Proxyless": "Proxyless gates one input per choice; a cell's inputs are any subset "
+            "(InputChoice cell/input_{i}, n_chosen=None)",
+        },
+        oneshot_pending={
+            "ENAS": "bug in oneshot/: the ENAS controller ignores the space's constraints; it "
+            "samples cells with more than max_num_edges edges and the step raises "
+            "ConstraintViolation ('path sampling set an invalid path'). It should sample valid "
+            "cells only (RandomOneShot rejects invalid ones) or refuse the space at start",
+        },
     )
 )

@@ -559,5 +559,17 @@ for _space, _slow in (
             test_kwargs=_TEST_KWARGS,
             slow=_slow,
             unused_parameters=True,
+            oneshot_refused={
+                "Proxyless": "Proxyless does not search Cell: the cells' operator and input "
+                "choices (normal/op_{i}_{j}, normal/input_{i}_{j}) are refused; today also the "
+                "width value choice and the depth Repeat (issue 12)",
+            },
+            oneshot_pending=dict.fromkeys(
+                ("DARTS", "GumbelDARTS"),
+                "bug in oneshot/pytorch/mixed.py: MixedRepeat mixes only tensors, and a stage's "
+                "Repeat of cells returns [s0, s1], so the first step raises AttributeError "
+                "('list' object has no attribute 'shape'); with a fixed num_cells both train",
+            ),
+            oneshot_slow=True,
         )
     )

@@ -1,8 +1,9 @@
 """The hub's registry: every ready-made space and every published architecture, in one place.
 
 A space module registers itself at import (``register_space(...)``, ``register_architecture(...)``);
-one shared test (``tests/hub/test_hub_registry.py``) then builds, samples, freezes, trains a step
-of, and round-trips every registered space, and checks every architecture's parameter count
+shared tests then build, sample, freeze, train a step of, and round-trip every registered space
+(``tests/hub/test_hub_registry.py``), run every one-shot strategy on it or check that the strategy
+refuses it (``tests/hub/test_hub_oneshot.py``), and check every architecture's parameter count
 against its paper — timm's habit: a new space gets all of that by being registered.
 
 :func:`load_searched_model` (NNI's name) and :func:`searched_architecture` read the registry.
@@ -21,6 +22,7 @@ import torch.nn as tnn
 
 __all__ = [
     "ARCHITECTURES",
+    "ONESHOT_STRATEGIES",
     "SPACES",
     "ArchitectureEntry",
     "SpaceEntry",
@@ -51,6 +53,17 @@ class SpaceEntry:
         full_input_size: ``(C, H, W)`` of one input of the space built with its default
             arguments (the paper's configuration, what ``benchmarks/hub.py`` measures); None:
             ``input_size``.
+        oneshot_refused: ``{strategy: why}`` for the one-shot strategies (names in
+            :data:`ONESHOT_STRATEGIES`) that cannot share this space's choices. The shared test
+            checks that each refuses the space when it starts, naming the module and the label;
+            every strategy not listed here or in ``oneshot_pending`` must train the space and
+            export a sample of it.
+        oneshot_pending: ``{strategy: why}`` for strategies that should train this space and
+            do not yet (an open issue, a known bug). The shared test runs them as strict
+            expected failures, so it reports the day one starts working: then drop its entry.
+        oneshot_slow: replacing this space's choices by a supernet takes seconds (thousands of
+            weight-sliced layers); the shared one-shot test then runs only ``RandomOneShot`` on
+            it by default and the other strategies with the slow tests.
     """
 
     name: str
@@ -61,6 +74,9 @@ class SpaceEntry:
     slow: bool = False
     unused_parameters: bool = False
     full_input_size: tuple[int, int, int] | None = None
+    oneshot_refused: Mapping[str, str] = field(default_factory=dict)
+    oneshot_pending: Mapping[str, str] = field(default_factory=dict)
+    oneshot_slow: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +113,8 @@ class ArchitectureEntry:
     params_gap: str = ""
 
 
+#: The one-shot strategies of :mod:`retiarii.strategy` every registered space is checked with.
+ONESHOT_STRATEGIES = ("RandomOneShot", "ENAS", "DARTS", "GumbelDARTS", "Proxyless")
 #: ``{space name: entry}`` of every registered space.
 SPACES: dict[str, SpaceEntry] = {}
 #: ``{architecture name: entry}`` of every published architecture.
@@ -107,6 +125,18 @@ def register_space(entry: SpaceEntry) -> SpaceEntry:
     """Add a space to the registry (its name must be new)."""
     if entry.name in SPACES:
         raise ValueError(f"hub space {entry.name!r} is registered twice")
+    unknown = sorted({*entry.oneshot_refused, *entry.oneshot_pending} - set(ONESHOT_STRATEGIES))
+    if unknown:
+        raise ValueError(
+            f"hub space {entry.name!r}: unknown one-shot strategies {unknown} in oneshot_refused "
+            f"or oneshot_pending; known: {list(ONESHOT_STRATEGIES)}"
+        )
+    both = sorted(set(entry.oneshot_refused) & set(entry.oneshot_pending))
+    if both:
+        raise ValueError(
+            f"hub space {entry.name!r}: {both} both refused and pending; a strategy either "
+            "cannot share the space (oneshot_refused) or should and does not yet (oneshot_pending)"
+        )
     SPACES[entry.name] = entry
     return entry
 
