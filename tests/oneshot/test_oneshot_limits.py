@@ -31,7 +31,7 @@ from retiarii import ModelSpace
 from retiarii.experiment import ConfigError
 from retiarii.experiment.pytorch import RetiariiExeConfig, RetiariiExperiment
 from retiarii.oneshot.pytorch import DartsTrainer
-from retiarii.store import ExperimentStore
+from retiarii.store import ExperimentStore, StoreError
 from signals import default_sigint
 
 from . import resume_search
@@ -234,18 +234,20 @@ def _wait_for_a_step(directory: Path, proc: subprocess.Popen[bytes]) -> Path:
     deadline = time.monotonic() + 120
     while True:
         assert proc.poll() is None and time.monotonic() < deadline, "no training step logged"
-        found = list(directory.glob("*/experiment.db"))
-        if found:
-            with ExperimentStore(found[0], readonly=True) as store:
-                if steps_logged(store):
-                    return found[0].parent
+        for path in directory.glob("*/experiment.db"):
+            try:
+                with ExperimentStore(path, readonly=True) as store:
+                    if steps_logged(store):
+                        return path.parent
+            except StoreError:  # being created
+                pass
         time.sleep(0.05)
 
 
 @pytest.mark.parametrize("presses", [1, 2])
 def test_ctrl_c_stops_a_oneshot_search_and_keeps_the_architecture(tmp_path, presses):
-    # one press: stop after the current step (0.4 s); a second one: interrupt the step at once
-    seconds = 0.2 if presses == 1 else 2.0
+    # one press: stop after the current step (0.4 s); a second: interrupt the step (2 s) at once
+    seconds = 0.2 if presses == 1 else 1.0
     proc = _search_process(tmp_path, seconds)
     try:
         directory = _wait_for_a_step(tmp_path, proc)
