@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ pytest.importorskip("lightning")
 
 import retiarii.evaluator.pytorch.lightning as pl
 import retiarii.strategy as strategy
+from experiment.helpers import Background, dashboard_url, get_json, http, wait_for
 from retiarii import ModelSpace
 from retiarii.experiment import ConfigError
 from retiarii.experiment.pytorch import RetiariiExeConfig, RetiariiExperiment
@@ -164,58 +164,25 @@ def test_resume_after_the_time_limit_behaves_as_multi_trial(tmp_path, slow):
     more.close()
 
 
-class _DashboardURL(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.url: str | None = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if message.startswith("dashboard: "):
-            self.url = message.split(" ", 1)[1]
-
-
-def test_the_dashboard_stop_button_stops_a_oneshot_search_at_a_step(home, slow):
-    httpx = pytest.importorskip("httpx")
+def test_the_dashboard_stop_button_stops_a_oneshot_search_at_a_step(home, slow, caplog):
     pytest.importorskip("fastapi")
+    caplog.set_level(logging.INFO, logger="retiarii.experiment")
     slow["seconds"] = 0.1
     exp = RetiariiExperiment(resume_search.Space(), evaluator(50), None, strategy.DARTS())
-    logger = logging.getLogger("retiarii.experiment")
-    catcher, level = _DashboardURL(), logger.level
-    logger.addHandler(catcher)
-    logger.setLevel(logging.INFO)
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            exp.run(config(home), port=0)
-        except BaseException as exc:  # re-raised below
-            errors.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
+    run = Background(exp.run, config(home), 0)
     try:
-        deadline = time.monotonic() + 60
-        while catcher.url is None or exp._store is None or not steps_logged(exp.store):
-            assert thread.is_alive() and time.monotonic() < deadline, errors
-            time.sleep(0.05)
-        origin = catcher.url.rstrip("/")
-        stopped_at = time.monotonic()
-        response = httpx.post(
-            f"{origin}/api/stop", headers={"Origin": origin, "Sec-Fetch-Site": "same-origin"}
+        url = wait_for(lambda: dashboard_url(caplog.records), 60, "the dashboard URL")
+        wait_for(
+            lambda: get_json(url + "/api/experiment")["oneshot_progress"]["step"], 60, "a step"
         )
-        assert response.status_code == 200
-        thread.join(60)
+        headers = {"Origin": url, "Sec-Fetch-Site": "same-origin"}  # what the page's button sends
+        assert http(url + "/api/stop", "POST", headers)[0] == 200
+        run.join(60)
     finally:
         exp.stop()
-        thread.join(60)
-        logger.removeHandler(catcher)
-        logger.setLevel(level)
-    assert not errors and not thread.is_alive()
-    assert time.monotonic() - stopped_at < 20  # a step is 0.2 s; an epoch would be 1.6 s
     record = exp.store.experiment()
     assert exp.get_status() == "STOPPED" and record.info["end_reason"] == "stopped by request"
-    assert max(steps_logged(exp.store)) < STEPS_PER_EPOCH  # within the first epoch
+    assert max(steps_logged(exp.store)) < STEPS_PER_EPOCH  # a step is 0.2 s, an epoch 1.6 s
     assert "loss" not in exp.store.series_names()
     assert len(exp.export_top_models()) == 1
     exp.close()
