@@ -262,6 +262,9 @@ def test_multi_trial_overview_keeps_its_pages(watch_factory, tmp_path) -> None:
             page = watch.goto(path)
             page.locator(shown).first.wait_for()
             assert page.locator("#oneshot-notice").count() == 0
+        page = watch.goto("/trials/99")  # a trial that does not exist is said to be missing
+        page.locator("#view h2", has_text="No trial #99").wait_for()
+        assert page.locator("#oneshot-notice").count() == 0
         assert watch.errors == []
 
 
