@@ -127,6 +127,25 @@ def test_spos_stopped_mid_epoch_still_searches_and_exports(home, slow):
     assert ModelSpace(resume_search.Space()).validate(trial.sample) == trial.sample
 
 
+def test_the_time_limit_cuts_the_spos_search_phase_short(home, slow):
+    slow["seconds"] = 0.03  # one epoch of about 0.3 s, then 0.06 s per subnet evaluated
+    search = strategy.RandomOneShot(  # 220 subnets: the space's 4 samples drawn again and again
+        search_strategy=strategy.Random(dedup=False, seed=0),
+        bn_recalibration_batches=1,
+        eval_batches=1,
+    )
+    exp = RetiariiExperiment(resume_search.Space(), evaluator(1), None, search)
+    exp.run(config(home, max_experiment_duration=2.0))
+    record = exp.store.experiment()
+    assert record.info["end_reason"] == DURATION
+    assert len(exp.store.series("metric/val_acc")) == 1  # the epoch ended: the search began
+    # the whole search (20 * (1 + 10) subnets) would take about 13 s
+    history = exp._oneshot_trainer.module.algorithm.history
+    assert 1 <= len(history) < 20 * 11 and record.info["duration"] < 2.0 + 1.5
+    [trial] = exp.list_trial_jobs()
+    assert trial.sample == max(history, key=lambda item: item[1])[0]  # the best evaluated
+
+
 def test_resume_after_the_time_limit_behaves_as_multi_trial(tmp_path, slow):
     reference = resume_search.run(str(tmp_path / "reference"))
     expected = reference.list_trial_jobs()[-1].sample

@@ -141,8 +141,10 @@ class StoreRecorder(OneShotCallback):
     search (raises :class:`StopSearch`) when asked to or when its time is up.
 
     The stop is checked after the training steps it is told about (every step, or every half
-    second when steps are shorter: ``STEP_INTERVAL``) and at the end of every epoch; a
-    data-parallel search stops at the end of the epoch (its ranks must stop together).
+    second when steps are shorter: ``STEP_INTERVAL``), at the end of every epoch, and between the
+    subnets a search phase evaluates (:meth:`should_stop`: SPOS keeps the best evaluated so far,
+    at least one); a data-parallel search stops at the end of the epoch (its ranks must stop
+    together) and runs its whole search phase.
 
     Args:
         store: an ``ExperimentStore`` open for writing.
@@ -176,16 +178,20 @@ class StoreRecorder(OneShotCallback):
             return StopReason.DURATION
         return None
 
-    def _stop_if_asked(self) -> None:
+    def should_stop(self, trainer: BaseOneShotTrainer) -> bool:
         reason = self.stop_reason()
         if reason is not None:
             self.reason = reason
-            raise StopSearch(reason)
+        return reason is not None
+
+    def _stop_if_asked(self, trainer: BaseOneShotTrainer) -> None:
+        if self.should_stop(trainer):
+            raise StopSearch(self.reason)
 
     def on_step_end(self, trainer: BaseOneShotTrainer, step: int, loss: float) -> None:
         self.store.add_series("loss/step", loss, step=step)
         if not _ranks_in_step(trainer):
-            self._stop_if_asked()
+            self._stop_if_asked(trainer)
 
     def on_epoch_end(self, trainer: BaseOneShotTrainer, epoch: int, logs: EpochLogs) -> None:
         self.last = logs
@@ -200,7 +206,7 @@ class StoreRecorder(OneShotCallback):
             # which series is the result, known from the first epoch on (dashboard, list)
             self.store.update_info({"headline_metric": headline})
             self._recorded_headline = headline
-        self._stop_if_asked()
+        self._stop_if_asked(trainer)
 
     def final_metric(self) -> dict[str, float] | float:
         """The trial's final metric: the last epoch's metrics, the headline as ``'default'``."""
@@ -240,7 +246,7 @@ def _fit_and_export(
     try:
         with keyboard_interrupt_passes_through(_ctrl_c_stops(stop_event)):
             trainer.fit()
-        reason = "search finished"
+        reason = recorder.reason or "search finished"  # a search phase it ended early
     except StopSearch:
         reason = recorder.reason or StopReason.STOPPED
     except KeyboardInterrupt:
