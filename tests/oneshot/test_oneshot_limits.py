@@ -210,7 +210,7 @@ def test_the_dashboard_stop_button_stops_a_oneshot_search_at_a_step(home, slow, 
 def _search_process(directory: Path, seconds: float) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.oneshot.resume_search", str(directory), f"--slow={seconds}"],
+        [sys.executable, "-m", "tests.oneshot.limit_search", str(directory), str(seconds)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         preexec_fn=default_sigint,
     )  # fmt: skip
