@@ -222,6 +222,8 @@ def test_oneshot_overview_hides_multi_trial_pages(watch_factory, tmp_path) -> No
         assert "epoch 3" in best.inner_text()  # the third epoch, counted from 1
         cards = page.locator(".cards .stat-title").all_text_contents()
         assert "Progress" not in cards and "Best metric" not in cards and "Elapsed" in cards
+        # max_experiment_duration stops a one-shot search too: its limit is shown
+        assert "limit 1:00:00" in page.locator(".stat", has_text="Elapsed").inner_text()
         assert not page.locator("section", has_text="Final metric per trial").is_visible()
         config = page.locator("section", has_text="Configuration").inner_text()
         for field in (
@@ -260,6 +262,9 @@ def test_multi_trial_overview_keeps_its_pages(watch_factory, tmp_path) -> None:
             page = watch.goto(path)
             page.locator(shown).first.wait_for()
             assert page.locator("#oneshot-notice").count() == 0
+        page = watch.goto("/trials/99")  # a trial that does not exist is said to be missing
+        page.locator("#view h2", has_text="No trial #99").wait_for()
+        assert page.locator("#oneshot-notice").count() == 0
         assert watch.errors == []
 
 
@@ -300,6 +305,7 @@ def test_trial_pages_say_what_a_oneshot_search_has_instead(watch_factory, tmp_pa
         pages = [
             ("/trials", "Trials"),
             ("/trials/1", "Trial #1"),
+            ("/trials/7", "Trial #7"),  # no such trial: the same notice, not "No trial #7"
             ("/charts", "Charts"),
             ("/compare?ids=1", "Compare trials"),
         ]

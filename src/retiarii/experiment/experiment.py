@@ -191,7 +191,9 @@ class RetiariiExperiment:
         """Run until the budget is spent or the space exhausted; serve the dashboard on ``port``.
 
         Ctrl-C (or :meth:`stop` from another thread) stops cleanly: running trials are marked
-        INTERRUPTED and the experiment can be resumed.
+        INTERRUPTED and the experiment can be resumed. A one-shot search stops after its current
+        training step (at ``max_experiment_duration`` too) and exports the architecture found so
+        far; a second Ctrl-C interrupts it at once.
         """
         config = config or RetiariiExeConfig("local")
         if not isinstance(config, RetiariiExeConfig):
@@ -207,6 +209,12 @@ class RetiariiExperiment:
             raise ConfigError(
                 f"execution_engine={engine!r} runs multi-trial searches; {self.strategy!r} is a "
                 "one-shot strategy: set execution_engine='oneshot' or leave it unset"
+            )
+        if self.oneshot and config.max_trial_number is not None:
+            raise ConfigError(
+                f"max_trial_number={config.max_trial_number} counts trials; a one-shot search "
+                "trains one supernet and runs none: leave it unset (the evaluator's max_epochs "
+                "sets how long it trains, max_experiment_duration bounds its time)"
             )
         check_ready = getattr(self.evaluator, "check_ready", None)
         if check_ready is not None:  # e.g. dataloaders given after construction, or never
@@ -441,7 +449,21 @@ class RetiariiExperiment:
         if self.constraint is not None:
             self._constrain_oneshot(trainer)
         headline = headline_metric(self.evaluator)
-        run_oneshot(trainer, self.store, space, self._stop, self._previous_duration, headline)
+        assert self.config is not None
+        try:
+            run_oneshot(
+                trainer,
+                self.store,
+                space,
+                self._stop,
+                self._previous_duration,
+                headline,
+                self.config.duration_seconds,
+            )
+        finally:  # run() again on this object continues the time budget, as multi-trial does
+            self._previous_duration = float(
+                self.store.experiment().info.get("duration", self._previous_duration)
+            )
 
     def _constrain_oneshot(self, trainer: Any) -> None:
         """The experiment's constraint in a one-shot search: SPOS's search phase evaluates only

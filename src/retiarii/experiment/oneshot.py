@@ -23,10 +23,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .._signals import keyboard_interrupt_passes_through
 from ..oneshot.base import BaseOneShotTrainer, EpochLogs, OneShotCallback, StopSearch
+from .engine import StopReason
 
 __all__ = [
     "StopSearch",
@@ -127,13 +130,28 @@ def _headline_of(metrics: dict[str, float], headline: str | None) -> str | None:
     return next((k for k in metrics if k != "reward"), None)
 
 
+def _ranks_in_step(trainer: BaseOneShotTrainer) -> bool:
+    """Whether several processes train in step (data-parallel): they may stop only together, at
+    the end of an epoch."""
+    return bool(getattr(getattr(trainer, "module", trainer), "distributed", False))
+
+
 class StoreRecorder(OneShotCallback):
-    """Writes a trainer's progress into an experiment store's ``series`` table.
+    """Writes a trainer's progress into an experiment store's ``series`` table, and stops the
+    search (raises :class:`StopSearch`) when asked to or when its time is up.
+
+    The stop is checked after the training steps it is told about (every step, or every half
+    second when steps are shorter: ``STEP_INTERVAL``), at the end of every epoch, and between the
+    subnets a search phase evaluates (:meth:`should_stop`: SPOS keeps the best evaluated so far,
+    at least one); a data-parallel search stops at the end of the epoch (its ranks must stop
+    together) and runs its whole search phase.
 
     Args:
         store: an ``ExperimentStore`` open for writing.
-        stop_event: when set, the search stops at the end of the current epoch.
+        stop_event: when set, the search stops at the next step (the dashboard's Stop, Ctrl-C,
+            ``exp.stop()``).
         headline: the metric that is the trial's ``'default'`` (see :func:`headline_metric`).
+        deadline: the ``time.monotonic()`` at which ``max_experiment_duration`` is reached.
     """
 
     def __init__(
@@ -141,15 +159,39 @@ class StoreRecorder(OneShotCallback):
         store: Any,
         stop_event: threading.Event | None = None,
         headline: str | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.store = store
         self.stop_event = stop_event
         self.headline = headline
+        self.deadline = deadline
+        #: why this callback stopped the search (a :class:`StopReason` sentence), if it did
+        self.reason: str | None = None
         self.last: EpochLogs | None = None
         self._recorded_headline: str | None = None
 
+    def stop_reason(self) -> str | None:
+        """Why the search must stop now, or None."""
+        if self.stop_event is not None and self.stop_event.is_set():
+            return StopReason.STOPPED
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return StopReason.DURATION
+        return None
+
+    def should_stop(self, trainer: BaseOneShotTrainer) -> bool:
+        reason = self.stop_reason()
+        if reason is not None:
+            self.reason = reason
+        return reason is not None
+
+    def _stop_if_asked(self, trainer: BaseOneShotTrainer) -> None:
+        if self.should_stop(trainer):
+            raise StopSearch(self.reason)
+
     def on_step_end(self, trainer: BaseOneShotTrainer, step: int, loss: float) -> None:
         self.store.add_series("loss/step", loss, step=step)
+        if not _ranks_in_step(trainer):
+            self._stop_if_asked(trainer)
 
     def on_epoch_end(self, trainer: BaseOneShotTrainer, epoch: int, logs: EpochLogs) -> None:
         self.last = logs
@@ -164,8 +206,7 @@ class StoreRecorder(OneShotCallback):
             # which series is the result, known from the first epoch on (dashboard, list)
             self.store.update_info({"headline_metric": headline})
             self._recorded_headline = headline
-        if self.stop_event is not None and self.stop_event.is_set():
-            raise StopSearch
+        self._stop_if_asked(trainer)
 
     def final_metric(self) -> dict[str, float] | float:
         """The trial's final metric: the last epoch's metrics, the headline as ``'default'``."""
@@ -178,6 +219,52 @@ class StoreRecorder(OneShotCallback):
         return self.last.loss if self.last.loss is not None else 0.0
 
 
+def _ctrl_c_stops(stop_event: threading.Event) -> Callable[[], bool]:
+    """A first Ctrl-C asks the search to stop at its next step (and export); once a stop has
+    been asked for, Ctrl-C interrupts at once."""
+
+    def first_press() -> bool:
+        if stop_event.is_set():
+            return False
+        _logger.warning(
+            "Ctrl-C: the one-shot search stops after its current step and exports the "
+            "architecture found so far (Ctrl-C again to interrupt at once)"
+        )
+        stop_event.set()
+        return True
+
+    return first_press
+
+
+def _fit_and_export(
+    trainer: BaseOneShotTrainer, space: Any, recorder: StoreRecorder, stop_event: threading.Event
+) -> tuple[str, dict[str, Any] | None]:
+    """``(why the search ended, the validated export)``. An export after a stop is the
+    architecture found so far; after a hard interrupt (a second Ctrl-C) there may be none yet (SPOS
+    before its search phase): then None, and the reason says so."""
+    interrupted = False
+    try:
+        with keyboard_interrupt_passes_through(_ctrl_c_stops(stop_event)):
+            trainer.fit()
+        reason = recorder.reason or "search finished"  # a search phase it ended early
+    except StopSearch:
+        reason = recorder.reason or StopReason.STOPPED
+    except KeyboardInterrupt:
+        reason, interrupted = StopReason.STOPPED, True
+    if reason != "search finished":
+        _logger.info("one-shot search: %s; exporting the architecture found so far", reason)
+    try:
+        return reason, space.validate(trainer.export())
+    except KeyboardInterrupt:  # an export that searches first (SinglePathTrainer)
+        why = "interrupted"
+    except Exception as exc:
+        if not interrupted:
+            raise
+        why = f"{type(exc).__name__}: {exc}"
+    _logger.warning("one-shot search interrupted before it found an architecture (%s)", why)
+    return f"{StopReason.STOPPED}; interrupted before an architecture was found ({why})", None
+
+
 def run_oneshot(
     trainer: BaseOneShotTrainer,
     store: Any,
@@ -185,15 +272,38 @@ def run_oneshot(
     stop_event: threading.Event | None = None,
     previous_duration: float = 0.0,
     headline: str | None = None,
+    max_duration: float | None = None,
 ) -> dict[str, Any] | None:
     """``trainer.fit()`` with its progress recorded in ``store``, then its ``export()`` stored as
-    the experiment's single trial. Returns the exported sample (None if stopped before any
-    result).
+    the experiment's single trial. Returns the exported sample (None if there is none).
 
     ``space`` (a ``ModelSpace``) validates the exported sample, so a trainer exporting a sample
     that ``fixed_arch`` would refuse fails here, naming the label.
+
+    How it ends, as a multi-trial experiment does (``info["end_reason"]`` and the status):
+    ``"search finished"`` (``done``); ``max_experiment_duration`` (``max_duration`` seconds over
+    all runs, ``previous_duration`` of them used before) reached at a step or epoch boundary
+    (``done``); a stop request (``stop_event``: the dashboard's Stop, ``exp.stop()``, a first
+    Ctrl-C) at a step or epoch boundary, or a second Ctrl-C at once (``stopped``). Each exports the
+    architecture found so far. The checkpoint (``last.ckpt``) stays the last finished epoch's. A
+    run whose time was up before it started (a resumed experiment that ended at its limit) trains
+    nothing and keeps its result, as multi-trial resume does.
     """
-    recorder = StoreRecorder(store, stop_event, headline)
+    stop_event = stop_event if stop_event is not None else threading.Event()
+    started = time.monotonic()
+    deadline = None if max_duration is None else started + max_duration - previous_duration
+    if deadline is not None and deadline <= started:
+        done = store.trials("SUCCEEDED")
+        if done:
+            _logger.info(
+                "one-shot search: max_experiment_duration (%gs) was reached before; nothing to "
+                "train (resume with a larger max_experiment_duration to train on)",
+                max_duration,
+            )
+            store.update_info({"end_reason": StopReason.DURATION})
+            store.set_status("done")
+            return dict(done[-1].sample)
+    recorder = StoreRecorder(store, stop_event, headline, deadline)
     trainer.add_callback(recorder)
     store.set_status("running")
     epochs = planned_epochs(trainer)
@@ -201,24 +311,18 @@ def run_oneshot(
     store.update_info(
         {"run_started_at": time.time(), **({"max_epochs": epochs} if epochs is not None else {})}
     )
-    started = time.monotonic()
     status, reason, sample = "failed", "error", None
     try:
-        try:
-            trainer.fit()
-            reason = "search finished"
-        except (StopSearch, KeyboardInterrupt):
-            reason = "stopped by request"
-            _logger.info("one-shot search stopped; exporting the architecture found so far")
-        sample = space.validate(trainer.export())
-        trial = store.create_trial(sample)
-        store.mark_running(trial)
-        store.finish_trial(trial, "SUCCEEDED", final=recorder.final_metric())
-        status = "done" if reason == "search finished" else "stopped"
+        reason, sample = _fit_and_export(trainer, space, recorder, stop_event)
+        if sample is not None:
+            trial = store.create_trial(sample)
+            store.mark_running(trial)
+            store.finish_trial(trial, "SUCCEEDED", final=recorder.final_metric())
+        status = "done" if reason in ("search finished", StopReason.DURATION) else "stopped"
     finally:
         trainer.remove_callback(recorder)
         duration = previous_duration + time.monotonic() - started
         store.update_info({"duration": duration, "end_reason": reason})
         store.set_status(status)
-    _logger.info("one-shot search %s (%.1fs): %s", status, duration, sample)
+    _logger.info("one-shot search %s (%.1fs, %s): %s", status, duration, reason, sample)
     return sample

@@ -55,6 +55,11 @@ class OneShotCallback:
     def on_fit_end(self, trainer: BaseOneShotTrainer) -> None:
         """Called once, after the search (also after a final search phase, e.g. evolution)."""
 
+    def should_stop(self, trainer: BaseOneShotTrainer) -> bool:
+        """Asked between the subnets a search phase evaluates (SPOS's evolution, which has no
+        training steps to raise :class:`StopSearch` from): True ends it with the best so far."""
+        return False
+
 
 class BaseOneShotTrainer(abc.ABC):
     """Base class of one-shot (weight-sharing) trainers.
@@ -96,6 +101,10 @@ class BaseOneShotTrainer(abc.ABC):
     def remove_callback(self, callback: OneShotCallback) -> None:
         """Stop notifying ``callback``."""
         self.callbacks.remove(callback)
+
+    def should_stop(self) -> bool:
+        """Whether a callback asks a search phase to end now (:meth:`OneShotCallback.should_stop`)."""
+        return any(callback.should_stop(self) for callback in list(self.callbacks))
 
     def notify_step(self, step: int, loss: Any) -> None:
         """Call ``on_step_end`` on the callbacks, at most every ``STEP_INTERVAL`` seconds (the

@@ -114,6 +114,12 @@ function oneShotNotice(r, exp) {
         ": the epoch it has reached, its metric, and the exported architecture with the code that rebuilds it.")));
 }
 
+// Trial pages of a one-shot search show the notice; from then on only the header is polled.
+function showOneShotNotice(r, exp) {
+  current.notice = true;
+  clear($("view"), oneShotNotice(r, exp));
+}
+
 function updateHeader(exp) {
   $("exp-name").textContent = exp.name;
   const pill = $("exp-state");
@@ -181,8 +187,7 @@ async function poll() {
     }
     updateHeader(data.experiment);
     if (r.trials && data.experiment.one_shot && !current.notice) {
-      current.notice = true; // from now on only the header is polled
-      clear($("view"), oneShotNotice(r, data.experiment));
+      showOneShotNotice(r, data.experiment);
     } else if (!current.notice) {
       page.update(data);
     }
@@ -194,15 +199,24 @@ async function poll() {
   } catch (err) {
     if (mine !== generation) return;
     if (err instanceof HttpError && err.status === 404 && r.id != null) {
-      clear($("view"), el("section", { class: "card" }, el("h2", { text: `No trial #${r.id}` }),
-        el("p", { class: "muted", text: err.message }), el("p", {}, el("a", { href: "/trials", text: "All trials" }))));
-      current = null;
-      return;
+      // a one-shot search has no trial #n, whichever n: say what it has instead, as for #1
+      const exp = await LOADERS.experiment().catch(() => null);
+      if (mine !== generation) return;
+      if (!exp?.one_shot) {
+        clear($("view"), el("section", { class: "card" }, el("h2", { text: `No trial #${r.id}` }),
+          el("p", { class: "muted", text: err.message }), el("p", {}, el("a", { href: "/trials", text: "All trials" }))));
+        current = null;
+        return;
+      }
+      updateHeader(exp);
+      showOneShotNotice(r, exp);
+      delay = isLive(exp) ? LIVE_MS : IDLE_MS;
+    } else {
+      banner(`Cannot reach the experiment: ${err.message}. Retrying…`, "error");
+      $("live").textContent = "○ disconnected";
+      $("live").className = "live";
+      console.error(err);
     }
-    banner(`Cannot reach the experiment: ${err.message}. Retrying…`, "error");
-    $("live").textContent = "○ disconnected";
-    $("live").className = "live";
-    console.error(err);
   }
   if (mine === generation) timer = setTimeout(tick, delay);
 }

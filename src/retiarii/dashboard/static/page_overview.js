@@ -44,7 +44,7 @@ function progressCard(p) {
 
 function elapsedCard(exp) {
   const body = [el("div", { class: "stat-value", text: fmtDuration(exp.elapsed) })];
-  if (exp.max_duration && !exp.one_shot) { // a one-shot search runs its epochs, not to a time limit
+  if (exp.max_duration) { // a one-shot search stops at the limit too (after its current step)
     const share = Math.min(100, (100 * exp.elapsed) / exp.max_duration);
     body.push(
       el("div", { class: "bar" }, el("span", { class: "seg seg-time", style: `width:${share}%` })),

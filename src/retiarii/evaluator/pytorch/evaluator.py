@@ -8,20 +8,18 @@ results reported during Lightning's sanity check (not an epoch of training).
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
-import signal
 import sys
 import tempfile
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import lightning
 import torch.utils.data
 from lightning.pytorch.utilities.model_helpers import is_overridden
 
+from ..._signals import keyboard_interrupt_passes_through
 from ...execution.trial import current_trial_dir
 from ...mutable import SearchSpace
 from ...reporting import Metric, Reporter, current_reporter, trial_reporter
@@ -99,23 +97,6 @@ class _LightningReports:
             self.outer.final(metric)
         else:
             _logger.info("final result: %s", metric)
-
-
-@contextlib.contextmanager
-def _keyboard_interrupt_passes_through() -> Iterator[None]:
-    """Undo what Lightning does on Ctrl-C (``sys.exit(1)`` and ignoring SIGINT from then on), so
-    that an in-process experiment stops as it does with any other evaluator."""
-    main = threading.current_thread() is threading.main_thread()
-    handler = signal.getsignal(signal.SIGINT) if main else None
-    try:
-        yield
-    except SystemExit as exc:
-        if isinstance(exc.__context__, KeyboardInterrupt):
-            raise exc.__context__ from None
-        raise
-    finally:
-        if main and handler is not None and signal.getsignal(signal.SIGINT) is not handler:
-            signal.signal(signal.SIGINT, handler)
 
 
 class Lightning(Evaluator):
@@ -265,7 +246,7 @@ class Lightning(Evaluator):
         module.set_model(model)
         trainer = self.trainer.build(self._root_dir())
         reports = _LightningReports(trainer, current_reporter())
-        with trial_reporter(reports), _keyboard_interrupt_passes_through():
+        with trial_reporter(reports), keyboard_interrupt_passes_through():
             if self.datamodule is not None:
                 trainer.fit(module, datamodule=self.datamodule)
             else:

@@ -611,8 +611,13 @@ class RandomOneShot(_Sampling):
         strategy = self.make_search_strategy()
         strategy.attach(self.search_space, "maximize")
         constraint = self.constraint or getattr(c, "constraint", None)
+        # the trainer whose callbacks may end the search early (the experiment's time limit or
+        # stop); never on some ranks only
+        owner = None if driver.distributed else getattr(driver, "owner", driver)
         self.history = []
         for trial_id in range(max(1, c.population_size) * (1 + c.evolution_cycles)):
+            if self.history and callable(stop := getattr(owner, "should_stop", None)) and stop():
+                break
             sample = strategy.ask()
             if sample is None:
                 break

@@ -203,6 +203,7 @@ class OneShotModule(lightning.LightningModule):
         return self.algorithm.export_probs()
 
     def on_fit_start(self) -> None:
+        self.stop_requested = False  # a stop of the run that wrote the checkpoint is not this one's
         self.algorithm.on_fit_start(self)
         self.user.on_fit_start()
 
@@ -545,12 +546,16 @@ class _Search:
             if self.module.needs_validation_batches
             else self.train
         )
-        trainer.fit(
-            self.module,
-            train_dataloaders=loaders,
-            val_dataloaders=self.valid,
-            ckpt_path=self.ckpt_path,
-        )
+        try:
+            trainer.fit(
+                self.module,
+                train_dataloaders=loaders,
+                val_dataloaders=self.valid,
+                ckpt_path=self.ckpt_path,
+            )
+        except StopSearch:  # raised by a callback after a step: the search phase still runs
+            self.module.algorithm.after_fit(self.module, self.train, self.valid)
+            raise
         self.module.algorithm.after_fit(self.module, self.train, self.valid)
         return trainer
 
