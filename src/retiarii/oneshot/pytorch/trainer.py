@@ -259,10 +259,7 @@ class SupernetTrainer(BaseOneShotTrainer):
 
     def arch_parameters(self) -> dict[str, tnn.Parameter]:
         """``{label: alpha}`` (DARTS, GumbelDARTS, ProxylessNAS)."""
-        alphas = getattr(self.supernet, "alphas", None)
-        if alphas is None:
-            alphas = {label: d.alpha for label, d in self.supernet.decisions.items()}
-        return dict(alphas)
+        return dict(getattr(self.supernet, "alphas", {}))
 
 
 # -- seed 004's trainers ---------------------------------------------------------------------------
