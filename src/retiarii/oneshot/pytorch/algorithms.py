@@ -22,6 +22,7 @@ import torch
 import torch.nn as tnn
 
 from ...mutable import SearchSpace
+from ..base import BaseOneShotTrainer
 from .differentiable import DifferentiableSupernet
 from .distributed import broadcast_object, broadcast_random_state
 from .enas import ReinforceController, ReinforceField, greedy_probs, set_path
@@ -31,7 +32,16 @@ from .sampling import PathSamplingSupernet
 from .spos import recalibrate_batchnorm
 from .utils import to_device
 
-__all__ = ["Algorithm", "Darts", "Driver", "Enas", "GumbelDarts", "Proxyless", "RandomOneShot"]
+__all__ = [
+    "Algorithm",
+    "AlgorithmTrainer",
+    "Darts",
+    "Driver",
+    "Enas",
+    "GumbelDarts",
+    "Proxyless",
+    "RandomOneShot",
+]
 
 
 class Driver(Protocol):
@@ -165,6 +175,24 @@ class Algorithm:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`."""
+
+
+class AlgorithmTrainer(BaseOneShotTrainer):
+    """A one-shot trainer that runs :attr:`algorithm` (what both drivers' trainers share)."""
+
+    algorithm: Algorithm
+
+    def export(self) -> dict[str, Any]:
+        return self.algorithm.export()
+
+    def export_probs(self) -> dict[str, dict[str, float]]:
+        """``{label: {candidate: probability}}`` of the search state."""
+        return self.algorithm.export_probs()
+
+    def sub_state_dict(self, sample: dict[str, Any] | None = None) -> dict[str, torch.Tensor]:
+        """The trained weights of the subnet ``sample`` (default: :meth:`export`), as a
+        ``state_dict`` that loads into ``fixed_arch(sample)``'s model."""
+        return self.algorithm.sub_state_dict(sample)
 
 
 def _random_generator(seed: int | None = None) -> random.Random:

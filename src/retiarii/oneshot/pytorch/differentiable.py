@@ -23,8 +23,7 @@ from ...nn.pytorch.repeat import Repeat
 from .cell import DartsCell
 from .mixed import MixedRepeat, MixedSliced, Support
 from .slicing import is_value_choice_layer, sliced_layer
-from .supernet import SupernetInputChoice, SupernetLayerChoice, SwitchBoard, check_searchable
-from .utils import replace_modules
+from .supernet import Supernet, SupernetInputChoice, SupernetLayerChoice
 
 __all__ = [
     "AlphaSupernet",
@@ -81,16 +80,19 @@ def _softmax(alpha: torch.Tensor, noise: GumbelNoise | None) -> torch.Tensor:
 
 
 class _Weighted:
-    """The architecture parameter of a mixing choice and its mixing weights."""
+    """The architecture parameter of a mixing choice and its mixing weights (with Gumbel noise
+    in the Gumbel classes)."""
 
     label: str
     _arch_alpha: tnn.Parameter
     _noise: GumbelNoise | None = None
+    _gumbel = False
 
-    def _set_alpha(self, alpha: tnn.Parameter | None, n: int) -> None:
+    def _set_alpha(self, alpha: tnn.Parameter | None, n: int, noise: GumbelNoise | None) -> None:
         self._arch_alpha = _check_alpha(
             alpha if alpha is not None else _new_alpha(n), n, self.label
         )
+        self._noise = noise or (GumbelNoise(n) if self._gumbel else None)
 
     @property
     def alpha(self) -> tnn.Parameter:
@@ -109,11 +111,17 @@ class DartsLayerChoice(_Weighted, SupernetLayerChoice):
         layer_choice: the choice to replace (its candidates become this module's children).
         alpha: the architecture parameter to use (shared by choices with the same label); a new
             one (``randn * 1e-3``) if omitted.
+        noise: the Gumbel noise of the label (Gumbel classes; a new one if omitted).
     """
 
-    def __init__(self, layer_choice: LayerChoice, alpha: tnn.Parameter | None = None) -> None:
+    def __init__(
+        self,
+        layer_choice: LayerChoice,
+        alpha: tnn.Parameter | None = None,
+        noise: GumbelNoise | None = None,
+    ) -> None:
         super().__init__(layer_choice)
-        self._set_alpha(alpha, len(self.names))
+        self._set_alpha(alpha, len(self.names), noise)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return _mix([op(*args, **kwargs) for op in self._ops], self.arch_weights())
@@ -132,7 +140,12 @@ class DartsInputChoice(_Weighted, SupernetInputChoice):
     ``'none'`` of several inputs cannot be relaxed this way and is refused.
     """
 
-    def __init__(self, input_choice: InputChoice, alpha: tnn.Parameter | None = None) -> None:
+    def __init__(
+        self,
+        input_choice: InputChoice,
+        alpha: tnn.Parameter | None = None,
+        noise: GumbelNoise | None = None,
+    ) -> None:
         super().__init__(input_choice)
         if self.reduction in ("concat", "none") and self.n_chosen != 1:
             raise ValueError(
@@ -140,7 +153,7 @@ class DartsInputChoice(_Weighted, SupernetInputChoice):
                 f"n_chosen={self.n_chosen} cannot be relaxed to a weighted sum; use a sampling "
                 "trainer (SinglePathTrainer, EnasTrainer) for this space"
             )
-        self._set_alpha(alpha, self.n_candidates)
+        self._set_alpha(alpha, self.n_candidates, noise)
 
     def forward(self, inputs: list[Any]) -> Any:
         out = _mix(self._check(inputs), self.arch_weights())
@@ -156,27 +169,13 @@ class GumbelLayerChoice(DartsLayerChoice):
     """A ``DartsLayerChoice`` mixing with ``softmax((alpha + g) / tau)``, ``g`` Gumbel noise
     shared by every choice of the label for one forward pass."""
 
-    def __init__(
-        self,
-        layer_choice: LayerChoice,
-        alpha: tnn.Parameter | None = None,
-        noise: GumbelNoise | None = None,
-    ) -> None:
-        super().__init__(layer_choice, alpha)
-        self._noise = noise or GumbelNoise(len(self.names))
+    _gumbel = True
 
 
 class GumbelInputChoice(DartsInputChoice):
     """The ``InputChoice`` counterpart of :class:`GumbelLayerChoice`."""
 
-    def __init__(
-        self,
-        input_choice: InputChoice,
-        alpha: tnn.Parameter | None = None,
-        noise: GumbelNoise | None = None,
-    ) -> None:
-        super().__init__(input_choice, alpha)
-        self._noise = noise or GumbelNoise(self.n_candidates)
+    _gumbel = True
 
 
 def export_choice(alpha: torch.Tensor, names: list[Any] | None, n_chosen: int | None) -> Any:
@@ -193,7 +192,7 @@ def export_choice(alpha: torch.Tensor, names: list[Any] | None, n_chosen: int | 
     return sorted(keep or order[:1])
 
 
-class AlphaSupernet:
+class AlphaSupernet(Supernet):
     """Turns a model space into a supernet with one architecture parameter per label, in place.
 
     Choices sharing a label share its ``alpha``. Layers with value-choice arguments and
@@ -202,8 +201,6 @@ class AlphaSupernet:
     :meth:`_replace_choice`. Exported: the candidate with the largest ``alpha`` per label.
     """
 
-    #: What the supernet searches (the end of the error naming what it cannot search).
-    hint = ""
     #: The candidates of a label that may weigh more than 0 (None: all of them).
     support: Support | None = None
 
@@ -211,11 +208,10 @@ class AlphaSupernet:
         self.alphas: dict[str, tnn.Parameter] = {}
         # per label: the candidate names (a layer choice) or None and n_chosen (an input choice)
         self.kinds: dict[str, tuple[list[Any] | None, int | None]] = {}
-        self.modules: list[tuple[str, tnn.Module]] = []
-        self.board = SwitchBoard()  # the decisions of value choices (which slice runs)
-        self.trainer = trainer
-        replace_modules(model, self._replace, self.modules)
-        check_searchable(model, self.alphas, trainer, self.hint)
+        super().__init__(model, trainer)  # the board: the decisions of value choices
+
+    def labels(self) -> list[str]:
+        return list(self.alphas)
 
     def _shared(
         self, label: str, n: int, names: list[Any] | None, n_chosen: int | None = 1
@@ -303,14 +299,12 @@ class DifferentiableSupernet(AlphaSupernet):
     def _replace_choice(self, module: tnn.Module) -> tnn.Module | None:
         if isinstance(module, LayerChoice):
             alpha = self._shared(module.label, len(module.names), list(module.names))
-            if self.gumbel:
-                return GumbelLayerChoice(module, alpha, self.noises[module.label])
-            return DartsLayerChoice(module, alpha)
+            layer = GumbelLayerChoice if self.gumbel else DartsLayerChoice
+            return layer(module, alpha, self.noises[module.label] if self.gumbel else None)
         if isinstance(module, InputChoice):
             alpha = self._shared(module.label, module.n_candidates, None, module.n_chosen)
-            if self.gumbel:
-                return GumbelInputChoice(module, alpha, self.noises[module.label])
-            return DartsInputChoice(module, alpha)
+            inputs = GumbelInputChoice if self.gumbel else DartsInputChoice
+            return inputs(module, alpha, self.noises[module.label] if self.gumbel else None)
         if isinstance(module, Cell):
             for node_ops, node_inputs in zip(module._op_decisions, module._input_decisions):
                 for op, inp in zip(node_ops, node_inputs):

@@ -64,7 +64,7 @@ from lightning.pytorch.utilities import CombinedLoader
 
 from ...evaluator.pytorch.lightning import LightningModule
 from ..base import BaseOneShotTrainer, EpochLogs, StopSearch
-from .algorithms import Algorithm
+from .algorithms import Algorithm, AlgorithmTrainer
 from .distributed import (
     RankProcesses,
     any_rank,
@@ -230,9 +230,6 @@ class OneShotModule(lightning.LightningModule):
     def backward_to(self, loss: torch.Tensor, inputs: Any) -> None:
         self.manual_backward(loss, inputs=list(inputs))
 
-    def sync(self, params: Iterable[torch.Tensor]) -> None:
-        self.sync_gradients(params)
-
     def clip(self, params: Iterable[torch.Tensor]) -> None:
         if self.gradient_clip_val:
             tnn.utils.clip_grad_norm_(list(params), self.gradient_clip_val)
@@ -313,14 +310,14 @@ class OneShotModule(lightning.LightningModule):
         except RuntimeError:  # not attached to a Trainer (yet)
             return False
 
-    def sync_gradients(self, params: Iterable[torch.Tensor]) -> None:
+    def sync(self, params: Iterable[torch.Tensor]) -> None:
         """Average the gradients of ``params`` over the ranks (before an optimizer step)."""
         if self.distributed:
             average_gradients(params)
 
     def manual_backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
         # DDP's reducer expects one backward into every parameter per forward; gradients are
-        # averaged by sync_gradients instead, so keep it out of the way.
+        # averaged by sync() instead, so keep it out of the way.
         strategy = self.trainer.strategy
         block = getattr(strategy, "block_backward_sync", None)
         if block is None:
@@ -438,7 +435,7 @@ class OneShotModule(lightning.LightningModule):
             optimizer.zero_grad()
         loss = self.user_loss(batch, self._batch_idx)
         self.manual_backward(loss, inputs=self._weights)
-        self.sync_gradients(self._weights)
+        self.sync(self._weights)
         self.clip(self._weights)
         for optimizer in optimizers:
             optimizer.step()
@@ -570,7 +567,7 @@ def check_strategy(trainer: lightning.Trainer, name: str) -> None:
         )
 
 
-class LightningOneShotTrainer(BaseOneShotTrainer):
+class LightningOneShotTrainer(AlgorithmTrainer):
     """A model space, a Lightning evaluator and a one-shot strategy, as a one-shot trainer.
 
     ``fit()`` fits the strategy's :class:`OneShotModule` with a ``lightning.Trainer`` built from the
@@ -587,7 +584,7 @@ class LightningOneShotTrainer(BaseOneShotTrainer):
         self.strategy = strategy
         user = copy.deepcopy(evaluator.module)
         user.set_model(base_model)
-        algorithm = strategy.make_algorithm()
+        self.algorithm = algorithm = strategy.make_algorithm()
         algorithm.name = f"strategy.{type(strategy).__name__}"
         if getattr(strategy, "grad_reg_loss_type", None) is not None:  # latency measured on it
             algorithm.example_input = next(iter(evaluator.train_dataloaders))[0][:1]
@@ -642,15 +639,3 @@ class LightningOneShotTrainer(BaseOneShotTrainer):
         if self.module.stop_requested:
             raise StopSearch
         self.notify("on_fit_end")
-
-    def export(self) -> dict[str, Any]:
-        return self.module.export()
-
-    def export_probs(self) -> dict[str, dict[str, float]]:
-        """``{label: {candidate: probability}}`` of the search state."""
-        return self.module.export_probs()
-
-    def sub_state_dict(self, sample: dict[str, Any] | None = None) -> dict[str, torch.Tensor]:
-        """The trained weights of the subnet ``sample`` (default: the export), loadable into
-        ``fixed_arch(sample)``'s model."""
-        return self.module.algorithm.sub_state_dict(sample)

@@ -25,8 +25,8 @@ import torch.nn as tnn
 from torch.utils.data import DataLoader, Dataset
 
 from ...strategy import oneshot as strategies
-from ..base import BaseOneShotTrainer, EpochLogs
-from .algorithms import Algorithm, Enas, Proxyless, RandomOneShot
+from ..base import EpochLogs
+from .algorithms import Algorithm, AlgorithmTrainer, Enas, Proxyless, RandomOneShot
 from .utils import AverageMeterGroup, default_device, split_loaders, to_device
 
 __all__ = [
@@ -49,7 +49,7 @@ def _as_dict(metrics: Any) -> dict[str, float]:
     return {"metric": float(metrics)}
 
 
-class SupernetTrainer(BaseOneShotTrainer):
+class SupernetTrainer(AlgorithmTrainer):
     """Runs ``algorithm`` on ``model`` with plain PyTorch: the :class:`~.algorithms.Driver` of
     the seed trainers.
 
@@ -245,52 +245,12 @@ class SupernetTrainer(BaseOneShotTrainer):
                 )
         return self._meters
 
-    def export(self) -> dict[str, Any]:
-        return self.algorithm.export()
-
-    def export_probs(self) -> dict[str, dict[str, float]]:
-        """``{label: {candidate: probability}}`` of the search state."""
-        return self.algorithm.export_probs()
-
-    def sub_state_dict(self, sample: dict[str, Any] | None = None) -> dict[str, torch.Tensor]:
-        """The trained weights of the subnet ``sample`` (default: :meth:`export`), as a
-        ``state_dict`` that loads into ``fixed_arch(sample)``'s model."""
-        return self.algorithm.sub_state_dict(sample)
-
     def arch_parameters(self) -> dict[str, tnn.Parameter]:
         """``{label: alpha}`` (DARTS, GumbelDARTS, ProxylessNAS)."""
         return dict(getattr(self.supernet, "alphas", {}))
 
 
 # -- seed 004's trainers ---------------------------------------------------------------------------
-def _trainer_init(
-    self: SupernetTrainer,
-    config: strategies.OneShotStrategy,
-    model: tnn.Module,
-    loss: Any,
-    metrics: Any,
-    optimizer: torch.optim.Optimizer,
-    num_epochs: int,
-    loaders: tuple[Any, Any],
-    device: Any,
-    grad_clip: float,
-    log_frequency: int | None,
-) -> None:
-    SupernetTrainer.__init__(
-        self,
-        config.make_algorithm(),
-        model,
-        loss,
-        metrics,
-        optimizer,
-        num_epochs,
-        *loaders,
-        device=device,
-        grad_clip=grad_clip,
-        log_frequency=log_frequency,
-    )
-
-
 class DartsTrainer(SupernetTrainer):
     """DARTS (first order, or second order with ``unrolled=True``).
 
@@ -329,9 +289,9 @@ class DartsTrainer(SupernetTrainer):
     ) -> None:
         config = self.strategy_class(**search)
         loaders = split_loaders(dataset, batch_size, workers)
-        _trainer_init(
-            self, config, model, loss, metrics, optimizer, num_epochs, loaders, device,
-            grad_clip, log_frequency,
+        super().__init__(
+            config.make_algorithm(), model, loss, metrics, optimizer, num_epochs, *loaders,
+            device=device, grad_clip=grad_clip, log_frequency=log_frequency,
         )  # fmt: skip
         self.algorithm.fallback_lr = learning_rate  # type: ignore[attr-defined]
         self.dataset = dataset
@@ -384,9 +344,9 @@ class EnasTrainer(SupernetTrainer):
     ) -> None:
         config = strategies.ENAS(reward_function=reward_function, **search)
         loaders = split_loaders(dataset, batch_size, workers)
-        _trainer_init(
-            self, config, model, loss, metrics, optimizer, num_epochs, loaders, device,
-            grad_clip, log_frequency,
+        super().__init__(
+            config.make_algorithm(), model, loss, metrics, optimizer, num_epochs, *loaders,
+            device=device, grad_clip=grad_clip, log_frequency=log_frequency,
         )  # fmt: skip
         assert isinstance(self.algorithm, Enas)
         self.controller = self.algorithm.controller
@@ -439,9 +399,9 @@ class ProxylessTrainer(SupernetTrainer):
                 f"device ({default_device(device)}); train on the hardware you target, or pass None"
             )
         loaders = split_loaders(dataset, batch_size, workers)
-        _trainer_init(
-            self, config, model, loss, metrics, optimizer, num_epochs, loaders, device,
-            grad_clip, log_frequency,
+        super().__init__(
+            config.make_algorithm(), model, loss, metrics, optimizer, num_epochs, *loaders,
+            device=device, grad_clip=grad_clip, log_frequency=log_frequency,
         )  # fmt: skip
         assert isinstance(self.algorithm, Proxyless)
         self.dataset = dataset
@@ -515,9 +475,9 @@ class SinglePathTrainer(SupernetTrainer):
                 DataLoader(dataset_train, batch_size=batch_size, shuffle=True, num_workers=workers),
                 DataLoader(dataset_valid, batch_size=batch_size, num_workers=workers),
             )
-        _trainer_init(
-            self, config, model, loss, metrics, optimizer, num_epochs, loaders, device,
-            grad_clip, log_frequency,
+        super().__init__(
+            config.make_algorithm(), model, loss, metrics, optimizer, num_epochs, *loaders,
+            device=device, grad_clip=grad_clip, log_frequency=log_frequency,
         )  # fmt: skip
         assert isinstance(self.algorithm, RandomOneShot)
         self.algorithm.constraint = constraint

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -15,7 +14,6 @@ from ...nn.pytorch.choices import InputChoice, LayerChoice
 __all__ = [
     "AverageMeter",
     "AverageMeterGroup",
-    "cycle",
     "default_device",
     "replace_input_choice",
     "replace_layer_choice",
@@ -200,9 +198,3 @@ def split_loaders(
         num_workers=workers,
     )
     return train, valid
-
-
-def cycle(loader: DataLoader[Any]) -> Iterator[Any]:
-    """Batches of ``loader`` forever (reshuffled every pass)."""
-    for _ in itertools.count():
-        yield from loader
