@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -90,6 +90,13 @@ class ProxylessDecision:
         self.active = a if first else b
         self.gates = (hard - pair_probs.detach() + pair_probs).unbind()
 
+    def gated(self, run: Callable[[int], Any]) -> Any:
+        """``run(active)``, or ``run(a) * g_a + run(b) * g_b`` in an architecture step."""
+        if self.pair is None:
+            return run(self.active)
+        (a, b), (g_a, g_b) = self.pair, self.gates
+        return run(a) * g_a + run(b) * g_b
+
 
 class ProxylessLayerChoice(SupernetLayerChoice):
     """A ``LayerChoice`` running one candidate, or two behind binary gates."""
@@ -102,12 +109,7 @@ class ProxylessLayerChoice(SupernetLayerChoice):
         self._arch_alpha = self._state.alpha
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        state = self._state
-        if state.pair is None:
-            return self._ops[state.active](*args, **kwargs)
-        a, b = state.pair
-        g_a, g_b = state.gates
-        return self._ops[a](*args, **kwargs) * g_a + self._ops[b](*args, **kwargs) * g_b
+        return self._state.gated(lambda i: self._ops[i](*args, **kwargs))
 
 
 class ProxylessInputChoice(SupernetInputChoice):
@@ -128,13 +130,7 @@ class ProxylessInputChoice(SupernetInputChoice):
         self._arch_alpha = self._state.alpha
 
     def forward(self, inputs: list[Any]) -> Any:
-        inputs = self._check(inputs)
-        state = self._state
-        if state.pair is None:
-            out = inputs[state.active]
-        else:
-            a, b = state.pair
-            out = inputs[a] * state.gates[0] + inputs[b] * state.gates[1]
+        out = self._state.gated(self._check(inputs).__getitem__)
         return [out] if self.reduction == "none" else out
 
 
