@@ -17,7 +17,7 @@ from .frozen import REDUCTIONS, ChosenInputs, check_inputs
 if TYPE_CHECKING:
     from .freeze import Freezer
 
-__all__ = ["ChosenCandidate", "InputChoice", "LayerChoice", "ValueChoice"]
+__all__ = ["ChosenCandidate", "ChosenSubset", "InputChoice", "LayerChoice", "ValueChoice"]
 
 Candidate = tnn.Module | Callable[[], tnn.Module]
 
@@ -184,7 +184,36 @@ class LayerChoice(ChosenCandidate, MutableModule):
             self._fixed_name = None
 
 
-class InputChoice(MutableModule):
+class ChosenSubset:
+    """What an ``InputChoice`` and the one-shot modules that replace it share: the decision and
+    freezing to the chosen inputs."""
+
+    label: str
+    n_candidates: int
+    n_chosen: int | None
+    reduction: str
+    _decision: InputSubset
+
+    @property
+    def key(self) -> str:
+        """Alias of ``label`` (the name used by the classic Mutator API)."""
+        return self.label
+
+    def _retiarii_decisions(self) -> Iterable[Choice]:
+        return [self._decision]
+
+    def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
+        chosen = self._decision.freeze(freezer.sample)
+        return ChosenInputs(self.label, chosen, self.n_candidates, self.reduction)
+
+    def extra_repr(self) -> str:
+        return (
+            f"n_candidates={self.n_candidates}, n_chosen={self.n_chosen}, "
+            f"reduction={self.reduction!r}, label={self.label!r}"
+        )
+
+
+class InputChoice(ChosenSubset, MutableModule):
     """Choose ``n_chosen`` of ``n_candidates`` input tensors and reduce them.
 
     Args:
@@ -228,22 +257,9 @@ class InputChoice(MutableModule):
         if ctx is not None and self.label in ctx.sample:
             ctx.mark_used([self.label])
 
-    def _retiarii_decisions(self) -> Iterable[Choice]:
-        return [self._decision]
-
-    def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
-        chosen = self._decision.freeze(freezer.sample)
-        return ChosenInputs(self.label, chosen, self.n_candidates, self.reduction)
-
     def forward(self, candidate_inputs: list[Any]) -> Any:
         check_inputs(self.label, candidate_inputs, self.n_candidates)
         self._not_frozen()
-
-    def extra_repr(self) -> str:
-        return (
-            f"n_candidates={self.n_candidates}, n_chosen={self.n_chosen}, "
-            f"reduction={self.reduction!r}, label={self.label!r}"
-        )
 
 
 def call_factory(factory: Callable[..., Any], *indices: int) -> Any:

@@ -30,7 +30,7 @@ from .latency import LatencyProfiler
 from .proxyless import ProxylessSupernet, check_latency_loss, latency_regularized
 from .sampling import PathSamplingSupernet
 from .spos import recalibrate_batchnorm
-from .utils import to_device
+from .utils import set_random_state, to_device
 
 __all__ = [
     "Algorithm",
@@ -199,19 +199,6 @@ def _random_generator(seed: int | None = None) -> random.Random:
     return random.Random(int(torch.randint(2**31 - 1, ())) if seed is None else seed)
 
 
-def _penalize(
-    config: Any, driver: Driver, loss: torch.Tensor, probabilities: dict[str, torch.Tensor]
-) -> torch.Tensor:
-    """``loss`` with ``config.penalty`` (an ``ExpectationProfilerPenalty``) applied, logged."""
-    penalty = getattr(config, "penalty", None)
-    if penalty is None:
-        return loss
-    out, details = penalty(loss, probabilities)
-    for name, value in details.items():
-        driver.log(name, value)
-    return out
-
-
 class _Alphas(Algorithm):
     """What the algorithms with an architecture parameter ``alpha`` per label share (their
     supernet is an :class:`~.differentiable.AlphaSupernet`)."""
@@ -230,8 +217,15 @@ class _Alphas(Algorithm):
         return {label: torch.softmax(a, -1) for label, a in self.supernet.alphas.items()}
 
     def penalized(self, driver: Driver, loss: torch.Tensor) -> torch.Tensor:
-        """``loss`` with the configured cost penalty (if any) of the expected cost."""
-        return _penalize(self.config, driver, loss, self.probabilities())
+        """``loss`` with the configured cost penalty (an ``ExpectationProfilerPenalty``, if any)
+        of the expected cost, logged."""
+        penalty = getattr(self.config, "penalty", None)
+        if penalty is None:
+            return loss
+        out, details = penalty(loss, self.probabilities())
+        for name, value in details.items():
+            driver.log(name, value)
+        return out
 
     def export(self) -> dict[str, Any]:
         return self.supernet.export()
@@ -473,8 +467,7 @@ class Proxyless(_Alphas):
         return {"rng": self.rng.getstate(), "latency": (latencies, self.supernet.base_latency)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        version, internal, gauss = state["rng"]
-        self.rng.setstate((version, tuple(internal), gauss))
+        set_random_state(self.rng, state["rng"])
         latencies, base = state["latency"]
         if latencies:  # the table measured before, not a new (noisy) measurement
             self.supernet.set_latencies(latencies, base)
@@ -672,5 +665,4 @@ class RandomOneShot(_Sampling):
         return {"rng": self.rng.getstate()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        version, internal, gauss = state["rng"]
-        self.rng.setstate((version, tuple(internal), gauss))
+        set_random_state(self.rng, state["rng"])

@@ -73,6 +73,7 @@ from .distributed import (
     launches_script,
     process_state,
 )
+from .utils import set_random_state
 
 __all__ = ["LightningOneShotTrainer", "OneShotModule"]
 
@@ -184,8 +185,7 @@ class OneShotModule(lightning.LightningModule):
         # Before Lightning makes the first resumed epoch's data iterator (its sanity check, in
         # between, restores the generators it uses).
         torch.set_rng_state(state["torch_rng"])
-        version, internal, gauss = state["python_rng"]
-        random.setstate((version, tuple(internal), gauss))
+        set_random_state(random, state["python_rng"])
         self.algorithm.load_state_dict(state["algorithm"])
         self.reported = int(state["epochs"])  # the store has these epochs already
 
@@ -193,14 +193,6 @@ class OneShotModule(lightning.LightningModule):
     def arch_parameters(self) -> list[torch.Tensor]:
         """Parameters the algorithm optimises (kept out of the user's optimizers)."""
         return self.algorithm.arch_parameters()
-
-    def export(self) -> dict[str, Any]:
-        """The architecture found, as a sample."""
-        return self.algorithm.export()
-
-    def export_probs(self) -> dict[str, dict[str, float]]:
-        """``{label: {candidate: probability}}`` of the search state."""
-        return self.algorithm.export_probs()
 
     def on_fit_start(self) -> None:
         self.algorithm.on_fit_start(self)
@@ -456,7 +448,7 @@ class OneShotModule(lightning.LightningModule):
                 metrics[name] = float(value)
         loss = metrics.pop("train_loss", None)
         metrics.update(self.algorithm.epoch_metrics())
-        self.history.append(EpochLogs(loss, metrics, self.export_probs()))
+        self.history.append(EpochLogs(loss, metrics, self.algorithm.export_probs()))
         if self._reports_here():
             self.report()
         # A stop requested on rank 0 (the store's process) stops every rank after this epoch.

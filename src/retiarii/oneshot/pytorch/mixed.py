@@ -22,8 +22,9 @@ like a ``LayerChoice``), or mix choices that change an output's rank.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -66,6 +67,19 @@ def _pad_to(y: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     for have, want in zip(reversed(y.shape), reversed(shape)):
         pad += [0, want - have]
     return F.pad(y, pad)
+
+
+@contextlib.contextmanager
+def _switched(switches: Sequence[Switch], combo: tuple[int, ...]) -> Iterator[None]:
+    """The ``switches`` set to ``combo`` inside the block, as they were after it."""
+    saved = [s.active for s in switches]
+    try:
+        for switch, active in zip(switches, combo):
+            switch.active = active
+        yield
+    finally:
+        for switch, active in zip(switches, saved):
+            switch.active = active
 
 
 def _widen(x: torch.Tensor, dim: int, size: int) -> torch.Tensor:
@@ -148,14 +162,8 @@ class MixedSliced(tnn.Module):
         self._shared = shared is not None
 
     def _config(self, combo: tuple[int, ...]) -> Any:
-        saved = [s.active for s in self._switches]
-        try:
-            for switch, active in zip(self._switches, combo):
-                switch.active = active
+        with _switched(self._switches, combo):
             return self.sliced._resolve()
-        finally:
-            for switch, active in zip(self._switches, saved):
-                switch.active = active
 
     def _combo_weights(self) -> torch.Tensor:
         per_label = [self._weights(s.label, s.size) for s in self._switches]
@@ -182,17 +190,11 @@ class MixedSliced(tnn.Module):
             stride, padding, dilation, groups = self._call
             x = _widen(x, 1, w.shape[1] * groups)
             return layer._conv(x, w, b, stride, padding, dilation, groups)
-        saved = [s.active for s in self._switches]
         outputs = []
-        try:
-            for combo in combos:
-                for switch, active in zip(self._switches, combo):
-                    switch.active = active
+        for combo in combos:
+            with _switched(self._switches, combo):
                 config = self.sliced._resolve()
                 outputs.append(self.sliced(_fit_input(self.sliced, x, config)))
-        finally:
-            for switch, active in zip(self._switches, saved):
-                switch.active = active
         joint = weights.unbind()
         return _mix(outputs, [joint[self._index[combo]] for combo in combos])
 

@@ -29,9 +29,9 @@ from ...mutable import (
     freeze_structure,
     leaves_of,
 )
-from ...nn.pytorch.choices import ChosenCandidate, InputChoice, LayerChoice
+from ...nn.pytorch.choices import ChosenCandidate, ChosenSubset, InputChoice, LayerChoice
 from ...nn.pytorch.freeze import collect_search_space
-from ...nn.pytorch.frozen import ChosenInputs, check_inputs
+from ...nn.pytorch.frozen import check_inputs
 from ...nn.pytorch.repeat import Repeat
 from .utils import replace_modules
 
@@ -75,8 +75,8 @@ class SupernetLayerChoice(ChosenCandidate, tnn.Module):
         self._ops: list[tnn.Module] = [children[str(n)] for n in self.names]
 
 
-class SupernetInputChoice(tnn.Module):
-    """Base of the modules that replace an ``InputChoice``; freezes to ``ChosenInputs``."""
+class SupernetInputChoice(ChosenSubset, tnn.Module):
+    """Base of the modules that replace an ``InputChoice``; freezes to ``ChosenInputs`` like it."""
 
     def __init__(self, input_choice: InputChoice) -> None:
         super().__init__()
@@ -86,29 +86,11 @@ class SupernetInputChoice(tnn.Module):
         self.reduction: str = input_choice.reduction
         self._decision: InputSubset = input_choice._decision
 
-    @property
-    def key(self) -> str:
-        """Alias of ``label``."""
-        return self.label
-
     def __len__(self) -> int:
         return self.n_candidates
 
     def _check(self, inputs: Any) -> list[Any]:
         return check_inputs(self.label, inputs, self.n_candidates)
-
-    def _retiarii_decisions(self) -> Iterable[Choice]:
-        return [self._decision]
-
-    def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
-        chosen = self._decision.freeze(freezer.sample)
-        return ChosenInputs(self.label, chosen, self.n_candidates, self.reduction)
-
-    def extra_repr(self) -> str:
-        return (
-            f"label={self.label!r}, n_candidates={self.n_candidates}, n_chosen={self.n_chosen}, "
-            f"reduction={self.reduction!r}"
-        )
 
 
 class Switch:

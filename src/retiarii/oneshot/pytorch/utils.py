@@ -18,6 +18,7 @@ __all__ = [
     "replace_input_choice",
     "replace_layer_choice",
     "replace_modules",
+    "set_random_state",
     "split_loaders",
     "to_device",
 ]
@@ -154,6 +155,13 @@ class AverageMeterGroup:
 
     def __str__(self) -> str:
         return "  ".join(str(meter) for meter in self.meters.values())
+
+
+def set_random_state(rng: Any, state: Any) -> None:
+    """``rng.setstate(state)`` for a ``random.Random`` (or the ``random`` module) state that went
+    through a checkpoint, which may have turned its inner tuple into a list."""
+    version, internal, gauss = state
+    rng.setstate((version, tuple(internal), gauss))
 
 
 def default_device(device: torch.device | str | None = None) -> torch.device:
