@@ -15,9 +15,13 @@ several devices use the strategies (``strategy.DARTS()`` ...) with a Lightning e
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+import random
 import time
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -27,7 +31,13 @@ from torch.utils.data import DataLoader, Dataset
 from ...strategy import oneshot as strategies
 from ..base import EpochLogs
 from .algorithms import Algorithm, AlgorithmTrainer, Enas, Proxyless, RandomOneShot
-from .utils import AverageMeterGroup, default_device, split_loaders, to_device
+from .utils import (
+    AverageMeterGroup,
+    default_device,
+    set_random_state,
+    split_loaders,
+    to_device,
+)
 
 __all__ = [
     "DartsTrainer",
@@ -65,7 +75,14 @@ class SupernetTrainer(AlgorithmTrainer):
         device: where to train (CUDA if available when None).
         grad_clip: clip the gradient norm of the weights (and of ENAS's controller); 0: no.
         log_frequency: log every this many steps (None: once per epoch).
+
+    With :attr:`checkpoint_dir` set (a ``RetiariiExperiment`` sets it), the search is saved at the
+    end of every epoch to ``checkpoint_dir / 'last.ckpt'`` (weights, architecture parameters,
+    optimizers, the algorithm's state, random generators) and ``fit()`` continues from there.
     """
+
+    #: Where to checkpoint the search at the end of every epoch (and resume from), if set.
+    checkpoint_dir: Path | None = None
 
     def __init__(
         self,
@@ -197,8 +214,9 @@ class SupernetTrainer(AlgorithmTrainer):
     def fit(self) -> None:
         """Train and search for ``num_epochs`` epochs, then the algorithm's search phase."""
         self.notify("on_fit_start")
+        start = self._load_checkpoint()
         self.algorithm.on_fit_start(self)
-        for epoch in range(self.num_epochs):
+        for epoch in range(start, self.num_epochs):
             self.current_epoch = epoch
             started = time.perf_counter()
             self.algorithm.on_epoch_start(self)
@@ -216,9 +234,55 @@ class SupernetTrainer(AlgorithmTrainer):
                 time.perf_counter() - started,
                 self._meters,
             )
-            self.notify("on_epoch_end", epoch, logs)
+            try:  # the store records the epoch, then the checkpoint (also if told to stop)
+                self.notify("on_epoch_end", epoch, logs)
+            finally:
+                self._save_checkpoint(epoch + 1)
         self.algorithm.after_fit(self, self.train_loader, self.valid_loader)
         self.notify("on_fit_end")
+
+    # -- resume --------------------------------------------------------------------------------
+    def _state(self, epochs: int) -> dict[str, Any]:
+        return {
+            "epochs": epochs,
+            "global_step": self.global_step,
+            "model": self.model.state_dict(),
+            "modules": {k: m.state_dict() for k, m in self.algorithm.modules().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "arch_optimizers": [o.state_dict() for o in self._arch_optimizers],
+            "algorithm": self.algorithm.state_dict(),
+            "history": [dataclasses.asdict(logs) for logs in self.history],
+            "torch_rng": torch.get_rng_state(),
+            "python_rng": random.getstate(),
+        }
+
+    def _save_checkpoint(self, epochs: int) -> None:
+        if self.checkpoint_dir is None:
+            return
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        partial = self.checkpoint_dir / "last.partial"
+        torch.save(self._state(epochs), partial)
+        os.replace(partial, self.checkpoint_dir / "last.ckpt")  # atomic: never half written
+
+    def _load_checkpoint(self) -> int:
+        """Restore the last checkpoint, if any; returns the number of epochs it had done."""
+        path = None if self.checkpoint_dir is None else self.checkpoint_dir / "last.ckpt"
+        if path is None or not path.is_file():
+            return 0
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        for name, module in self.algorithm.modules().items():
+            module.load_state_dict(state["modules"][name])
+        self.optimizer.load_state_dict(state["optimizer"])
+        for optimizer, saved in zip(self._arch_optimizers, state["arch_optimizers"]):
+            optimizer.load_state_dict(saved)
+        self.algorithm.load_state_dict(state["algorithm"])
+        self.history = [EpochLogs(**logs) for logs in state["history"]]
+        self.global_step = int(state["global_step"])
+        torch.set_rng_state(state["torch_rng"])
+        set_random_state(random, state["python_rng"])
+        _logger.info("%s: resumed after epoch %d", self.algorithm.name, state["epochs"])
+        return int(state["epochs"])
 
     def train_epoch(self, epoch: int) -> AverageMeterGroup:
         """One epoch of search steps; returns the epoch's meters."""
