@@ -156,7 +156,11 @@ class MixedSliced(tnn.Module):
         self._call: Any = None
         if shared is not None:
             masks, self._call = shared
-            self.register_buffer("_masks", torch.stack(masks).float(), persistent=False)
+            stacked = torch.stack(masks)
+            for dim in range(1, stacked.dim()):  # a dimension no configuration cuts: broadcast
+                if bool((stacked == stacked.narrow(dim, 0, 1)).all()):
+                    stacked = stacked.narrow(dim, 0, 1)
+            self.register_buffer("_masks", stacked.float(), persistent=False)
             out_masks = [m.flatten(1).any(1) for m in masks]
             self.register_buffer("_out_masks", torch.stack(out_masks).float(), persistent=False)
         self._shared = shared is not None
