@@ -486,18 +486,15 @@ def build(
             unrolled=name == "darts_unrolled",
             tau=1.0 if name == "gumbel_darts" else None,
         )
-    elif name == "darts_kernels":
+    elif name in ("darts_kernels", "proxyless_kernels"):
         space = KernelSpace()
         hand_space = copy.deepcopy(space)
         opt = weight_optimizer(space.parameters())
-        trainer = DartsTrainer(space, loss, accuracy, opt, 1, dataset(), batch_size=32)
-        hand = HandKernels(hand_space, list(trainer.arch_parameters().values()))
-    elif name == "proxyless_kernels":
-        space = KernelSpace()
-        hand_space = copy.deepcopy(space)
-        opt = weight_optimizer(space.parameters())
-        trainer = ProxylessTrainer(space, loss, accuracy, opt, 1, dataset(), batch_size=32)
-        hand = HandProxylessKernels(hand_space, list(trainer.arch_parameters().values()))
+        proxyless = name == "proxyless_kernels"
+        trainer_class = ProxylessTrainer if proxyless else DartsTrainer
+        trainer = trainer_class(space, loss, accuracy, opt, 1, dataset(), batch_size=32)
+        hand_class = HandProxylessKernels if proxyless else HandKernels
+        hand = hand_class(hand_space, list(trainer.arch_parameters().values()))
     elif name == "enas":
         trainer = EnasTrainer(
             space,

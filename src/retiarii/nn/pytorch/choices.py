@@ -60,15 +60,11 @@ def build_candidate(candidate: Candidate, owner: str, name: object, label: str) 
     )
 
 
-class ChosenCandidate:
-    """What a ``LayerChoice`` and the one-shot modules that replace it share: the decision,
-    freezing to the chosen candidate, and NNI's container API. The candidates are the module's
-    children, in order."""
+class _OneDecision:
+    """A module deciding one label: its ``key`` and its decision."""
 
     label: str
-    _decision: LayerChoiceDecision
-    _modules: dict[str, tnn.Module | None]
-    _fixed_name: Any = None
+    _decision: Choice
 
     @property
     def key(self) -> str:
@@ -77,6 +73,16 @@ class ChosenCandidate:
 
     def _retiarii_decisions(self) -> Iterable[Choice]:
         return [self._decision]
+
+
+class ChosenCandidate(_OneDecision):
+    """What a ``LayerChoice`` and the one-shot modules that replace it share: the decision,
+    freezing to the chosen candidate, and NNI's container API. The candidates are the module's
+    children, in order."""
+
+    _decision: LayerChoiceDecision
+    _modules: dict[str, tnn.Module | None]
+    _fixed_name: Any = None
 
     def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
         name = (
@@ -184,23 +190,14 @@ class LayerChoice(ChosenCandidate, MutableModule):
             self._fixed_name = None
 
 
-class ChosenSubset:
+class ChosenSubset(_OneDecision):
     """What an ``InputChoice`` and the one-shot modules that replace it share: the decision and
     freezing to the chosen inputs."""
 
-    label: str
     n_candidates: int
     n_chosen: int | None
     reduction: str
     _decision: InputSubset
-
-    @property
-    def key(self) -> str:
-        """Alias of ``label`` (the name used by the classic Mutator API)."""
-        return self.label
-
-    def _retiarii_decisions(self) -> Iterable[Choice]:
-        return [self._decision]
 
     def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
         chosen = self._decision.freeze(freezer.sample)
