@@ -171,13 +171,12 @@ class ProxylessSupernet(AlphaSupernet):
     def weights(self, label: str, n: int) -> torch.Tensor:
         """The binary gates of ``label`` at their candidates, 0 elsewhere (differentiable)."""
         decision = self.decisions[label]
-        alpha = decision.alpha
+        zero = decision.alpha.detach().new_zeros(())
         if decision.pair is None:
-            return F.one_hot(torch.tensor(decision.active, device=alpha.device), n).to(alpha.dtype)
-        index = torch.tensor(decision.pair, device=alpha.device)
-        return torch.zeros(n, device=alpha.device, dtype=alpha.dtype).scatter(
-            0, index, torch.stack(decision.gates)
-        )
+            gates = {decision.active: zero + 1.0}
+        else:
+            gates = dict(zip(decision.pair, decision.gates))
+        return torch.stack([gates.get(i, zero) for i in range(n)])  # two ops: per-step cost
 
     def support(self, switch: Switch) -> Sequence[int]:
         """The candidates of ``switch``'s label that run: the gated pair, or the active one."""
