@@ -12,7 +12,10 @@ run the same math on the same batches, side by side in one process, interleaved 
 * proxyless: an architecture step with two gated paths per choice and a weight step on one path;
 * spos: a weight step on a uniformly sampled path;
 * darts_kernels: first-order DARTS on ``KernelSpace`` (4 convolutions whose kernel size, 3 or 5,
-  is a value choice), against the hand-written mixed zero-padded kernels.
+  is a value choice), against the hand-written mixed zero-padded kernels;
+* proxyless_kernels: ProxylessNAS on ``KernelSpace``: an architecture step with the two kernels
+  of every convolution behind binary gates (``(g3 * pad(centre 3x3 of W) + g5 * W)``) and a
+  weight step on one sampled kernel, against the same written by hand.
 
 The trainer side is ``trainer.train_epoch`` over in-memory batches (so it includes everything a
 real epoch does per step: device moves, metrics, meters); the hand side computes the same
@@ -433,6 +436,33 @@ class HandKernels(Hand):
         return self.weight_step(*trn)
 
 
+class HandProxylessKernels(HandKernels):
+    """ProxylessNAS on ``KernelSpace`` written by hand: the architecture step convolves with
+    ``g3 * pad(centre 3x3 of W) + g5 * W`` (bias ``(g3 + g5) * b``), gates ``g`` binary with a
+    straight-through gradient; the weight step convolves with the sampled kernel only."""
+
+    sample_one = HandProxyless.sample_one
+    sample_two = HandProxyless.sample_two
+    step = HandProxyless.step
+
+    def __init__(self, space: KernelSpace, alphas: list[torch.Tensor]) -> None:
+        super().__init__(space, alphas)
+        self.a_opt = torch.optim.Adam(self.alphas, lr=1e-3, betas=(0.0, 0.999), eps=1e-8)
+        self.rng = random.Random(0)
+        self.state: list[Any] = [None] * len(self.alphas)
+
+    def forward(self, x: torch.Tensor) -> Any:
+        x = self.stem(x)
+        for (w, b), state in zip(self.convs, self.state):
+            if isinstance(state, int):  # one kernel: 3x3 (the centre) or 5x5
+                x = F.relu(F.conv2d(x, w[..., 1:4, 1:4] if state == 0 else w, b, padding=1 + state))
+                continue
+            (a, _), (ga, gb) = state
+            g3, g5 = (ga, gb) if a == 0 else (gb, ga)
+            x = F.relu(F.conv2d(x, (g3 * self.centre + g5) * w, (g3 + g5) * b, padding=2))
+        return self.head(x.mean((2, 3)))
+
+
 # -- the pairs ---------------------------------------------------------------------------------------
 def build(
     name: str, train: list[Any], valid: list[Any]
@@ -456,12 +486,15 @@ def build(
             unrolled=name == "darts_unrolled",
             tau=1.0 if name == "gumbel_darts" else None,
         )
-    elif name == "darts_kernels":
+    elif name in ("darts_kernels", "proxyless_kernels"):
         space = KernelSpace()
         hand_space = copy.deepcopy(space)
         opt = weight_optimizer(space.parameters())
-        trainer = DartsTrainer(space, loss, accuracy, opt, 1, dataset(), batch_size=32)
-        hand = HandKernels(hand_space, list(trainer.arch_parameters().values()))
+        proxyless = name == "proxyless_kernels"
+        trainer_class = ProxylessTrainer if proxyless else DartsTrainer
+        trainer = trainer_class(space, loss, accuracy, opt, 1, dataset(), batch_size=32)
+        hand_class = HandProxylessKernels if proxyless else HandKernels
+        hand = hand_class(hand_space, list(trainer.arch_parameters().values()))
     elif name == "enas":
         trainer = EnasTrainer(
             space,
@@ -517,6 +550,27 @@ def check_same_math(train: list[Any], valid: list[Any]) -> float:
     return abs(a.item() - b.item())
 
 
+def check_same_math_proxyless_kernels(train: list[Any], valid: list[Any]) -> float:
+    """ProxylessNAS on value-choice kernels, two steps each from the same weights and seeds: the
+    losses and the architecture parameters must agree."""
+    torch.manual_seed(0)
+    space = KernelSpace()
+    hand_space = copy.deepcopy(space)
+    opt = weight_optimizer(space.parameters())
+    trainer = ProxylessTrainer(space, F.cross_entropy, accuracy, opt, 1, dataset(), batch_size=32)
+    hand = HandProxylessKernels(hand_space, list(trainer.arch_parameters().values()))
+    trainer.algorithm.rng = random.Random(5)  # type: ignore[attr-defined]
+    hand.rng = random.Random(5)
+    gap = 0.0
+    for i in range(2):
+        a = trainer.search_step(train[i], valid[i])
+        _, b = hand.step(train[i], valid[i])
+        gap = max(gap, abs(a.item() - b.item()))
+    for x, y in zip(trainer.arch_parameters().values(), hand.alphas):
+        gap = max(gap, float((x.detach() - y.detach()).abs().max()))
+    return gap
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -524,7 +578,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="steps per timed epoch")
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument(
-        "--only", default="darts,darts_unrolled,gumbel_darts,darts_kernels,enas,proxyless,spos"
+        "--only",
+        default="darts,darts_unrolled,gumbel_darts,darts_kernels,enas,proxyless,proxyless_kernels,spos",
     )
     args = parser.parse_args()
     n_threads = threads()
@@ -532,6 +587,9 @@ def main() -> None:
     gap = check_same_math(train, valid)
     print(f"same math check (DARTS, 2 steps): |loss difference| = {gap:.2e}")
     assert gap < 1e-4, gap
+    gap_pk = check_same_math_proxyless_kernels(train, valid)
+    print(f"same math check (Proxyless on value-choice kernels, 2 steps): {gap_pk:.2e}")
+    assert gap_pk < 1e-4, gap_pk
     rows: list[dict[str, object]] = []
     for name in args.only.split(","):
         framework, hand, reseed = build(name, train, valid)
@@ -575,7 +633,8 @@ def main() -> None:
         f"Machine: {machine_line()}; {n_threads} intra-op thread(s). Supernet: `BenchSpace` "
         f"({N_OPS} ops per edge, 4 edges, 3 input choices, C=16, 16x16 inputs, batch 32). "
         f"{args.steps} steps per timed epoch, median of {args.repeats} interleaved repeats. "
-        f"Same-math check: DARTS losses after 2 steps differ by {gap:.1e}.\n\n"
+        f"Same-math checks: DARTS losses after 2 steps differ by {gap:.1e}; Proxyless on "
+        f"value-choice kernels, losses and alphas after 2 steps by {gap_pk:.1e}.\n\n"
         + header
         + lines
         + f"\nGeometric mean of the ratios: {geo:.3f} (goal: <= 1.05).\n\n"

@@ -60,6 +60,23 @@ class UsefulOrZero(nn.Module):
         return self.head(self.pick([h, h * 0.0]))
 
 
+@model_wrapper
+class ElasticMLP(nn.Module):
+    """x -> fc to a chosen width -> a Repeat of 1 or 2 blocks of that width -> {relu | tanh} ->
+    head: value choices, a Repeat depth and a LayerChoice."""
+
+    def __init__(self, dim: int = 8) -> None:
+        super().__init__()
+        width = nn.ValueChoice([8, 16], label="width")
+        self.fc = nn.Linear(dim, width)
+        self.blocks = nn.Repeat(lambda i: nn.Linear(width, width), (1, 2), label="depth")
+        self.op = nn.LayerChoice({"relu": nn.ReLU(), "tanh": nn.Tanh()}, label="op")
+        self.head = nn.Linear(width, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.op(self.blocks(F.relu(self.fc(x)))))
+
+
 def sgd(model: torch.nn.Module, lr: float = 0.05) -> torch.optim.SGD:
     return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
 

@@ -1,5 +1,6 @@
 """A small one-shot experiment for the SIGKILL-then-resume test: ``python -m
-tests.oneshot.resume_search DIR [--slow]`` runs it with ``DIR`` as the working directory."""
+tests.oneshot.resume_search DIR [--slow] [--trainer]`` runs it with ``DIR`` as the working
+directory, searched by ``strategy.DARTS()`` or (``--trainer``) by a ``DartsTrainer``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import retiarii.nn.pytorch as nn
 import retiarii.strategy as strategy
 from retiarii import model_wrapper
 from retiarii.experiment.pytorch import RetiariiExeConfig, RetiariiExperiment
+from retiarii.oneshot.pytorch import DartsTrainer
 
 from .helpers import separable
 
@@ -34,9 +36,16 @@ class Space(nn.Module):
         return self.head(F.relu(self.width(self.op(F.relu(self.fc(x))))))
 
 
-def experiment() -> RetiariiExperiment:
+def experiment(trainer: bool = False) -> RetiariiExperiment:
     torch.manual_seed(0)
     data = separable(n=256)
+    if trainer:
+        space = Space()
+        darts = DartsTrainer(
+            space, F.cross_entropy, None, torch.optim.SGD(space.parameters(), lr=0.05), 5, data,
+            batch_size=32, arc_learning_rate=0.05,
+        )  # fmt: skip
+        return RetiariiExperiment(space, darts)
     evaluator = pl.Classification(
         train_dataloaders=pl.DataLoader(data, batch_size=32, shuffle=True),
         val_dataloaders=pl.DataLoader(data, batch_size=128),
@@ -49,9 +58,9 @@ def experiment() -> RetiariiExperiment:
     return RetiariiExperiment(Space(), evaluator, None, strategy.DARTS(arc_learning_rate=0.05))
 
 
-def run(directory: str) -> RetiariiExperiment:
+def run(directory: str, trainer: bool = False) -> RetiariiExperiment:
     torch.set_num_threads(1)
-    exp = experiment()
+    exp = experiment(trainer)
     exp.run(RetiariiExeConfig(experiment_working_directory=directory, execution_engine="oneshot"))
     return exp
 
@@ -59,4 +68,4 @@ def run(directory: str) -> RetiariiExperiment:
 if __name__ == "__main__":
     if "--slow" in sys.argv:
         SLOW["seconds"] = 0.02
-    run(sys.argv[1])
+    run(sys.argv[1], "--trainer" in sys.argv)

@@ -3,6 +3,9 @@ the exported architecture as the experiment's result."""
 
 from __future__ import annotations
 
+import logging
+import threading
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -63,7 +66,9 @@ def test_seed_004_one_shot_experiment_runs_without_a_config(home):
     last = store.series("arch_prob/op")[-1].value
     assert set(last) == {"zero", "linear"} and sum(last.values()) == pytest.approx(1.0)
     assert store.experiment().info["strategy"] == "DartsTrainer"
-    assert not (exp.experiment_dir / "experiment.pkl").exists()
+    # resumable: the trainer is saved with the experiment and checkpoints every epoch
+    assert (exp.experiment_dir / "experiment.pkl").exists()
+    assert (exp.experiment_dir / "oneshot" / "last.ckpt").exists()
 
 
 def test_a_user_written_trainer_also_runs_as_an_experiment(home):
@@ -77,6 +82,19 @@ def test_a_user_written_trainer_also_runs_as_an_experiment(home):
     exp = RetiariiExperiment(UsefulOrZero(), Fixed())
     exp.run(RetiariiExeConfig("local"))
     assert exp.export_top_models() == [{"op": "linear", "pick": [1]}]
+    assert not (exp.experiment_dir / "experiment.pkl").exists()  # it does not checkpoint
+
+
+def test_a_trainer_that_cannot_be_pickled_runs_without_resume(home, caplog):
+    model = UsefulOrZero()
+    trainer = DartsTrainer(model, F.cross_entropy, None, sgd(model), 1, separable(), batch_size=64)
+    trainer.lock = threading.Lock()  # e.g. a user's attribute that pickle refuses
+    exp = RetiariiExperiment(model, trainer)
+    with caplog.at_level(logging.WARNING, logger="retiarii.experiment"):
+        exp.run()
+    assert exp.get_status() == "DONE"
+    assert "cannot be resumed" in caplog.text and "lock" in caplog.text
+    assert not (exp.experiment_dir / "experiment.pkl").exists()
 
 
 def test_a_bad_export_fails_the_experiment_naming_the_label(home):

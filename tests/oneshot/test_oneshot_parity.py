@@ -15,7 +15,7 @@ import retiarii.strategy as strategy
 from retiarii.oneshot.pytorch import SupernetTrainer
 from retiarii.oneshot.pytorch.lightning import LightningOneShotTrainer
 
-from .helpers import UsefulOrZero, reward_accuracy, separable
+from .helpers import ElasticMLP, UsefulOrZero, reward_accuracy, separable
 
 STEPS = 6
 
@@ -31,9 +31,9 @@ def arch_state(algorithm) -> list[torch.Tensor]:
     return [p.detach().clone() for p in algorithm.arch_parameters()]
 
 
-def plain(config) -> list[torch.Tensor]:
+def plain(config, space=UsefulOrZero) -> list[torch.Tensor]:
     torch.manual_seed(1)
-    model = UsefulOrZero()
+    model = space()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
     trainer = SupernetTrainer(
         config.make_algorithm(), model, F.cross_entropy, None, optimizer, 1,
@@ -46,7 +46,7 @@ def plain(config) -> list[torch.Tensor]:
     return final + [p.detach() for p in trainer.weights()]
 
 
-def lightning(config, tmp_path) -> list[torch.Tensor]:
+def lightning(config, tmp_path, space=UsefulOrZero) -> list[torch.Tensor]:
     evaluator = pl.Classification(
         train_dataloaders=batches(0),
         val_dataloaders=batches(128),
@@ -62,7 +62,7 @@ def lightning(config, tmp_path) -> list[torch.Tensor]:
         enable_model_summary=False,
     )
     torch.manual_seed(1)
-    model = UsefulOrZero()
+    model = space()
     trainer = LightningOneShotTrainer(model, evaluator, config)
     trainer.fit()
     module = trainer.module
@@ -85,5 +85,18 @@ def test_plain_and_lightning_drivers_take_the_same_steps(config, tmp_path):
     expected = plain(config)
     got = lightning(config, tmp_path)
     assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [strategy.DARTS(arc_learning_rate=0.05), strategy.Proxyless(arc_learning_rate=0.1)],
+    ids=repr,
+)
+def test_the_drivers_take_the_same_steps_on_value_choices_and_repeat(config, tmp_path):
+    expected = plain(config, ElasticMLP)
+    got = lightning(config, tmp_path, ElasticMLP)
+    assert len(got) == len(expected) == 3 + len(list(ElasticMLP().parameters()))
     for g, e in zip(got, expected):
         torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-6)

@@ -20,7 +20,7 @@ from retiarii.oneshot.pytorch import (
 )
 from retiarii.profiler import FlopsProfiler, NumParamsProfiler, RangeProfilerFilter
 
-from .helpers import accuracy, reward_accuracy, sgd
+from .helpers import ElasticMLP, accuracy, reward_accuracy, sgd
 
 
 @model_wrapper
@@ -143,6 +143,31 @@ def test_proxyless_penalty_moves_the_exported_cost_to_the_target():
     )  # fmt: skip
     trainer.fit()
     assert trainer.export() == {"op": "small"}
+
+
+def test_proxyless_penalty_on_value_choices_and_repeat_moves_the_export_to_the_target():
+    """The expected parameter count of a width choice and a Repeat depth under softmax(alpha):
+    without a penalty this search picks width 8 and depth 1; a penalty pulling the cost to the
+    largest subnet's (``'absolute'``) makes it pick width 16 and depth 2."""
+
+    def search(penalty: ExpectationProfilerPenalty | None) -> ProxylessTrainer:
+        torch.manual_seed(0)
+        space = ElasticMLP(dim=4)
+        trainer = ProxylessTrainer(
+            space, F.cross_entropy, accuracy, sgd(space), num_epochs=2, dataset=xor(),
+            batch_size=32, arc_learning_rate=0.1, penalty=penalty,
+        )  # fmt: skip
+        trainer.fit()
+        return trainer
+
+    assert {k: search(None).export()[k] for k in ("width", "depth")} == {"width": 8, "depth": 1}
+    profiler = NumParamsProfiler(ElasticMLP(dim=4))
+    big = profiler.profile({"width": 16, "depth": 2, "op": "relu"})
+    trainer = search(ExpectationProfilerPenalty(profiler, big, scale=5.0, nonlinear="absolute"))
+    assert {k: trainer.export()[k] for k in ("width", "depth")} == {"width": 16, "depth": 2}
+    assert trainer.history[-1].metrics["expected_cost"] > profiler.profile(
+        {"width": 8, "depth": 1, "op": "relu"}
+    )
 
 
 def test_enas_penalty_moves_the_exported_cost_to_the_target():

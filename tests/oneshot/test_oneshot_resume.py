@@ -1,5 +1,6 @@
 """A one-shot experiment killed with SIGKILL resumes from its last epoch's checkpoint and ends
-with the architecture (and probabilities) of a run that was never killed."""
+with the architecture (and probabilities) of a run that was never killed: searched by a strategy
+(the Lightning driver) or by a classic trainer (the plain driver)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ from .resume_search import run
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_sigkill_then_resume_gives_the_export_of_an_uninterrupted_run(tmp_path):
-    reference = run(str(tmp_path / "reference"))
+@pytest.mark.parametrize("searcher", ["strategy", "trainer"])
+def test_sigkill_then_resume_gives_the_export_of_an_uninterrupted_run(tmp_path, searcher):
+    flags = ["--trainer"] if searcher == "trainer" else []
+    reference = run(str(tmp_path / "reference"), trainer=bool(flags))
     expected = reference.export_top_models(formatter="dict")[0]
     expected_probs = reference.store.series("arch_prob/op")
     reference.close()
@@ -30,7 +33,7 @@ def test_sigkill_then_resume_gives_the_export_of_an_uninterrupted_run(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
     killed = tmp_path / "killed"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.oneshot.resume_search", str(killed), "--slow"],
+        [sys.executable, "-m", "tests.oneshot.resume_search", str(killed), "--slow", *flags],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:

@@ -1,7 +1,10 @@
-"""Value choices in layer arguments and Repeat depths under every algorithm; the trained subnet's
-weights (sub_state_dict) load into fixed_arch's model; what an algorithm cannot share is refused."""
+"""Value choices in layer arguments, Repeat depths and nested choices under every algorithm; the
+trained subnet's weights (sub_state_dict) load into fixed_arch's model; what an algorithm cannot
+share is refused."""
 
 from __future__ import annotations
+
+import random
 
 import pytest
 import torch
@@ -42,6 +45,33 @@ class Elastic(nn.Module):
         return self.fc(x.mean((2, 3)))
 
 
+@model_wrapper
+class Nested(nn.Module):
+    """A LayerChoice holding a convolution whose kernel size is a value choice (its padding an
+    expression of it) and an inner LayerChoice; the width is a choice everywhere."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        width = nn.ValueChoice([4, 8], label="width")
+        kernel = nn.ValueChoice([1, 3], label="kernel")
+        self.stem = nn.Conv2d(3, width, 3, padding=1)
+        self.op = nn.LayerChoice(
+            {
+                "conv": nn.Conv2d(width, width, kernel, padding=kernel // 2),
+                "inner": nn.LayerChoice({"relu": nn.ReLU(), "tanh": nn.Tanh()}, label="inner"),
+            },
+            label="op",
+        )
+        self.fc = nn.Linear(width, 2)
+
+    def forward(self, x):
+        return self.fc(self.op(self.stem(x)).mean((2, 3)))
+
+
+SPACES = {"elastic": (Elastic, {"width", "kernel", "depth", "op"}),
+          "nested": (Nested, {"width", "kernel", "op", "inner"})}  # fmt: skip
+
+
 def images(n: int = 64) -> TensorDataset:
     x = torch.randn(n, 3, 5, 5)
     return TensorDataset(x, (x[:, 0].mean((1, 2)) > 0).long())
@@ -56,6 +86,9 @@ def make(algorithm: str, model: nn.Module):
                             unrolled=True)  # fmt: skip
     if algorithm == "gumbel":
         return GumbelDartsTrainer(model, F.cross_entropy, None, opt, 1, data, batch_size=16)
+    if algorithm == "proxyless":  # a nested label learns only in steps where its path is gated
+        return ProxylessTrainer(model, F.cross_entropy, None, opt, 4, data, batch_size=16,
+                                arc_learning_rate=0.1)  # fmt: skip
     if algorithm == "enas":
         return EnasTrainer(model, F.cross_entropy, None, reward_accuracy, opt, 1, data,
                            batch_size=16, ctrl_steps_aggregate=1)  # fmt: skip
@@ -63,21 +96,31 @@ def make(algorithm: str, model: nn.Module):
                              population_size=2, evolution_cycles=1)  # fmt: skip
 
 
-@pytest.mark.parametrize("algorithm", ["darts", "darts_unrolled", "gumbel", "enas", "spos"])
-def test_value_choices_and_repeat_under_every_algorithm(algorithm):
-    model = Elastic()
+@pytest.mark.parametrize("space", list(SPACES))
+@pytest.mark.parametrize(
+    "algorithm", ["darts", "darts_unrolled", "gumbel", "enas", "proxyless", "spos"]
+)
+def test_value_choices_repeat_and_nested_choices_under_every_algorithm(algorithm, space):
+    space_class, labels = SPACES[space]
+    torch.manual_seed(0)
+    model = space_class()
     trainer = make(algorithm, model)
+    before = {k: a.detach().clone() for k, a in trainer.arch_parameters().items()}
     trainer.fit()
     sample = trainer.export()
-    assert set(sample) == {"width", "kernel", "depth", "op"}
-    assert ModelSpace(Elastic()).validate(sample) == sample
+    assert set(sample) == labels
+    assert ModelSpace(space_class()).validate(sample) == sample
+    if before:  # every label's architecture parameter learns, value choices included
+        assert set(before) == labels
+        after = trainer.arch_parameters()
+        assert all(not torch.equal(before[k], after[k]) for k in labels)
     if algorithm != "enas":  # probabilities of every label, value choices included
         probs = trainer.export_probs()
         assert not probs or set(probs) == set(sample)
     # The supernet's weights of the chosen subnet load into the model fixed_arch builds.
     state = trainer.sub_state_dict(sample)
     with fixed_arch(sample, verbose=False):
-        subnet = Elastic()
+        subnet = space_class()
     subnet.load_state_dict(state)
     frozen = ModelSpace(model).freeze(sample).eval()
     x = torch.randn(4, 3, 5, 5)
@@ -115,10 +158,54 @@ def test_a_kernel_size_choice_mixes_zero_padded_kernels():
     torch.testing.assert_close(fc(h), fast)
 
 
-def test_proxyless_refuses_value_choices_naming_the_label():
-    with pytest.raises(ValueError, match=r"ProxylessTrainer cannot search 'width'"):
-        model = Elastic()
-        ProxylessTrainer(model, F.cross_entropy, None, sgd(model), 1, images())
+@model_wrapper
+class Width(nn.Module):
+    """One Linear whose width is a choice, summed: the loss is linear in the layer's output."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, nn.ValueChoice([2, 4, 6], label="w"))
+
+    def forward(self, x):
+        return self.fc(x).sum(-1)
+
+
+def test_proxyless_gates_a_value_choice_like_a_layer_choice():
+    """An architecture step runs two widths behind binary gates; alpha's gradient is
+    ProxylessNAS's estimate ``sum_j dL/dg_j * p'_j * (delta_ij - p'_i)``, ``dL/dg_j`` the loss
+    of width ``j``'s slice; a weight step runs one slice, unpadded."""
+    model = Width()
+    x = torch.randn(16, 8)
+    trainer = ProxylessTrainer(model, F.cross_entropy, None, sgd(model), 1, TensorDataset(x, x))
+    supernet = trainer.algorithm.supernet
+    alpha = trainer.arch_parameters()["w"]
+    with torch.no_grad():
+        alpha.copy_(torch.tensor([0.3, -0.2, 0.1]))
+    supernet.sample_two(random.Random(0))
+    decision = supernet.decisions["w"]
+    a, b = decision.pair
+    out = model(x)
+    active = [2, 4, 6][decision.active]
+    weight, bias = model.fc.sliced.weight, model.fc.sliced.bias
+    torch.testing.assert_close(out, F.linear(x, weight[:active], bias[:active]).sum(-1))
+    out.mean().backward()
+    d_gate = [
+        F.linear(x, weight[:n], bias[:n]).sum(-1).mean() for n in ([2, 4, 6][a], [2, 4, 6][b])
+    ]
+    p = torch.softmax(alpha.detach()[[a, b]], -1)
+    expected = torch.zeros(3)
+    for i, index in enumerate((a, b)):
+        expected[index] = sum(d_gate[j] * p[j] * (float(i == j) - p[i]) for j in range(2))
+    torch.testing.assert_close(alpha.grad, expected)
+    supernet.sample_one(random.Random(0))
+    assert model(x).shape == (16,) and model.fc.sliced(x).shape[-1] == [2, 4, 6][decision.active]
+
+
+def test_proxyless_latency_loss_refuses_value_choices_naming_the_labels():
+    model = Elastic()
+    with pytest.raises(ValueError, match=r"not of value choices or Repeat depths \(\['width'"):
+        ProxylessTrainer(model, F.cross_entropy, None, sgd(model), 1, images(),
+                         grad_reg_loss_type="add#linear")  # fmt: skip
 
 
 @basic_unit
@@ -142,7 +229,7 @@ class WithBasicUnit(nn.Module):
         return self.block(x)
 
 
-@pytest.mark.parametrize("trainer_class", [DartsTrainer, SinglePathTrainer])
+@pytest.mark.parametrize("trainer_class", [DartsTrainer, ProxylessTrainer, SinglePathTrainer])
 def test_a_basic_unit_with_value_choice_arguments_is_refused_at_start(trainer_class):
     model = WithBasicUnit()
     x = torch.randn(32, 8)

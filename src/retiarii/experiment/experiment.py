@@ -259,8 +259,9 @@ class RetiariiExperiment:
     def _create(self, config: RetiariiExeConfig, space: Any) -> None:
         # pickled before anything is created: an unpicklable space or evaluator leaves no
         # empty experiment behind, and the error names the attribute that cannot be pickled
-        # a one-shot *trainer* (no strategy) is not resumed: nothing to pickle
-        payload = None if self.strategy is None else self._payload()
+        # a one-shot *trainer* (no strategy) resumes if it checkpoints (retiarii's trainers) and
+        # can be pickled; otherwise it runs all the same, without resume
+        payload = self._payload() if self.strategy is not None else self._trainer_payload()
         if self.experiment_dir is not None:  # run again after close(): a new experiment
             self.id = _new_id()
         rank = _launched_rank() if self.oneshot else 0
@@ -309,6 +310,19 @@ class RetiariiExperiment:
             len(space.labels),
             space.size,
         )
+
+    def _trainer_payload(self) -> bytes | None:
+        """The payload of a one-shot trainer's experiment; None for a trainer that does not
+        checkpoint (written by the user), or (with a warning) one that cannot be pickled."""
+        from ..oneshot.pytorch.trainer import SupernetTrainer
+
+        if not isinstance(self.evaluator, SupernetTrainer):
+            return None
+        try:
+            return self._payload()
+        except TypeError as error:
+            _logger.warning("this one-shot experiment cannot be resumed: %s", error)
+            return None
 
     def _payload(self) -> bytes:
         """What ``resume`` needs (model space, evaluator, strategy, mutators, pruner and

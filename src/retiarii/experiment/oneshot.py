@@ -92,9 +92,14 @@ def oneshot_trainer(
 ) -> BaseOneShotTrainer:
     """What runs the search: ``evaluator`` itself (a one-shot trainer), or the Lightning driver
     of ``strategy`` on a copy of the evaluator's module (``base_model`` becomes the supernet),
-    checkpointing every epoch into ``checkpoint_dir`` and resuming from its ``last.ckpt``."""
+    checkpointing every epoch into ``checkpoint_dir`` and resuming from its ``last.ckpt`` (the
+    Lightning driver and retiarii's trainers, e.g. ``DartsTrainer``)."""
     if strategy is None:
         assert isinstance(evaluator, BaseOneShotTrainer)
+        from ..oneshot.pytorch.trainer import SupernetTrainer
+
+        if isinstance(evaluator, SupernetTrainer):
+            evaluator.checkpoint_dir = checkpoint_dir
         return evaluator
     from ..oneshot.pytorch.lightning import LightningOneShotTrainer
 

@@ -2,7 +2,7 @@
 
 Unlike parameters and FLOPs, latency cannot be derived from the space: it is measured on the
 built model. The measuring (warm-up, repeats until above the clock's resolution, median) is the
-one :class:`retiarii.oneshot.pytorch.latency.LatencyProfiler` uses for ProxylessNAS, and its
+one ProxylessNAS uses (:class:`retiarii.profiler.timer.ModuleTimer`), and its
 on-disk table is shared: a model measured once on a device is not measured again.
 """
 
@@ -19,6 +19,7 @@ import torch
 from .._install import install_command
 from ..nn.pytorch.space import ModelSpace
 from .profilers import _CachedProfiler
+from .timer import ModuleTimer
 
 __all__ = ["LatencyProfiler", "OnnxLatencyProfiler"]
 
@@ -44,7 +45,7 @@ class LatencyProfiler(_CachedProfiler):
         example_inputs: a tensor or tuple of inputs, moved to ``device``.
         device: where to measure.
         cache_path, warmup, repeats, min_run_time: as in
-            :class:`retiarii.oneshot.pytorch.latency.LatencyProfiler`.
+            :class:`retiarii.profiler.timer.ModuleTimer`.
     """
 
     name = "latency"
@@ -60,14 +61,12 @@ class LatencyProfiler(_CachedProfiler):
         repeats: int = 10,
         min_run_time: float = 1e-3,
     ) -> None:
-        from ..oneshot.pytorch.latency import LatencyProfiler as _Timer
-
         self.space = _as_space(space)
         self.device = torch.device(device)
         self.example_inputs = tuple(
             x.to(self.device) if isinstance(x, torch.Tensor) else x for x in _inputs(example_inputs)
         )
-        self.timer = _Timer(
+        self.timer = ModuleTimer(
             self.device,
             cache_path=cache_path,
             warmup=warmup,

@@ -176,7 +176,10 @@ class ENAS(OneShotStrategy):
 
 class Proxyless(OneShotStrategy):
     """ProxylessNAS with binary gates, optionally latency-aware (latency measured on the device
-    the search runs on, on one example of the training data).
+    the search runs on, on one example of the training data). Value choices in layer arguments
+    and ``Repeat`` depths are gated like layer choices: one sampled slice per weight step, the two
+    sampled values of each label per architecture step (the latency loss covers layer choices
+    only; use ``penalty`` on value choices).
 
     Args:
         arc_learning_rate: learning rate of the architecture optimizer (Adam, betas (0, 0.999)).

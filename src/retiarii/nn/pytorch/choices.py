@@ -17,7 +17,7 @@ from .frozen import REDUCTIONS, ChosenInputs, check_inputs
 if TYPE_CHECKING:
     from .freeze import Freezer
 
-__all__ = ["InputChoice", "LayerChoice", "ValueChoice"]
+__all__ = ["ChosenCandidate", "ChosenSubset", "InputChoice", "LayerChoice", "ValueChoice"]
 
 Candidate = tnn.Module | Callable[[], tnn.Module]
 
@@ -64,7 +64,74 @@ def build_candidate(candidate: Candidate, owner: str, name: object, label: str) 
     )
 
 
-class LayerChoice(MutableModule):
+class _OneDecision:
+    """A module deciding one label: its ``key`` and its decision."""
+
+    label: str
+    _decision: Choice
+
+    @property
+    def key(self) -> str:
+        """Alias of ``label`` (the name used by the classic Mutator API)."""
+        return self.label
+
+    def _retiarii_decisions(self) -> Iterable[Choice]:
+        return [self._decision]
+
+
+class ChosenCandidate(_OneDecision):
+    """What a ``LayerChoice`` and the one-shot modules that replace it share: the decision,
+    freezing to the chosen candidate, and NNI's container API. The candidates are the module's
+    children, in order."""
+
+    _decision: LayerChoiceDecision
+    _modules: dict[str, tnn.Module | None]
+    _fixed_name: Any = None
+
+    def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
+        name = (
+            self._decision.normalize(freezer.sample[self.label])
+            if self.label in freezer.sample
+            else self._decision.freeze(freezer.sample)
+        )
+        module = self._modules.get(str(name))
+        if module is None:  # built inside fixed_arch for another sample
+            raise ValueError(
+                f"LayerChoice {self.label!r} only holds candidate {self._fixed_name!r}, not {name!r}"
+            )
+        return freezer.module(module)
+
+    # -- NNI's container API ----------------------------------------------------------------
+    @property
+    def candidates(self) -> list[tnn.Module]:
+        """The candidate modules, in order."""
+        return [m for m in self._modules.values() if m is not None]
+
+    choices = candidates
+
+    @property
+    def length(self) -> int:
+        """Number of candidates (classic Mutator API)."""
+        return len(self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[tnn.Module]:
+        return iter(self.candidates)
+
+    def __getitem__(self, key: int | str) -> tnn.Module:
+        if isinstance(key, str):
+            module = self._modules[key]
+            assert module is not None
+            return module
+        return self.candidates[key]
+
+    def extra_repr(self) -> str:
+        return f"label={self.label!r}"
+
+
+class LayerChoice(ChosenCandidate, MutableModule):
     """Choose one of several modules.
 
     Args:
@@ -123,54 +190,28 @@ class LayerChoice(MutableModule):
                 self.add_module(str(name), build_candidate(candidate, owner, name, self.label))
             self._fixed_name = None
 
-    # -- the decision --------------------------------------------------------------------------
-    def _retiarii_decisions(self) -> Iterable[Choice]:
-        return [self._decision]
+
+class ChosenSubset(_OneDecision):
+    """What an ``InputChoice`` and the one-shot modules that replace it share: the decision and
+    freezing to the chosen inputs."""
+
+    n_candidates: int
+    n_chosen: int | None
+    reduction: str
+    _decision: InputSubset
 
     def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
-        name = (
-            self._decision.normalize(freezer.sample[self.label])
-            if self.label in freezer.sample
-            else self._decision.freeze(freezer.sample)
-        )
-        module = self._modules.get(str(name))
-        if module is None:  # built inside fixed_arch for another sample
-            raise ValueError(
-                f"LayerChoice {self.label!r} only holds candidate {self._fixed_name!r}, not {name!r}"
-            )
-        return freezer.module(module)
-
-    # -- NNI's container API ----------------------------------------------------------------
-    @property
-    def candidates(self) -> list[tnn.Module]:
-        """The candidate modules, in order."""
-        return [m for m in self._modules.values() if m is not None]
-
-    choices = candidates
-
-    @property
-    def length(self) -> int:
-        """Number of candidates (classic Mutator API)."""
-        return len(self._modules)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[tnn.Module]:
-        return iter(self.candidates)
-
-    def __getitem__(self, key: int | str) -> tnn.Module:
-        if isinstance(key, str):
-            module = self._modules[key]
-            assert module is not None
-            return module
-        return self.candidates[key]
+        chosen = self._decision.freeze(freezer.sample)
+        return ChosenInputs(self.label, chosen, self.n_candidates, self.reduction)
 
     def extra_repr(self) -> str:
-        return f"label={self.label!r}"
+        return (
+            f"n_candidates={self.n_candidates}, n_chosen={self.n_chosen}, "
+            f"reduction={self.reduction!r}, label={self.label!r}"
+        )
 
 
-class InputChoice(MutableModule):
+class InputChoice(ChosenSubset, MutableModule):
     """Choose ``n_chosen`` of ``n_candidates`` input tensors and reduce them.
 
     Args:
@@ -211,22 +252,9 @@ class InputChoice(MutableModule):
         if ctx is not None and self.label in ctx.sample:
             ctx.mark_used([self.label])
 
-    def _retiarii_decisions(self) -> Iterable[Choice]:
-        return [self._decision]
-
-    def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
-        chosen = self._decision.freeze(freezer.sample)
-        return ChosenInputs(self.label, chosen, self.n_candidates, self.reduction)
-
     def forward(self, candidate_inputs: list[Any]) -> Any:
         check_inputs(self.label, candidate_inputs, self.n_candidates)
         self._not_frozen()
-
-    def extra_repr(self) -> str:
-        return (
-            f"n_candidates={self.n_candidates}, n_chosen={self.n_chosen}, "
-            f"reduction={self.reduction!r}, label={self.label!r}"
-        )
 
 
 def call_factory(factory: Callable[..., Any], *indices: int) -> Any:

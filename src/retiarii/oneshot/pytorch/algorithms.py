@@ -22,6 +22,7 @@ import torch
 import torch.nn as tnn
 
 from ...mutable import SearchSpace
+from ..base import BaseOneShotTrainer
 from .differentiable import DifferentiableSupernet
 from .distributed import broadcast_object, broadcast_random_state
 from .enas import ReinforceController, ReinforceField, greedy_probs, set_path
@@ -29,9 +30,18 @@ from .latency import LatencyProfiler
 from .proxyless import ProxylessSupernet, check_latency_loss, latency_regularized
 from .sampling import PathSamplingSupernet
 from .spos import recalibrate_batchnorm
-from .utils import to_device
+from .utils import set_random_state, to_device
 
-__all__ = ["Algorithm", "Darts", "Driver", "Enas", "GumbelDarts", "Proxyless", "RandomOneShot"]
+__all__ = [
+    "Algorithm",
+    "AlgorithmTrainer",
+    "Darts",
+    "Driver",
+    "Enas",
+    "GumbelDarts",
+    "Proxyless",
+    "RandomOneShot",
+]
 
 
 class Driver(Protocol):
@@ -167,25 +177,65 @@ class Algorithm:
         """Restore :meth:`state_dict`."""
 
 
+class AlgorithmTrainer(BaseOneShotTrainer):
+    """A one-shot trainer that runs :attr:`algorithm` (what both drivers' trainers share)."""
+
+    algorithm: Algorithm
+
+    def export(self) -> dict[str, Any]:
+        return self.algorithm.export()
+
+    def export_probs(self) -> dict[str, dict[str, float]]:
+        """``{label: {candidate: probability}}`` of the search state."""
+        return self.algorithm.export_probs()
+
+    def sub_state_dict(self, sample: dict[str, Any] | None = None) -> dict[str, torch.Tensor]:
+        """The trained weights of the subnet ``sample`` (default: :meth:`export`), as a
+        ``state_dict`` that loads into ``fixed_arch(sample)``'s model."""
+        return self.algorithm.sub_state_dict(sample)
+
+
 def _random_generator(seed: int | None = None) -> random.Random:
     return random.Random(int(torch.randint(2**31 - 1, ())) if seed is None else seed)
 
 
-def _penalize(
-    config: Any, driver: Driver, loss: torch.Tensor, probabilities: dict[str, torch.Tensor]
-) -> torch.Tensor:
-    """``loss`` with ``config.penalty`` (an ``ExpectationProfilerPenalty``) applied, logged."""
-    penalty = getattr(config, "penalty", None)
-    if penalty is None:
-        return loss
-    out, details = penalty(loss, probabilities)
-    for name, value in details.items():
-        driver.log(name, value)
-    return out
+class _Alphas(Algorithm):
+    """What the algorithms with an architecture parameter ``alpha`` per label share (their
+    supernet is an :class:`~.differentiable.AlphaSupernet`)."""
+
+    supernet: DifferentiableSupernet | ProxylessSupernet
+
+    def modules(self) -> dict[str, tnn.Module]:
+        # Every alpha, also those of value choices and Repeat depths, which no module holds.
+        return {"alphas": tnn.ParameterList(self.supernet.arch_parameters())}
+
+    def arch_parameters(self) -> list[torch.Tensor]:
+        return list(self.supernet.arch_parameters())
+
+    def probabilities(self) -> dict[str, torch.Tensor]:
+        """``{label: softmax(alpha)}``: the architecture distribution (no Gumbel noise)."""
+        return {label: torch.softmax(a, -1) for label, a in self.supernet.alphas.items()}
+
+    def penalized(self, driver: Driver, loss: torch.Tensor) -> torch.Tensor:
+        """``loss`` with the configured cost penalty (an ``ExpectationProfilerPenalty``, if any)
+        of the expected cost, logged."""
+        penalty = getattr(self.config, "penalty", None)
+        if penalty is None:
+            return loss
+        out, details = penalty(loss, self.probabilities())
+        for name, value in details.items():
+            driver.log(name, value)
+        return out
+
+    def export(self) -> dict[str, Any]:
+        return self.supernet.export()
+
+    def export_probs(self) -> dict[str, dict[str, float]]:
+        return self.supernet.export_probs()
 
 
 # -- DARTS ----------------------------------------------------------------------------------------
-class Darts(Algorithm):
+class Darts(_Alphas):
     """DARTS, first or second order (``config.unrolled``); see :class:`retiarii.strategy.DARTS`.
 
     The second-order gradient is eq. 7-8 of the paper: ``grad_alpha L_val(w', alpha) - xi H v``
@@ -198,16 +248,11 @@ class Darts(Algorithm):
     #: ``xi`` of the virtual step for optimizers without ``'lr'``.
     fallback_lr = 2.5e-3
 
+    supernet: DifferentiableSupernet
+
     def attach(self, model: tnn.Module) -> None:
         self.model = model
         self.supernet = DifferentiableSupernet(model, gumbel=self.gumbel, trainer=self.name)
-
-    def modules(self) -> dict[str, tnn.Module]:
-        # Every alpha, also those of value choices and Repeat depths, which no module holds.
-        return {"alphas": tnn.ParameterList(self.supernet.arch_parameters())}
-
-    def arch_parameters(self) -> list[torch.Tensor]:
-        return list(self.supernet.arch_parameters())
 
     def configure_arch_optimizers(self) -> list[torch.optim.Optimizer]:
         alphas = self.arch_parameters()
@@ -233,20 +278,6 @@ class Darts(Algorithm):
             optimizer.step()
         self.resample()
         return driver.weight_step(batch)
-
-    def probabilities(self) -> dict[str, torch.Tensor]:
-        """``{label: softmax(alpha)}``: the architecture distribution (no Gumbel noise)."""
-        return {label: torch.softmax(a, -1) for label, a in self.supernet.alphas.items()}
-
-    def penalized(self, driver: Driver, loss: torch.Tensor) -> torch.Tensor:
-        """``loss`` with the configured cost penalty (if any) of the expected cost."""
-        return _penalize(self.config, driver, loss, self.probabilities())
-
-    def export(self) -> dict[str, Any]:
-        return self.supernet.export()
-
-    def export_probs(self) -> dict[str, dict[str, float]]:
-        return self.supernet.export_probs()
 
     # -- second order ------------------------------------------------------------------------------
     def _virtual_lrs(self, driver: Driver, weights: list[tnn.Parameter]) -> list[Any]:
@@ -351,7 +382,7 @@ class GumbelDarts(Darts):
 
 
 # -- ProxylessNAS -----------------------------------------------------------------------------------
-class Proxyless(Algorithm):
+class Proxyless(_Alphas):
     """ProxylessNAS with binary gates; see :class:`retiarii.strategy.Proxyless`.
 
     An architecture step samples two candidates per label on the validation batch (the loss
@@ -360,16 +391,20 @@ class Proxyless(Algorithm):
     """
 
     example_input: Any = None
+    supernet: ProxylessSupernet
 
     def attach(self, model: tnn.Module) -> None:
         check_latency_loss(self.config.grad_reg_loss_type, self.config.ref_latency)
         self.model = model
         self.supernet = ProxylessSupernet(model, trainer=self.name)
+        if self.config.grad_reg_loss_type is not None and self.supernet.board:
+            raise ValueError(
+                f"{self.name}: grad_reg_loss_type measures the latency of LayerChoice candidates, "
+                f"not of value choices or Repeat depths ({list(self.supernet.board)}); use "
+                "penalty=ExpectationProfilerPenalty(...) with a latency or FLOPs profiler instead"
+            )
         self.rng = _random_generator()
         self.latency_table: dict[str, list[float]] = {}
-
-    def arch_parameters(self) -> list[torch.Tensor]:
-        return list(self.supernet.arch_parameters())
 
     def configure_arch_optimizers(self) -> list[torch.optim.Optimizer]:
         alphas = self.arch_parameters()
@@ -408,18 +443,13 @@ class Proxyless(Algorithm):
             loss = latency_regularized(
                 loss, self.supernet, c.grad_reg_loss_type, params, c.ref_latency
             )
-            loss = _penalize(c, driver, loss, self.probabilities())
-            driver.backward_to(loss, alphas)
+            driver.backward_to(self.penalized(driver, loss), alphas)
             driver.sync(alphas)
             before = self.supernet.pair_logits()
             optimizer.step()
             self.supernet.rescale(before)
         self.supernet.sample_one(self.rng)
         return driver.weight_step(batch)
-
-    def probabilities(self) -> dict[str, torch.Tensor]:
-        """``{label: softmax(alpha)}``: the architecture distribution."""
-        return {label: torch.softmax(d.alpha, -1) for label, d in self.supernet.decisions.items()}
 
     def expected_latency(self) -> float:
         """The expected latency (ms) under the current ``softmax(alpha)``."""
@@ -430,22 +460,14 @@ class Proxyless(Algorithm):
         return {"expected_latency_ms": self.expected_latency()} if self.supernet.latencies else {}
 
     def prepare_eval(self) -> None:
-        for decision in self.supernet.decisions.values():
-            decision.pair, decision.active = None, int(torch.argmax(decision.alpha))
-
-    def export(self) -> dict[str, Any]:
-        return self.supernet.export()
-
-    def export_probs(self) -> dict[str, dict[str, float]]:
-        return self.supernet.export_probs()
+        self.supernet.activate_best()
 
     def state_dict(self) -> dict[str, Any]:
         latencies = {k: v.tolist() for k, v in self.supernet.latencies.items()}
         return {"rng": self.rng.getstate(), "latency": (latencies, self.supernet.base_latency)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        version, internal, gauss = state["rng"]
-        self.rng.setstate((version, tuple(internal), gauss))
+        set_random_state(self.rng, state["rng"])
         latencies, base = state["latency"]
         if latencies:  # the table measured before, not a new (noisy) measurement
             self.supernet.set_latencies(latencies, base)
@@ -648,5 +670,4 @@ class RandomOneShot(_Sampling):
         return {"rng": self.rng.getstate()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        version, internal, gauss = state["rng"]
-        self.rng.setstate((version, tuple(internal), gauss))
+        set_random_state(self.rng, state["rng"])

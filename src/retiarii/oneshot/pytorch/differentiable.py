@@ -3,6 +3,9 @@ with the softmax of a learnable architecture parameter ``alpha`` per label.
 
 The mixture is ``sum_i w_i * op_i(x)``, accumulated without stacking the outputs (which would
 keep one more copy of every candidate's output alive for the backward pass).
+
+:class:`AlphaSupernet` is what every supernet with an ``alpha`` per label shares (DARTS,
+GumbelDARTS and ProxylessNAS, which weighs with binary gates instead of the softmax).
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ from ...nn.pytorch.choices import InputChoice, LayerChoice
 from ...nn.pytorch.mutable_args import mutable_args
 from ...nn.pytorch.repeat import Repeat
 from .cell import DartsCell
-from .mixed import MixedRepeat, MixedSliced
+from .mixed import MixedRepeat, MixedSliced, Support
 from .slicing import is_value_choice_layer, sliced_layer
-from .supernet import SupernetInputChoice, SupernetLayerChoice, SwitchBoard, check_searchable
-from .utils import replace_modules
+from .supernet import Supernet, SupernetInputChoice, SupernetLayerChoice
 
 __all__ = [
+    "AlphaSupernet",
     "DartsInputChoice",
     "DartsLayerChoice",
     "DifferentiableSupernet",
@@ -54,80 +57,6 @@ def _mix(outputs: list[Any], weights: torch.Tensor) -> Any:
     return out
 
 
-class DartsLayerChoice(SupernetLayerChoice):
-    """A ``LayerChoice`` whose output is the softmax(alpha)-weighted sum of all candidates.
-
-    Args:
-        layer_choice: the choice to replace (its candidates become this module's children).
-        alpha: the architecture parameter to use (shared by choices with the same label); a new
-            one (``randn * 1e-3``) if omitted.
-    """
-
-    def __init__(self, layer_choice: LayerChoice, alpha: tnn.Parameter | None = None) -> None:
-        super().__init__(layer_choice)
-        self._arch_alpha = _check_alpha(
-            alpha if alpha is not None else _new_alpha(len(self.names)), len(self.names), self.label
-        )
-
-    @property
-    def alpha(self) -> tnn.Parameter:
-        """The architecture parameter (one logit per candidate)."""
-        return self._arch_alpha
-
-    def arch_weights(self) -> torch.Tensor:
-        """The weight of each candidate in the mixture."""
-        return F.softmax(self._arch_alpha, -1)
-
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return _mix([op(*args, **kwargs) for op in self._ops], self.arch_weights())
-
-    def export(self) -> Any:
-        """The name of the candidate with the largest weight."""
-        return self.names[int(torch.argmax(self._arch_alpha))]
-
-
-class DartsInputChoice(SupernetInputChoice):
-    """An ``InputChoice`` whose output is the softmax(alpha)-weighted sum of its inputs.
-
-    Exported as the ``n_chosen`` inputs with the largest weights (``n_chosen=None``: every input
-    weighing at least the uniform ``1 / n_candidates``). A weighted sum relaxes reductions
-    ``'sum'`` and ``'mean'`` (and any reduction when one input is chosen); ``'concat'`` or
-    ``'none'`` of several inputs cannot be relaxed this way and is refused.
-    """
-
-    def __init__(self, input_choice: InputChoice, alpha: tnn.Parameter | None = None) -> None:
-        super().__init__(input_choice)
-        if self.reduction in ("concat", "none") and self.n_chosen != 1:
-            raise ValueError(
-                f"InputChoice {self.label!r}: reduction={self.reduction!r} with "
-                f"n_chosen={self.n_chosen} cannot be relaxed to a weighted sum; use a sampling "
-                "trainer (SinglePathTrainer, EnasTrainer) for this space"
-            )
-        self._arch_alpha = _check_alpha(
-            alpha if alpha is not None else _new_alpha(self.n_candidates),
-            self.n_candidates,
-            self.label,
-        )
-
-    @property
-    def alpha(self) -> tnn.Parameter:
-        """The architecture parameter (one logit per input)."""
-        return self._arch_alpha
-
-    def arch_weights(self) -> torch.Tensor:
-        """The weight of each input in the mixture."""
-        return F.softmax(self._arch_alpha, -1)
-
-    def forward(self, inputs: list[Any]) -> Any:
-        out = _mix(self._check(inputs), self.arch_weights())
-        return [out] if self.reduction == "none" else out
-
-    def export(self) -> list[int]:
-        """The chosen inputs: sorted indices."""
-        chosen: list[int] = export_choice(self._arch_alpha, None, self.n_chosen)
-        return chosen
-
-
 class GumbelNoise:
     """The Gumbel noise of one label for the current forward pass, and the temperature."""
 
@@ -143,9 +72,47 @@ class GumbelNoise:
         self.noise = -torch.log(-torch.log(uniform))
 
 
-class GumbelLayerChoice(DartsLayerChoice):
-    """A ``DartsLayerChoice`` mixing with ``softmax((alpha + g) / tau)``, ``g`` Gumbel noise
-    shared by every choice of the label for one forward pass."""
+def _softmax(alpha: torch.Tensor, noise: GumbelNoise | None) -> torch.Tensor:
+    """``softmax(alpha)``, or ``softmax((alpha + g) / tau)`` with Gumbel ``noise``."""
+    if noise is None:
+        return F.softmax(alpha, -1)
+    return F.softmax((alpha + noise.noise) / noise.tau, -1)
+
+
+class _Weighted:
+    """The architecture parameter of a mixing choice and its mixing weights (with Gumbel noise
+    in the Gumbel classes)."""
+
+    label: str
+    _arch_alpha: tnn.Parameter
+    _noise: GumbelNoise | None = None
+    _gumbel = False
+
+    def _set_alpha(self, alpha: tnn.Parameter | None, n: int, noise: GumbelNoise | None) -> None:
+        self._arch_alpha = _check_alpha(
+            alpha if alpha is not None else _new_alpha(n), n, self.label
+        )
+        self._noise = noise or (GumbelNoise(n) if self._gumbel else None)
+
+    @property
+    def alpha(self) -> tnn.Parameter:
+        """The architecture parameter (one logit per candidate)."""
+        return self._arch_alpha
+
+    def arch_weights(self) -> torch.Tensor:
+        """The weight of each candidate in the mixture."""
+        return _softmax(self._arch_alpha, self._noise)
+
+
+class DartsLayerChoice(_Weighted, SupernetLayerChoice):
+    """A ``LayerChoice`` whose output is the softmax(alpha)-weighted sum of all candidates.
+
+    Args:
+        layer_choice: the choice to replace (its candidates become this module's children).
+        alpha: the architecture parameter to use (shared by choices with the same label); a new
+            one (``randn * 1e-3``) if omitted.
+        noise: the Gumbel noise of the label (Gumbel classes; a new one if omitted).
+    """
 
     def __init__(
         self,
@@ -153,15 +120,25 @@ class GumbelLayerChoice(DartsLayerChoice):
         alpha: tnn.Parameter | None = None,
         noise: GumbelNoise | None = None,
     ) -> None:
-        super().__init__(layer_choice, alpha)
-        self._noise = noise or GumbelNoise(len(self.names))
+        super().__init__(layer_choice)
+        self._set_alpha(alpha, len(self.names), noise)
 
-    def arch_weights(self) -> torch.Tensor:
-        return F.softmax((self._arch_alpha + self._noise.noise) / self._noise.tau, -1)
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return _mix([op(*args, **kwargs) for op in self._ops], self.arch_weights())
+
+    def export(self) -> Any:
+        """The name of the candidate with the largest weight."""
+        return self.names[int(torch.argmax(self._arch_alpha))]
 
 
-class GumbelInputChoice(DartsInputChoice):
-    """The ``InputChoice`` counterpart of :class:`GumbelLayerChoice`."""
+class DartsInputChoice(_Weighted, SupernetInputChoice):
+    """An ``InputChoice`` whose output is the softmax(alpha)-weighted sum of its inputs.
+
+    Exported as the ``n_chosen`` inputs with the largest weights (``n_chosen=None``: every input
+    weighing at least the uniform ``1 / n_candidates``). A weighted sum relaxes reductions
+    ``'sum'`` and ``'mean'`` (and any reduction when one input is chosen); ``'concat'`` or
+    ``'none'`` of several inputs cannot be relaxed this way and is refused.
+    """
 
     def __init__(
         self,
@@ -169,20 +146,36 @@ class GumbelInputChoice(DartsInputChoice):
         alpha: tnn.Parameter | None = None,
         noise: GumbelNoise | None = None,
     ) -> None:
-        super().__init__(input_choice, alpha)
-        self._noise = noise or GumbelNoise(self.n_candidates)
+        super().__init__(input_choice)
+        if self.reduction in ("concat", "none") and self.n_chosen != 1:
+            raise ValueError(
+                f"InputChoice {self.label!r}: reduction={self.reduction!r} with "
+                f"n_chosen={self.n_chosen} cannot be relaxed to a weighted sum; use a sampling "
+                "trainer (SinglePathTrainer, EnasTrainer) for this space"
+            )
+        self._set_alpha(alpha, self.n_candidates, noise)
 
-    def arch_weights(self) -> torch.Tensor:
-        return F.softmax((self._arch_alpha + self._noise.noise) / self._noise.tau, -1)
+    def forward(self, inputs: list[Any]) -> Any:
+        out = _mix(self._check(inputs), self.arch_weights())
+        return [out] if self.reduction == "none" else out
+
+    def export(self) -> list[int]:
+        """The chosen inputs: sorted indices."""
+        chosen: list[int] = export_choice(self._arch_alpha, None, self.n_chosen)
+        return chosen
 
 
-_HINT = (
-    "Differentiable trainers search LayerChoice, InputChoice, Cell (merge_op='all'), Repeat "
-    "depths decided by one label, and value choices in the arguments of Linear, Conv1d/2d/3d, "
-    "BatchNorm1d/2d/3d, LayerNorm and parameter-free layers (a @basic_unit module's arguments "
-    "cannot be shared: use a LayerChoice of its configurations, or a path-sampling strategy "
-    "only if it has no value-choice arguments)."
-)
+class GumbelLayerChoice(DartsLayerChoice):
+    """A ``DartsLayerChoice`` mixing with ``softmax((alpha + g) / tau)``, ``g`` Gumbel noise
+    shared by every choice of the label for one forward pass."""
+
+    _gumbel = True
+
+
+class GumbelInputChoice(DartsInputChoice):
+    """The ``InputChoice`` counterpart of :class:`GumbelLayerChoice`."""
+
+    _gumbel = True
 
 
 def export_choice(alpha: torch.Tensor, names: list[Any] | None, n_chosen: int | None) -> Any:
@@ -199,86 +192,65 @@ def export_choice(alpha: torch.Tensor, names: list[Any] | None, n_chosen: int | 
     return sorted(keep or order[:1])
 
 
-class DifferentiableSupernet:
-    """Turns a model space into a DARTS supernet, in place.
+class AlphaSupernet(Supernet):
+    """Turns a model space into a supernet with one architecture parameter per label, in place.
 
-    Every ``LayerChoice`` / ``InputChoice`` / ``Cell`` is replaced by a mixing module; choices with
-    the same label share one architecture parameter. ``gumbel=True`` mixes with Gumbel-softmax
-    weights (call :meth:`resample` before each forward pass).
+    Choices sharing a label share its ``alpha``. Layers with value-choice arguments and
+    ``Repeat`` depths become mixed modules (:mod:`.mixed`) weighted by :meth:`weights` (only the
+    candidates :attr:`support` gives, if set); subclasses replace the choice modules in
+    :meth:`_replace_choice`. Exported: the candidate with the largest ``alpha`` per label.
     """
 
-    def __init__(self, model: tnn.Module, *, gumbel: bool = False, trainer: str = "DARTS") -> None:
-        self.gumbel = gumbel
+    #: The candidates of a label that may weigh more than 0 (None: all of them).
+    support: Support | None = None
+
+    def __init__(self, model: tnn.Module, trainer: str) -> None:
         self.alphas: dict[str, tnn.Parameter] = {}
-        self.noises: dict[str, GumbelNoise] = {}
         # per label: the candidate names (a layer choice) or None and n_chosen (an input choice)
         self.kinds: dict[str, tuple[list[Any] | None, int | None]] = {}
-        self.modules: list[tuple[str, tnn.Module]] = []
-        self.board = SwitchBoard()  # the decisions of value choices (which slice runs)
-        self.trainer = trainer
-        replace_modules(model, self._replace, self.modules)
-        check_searchable(model, self.alphas, trainer, _HINT)
+        super().__init__(model, trainer)  # the board: the decisions of value choices
+
+    def labels(self) -> list[str]:
+        return list(self.alphas)
 
     def _shared(
         self, label: str, n: int, names: list[Any] | None, n_chosen: int | None = 1
-    ) -> tuple[tnn.Parameter, GumbelNoise]:
+    ) -> tnn.Parameter:
+        """The ``alpha`` of ``label`` (created on first use)."""
         if label not in self.alphas:
             self.alphas[label] = _new_alpha(n)
-            self.noises[label] = GumbelNoise(n)
             self.kinds[label] = (names, n_chosen)
-        return self.alphas[label], self.noises[label]
+        return _check_alpha(self.alphas[label], n, label)
+
+    def _replace_choice(self, module: tnn.Module) -> tnn.Module | None:
+        """The replacement of a ``LayerChoice`` / ``InputChoice`` / ``Cell`` (None: not one)."""
+        return None
 
     def _replace(self, module: tnn.Module) -> tnn.Module | None:
-        if isinstance(module, LayerChoice):
-            alpha, noise = self._shared(module.label, len(module.names), list(module.names))
-            if self.gumbel:
-                return GumbelLayerChoice(module, alpha, noise)
-            return DartsLayerChoice(module, alpha)
-        if isinstance(module, InputChoice):
-            alpha, noise = self._shared(module.label, module.n_candidates, None, module.n_chosen)
-            if self.gumbel:
-                return GumbelInputChoice(module, alpha, noise)
-            return DartsInputChoice(module, alpha)
-        if isinstance(module, Cell):
-            for node_ops, node_inputs in zip(module._op_decisions, module._input_decisions):
-                for op, inp in zip(node_ops, node_inputs):
-                    self._shared(op.label, op.size, list(op.values()))
-                    self._shared(inp.label, inp.n_candidates, None)
-            return DartsCell(module, self.weights)
         if isinstance(module, Repeat) and module._depth is not None:
             labels = sorted({leaf.label for leaf in module._depth.leaves()})
             if len(labels) != 1:
                 raise ValueError(
                     f"{self.trainer}: Repeat {module.label!r} has a depth decided by {labels}; "
-                    "differentiable search mixes depths decided by one label"
+                    "this search weighs depths decided by one label"
                 )
             switch = self.board.switch(next(iter(module._depth.leaves())))
             self._shared(switch.label, switch.size, list(switch.decision.values()))
-            return MixedRepeat(module, self.board, self.weights)
+            return MixedRepeat(module, self.board, self.weights, self.support)
         if is_value_choice_layer(module) and mutable_args(module) is not None:
             sliced = sliced_layer(module, self.board)
             for switch in sliced._resolve.switches:
                 self._shared(switch.label, switch.size, list(switch.decision.values()))
-            return MixedSliced(sliced, self.weights)
-        return None
+            return MixedSliced(sliced, self.weights, self.support)
+        return self._replace_choice(module)
 
     def weights(self, label: str, n: int) -> torch.Tensor:
-        """The mixing weights of ``label`` for this forward pass."""
-        alpha = self.alphas[label]
-        if not self.gumbel:
-            return F.softmax(alpha, -1)
-        noise = self.noises[label]
-        return F.softmax((alpha + noise.noise) / noise.tau, -1)
+        """The weights of the ``n`` candidates of ``label`` for this forward pass."""
+        return F.softmax(self.alphas[label], -1)
 
     def arch_parameters(self) -> list[tnn.Parameter]:
         """The architecture parameters, one per label."""
         return list(self.alphas.values())
-
-    def resample(self, tau: float) -> None:
-        """New Gumbel noise for every label, and the temperature ``tau``."""
-        for label, noise in self.noises.items():
-            noise.resample(self.alphas[label].detach())
-            noise.tau = tau
 
     def export(self) -> dict[str, Any]:
         """The candidate with the largest weight for every label (as a sample)."""
@@ -294,3 +266,59 @@ class DifferentiableSupernet:
             names = self.kinds[label][0] or list(range(len(alpha)))
             out[label] = {str(n): p for n, p in zip(names, F.softmax(alpha, -1).tolist())}
         return out
+
+
+class DifferentiableSupernet(AlphaSupernet):
+    """Turns a model space into a DARTS supernet, in place.
+
+    Every ``LayerChoice`` / ``InputChoice`` / ``Cell`` is replaced by a mixing module; choices with
+    the same label share one architecture parameter. ``gumbel=True`` mixes with Gumbel-softmax
+    weights (call :meth:`resample` before each forward pass).
+    """
+
+    hint = (
+        "Differentiable trainers search LayerChoice, InputChoice, Cell (merge_op='all'), Repeat "
+        "depths decided by one label, and value choices in the arguments of Linear, Conv1d/2d/3d, "
+        "BatchNorm1d/2d/3d, LayerNorm and parameter-free layers (a @basic_unit module's arguments "
+        "cannot be shared: use a LayerChoice of its configurations, or a path-sampling strategy "
+        "only if it has no value-choice arguments)."
+    )
+
+    def __init__(self, model: tnn.Module, *, gumbel: bool = False, trainer: str = "DARTS") -> None:
+        self.gumbel = gumbel
+        self.noises: dict[str, GumbelNoise] = {}
+        super().__init__(model, trainer)
+
+    def _shared(
+        self, label: str, n: int, names: list[Any] | None, n_chosen: int | None = 1
+    ) -> tnn.Parameter:
+        if label not in self.noises:
+            self.noises[label] = GumbelNoise(n)
+        return super()._shared(label, n, names, n_chosen)
+
+    def _replace_choice(self, module: tnn.Module) -> tnn.Module | None:
+        if isinstance(module, LayerChoice):
+            alpha = self._shared(module.label, len(module.names), list(module.names))
+            layer = GumbelLayerChoice if self.gumbel else DartsLayerChoice
+            return layer(module, alpha, self.noises[module.label] if self.gumbel else None)
+        if isinstance(module, InputChoice):
+            alpha = self._shared(module.label, module.n_candidates, None, module.n_chosen)
+            inputs = GumbelInputChoice if self.gumbel else DartsInputChoice
+            return inputs(module, alpha, self.noises[module.label] if self.gumbel else None)
+        if isinstance(module, Cell):
+            for node_ops, node_inputs in zip(module._op_decisions, module._input_decisions):
+                for op, inp in zip(node_ops, node_inputs):
+                    self._shared(op.label, op.size, list(op.values()))
+                    self._shared(inp.label, inp.n_candidates, None)
+            return DartsCell(module, self.weights)
+        return None
+
+    def weights(self, label: str, n: int) -> torch.Tensor:
+        """The mixing weights of ``label`` for this forward pass."""
+        return _softmax(self.alphas[label], self.noises[label] if self.gumbel else None)
+
+    def resample(self, tau: float) -> None:
+        """New Gumbel noise for every label, and the temperature ``tau``."""
+        for label, noise in self.noises.items():
+            noise.resample(self.alphas[label].detach())
+            noise.tau = tau

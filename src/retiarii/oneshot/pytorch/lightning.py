@@ -64,7 +64,7 @@ from lightning.pytorch.utilities import CombinedLoader
 
 from ...evaluator.pytorch.lightning import LightningModule
 from ..base import BaseOneShotTrainer, EpochLogs, StopSearch
-from .algorithms import Algorithm
+from .algorithms import Algorithm, AlgorithmTrainer
 from .distributed import (
     RankProcesses,
     any_rank,
@@ -73,6 +73,7 @@ from .distributed import (
     launches_script,
     process_state,
 )
+from .utils import set_random_state
 
 __all__ = ["LightningOneShotTrainer", "OneShotModule"]
 
@@ -184,8 +185,7 @@ class OneShotModule(lightning.LightningModule):
         # Before Lightning makes the first resumed epoch's data iterator (its sanity check, in
         # between, restores the generators it uses).
         torch.set_rng_state(state["torch_rng"])
-        version, internal, gauss = state["python_rng"]
-        random.setstate((version, tuple(internal), gauss))
+        set_random_state(random, state["python_rng"])
         self.algorithm.load_state_dict(state["algorithm"])
         self.reported = int(state["epochs"])  # the store has these epochs already
 
@@ -193,14 +193,6 @@ class OneShotModule(lightning.LightningModule):
     def arch_parameters(self) -> list[torch.Tensor]:
         """Parameters the algorithm optimises (kept out of the user's optimizers)."""
         return self.algorithm.arch_parameters()
-
-    def export(self) -> dict[str, Any]:
-        """The architecture found, as a sample."""
-        return self.algorithm.export()
-
-    def export_probs(self) -> dict[str, dict[str, float]]:
-        """``{label: {candidate: probability}}`` of the search state."""
-        return self.algorithm.export_probs()
 
     def on_fit_start(self) -> None:
         self.stop_requested = False  # a stop of the run that wrote the checkpoint is not this one's
@@ -230,9 +222,6 @@ class OneShotModule(lightning.LightningModule):
 
     def backward_to(self, loss: torch.Tensor, inputs: Any) -> None:
         self.manual_backward(loss, inputs=list(inputs))
-
-    def sync(self, params: Iterable[torch.Tensor]) -> None:
-        self.sync_gradients(params)
 
     def clip(self, params: Iterable[torch.Tensor]) -> None:
         if self.gradient_clip_val:
@@ -314,14 +303,14 @@ class OneShotModule(lightning.LightningModule):
         except RuntimeError:  # not attached to a Trainer (yet)
             return False
 
-    def sync_gradients(self, params: Iterable[torch.Tensor]) -> None:
+    def sync(self, params: Iterable[torch.Tensor]) -> None:
         """Average the gradients of ``params`` over the ranks (before an optimizer step)."""
         if self.distributed:
             average_gradients(params)
 
     def manual_backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
         # DDP's reducer expects one backward into every parameter per forward; gradients are
-        # averaged by sync_gradients instead, so keep it out of the way.
+        # averaged by sync() instead, so keep it out of the way.
         strategy = self.trainer.strategy
         block = getattr(strategy, "block_backward_sync", None)
         if block is None:
@@ -439,7 +428,7 @@ class OneShotModule(lightning.LightningModule):
             optimizer.zero_grad()
         loss = self.user_loss(batch, self._batch_idx)
         self.manual_backward(loss, inputs=self._weights)
-        self.sync_gradients(self._weights)
+        self.sync(self._weights)
         self.clip(self._weights)
         for optimizer in optimizers:
             optimizer.step()
@@ -460,7 +449,7 @@ class OneShotModule(lightning.LightningModule):
                 metrics[name] = float(value)
         loss = metrics.pop("train_loss", None)
         metrics.update(self.algorithm.epoch_metrics())
-        self.history.append(EpochLogs(loss, metrics, self.export_probs()))
+        self.history.append(EpochLogs(loss, metrics, self.algorithm.export_probs()))
         if self._reports_here():
             self.report()
         # A stop requested on rank 0 (the store's process) stops every rank after this epoch.
@@ -575,7 +564,7 @@ def check_strategy(trainer: lightning.Trainer, name: str) -> None:
         )
 
 
-class LightningOneShotTrainer(BaseOneShotTrainer):
+class LightningOneShotTrainer(AlgorithmTrainer):
     """A model space, a Lightning evaluator and a one-shot strategy, as a one-shot trainer.
 
     ``fit()`` fits the strategy's :class:`OneShotModule` with a ``lightning.Trainer`` built from the
@@ -592,7 +581,7 @@ class LightningOneShotTrainer(BaseOneShotTrainer):
         self.strategy = strategy
         user = copy.deepcopy(evaluator.module)
         user.set_model(base_model)
-        algorithm = strategy.make_algorithm()
+        self.algorithm = algorithm = strategy.make_algorithm()
         algorithm.name = f"strategy.{type(strategy).__name__}"
         if getattr(strategy, "grad_reg_loss_type", None) is not None:  # latency measured on it
             algorithm.example_input = next(iter(evaluator.train_dataloaders))[0][:1]
@@ -647,15 +636,3 @@ class LightningOneShotTrainer(BaseOneShotTrainer):
         if self.module.stop_requested:
             raise StopSearch
         self.notify("on_fit_end")
-
-    def export(self) -> dict[str, Any]:
-        return self.module.export()
-
-    def export_probs(self) -> dict[str, dict[str, float]]:
-        """``{label: {candidate: probability}}`` of the search state."""
-        return self.module.export_probs()
-
-    def sub_state_dict(self, sample: dict[str, Any] | None = None) -> dict[str, torch.Tensor]:
-        """The trained weights of the subnet ``sample`` (default: the export), loadable into
-        ``fixed_arch(sample)``'s model."""
-        return self.module.algorithm.sub_state_dict(sample)

@@ -1,5 +1,5 @@
-"""Value choices in layer arguments and ``Repeat`` depths in differentiable supernets (DARTS,
-GumbelDARTS).
+"""Value choices in layer arguments and ``Repeat`` depths in supernets that weigh candidates
+(DARTS, GumbelDARTS, ProxylessNAS).
 
 A weight-sliced layer (:mod:`.slicing`) whose arguments depend on labels ``l_1 .. l_k`` becomes a
 mixture: for every combination ``c`` of their values, the layer of ``c`` (its slice of the shared
@@ -11,14 +11,20 @@ a ``Conv2d`` whose kernel size is a choice mixes centred, zero-padded kernels, a
 a choice masks the output channels. A ``Repeat`` with a depth choice mixes the outputs after each
 candidate depth.
 
-What this does not do: share one convolution across kernel sizes (it runs one per combination,
+ProxylessNAS weighs with binary gates: its ``support`` gives, per label, the one or two candidates
+whose weight is not zero, so only their combinations run, and a layer whose labels have one
+candidate each runs that slice like a path-sampling supernet (no padding, no mixing).
+
+What this does not do: share one convolution across kernel sizes for layers other than a Linear
+or a convolution whose configurations differ only in their slice (it runs one per combination,
 like a ``LayerChoice``), or mix choices that change an output's rank.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -28,7 +34,7 @@ import torch.nn.functional as F
 from ...mutable import Choice
 from ...nn.pytorch.repeat import Repeat
 from .slicing import SlicedBatchNorm, SlicedConv, SlicedLayer, SlicedLayerNorm, SlicedLinear
-from .supernet import SupernetRepeat, SwitchBoard
+from .supernet import SupernetRepeat, Switch, SwitchBoard
 
 if TYPE_CHECKING:
     from ...nn.pytorch.freeze import Freezer
@@ -36,6 +42,8 @@ if TYPE_CHECKING:
 __all__ = ["MixedRepeat", "MixedSliced"]
 
 Weights = Callable[[str, int], torch.Tensor]
+#: ``support(switch)``: the candidates of a label whose weight may not be zero (default: all).
+Support = Callable[[Switch], Sequence[int]]
 
 
 def _fit_input(layer: SlicedLayer, x: torch.Tensor, config: Any) -> torch.Tensor:
@@ -59,6 +67,30 @@ def _pad_to(y: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     for have, want in zip(reversed(y.shape), reversed(shape)):
         pad += [0, want - have]
     return F.pad(y, pad)
+
+
+@contextlib.contextmanager
+def _switched(switches: Sequence[Switch], combo: tuple[int, ...]) -> Iterator[None]:
+    """The ``switches`` set to ``combo`` inside the block, as they were after it."""
+    saved = [s.active for s in switches]
+    try:
+        for switch, active in zip(switches, combo):
+            switch.active = active
+        yield
+    finally:
+        for switch, active in zip(switches, saved):
+            switch.active = active
+
+
+def _widen(x: torch.Tensor, dim: int, size: int) -> torch.Tensor:
+    """``x`` zero-padded to ``size`` along ``dim``: an input narrower than the largest layer's
+    (mixed from fewer slices than all, e.g. ProxylessNAS's two) meets zero columns of the mixed
+    weights, so this is exact."""
+    if x.shape[dim] >= size:
+        return x
+    shape = list(x.shape)
+    shape[dim] = size - x.shape[dim]
+    return torch.cat([x, x.new_zeros(shape)], dim)
 
 
 def _mix(outputs: list[torch.Tensor], weights: list[torch.Tensor]) -> torch.Tensor:
@@ -109,31 +141,33 @@ class MixedSliced(tnn.Module):
 
     _retiarii_walk_children = False
 
-    def __init__(self, sliced: SlicedLayer, weights: Weights) -> None:
+    def __init__(
+        self, sliced: SlicedLayer, weights: Weights, support: Support | None = None
+    ) -> None:
         super().__init__()
         self.sliced = sliced
         self._weights = weights
+        self._support = support
         self._switches = sliced._resolve.switches
         self._combos = list(itertools.product(*(range(s.size) for s in self._switches)))
+        self._index = {combo: i for i, combo in enumerate(self._combos)}
         configs = [self._config(combo) for combo in self._combos]
         shared = _masks(sliced, configs)
         self._call: Any = None
         if shared is not None:
             masks, self._call = shared
-            self.register_buffer("_masks", torch.stack(masks).float(), persistent=False)
+            stacked = torch.stack(masks)
+            for dim in range(1, stacked.dim()):  # a dimension no configuration cuts: broadcast
+                if bool((stacked == stacked.narrow(dim, 0, 1)).all()):
+                    stacked = stacked.narrow(dim, 0, 1)
+            self.register_buffer("_masks", stacked.float(), persistent=False)
             out_masks = [m.flatten(1).any(1) for m in masks]
             self.register_buffer("_out_masks", torch.stack(out_masks).float(), persistent=False)
         self._shared = shared is not None
 
     def _config(self, combo: tuple[int, ...]) -> Any:
-        saved = [s.active for s in self._switches]
-        try:
-            for switch, active in zip(self._switches, combo):
-                switch.active = active
+        with _switched(self._switches, combo):
             return self.sliced._resolve()
-        finally:
-            for switch, active in zip(self._switches, saved):
-                switch.active = active
 
     def _combo_weights(self) -> torch.Tensor:
         per_label = [self._weights(s.label, s.size) for s in self._switches]
@@ -143,6 +177,11 @@ class MixedSliced(tnn.Module):
         return joint  # in the order of itertools.product, like self._combos
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        combos = self._combos
+        if self._support is not None:
+            combos = list(itertools.product(*(self._support(s) for s in self._switches)))
+            if len(combos) == 1:  # one slice: run it as a path (its switches are set)
+                return self.sliced(x)
         weights = self._combo_weights()
         if self._shared:
             layer: Any = self.sliced
@@ -151,21 +190,17 @@ class MixedSliced(tnn.Module):
             if layer.bias is not None:
                 b = torch.tensordot(weights, self._out_masks, 1) * layer.bias
             if self._call is None:
-                return F.linear(x, w, b)
+                return F.linear(_widen(x, -1, w.shape[1]), w, b)
             stride, padding, dilation, groups = self._call
+            x = _widen(x, 1, w.shape[1] * groups)
             return layer._conv(x, w, b, stride, padding, dilation, groups)
-        saved = [s.active for s in self._switches]
         outputs = []
-        try:
-            for combo in self._combos:
-                for switch, active in zip(self._switches, combo):
-                    switch.active = active
+        for combo in combos:
+            with _switched(self._switches, combo):
                 config = self.sliced._resolve()
                 outputs.append(self.sliced(_fit_input(self.sliced, x, config)))
-        finally:
-            for switch, active in zip(self._switches, saved):
-                switch.active = active
-        return _mix(outputs, list(weights.unbind()))
+        joint = weights.unbind()
+        return _mix(outputs, [joint[self._index[combo]] for combo in combos])
 
     def _retiarii_decisions(self) -> Iterable[Choice]:
         return self.sliced._retiarii_decisions()
@@ -180,22 +215,32 @@ class MixedSliced(tnn.Module):
 class MixedRepeat(SupernetRepeat):
     """A ``Repeat`` with a depth choice: the outputs after each candidate depth, mixed."""
 
-    def __init__(self, repeat: Repeat, board: SwitchBoard, weights: Weights) -> None:
+    def __init__(
+        self, repeat: Repeat, board: SwitchBoard, weights: Weights, support: Support | None = None
+    ) -> None:
         super().__init__(repeat, board)
         [self._switch] = self._resolve.switches  # one label decides the depth
         self._weights = weights
+        self._support = support
         self._depths = [
             self._resolve.resolve({self._switch.label: self._switch.value_at(i)})
             for i in range(self._switch.size)
         ]
 
     def forward(self, x: Any) -> Any:
-        weights = self._weights(self._switch.label, self._switch.size)
+        switch = self._switch
+        chosen = range(switch.size) if self._support is None else self._support(switch)
+        depths = [self._depths[i] for i in chosen]
+        if len(depths) == 1:  # one depth: run it as a path
+            for block in self._blocks[: depths[0]]:
+                x = block(x)
+            return x
+        weights = self._weights(switch.label, switch.size).unbind()
         after = {0: x}
-        for index, block in enumerate(self._blocks[: max(self._depths)]):
+        for index, block in enumerate(self._blocks[: max(depths)]):
             x = block(x)
             after[index + 1] = x
-        return _mix([after[d] for d in self._depths], list(weights.unbind()))
+        return _mix([after[d] for d in depths], [weights[i] for i in chosen])
 
     def extra_repr(self) -> str:
         return f"label={self.label!r}, depths={self._depths}"

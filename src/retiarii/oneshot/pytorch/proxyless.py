@@ -9,7 +9,10 @@
   ``alpha[b]`` are shifted so that the probability mass of the other candidates is unchanged.
 
 Only one (weight step) or two (architecture step) candidates run per choice, so memory does not
-grow with the number of candidates. With ``grad_reg_loss_type`` the architecture loss is
+grow with the number of candidates. Value choices in layer arguments and ``Repeat`` depths are
+gated the same way: a weight step runs the sampled slice of the weight-shared layer (as SPOS
+does), an architecture step the two sampled slices (of every label the layer depends on) mixed
+by the gates (:mod:`.mixed`), so the gradient of their ``alpha`` is the same binary-gate estimate. With ``grad_reg_loss_type`` the architecture loss is
 hardware-aware: the expected latency ``E = base + sum over choices of softmax(alpha) . latency``
 uses latencies *measured on the training device* by :class:`~.latency.LatencyProfiler`.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -25,9 +29,9 @@ import torch.nn as tnn
 import torch.nn.functional as F
 
 from ...nn.pytorch.choices import InputChoice, LayerChoice
+from .differentiable import AlphaSupernet
 from .latency import LatencyProfiler
-from .supernet import SupernetInputChoice, SupernetLayerChoice, check_searchable
-from .utils import replace_modules
+from .supernet import SupernetInputChoice, SupernetLayerChoice, Switch
 
 __all__ = [
     "ProxylessDecision",
@@ -42,11 +46,17 @@ class ProxylessDecision:
 
     __slots__ = ("active", "alpha", "gates", "is_input", "label", "names", "pair")
 
-    def __init__(self, label: str, names: list[Any], is_input: bool = False) -> None:
+    def __init__(
+        self,
+        label: str,
+        names: list[Any],
+        is_input: bool = False,
+        alpha: tnn.Parameter | None = None,
+    ) -> None:
         self.label = label
         self.names = names
         self.is_input = is_input
-        self.alpha = tnn.Parameter(torch.randn(len(names)) * 1e-3)
+        self.alpha = alpha if alpha is not None else tnn.Parameter(torch.randn(len(names)) * 1e-3)
         self.active = 0
         self.pair: tuple[int, int] | None = None
         self.gates: tuple[torch.Tensor, ...] = ()
@@ -58,7 +68,7 @@ class ProxylessDecision:
     def sample_one(self, rng: random.Random) -> None:
         """Activate one candidate drawn from ``softmax(alpha)``."""
         n = len(self.names)
-        self.pair = None
+        self.pair, self.gates = None, ()  # the gates' graph is not kept alive
         self.active = rng.choices(range(n), weights=self.probs())[0] if n > 1 else 0
 
     def sample_two(self, rng: random.Random) -> None:
@@ -80,6 +90,13 @@ class ProxylessDecision:
         self.active = a if first else b
         self.gates = (hard - pair_probs.detach() + pair_probs).unbind()
 
+    def gated(self, run: Callable[[int], Any]) -> Any:
+        """``run(active)``, or ``run(a) * g_a + run(b) * g_b`` in an architecture step."""
+        if self.pair is None:
+            return run(self.active)
+        (a, b), (g_a, g_b) = self.pair, self.gates
+        return run(a) * g_a + run(b) * g_b
+
 
 class ProxylessLayerChoice(SupernetLayerChoice):
     """A ``LayerChoice`` running one candidate, or two behind binary gates."""
@@ -92,12 +109,7 @@ class ProxylessLayerChoice(SupernetLayerChoice):
         self._arch_alpha = self._state.alpha
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        state = self._state
-        if state.pair is None:
-            return self._ops[state.active](*args, **kwargs)
-        a, b = state.pair
-        g_a, g_b = state.gates
-        return self._ops[a](*args, **kwargs) * g_a + self._ops[b](*args, **kwargs) * g_b
+        return self._state.gated(lambda i: self._ops[i](*args, **kwargs))
 
 
 class ProxylessInputChoice(SupernetInputChoice):
@@ -118,64 +130,82 @@ class ProxylessInputChoice(SupernetInputChoice):
         self._arch_alpha = self._state.alpha
 
     def forward(self, inputs: list[Any]) -> Any:
-        inputs = self._check(inputs)
-        state = self._state
-        if state.pair is None:
-            out = inputs[state.active]
-        else:
-            a, b = state.pair
-            out = inputs[a] * state.gates[0] + inputs[b] * state.gates[1]
+        out = self._state.gated(self._check(inputs).__getitem__)
         return [out] if self.reduction == "none" else out
 
 
-_HINT = (
-    "ProxylessNAS searches LayerChoice and single-input InputChoice; use SinglePathTrainer or "
-    "EnasTrainer for Repeat depths and value choices in layer arguments."
-)
-
-
-class ProxylessSupernet:
+class ProxylessSupernet(AlphaSupernet):
     """Turns a model space into a ProxylessNAS supernet, in place (one decision per label)."""
+
+    hint = (
+        "ProxylessNAS searches LayerChoice, single-input InputChoice, Repeat depths decided by one "
+        "label and value choices in the arguments of Linear, Conv1d/2d/3d, BatchNorm1d/2d/3d, "
+        "LayerNorm, MultiheadAttention and parameter-free layers; use SinglePathTrainer or "
+        "EnasTrainer for Cell and multi-input InputChoice."
+    )
 
     def __init__(self, model: tnn.Module, *, trainer: str = "ProxylessNAS") -> None:
         self.decisions: dict[str, ProxylessDecision] = {}
-        self.modules: list[tuple[str, tnn.Module]] = []
-        replace_modules(model, self._replace, self.modules)
-        check_searchable(model, self.decisions, trainer, _HINT)
+        super().__init__(model, trainer)
         self.base_latency = 0.0
         self.latencies: dict[str, torch.Tensor] = {}
 
-    def _replace(self, module: tnn.Module) -> tnn.Module | None:
+    def _shared(
+        self, label: str, n: int, names: list[Any] | None, n_chosen: int | None = 1
+    ) -> tnn.Parameter:
+        alpha = super()._shared(label, n, names, n_chosen)
+        if label not in self.decisions:
+            candidates = list(range(n)) if names is None else list(names)
+            self.decisions[label] = ProxylessDecision(label, candidates, names is None, alpha)
+        return alpha
+
+    def _replace_choice(self, module: tnn.Module) -> tnn.Module | None:
         if isinstance(module, LayerChoice):
-            return ProxylessLayerChoice(module, self._decision(module.label, module.names))
+            self._shared(module.label, len(module.names), list(module.names))
+            return ProxylessLayerChoice(module, self.decisions[module.label])
         if isinstance(module, InputChoice):
-            names = list(range(module.n_candidates))
-            return ProxylessInputChoice(module, self._decision(module.label, names, True))
+            self._shared(module.label, module.n_candidates, None, module.n_chosen)
+            return ProxylessInputChoice(module, self.decisions[module.label])
         return None
 
-    def _decision(self, label: str, names: list[Any], is_input: bool = False) -> ProxylessDecision:
-        found = self.decisions.get(label)
-        if found is None:
-            found = self.decisions[label] = ProxylessDecision(label, list(names), is_input)
-        elif len(found.names) != len(names):
-            raise ValueError(
-                f"choices sharing label {label!r} have different numbers of candidates"
-            )
-        return found
+    def weights(self, label: str, n: int) -> torch.Tensor:
+        """The binary gates of ``label`` at their candidates, 0 elsewhere (differentiable)."""
+        decision = self.decisions[label]
+        zero = decision.alpha.detach().new_zeros(())
+        if decision.pair is None:
+            gates = {decision.active: zero + 1.0}
+        else:
+            gates = dict(zip(decision.pair, decision.gates))
+        return torch.stack([gates.get(i, zero) for i in range(n)])  # two ops: per-step cost
 
-    def arch_parameters(self) -> list[tnn.Parameter]:
-        """The architecture parameters, one per label."""
-        return [d.alpha for d in self.decisions.values()]
+    def support(self, switch: Switch) -> Sequence[int]:
+        """The candidates of ``switch``'s label that run: the gated pair, or the active one."""
+        decision = self.decisions[switch.label]
+        return decision.pair or (decision.active,)
+
+    def _sync(self) -> None:
+        """Make the value-choice switches follow the decisions (the slice a layer runs)."""
+        for label, switch in self.board.items():
+            switch.active = self.decisions[label].active
 
     def sample_one(self, rng: random.Random) -> None:
         """One path per label (the weight step)."""
         for decision in self.decisions.values():
             decision.sample_one(rng)
+        self._sync()
 
     def sample_two(self, rng: random.Random) -> None:
         """Two gated paths per label (the architecture step)."""
         for decision in self.decisions.values():
             decision.sample_two(rng)
+        self._sync()
+
+    def activate_best(self) -> None:
+        """One path per label: the candidate with the largest ``alpha`` (to validate)."""
+        for decision in self.decisions.values():
+            decision.pair, decision.gates = None, ()
+            decision.active = int(torch.argmax(decision.alpha))
+        self._sync()
 
     def pair_logits(self) -> dict[str, torch.Tensor]:
         """The current ``alpha`` of the two active candidates of every label."""
@@ -250,21 +280,6 @@ class ProxylessSupernet:
         device = self.arch_parameters()[0].device if self.decisions else None
         self.latencies = {
             label: torch.tensor(times, device=device) for label, times in per_label.items()
-        }
-
-    def export(self) -> dict[str, Any]:
-        """The candidate with the largest ``alpha`` for every label."""
-        out: dict[str, Any] = {}
-        for label, decision in self.decisions.items():
-            best = int(torch.argmax(decision.alpha))
-            out[label] = [best] if decision.is_input else decision.names[best]
-        return out
-
-    def export_probs(self) -> dict[str, dict[str, float]]:
-        """``{label: {candidate: softmax(alpha)}}``."""
-        return {
-            label: {str(n): p for n, p in zip(d.names, d.probs())}
-            for label, d in self.decisions.items()
         }
 
 

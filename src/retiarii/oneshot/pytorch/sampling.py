@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch.nn as tnn
 
@@ -21,17 +21,12 @@ from ...nn.pytorch.repeat import Repeat
 from .cell import PathSamplingCell
 from .slicing import is_value_choice_layer, sliced_layer
 from .supernet import (
+    Supernet,
     SupernetInputChoice,
     SupernetLayerChoice,
     SupernetRepeat,
     Switch,
-    SwitchBoard,
-    check_searchable,
 )
-from .utils import replace_modules
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = [
     "PathSamplingInputChoice",
@@ -86,14 +81,7 @@ class PathSamplingRepeat(SupernetRepeat):
         return f"label={self.label!r}"
 
 
-_HINT = (
-    "Path-sampling trainers search LayerChoice, InputChoice, Repeat depths, Cell and value choices in "
-    "the arguments of Linear, Conv1d/2d/3d, BatchNorm1d/2d/3d, LayerNorm, MultiheadAttention and "
-    "parameter-free layers."
-)
-
-
-class PathSamplingSupernet:
+class PathSamplingSupernet(Supernet):
     """Turns a model space into a single-path supernet, in place.
 
     ``LayerChoice``, ``InputChoice``, ``Repeat`` (with a depth decision), ``Cell`` and layers whose arguments
@@ -103,36 +91,40 @@ class PathSamplingSupernet:
     (called after its children were replaced). Random paths respect the space's constraints.
     """
 
+    hint = (
+        "Path-sampling trainers search LayerChoice, InputChoice, Repeat depths, Cell and value "
+        "choices in the arguments of Linear, Conv1d/2d/3d, BatchNorm1d/2d/3d, LayerNorm, "
+        "MultiheadAttention and parameter-free layers."
+    )
+
     def __init__(self, model: tnn.Module, *, trainer: str = "path sampling") -> None:
-        self.board = SwitchBoard()
-        self.modules: list[tuple[str, tnn.Module]] = []
+        super().__init__(model, trainer)
+
+    def _replace(self, module: tnn.Module) -> tnn.Module | None:
         board = self.board
+        if isinstance(module, LayerChoice):
+            return PathSamplingLayerChoice(module, board.switch(module._decision))
+        if isinstance(module, InputChoice):
+            return PathSamplingInputChoice(module, board.switch(module._decision))
+        if isinstance(module, Repeat) and module._depth is not None:
+            return PathSamplingRepeat(module, board)
+        if isinstance(module, Cell):
+            return PathSamplingCell(module, board)
+        if is_value_choice_layer(module) and mutable_args(module) is not None:
+            return sliced_layer(module, board)
+        # a module with its own single-path version (e.g. the hub's NasBench101Cell)
+        own = getattr(type(module), "_retiarii_path_sampling", None)
+        if own is not None:
+            replacement: tnn.Module = own(module, board)
+            return replacement
+        return None
 
-        def replace(module: tnn.Module) -> tnn.Module | None:
-            if isinstance(module, LayerChoice):
-                return PathSamplingLayerChoice(module, board.switch(module._decision))
-            if isinstance(module, InputChoice):
-                return PathSamplingInputChoice(module, board.switch(module._decision))
-            if isinstance(module, Repeat) and module._depth is not None:
-                return PathSamplingRepeat(module, board)
-            if isinstance(module, Cell):
-                return PathSamplingCell(module, board)
-            if is_value_choice_layer(module) and mutable_args(module) is not None:
-                return sliced_layer(module, board)
-            # a module with its own single-path version (e.g. the hub's NasBench101Cell)
-            own = getattr(type(module), "_retiarii_path_sampling", None)
-            if own is not None:
-                replacement: tnn.Module = own(module, board)
-                return replacement
-            return None
-
-        replace_modules(model, replace, self.modules)
+    def _replaced(self, model: tnn.Module) -> None:
         from ...nn.pytorch.freeze import collect_search_space
 
         space = collect_search_space(model)
-        board.reorder(space)
-        board.constraints = space.constraints
-        check_searchable(model, board, trainer, _HINT)
+        self.board.reorder(space)
+        self.board.constraints = space.constraints
 
     def random(self, rng: random.Random) -> None:
         """Activate a uniformly random path."""

@@ -82,6 +82,8 @@ class SlicedLayer(tnn.Module):
         self._recorded = recorded
         self._signature = inspect.signature(self._torch_class.__init__)
         self._resolve = ValueResolver(recorded, board, post=self._configure_frozen)
+        self.weight: tnn.Parameter | None = getattr(layer, "weight", None)
+        self.bias: tnn.Parameter | None = getattr(layer, "bias", None)
 
     def _arguments(self, frozen: tuple[tuple[Any, ...], dict[str, Any]]) -> dict[str, Any]:
         args, kwargs = frozen
@@ -99,9 +101,19 @@ class SlicedLayer(tnn.Module):
         largest layer's shapes)."""
         raise NotImplementedError
 
+    def slices(self, config: Config) -> dict[str, Any]:
+        """Per parameter or buffer of the layer of ``config``: its index into this layer's
+        (``None``: the whole tensor)."""
+        return {}
+
     def sliced_state(self, config: Config) -> dict[str, torch.Tensor]:
         """The parameters and buffers of the layer of ``config``, sliced from this layer's."""
-        return {}
+        state = {}
+        for name, index in self.slices(config).items():
+            tensor = getattr(self, name)
+            if tensor is not None:
+                state[name] = tensor if index is None else tensor[index]
+        return state
 
     def _too_large(self, what: str, value: Any, largest: Any) -> ValueError:
         return ValueError(
@@ -133,10 +145,7 @@ class SlicedLayer(tnn.Module):
 class SlicedLinear(SlicedLayer):
     """``Linear`` with choices of ``in_features`` / ``out_features``."""
 
-    def __init__(self, layer: tnn.Linear, board: SwitchBoard) -> None:
-        super().__init__(layer, board)
-        self.weight = layer.weight
-        self.bias = layer.bias
+    weight: tnn.Parameter
 
     def configure(self, arguments: dict[str, Any]) -> Config:
         out, inp = arguments["out_features"], arguments["in_features"]
@@ -146,27 +155,23 @@ class SlicedLinear(SlicedLayer):
             raise self._too_large("in_features", inp, self.weight.shape[1])
         return out, inp
 
-    def sliced_state(self, config: Config) -> dict[str, torch.Tensor]:
+    def slices(self, config: Config) -> dict[str, Any]:
         out, inp = config
-        state = {"weight": self.weight[:out, :inp]}
-        if self.bias is not None:
-            state["bias"] = self.bias[:out]
-        return state
+        return {"weight": (slice(0, out), slice(0, inp)), "bias": slice(0, out)}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, inp = self._resolve()
-        bias = self.bias[:out] if self.bias is not None else None
-        return F.linear(x, self.weight[:out, :inp], bias)
+        state = self.sliced_state(self._resolve())
+        return F.linear(x, state["weight"], state.get("bias"))
 
 
 class SlicedConv(SlicedLayer):
     """``Conv1d/2d/3d`` with choices of channels, kernel size, stride, padding, dilation, groups."""
 
+    weight: tnn.Parameter
+
     def __init__(self, layer: tnn.Module, board: SwitchBoard) -> None:
         super().__init__(layer, board)
         assert isinstance(layer, tnn.modules.conv._ConvNd)
-        self.weight = layer.weight
-        self.bias = layer.bias
         self._conv = _CONV[self._torch_class]  # type: ignore[index]
 
     def configure(self, arguments: dict[str, Any]) -> Config:
@@ -199,19 +204,16 @@ class SlicedConv(SlicedLayer):
         stride, dilation = _tuple(arguments["stride"], dims), _tuple(arguments["dilation"], dims)
         return index, out, stride, padding, dilation, groups, mode, pad_input
 
-    def sliced_state(self, config: Config) -> dict[str, torch.Tensor]:
-        index, out = config[0], config[1]
-        state = {"weight": self.weight[index]}
-        if self.bias is not None:
-            state["bias"] = self.bias[:out]
-        return state
+    def slices(self, config: Config) -> dict[str, Any]:
+        return {"weight": config[0], "bias": slice(0, config[1])}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        index, out, stride, padding, dilation, groups, mode, pad_input = self._resolve()
+        config = self._resolve()
+        _, _, stride, padding, dilation, groups, mode, pad_input = config
         if pad_input is not None:
             x = F.pad(x, pad_input, mode=mode)
-        bias = self.bias[:out] if self.bias is not None else None
-        return self._conv(x, self.weight[index], bias, stride, padding, dilation, groups)
+        state = self.sliced_state(config)
+        return self._conv(x, state["weight"], state.get("bias"), stride, padding, dilation, groups)
 
 
 class SlicedBatchNorm(SlicedLayer):
@@ -225,8 +227,6 @@ class SlicedBatchNorm(SlicedLayer):
 
     def __init__(self, layer: tnn.modules.batchnorm._BatchNorm, board: SwitchBoard) -> None:
         super().__init__(layer, board)
-        self.weight = layer.weight
-        self.bias = layer.bias
         self.register_buffer("running_mean", layer.running_mean)
         self.register_buffer("running_var", layer.running_var)
         self.register_buffer("num_batches_tracked", layer.num_batches_tracked)
@@ -247,16 +247,12 @@ class SlicedBatchNorm(SlicedLayer):
             self.running_var.fill_(1)
             self.num_batches_tracked.zero_()
 
-    def sliced_state(self, config: Config) -> dict[str, torch.Tensor]:
-        c = config[0]
-        state: dict[str, torch.Tensor] = {}
-        if self.weight is not None:
-            state["weight"], state["bias"] = self.weight[:c], self.bias[:c]
+    def slices(self, config: Config) -> dict[str, Any]:
+        c = slice(0, config[0])
+        slices: dict[str, Any] = {"weight": c, "bias": c}
         if self.track_running_stats:
-            state["running_mean"] = self.running_mean[:c]
-            state["running_var"] = self.running_var[:c]
-            state["num_batches_tracked"] = self.num_batches_tracked
-        return state
+            slices.update(running_mean=c, running_var=c, num_batches_tracked=None)
+        return slices
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c, eps = self._resolve()
@@ -284,8 +280,6 @@ class SlicedLayerNorm(SlicedLayer):
 
     def __init__(self, layer: tnn.LayerNorm, board: SwitchBoard) -> None:
         super().__init__(layer, board)
-        self.weight = layer.weight
-        self.bias = layer.bias
         self._largest = tuple(layer.normalized_shape)
 
     def configure(self, arguments: dict[str, Any]) -> Config:
@@ -295,20 +289,13 @@ class SlicedLayerNorm(SlicedLayer):
             raise self._too_large("normalized_shape", shape, self._largest)
         return shape, tuple(slice(0, s) for s in shape), arguments["eps"]
 
-    def sliced_state(self, config: Config) -> dict[str, torch.Tensor]:
-        index = config[1]
-        state = {}
-        if self.weight is not None:
-            state["weight"] = self.weight[index]
-        if self.bias is not None:
-            state["bias"] = self.bias[index]
-        return state
+    def slices(self, config: Config) -> dict[str, Any]:
+        return {"weight": config[1], "bias": config[1]}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shape, index, eps = self._resolve()
-        weight = self.weight[index] if self.weight is not None else None
-        bias = self.bias[index] if self.bias is not None else None
-        return F.layer_norm(x, shape, weight, bias, eps)
+        config = self._resolve()
+        state = self.sliced_state(config)
+        return F.layer_norm(x, config[0], state.get("weight"), state.get("bias"), config[2])
 
 
 class SlicedParameterFree(SlicedLayer):
@@ -328,7 +315,7 @@ def sliced_layer(layer: tnn.Module, board: SwitchBoard) -> SlicedLayer:
     """The weight-sharing replacement of a layer built with value-choice arguments."""
     torch_class = type(layer)._retiarii_torch_class  # type: ignore[attr-defined]
     if torch_class is tnn.Linear:
-        return SlicedLinear(layer, board)  # type: ignore[arg-type]
+        return SlicedLinear(layer, board)
     if torch_class in _CONV:
         return SlicedConv(layer, board)
     if torch_class in _BATCHNORM:

@@ -29,15 +29,17 @@ from ...mutable import (
     freeze_structure,
     leaves_of,
 )
-from ...nn.pytorch.choices import InputChoice, LayerChoice
+from ...nn.pytorch.choices import ChosenCandidate, ChosenSubset, InputChoice, LayerChoice
 from ...nn.pytorch.freeze import collect_search_space
-from ...nn.pytorch.frozen import ChosenInputs, check_inputs
+from ...nn.pytorch.frozen import check_inputs
 from ...nn.pytorch.repeat import Repeat
+from .utils import replace_modules
 
 if TYPE_CHECKING:
     from ...nn.pytorch.freeze import Freezer
 
 __all__ = [
+    "Supernet",
     "SupernetInputChoice",
     "SupernetLayerChoice",
     "SupernetRepeat",
@@ -48,11 +50,11 @@ __all__ = [
 ]
 
 
-class SupernetLayerChoice(tnn.Module):
+class SupernetLayerChoice(ChosenCandidate, tnn.Module):
     """Base of the modules that replace a ``LayerChoice``.
 
     Keeps the candidates as children under their names, ``label``/``key``, ``names`` and the
-    decision; freezes to the chosen candidate, like the ``LayerChoice`` it replaces.
+    decision; freezes to the chosen candidate and indexes like the ``LayerChoice`` it replaces.
     """
 
     def __init__(self, layer_choice: LayerChoice) -> None:
@@ -72,41 +74,9 @@ class SupernetLayerChoice(tnn.Module):
         # A plain list: indexing it is cheaper than indexing a ModuleList in every forward.
         self._ops: list[tnn.Module] = [children[str(n)] for n in self.names]
 
-    @property
-    def key(self) -> str:
-        """Alias of ``label`` (the classic Mutator API's name)."""
-        return self.label
 
-    @property
-    def length(self) -> int:
-        """Number of candidates."""
-        return len(self.names)
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def __iter__(self) -> Iterator[tnn.Module]:
-        return iter(self._ops)
-
-    def __getitem__(self, key: int | str) -> tnn.Module:
-        """A candidate by name (a string) or position (an int), as on a ``LayerChoice``."""
-        if isinstance(key, str):
-            return self._ops[[str(n) for n in self.names].index(key)]
-        return self._ops[key]
-
-    def _retiarii_decisions(self) -> Iterable[Choice]:
-        return [self._decision]
-
-    def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
-        name = self._decision.freeze(freezer.sample)
-        return freezer.module(self._ops[self.names.index(name)])
-
-    def extra_repr(self) -> str:
-        return f"label={self.label!r}"
-
-
-class SupernetInputChoice(tnn.Module):
-    """Base of the modules that replace an ``InputChoice``; freezes to ``ChosenInputs``."""
+class SupernetInputChoice(ChosenSubset, tnn.Module):
+    """Base of the modules that replace an ``InputChoice``; freezes to ``ChosenInputs`` like it."""
 
     def __init__(self, input_choice: InputChoice) -> None:
         super().__init__()
@@ -116,29 +86,11 @@ class SupernetInputChoice(tnn.Module):
         self.reduction: str = input_choice.reduction
         self._decision: InputSubset = input_choice._decision
 
-    @property
-    def key(self) -> str:
-        """Alias of ``label``."""
-        return self.label
-
     def __len__(self) -> int:
         return self.n_candidates
 
     def _check(self, inputs: Any) -> list[Any]:
         return check_inputs(self.label, inputs, self.n_candidates)
-
-    def _retiarii_decisions(self) -> Iterable[Choice]:
-        return [self._decision]
-
-    def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
-        chosen = self._decision.freeze(freezer.sample)
-        return ChosenInputs(self.label, chosen, self.n_candidates, self.reduction)
-
-    def extra_repr(self) -> str:
-        return (
-            f"label={self.label!r}, n_candidates={self.n_candidates}, n_chosen={self.n_chosen}, "
-            f"reduction={self.reduction!r}"
-        )
 
 
 class Switch:
@@ -323,6 +275,38 @@ class SupernetRepeat(tnn.Module):
     def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
         depth = self._depth.freeze(freezer.sample)
         return tnn.Sequential(*(freezer.module(block) for block in self._blocks[:depth]))
+
+
+class Supernet:
+    """Turns a model space into a supernet, in place: every module for which :meth:`_replace`
+    gives a replacement is replaced (children first, see :func:`~.utils.replace_modules`), then
+    a decision no replacement took over is refused, naming it (:func:`check_searchable`).
+
+    ``board`` holds the switches the modules read, ``modules`` the ``(label, replacement)``
+    pairs, ``trainer`` the name errors give.
+    """
+
+    #: What the supernet searches (the end of the error naming what it cannot search).
+    hint = ""
+
+    def __init__(self, model: tnn.Module, trainer: str) -> None:
+        self.board = SwitchBoard()
+        self.modules: list[tuple[str, tnn.Module]] = []
+        self.trainer = trainer
+        replace_modules(model, self._replace, self.modules)
+        self._replaced(model)
+        check_searchable(model, self.labels(), trainer, self.hint)
+
+    def _replace(self, module: tnn.Module) -> tnn.Module | None:
+        """The replacement of ``module`` (None: keep it)."""
+        raise NotImplementedError
+
+    def _replaced(self, model: tnn.Module) -> None:
+        """After the replacement, before the check (nothing by default)."""
+
+    def labels(self) -> Iterable[str]:
+        """The labels the supernet decides."""
+        return self.board
 
 
 def check_searchable(model: tnn.Module, handled: Iterable[str], trainer: str, hint: str) -> None:

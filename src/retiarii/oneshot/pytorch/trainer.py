@@ -15,9 +15,13 @@ several devices use the strategies (``strategy.DARTS()`` ...) with a Lightning e
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+import random
 import time
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -25,9 +29,15 @@ import torch.nn as tnn
 from torch.utils.data import DataLoader, Dataset
 
 from ...strategy import oneshot as strategies
-from ..base import BaseOneShotTrainer, EpochLogs
-from .algorithms import Algorithm, Enas, Proxyless, RandomOneShot
-from .utils import AverageMeterGroup, default_device, split_loaders, to_device
+from ..base import EpochLogs
+from .algorithms import Algorithm, AlgorithmTrainer, Enas, Proxyless, RandomOneShot
+from .utils import (
+    AverageMeterGroup,
+    default_device,
+    set_random_state,
+    split_loaders,
+    to_device,
+)
 
 __all__ = [
     "DartsTrainer",
@@ -49,7 +59,7 @@ def _as_dict(metrics: Any) -> dict[str, float]:
     return {"metric": float(metrics)}
 
 
-class SupernetTrainer(BaseOneShotTrainer):
+class SupernetTrainer(AlgorithmTrainer):
     """Runs ``algorithm`` on ``model`` with plain PyTorch: the :class:`~.algorithms.Driver` of
     the seed trainers.
 
@@ -65,7 +75,14 @@ class SupernetTrainer(BaseOneShotTrainer):
         device: where to train (CUDA if available when None).
         grad_clip: clip the gradient norm of the weights (and of ENAS's controller); 0: no.
         log_frequency: log every this many steps (None: once per epoch).
+
+    With :attr:`checkpoint_dir` set (a ``RetiariiExperiment`` sets it), the search is saved at the
+    end of every epoch to ``checkpoint_dir / 'last.ckpt'`` (weights, architecture parameters,
+    optimizers, the algorithm's state, random generators) and ``fit()`` continues from there.
     """
+
+    #: Where to checkpoint the search at the end of every epoch (and resume from), if set.
+    checkpoint_dir: Path | None = None
 
     def __init__(
         self,
@@ -197,8 +214,9 @@ class SupernetTrainer(BaseOneShotTrainer):
     def fit(self) -> None:
         """Train and search for ``num_epochs`` epochs, then the algorithm's search phase."""
         self.notify("on_fit_start")
+        start = self._load_checkpoint()
         self.algorithm.on_fit_start(self)
-        for epoch in range(self.num_epochs):
+        for epoch in range(start, self.num_epochs):
             self.current_epoch = epoch
             started = time.perf_counter()
             self.algorithm.on_epoch_start(self)
@@ -216,9 +234,55 @@ class SupernetTrainer(BaseOneShotTrainer):
                 time.perf_counter() - started,
                 self._meters,
             )
-            self.notify("on_epoch_end", epoch, logs)
+            try:  # the store records the epoch, then the checkpoint (also if told to stop)
+                self.notify("on_epoch_end", epoch, logs)
+            finally:
+                self._save_checkpoint(epoch + 1)
         self.algorithm.after_fit(self, self.train_loader, self.valid_loader)
         self.notify("on_fit_end")
+
+    # -- resume --------------------------------------------------------------------------------
+    def _state(self, epochs: int) -> dict[str, Any]:
+        return {
+            "epochs": epochs,
+            "global_step": self.global_step,
+            "model": self.model.state_dict(),
+            "modules": {k: m.state_dict() for k, m in self.algorithm.modules().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "arch_optimizers": [o.state_dict() for o in self._arch_optimizers],
+            "algorithm": self.algorithm.state_dict(),
+            "history": [dataclasses.asdict(logs) for logs in self.history],
+            "torch_rng": torch.get_rng_state(),
+            "python_rng": random.getstate(),
+        }
+
+    def _save_checkpoint(self, epochs: int) -> None:
+        if self.checkpoint_dir is None:
+            return
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        partial = self.checkpoint_dir / "last.partial"
+        torch.save(self._state(epochs), partial)
+        os.replace(partial, self.checkpoint_dir / "last.ckpt")  # atomic: never half written
+
+    def _load_checkpoint(self) -> int:
+        """Restore the last checkpoint, if any; returns the number of epochs it had done."""
+        path = None if self.checkpoint_dir is None else self.checkpoint_dir / "last.ckpt"
+        if path is None or not path.is_file():
+            return 0
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        for name, module in self.algorithm.modules().items():
+            module.load_state_dict(state["modules"][name])
+        self.optimizer.load_state_dict(state["optimizer"])
+        for optimizer, saved in zip(self._arch_optimizers, state["arch_optimizers"]):
+            optimizer.load_state_dict(saved)
+        self.algorithm.load_state_dict(state["algorithm"])
+        self.history = [EpochLogs(**logs) for logs in state["history"]]
+        self.global_step = int(state["global_step"])
+        torch.set_rng_state(state["torch_rng"])
+        set_random_state(random, state["python_rng"])
+        _logger.info("%s: resumed after epoch %d", self.algorithm.name, state["epochs"])
+        return int(state["epochs"])
 
     def train_epoch(self, epoch: int) -> AverageMeterGroup:
         """One epoch of search steps; returns the epoch's meters."""
@@ -245,55 +309,12 @@ class SupernetTrainer(BaseOneShotTrainer):
                 )
         return self._meters
 
-    def export(self) -> dict[str, Any]:
-        return self.algorithm.export()
-
-    def export_probs(self) -> dict[str, dict[str, float]]:
-        """``{label: {candidate: probability}}`` of the search state."""
-        return self.algorithm.export_probs()
-
-    def sub_state_dict(self, sample: dict[str, Any] | None = None) -> dict[str, torch.Tensor]:
-        """The trained weights of the subnet ``sample`` (default: :meth:`export`), as a
-        ``state_dict`` that loads into ``fixed_arch(sample)``'s model."""
-        return self.algorithm.sub_state_dict(sample)
-
     def arch_parameters(self) -> dict[str, tnn.Parameter]:
         """``{label: alpha}`` (DARTS, GumbelDARTS, ProxylessNAS)."""
-        alphas = getattr(self.supernet, "alphas", None)
-        if alphas is None:
-            alphas = {label: d.alpha for label, d in self.supernet.decisions.items()}
-        return dict(alphas)
+        return dict(getattr(self.supernet, "alphas", {}))
 
 
 # -- seed 004's trainers ---------------------------------------------------------------------------
-def _trainer_init(
-    self: SupernetTrainer,
-    config: strategies.OneShotStrategy,
-    model: tnn.Module,
-    loss: Any,
-    metrics: Any,
-    optimizer: torch.optim.Optimizer,
-    num_epochs: int,
-    loaders: tuple[Any, Any],
-    device: Any,
-    grad_clip: float,
-    log_frequency: int | None,
-) -> None:
-    SupernetTrainer.__init__(
-        self,
-        config.make_algorithm(),
-        model,
-        loss,
-        metrics,
-        optimizer,
-        num_epochs,
-        *loaders,
-        device=device,
-        grad_clip=grad_clip,
-        log_frequency=log_frequency,
-    )
-
-
 class DartsTrainer(SupernetTrainer):
     """DARTS (first order, or second order with ``unrolled=True``).
 
@@ -332,9 +353,9 @@ class DartsTrainer(SupernetTrainer):
     ) -> None:
         config = self.strategy_class(**search)
         loaders = split_loaders(dataset, batch_size, workers)
-        _trainer_init(
-            self, config, model, loss, metrics, optimizer, num_epochs, loaders, device,
-            grad_clip, log_frequency,
+        super().__init__(
+            config.make_algorithm(), model, loss, metrics, optimizer, num_epochs, *loaders,
+            device=device, grad_clip=grad_clip, log_frequency=log_frequency,
         )  # fmt: skip
         self.algorithm.fallback_lr = learning_rate  # type: ignore[attr-defined]
         self.dataset = dataset
@@ -387,9 +408,9 @@ class EnasTrainer(SupernetTrainer):
     ) -> None:
         config = strategies.ENAS(reward_function=reward_function, **search)
         loaders = split_loaders(dataset, batch_size, workers)
-        _trainer_init(
-            self, config, model, loss, metrics, optimizer, num_epochs, loaders, device,
-            grad_clip, log_frequency,
+        super().__init__(
+            config.make_algorithm(), model, loss, metrics, optimizer, num_epochs, *loaders,
+            device=device, grad_clip=grad_clip, log_frequency=log_frequency,
         )  # fmt: skip
         assert isinstance(self.algorithm, Enas)
         self.controller = self.algorithm.controller
@@ -442,9 +463,9 @@ class ProxylessTrainer(SupernetTrainer):
                 f"device ({default_device(device)}); train on the hardware you target, or pass None"
             )
         loaders = split_loaders(dataset, batch_size, workers)
-        _trainer_init(
-            self, config, model, loss, metrics, optimizer, num_epochs, loaders, device,
-            grad_clip, log_frequency,
+        super().__init__(
+            config.make_algorithm(), model, loss, metrics, optimizer, num_epochs, *loaders,
+            device=device, grad_clip=grad_clip, log_frequency=log_frequency,
         )  # fmt: skip
         assert isinstance(self.algorithm, Proxyless)
         self.dataset = dataset
@@ -518,9 +539,9 @@ class SinglePathTrainer(SupernetTrainer):
                 DataLoader(dataset_train, batch_size=batch_size, shuffle=True, num_workers=workers),
                 DataLoader(dataset_valid, batch_size=batch_size, num_workers=workers),
             )
-        _trainer_init(
-            self, config, model, loss, metrics, optimizer, num_epochs, loaders, device,
-            grad_clip, log_frequency,
+        super().__init__(
+            config.make_algorithm(), model, loss, metrics, optimizer, num_epochs, *loaders,
+            device=device, grad_clip=grad_clip, log_frequency=log_frequency,
         )  # fmt: skip
         assert isinstance(self.algorithm, RandomOneShot)
         self.algorithm.constraint = constraint

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -15,11 +14,11 @@ from ...nn.pytorch.choices import InputChoice, LayerChoice
 __all__ = [
     "AverageMeter",
     "AverageMeterGroup",
-    "cycle",
     "default_device",
     "replace_input_choice",
     "replace_layer_choice",
     "replace_modules",
+    "set_random_state",
     "split_loaders",
     "to_device",
 ]
@@ -158,6 +157,13 @@ class AverageMeterGroup:
         return "  ".join(str(meter) for meter in self.meters.values())
 
 
+def set_random_state(rng: Any, state: Any) -> None:
+    """``rng.setstate(state)`` for a ``random.Random`` (or the ``random`` module) state that went
+    through a checkpoint, which may have turned its inner tuple into a list."""
+    version, internal, gauss = state
+    rng.setstate((version, tuple(internal), gauss))
+
+
 def default_device(device: torch.device | str | None = None) -> torch.device:
     """``device`` as a ``torch.device``; CUDA if available when ``None``."""
     if device is None:
@@ -200,9 +206,3 @@ def split_loaders(
         num_workers=workers,
     )
     return train, valid
-
-
-def cycle(loader: DataLoader[Any]) -> Iterator[Any]:
-    """Batches of ``loader`` forever (reshuffled every pass)."""
-    for _ in itertools.count():
-        yield from loader
