@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -187,7 +188,15 @@ class SpaceView:
 
     def __init__(self, space: Any) -> None:
         original = _model_of(space)
-        self.model = copy.deepcopy(original).to("meta").eval()  # eval: BN on 1x1 maps
+        # the copy's tensors go straight to meta: copying their data only to drop it is slow
+        memo: dict[int, Any] = {}
+        for table in (original.parameters(), original.buffers()):
+            for t in table:
+                meta = torch.empty_like(t, device="meta")
+                if isinstance(t, tnn.Parameter):
+                    meta = tnn.Parameter(meta, requires_grad=t.requires_grad)
+                memo[id(t)] = meta
+        self.model = copy.deepcopy(original, memo).to("meta").eval()  # eval: BN on 1x1 maps
         self.labels: dict[int, tuple[str, ...]] = {}
         #: names of plain attributes holding value choices, per module
         self.mutable_attributes: dict[int, list[str]] = {}
@@ -225,33 +234,59 @@ class SpaceView:
         """Per module, a key shared by modules that compute the same shapes and MACs.
 
         Identical blocks (the cells of a stage, the layers of a ``Repeat``) are copies: the same
-        class, the same ``repr`` (which shows every layer's arguments), the same plain attribute
-        values and the same labels — so for the same label values and input shapes they have the
-        same cost, and one's memo serves the other. Anything whose ``repr`` is not a value (an
-        object at an address) makes the key unique, which is always safe.
+        class, the same arguments (``extra_repr``), the same plain attribute values, parameter
+        shapes and labels, and children with the same names and keys — so for the same label
+        values and input shapes they have the same cost, and one's memo serves the other.
+        Anything whose description is not a value (an object at an address) makes the key
+        unique, and so the keys of the modules holding it, which is always safe. Keys are built
+        bottom-up (each module described once: linear in the size of the model) and interned as
+        small integers.
         """
         keys: dict[int, Any] = {}
-        for module in root.modules():
-            state = []
-            for sub in module.modules():
-                plain = tuple(
-                    sorted(
-                        (k, repr(v))
-                        for k, v in vars(sub).items()
-                        if k not in _TORCH_STATE
-                        and not isinstance(v, (tnn.Module, torch.Tensor))
-                        and not callable(v)
-                    )
+        interned: dict[str, int] = {}
+        unique = itertools.count(-1, -1)  # keys of unique modules: negative, never interned
+
+        def key_of(module: tnn.Module) -> int:
+            found = keys.get(id(module))
+            if found is not None:
+                return found
+            children = tuple((name, key_of(child)) for name, child in module.named_children())
+            plain = tuple(
+                sorted(
+                    (k, repr(v))
+                    for k, v in vars(module).items()
+                    if k not in _TORCH_STATE
+                    and not isinstance(v, (tnn.Module, torch.Tensor))
+                    and not callable(v)
                 )
-                tensors = tuple(
-                    (k, tuple(v.shape), str(v.dtype))
-                    for table in (sub._parameters, sub._buffers)
-                    for k, v in table.items()
-                    if v is not None
+            )
+            tensors = tuple(
+                (k, tuple(v.shape), str(v.dtype))
+                for table in (module._parameters, module._buffers)
+                for k, v in table.items()
+                if v is not None
+            )
+            kind = type(module)
+            # a type that writes its own __repr__ may show more than extra_repr and children
+            own = repr(module) if kind.__repr__ is not tnn.Module.__repr__ else module.extra_repr()
+            text = repr(
+                (
+                    kind.__qualname__,
+                    kind.__module__,
+                    own,
+                    plain,
+                    tensors,
+                    children,
+                    self.labels.get(id(module)),
                 )
-                state.append((type(sub).__qualname__, type(sub).__module__, plain, tensors))
-            text = repr((repr(module), state, self.labels.get(id(module))))
-            keys[id(module)] = text if " at 0x" not in text else ("unique", id(module))
+            )
+            key = next(unique) if " at 0x" in text else interned.setdefault(text, len(interned))
+            keys[id(module)] = key
+            return key
+
+        key_of(root)
+        for module in root.modules():  # modules only reachable through a hook-free path
+            key_of(module)
         return keys
 
     # -- per sample ------------------------------------------------------------------------------
