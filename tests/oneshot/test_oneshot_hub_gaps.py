@@ -1,6 +1,6 @@
-"""Known one-shot bugs that the hub's shared test (``tests/hub/test_hub_oneshot.py``) found, each
-reduced to a toy space: strict expected failures that fail the day the bug is fixed (then drop
-the ``xfail`` here and the ``oneshot_pending`` entry of the hub space)."""
+"""One-shot bugs that the hub's shared test (``tests/hub/test_hub_oneshot.py``) found, each
+reduced to a toy space (they were strict expected failures until fixed; a new one goes here as
+a strict ``xfail`` with an ``oneshot_pending`` entry of the hub space)."""
 
 from __future__ import annotations
 
@@ -40,14 +40,6 @@ class RepeatOfPairs(nn.Module):
         return self.head(out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="oneshot/pytorch/mixed.py: MixedRepeat mixes the outputs of its depths with _mix, "
-    "which takes tensors only; a Repeat whose blocks return a list (the NDS hub spaces' stages "
-    "of cells, [s0, s1]) fails at the first forward ('list' object has no attribute 'shape'). "
-    "NNI mixes such outputs element by element.",
-)
 @pytest.mark.parametrize("name", ["DARTS", "GumbelDARTS"])
 def test_a_depth_choice_over_blocks_returning_lists_is_mixed(name: str) -> None:
     model = RepeatOfPairs()
@@ -58,14 +50,6 @@ def test_a_depth_choice_over_blocks_returning_lists_is_mixed(name: str) -> None:
     assert set(trainer.export_probs()["depth"]) == {"1", "2"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="oneshot/pytorch/proxyless.py: ProxylessDecision.sample_one() clears the pair but "
-    "keeps the binary gates of the last architecture step (tensors with a grad_fn), so after "
-    "training sub_state_dict() (ModelSpace(supernet).freeze, a deepcopy) raises 'Only Tensors "
-    "created explicitly by the user (graph leaves) support the deepcopy protocol'.",
-)
 def test_proxyless_gives_the_trained_subnet_weights_after_training() -> None:
     model = UsefulOrZero()
     data = [batch_of(separable(), 8)]

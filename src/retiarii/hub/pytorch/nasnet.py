@@ -32,6 +32,7 @@ NNI use. What this module does not do: train anything, or hold pretrained weight
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -161,12 +162,19 @@ class _SupernetStage(tnn.Module):
         super().__init__()
         self.cells = cells
         self.align = align
+        if align is not None and isinstance(cells, Repeat):
+            # a supernet that mixes the depths aligns each depth's output before the sum
+            cells._retiarii_depth_output = functools.partial(_align_states, align)
 
     def forward(self, states: list[torch.Tensor]) -> list[torch.Tensor]:
-        s0, s1 = self.cells(states)
-        if self.align is not None and s0.shape[1:] != s1.shape[1:]:
-            s0 = self.align(s0)  # one cell ran: s0 is this stage's input
-        return [s0, s1]
+        return _align_states(self.align, self.cells(states))
+
+
+def _align_states(align: tnn.Module | None, states: list[torch.Tensor]) -> list[torch.Tensor]:
+    s0, s1 = states
+    if align is not None and s0.shape[1:] != s1.shape[1:]:
+        s0 = align(s0)  # one cell ran: s0 is this stage's input
+    return [s0, s1]
 
 
 def _choice(value: int | Iterable[int], label: str, name: str) -> int | nn.ValueChoice:
@@ -564,12 +572,6 @@ for _space, _slow in (
                 "choices (normal/op_{i}_{j}, normal/input_{i}_{j}) are refused; today also the "
                 "width value choice and the depth Repeat (issue 12)",
             },
-            oneshot_pending=dict.fromkeys(
-                ("DARTS", "GumbelDARTS"),
-                "bug in oneshot/pytorch/mixed.py: MixedRepeat mixes only tensors, and a stage's "
-                "Repeat of cells returns [s0, s1], so the first step raises AttributeError "
-                "('list' object has no attribute 'shape'); with a fixed num_cells both train",
-            ),
             oneshot_slow=True,
         )
     )

@@ -101,6 +101,35 @@ def _mix(outputs: list[torch.Tensor], weights: list[torch.Tensor]) -> torch.Tens
     return out
 
 
+def _mix_nested(outputs: list[Any], weights: list[torch.Tensor]) -> Any:
+    """:func:`_mix` element by element of outputs that are (nested) lists, tuples or dicts of
+    tensors of one structure (e.g. a ``Repeat`` of cells returning ``[s0, s1]``), as NNI mixes
+    them."""
+    first = outputs[0]
+    if isinstance(first, torch.Tensor):
+        if not all(isinstance(o, torch.Tensor) for o in outputs):
+            raise TypeError(f"cannot mix a tensor with {[type(o).__name__ for o in outputs]}")
+        return _mix(outputs, weights)
+    if isinstance(first, (list, tuple)):
+        if any(type(o) is not type(first) or len(o) != len(first) for o in outputs):
+            raise TypeError(
+                "cannot mix outputs of different structures: "
+                f"{[f'{type(o).__name__} of {len(o)}' for o in outputs]}"
+            )
+        mixed = [_mix_nested([o[i] for o in outputs], weights) for i in range(len(first))]
+        if isinstance(first, tuple) and hasattr(first, "_fields"):  # a named tuple
+            return type(first)(*mixed)
+        return type(first)(mixed)
+    if isinstance(first, dict):
+        if any(not isinstance(o, dict) or o.keys() != first.keys() for o in outputs):
+            raise TypeError("cannot mix dicts with different keys")
+        return {k: _mix_nested([o[k] for o in outputs], weights) for k in first}
+    raise TypeError(
+        f"cannot mix outputs of type {type(first).__name__}: a mixed Repeat's blocks must return "
+        "tensors or (nested) lists, tuples or dicts of tensors"
+    )
+
+
 def _masks(layer: SlicedLayer, configs: list[Any]) -> tuple[list[torch.Tensor], Any] | None:
     """For a Linear or a convolution whose configurations differ only in their slice of the
     weights (widths, a centred kernel with matching padding): per configuration the 0/1 mask of
@@ -213,7 +242,10 @@ class MixedSliced(tnn.Module):
 
 
 class MixedRepeat(SupernetRepeat):
-    """A ``Repeat`` with a depth choice: the outputs after each candidate depth, mixed."""
+    """A ``Repeat`` with a depth choice: the outputs after each candidate depth, mixed (element
+    by element where the blocks return lists, tuples or dicts of tensors), each first passed
+    through the Repeat's ``depth_output`` if it has one (see :class:`~.supernet.SupernetRepeat`).
+    """
 
     def __init__(
         self, repeat: Repeat, board: SwitchBoard, weights: Weights, support: Support | None = None
@@ -240,7 +272,10 @@ class MixedRepeat(SupernetRepeat):
         for index, block in enumerate(self._blocks[: max(depths)]):
             x = block(x)
             after[index + 1] = x
-        return _mix([after[d] for d in depths], [weights[i] for i in chosen])
+        outputs = [after[d] for d in depths]
+        if self.depth_output is not None:
+            outputs = [self.depth_output(out) for out in outputs]
+        return _mix_nested(outputs, [weights[i] for i in chosen])
 
     def extra_repr(self) -> str:
         return f"label={self.label!r}, depths={self._depths}"

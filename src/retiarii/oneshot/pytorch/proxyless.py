@@ -19,6 +19,7 @@ uses latencies *measured on the training device* by :class:`~.latency.LatencyPro
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 from collections.abc import Callable, Sequence
@@ -60,6 +61,17 @@ class ProxylessDecision:
         self.active = 0
         self.pair: tuple[int, int] | None = None
         self.gates: tuple[torch.Tensor, ...] = ()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ProxylessDecision:
+        # the gates of an architecture step hold its graph, which deepcopy refuses (a model
+        # copied mid-step, e.g. frozen by a callback): the copy gets them detached
+        new = ProxylessDecision.__new__(ProxylessDecision)
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if name == "gates":
+                value = tuple(g.detach().clone() for g in value)
+            setattr(new, name, copy.deepcopy(value, memo))
+        return new
 
     def probs(self) -> list[float]:
         """``softmax(alpha)`` as a list."""
