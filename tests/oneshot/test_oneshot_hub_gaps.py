@@ -4,6 +4,11 @@ a strict ``xfail`` with an ``oneshot_pending`` entry of the hub space)."""
 
 from __future__ import annotations
 
+import copy
+import random
+from collections.abc import Mapping
+from typing import Any
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -11,6 +16,7 @@ import torch.nn.functional as F
 import retiarii.nn.pytorch as nn
 import retiarii.strategy as strategy
 from retiarii import model_wrapper
+from retiarii.mutable import Constraint, ConstraintViolation
 from retiarii.oneshot.pytorch import SupernetTrainer
 
 from .helpers import UsefulOrZero, batch_of, separable, sgd
@@ -58,3 +64,85 @@ def test_proxyless_gives_the_trained_subnet_weights_after_training() -> None:
     trainer.fit()
     state = trainer.sub_state_dict()
     assert torch.equal(state["head.weight"], model.head.weight)
+
+
+class NotBoth(Constraint):
+    """Rejects the paths whose two choices are both ``a``."""
+
+    key = "not-both"
+
+    def __init__(self, allowed: bool = True) -> None:
+        self.allowed = allowed
+
+    def check(self, sample: Mapping[str, Any]) -> str | None:
+        if not self.allowed:
+            return "no path is allowed"
+        return "both are 'a'" if sample["x"] == sample["y"] == "a" else None
+
+
+class Checked(nn.Module):
+    """Raises if it runs on a path the constraint rejects (as NAS-Bench-101's cell does)."""
+
+    def __init__(self, space: ConstrainedPair) -> None:
+        super().__init__()
+        self.space = [space]  # not a child
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        space = self.space[0]
+        sample = {"x": space.x.sampled, "y": space.y.sampled}
+        problem = space.constraint.check(sample)
+        if problem is not None:
+            raise ConstraintViolation(problem)
+        space.ran.append(sample)
+        return h
+
+
+@model_wrapper
+class ConstrainedPair(nn.Module):
+    def __init__(self, allowed: bool = True) -> None:
+        super().__init__()
+        self.constraint = NotBoth(allowed)
+        self.x = nn.LayerChoice({"a": nn.Linear(8, 8), "b": nn.Linear(8, 8)}, label="x")
+        self.y = nn.LayerChoice({"a": nn.Linear(8, 8), "b": nn.Linear(8, 8)}, label="y")
+        self.check = Checked(self)
+        self.head = nn.Linear(8, 2)
+        self.ran: list[dict[str, Any]] = []
+
+    def _retiarii_constraints(self) -> list[Constraint]:
+        return [self.constraint]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.check(self.y(self.x(x))))
+
+
+def _enas(model: nn.Module) -> SupernetTrainer:
+    data = [batch_of(separable(), 8)] * 30
+    algorithm = strategy.ENAS(ctrl_steps_aggregate=1).make_algorithm()
+    return SupernetTrainer(algorithm, model, F.cross_entropy, None, sgd(model), 1, data, data)
+
+
+def test_enas_runs_only_paths_that_satisfy_the_constraints() -> None:
+    torch.manual_seed(0)
+    model = ConstrainedPair()
+    trainer = _enas(model)  # an untrained controller draws (a, a) about one time in four
+    trainer.fit()
+    assert len(model.ran) >= 60  # a weight step and a rewarded path per batch, all valid
+    assert {tuple(s.values()) for s in model.ran} >= {("a", "b"), ("b", "a")}
+    assert trainer.export() != {"x": "a", "y": "a"}
+
+
+def test_enas_says_when_no_path_satisfies_the_constraints() -> None:
+    trainer = _enas(ConstrainedPair(allowed=False))
+    with pytest.raises(ValueError, match=r"ENAS: none of 100 paths .*no path is allowed"):
+        trainer.fit()
+
+
+def test_a_proxyless_supernet_copies_in_the_middle_of_an_architecture_step() -> None:
+    model = UsefulOrZero()
+    algorithm = strategy.Proxyless().make_algorithm()
+    data = [batch_of(separable(), 8)]
+    SupernetTrainer(algorithm, model, F.cross_entropy, None, sgd(model), 1, data, data)
+    algorithm.supernet.sample_two(random.Random(0))  # the gates hold a graph until sample_one
+    assert any(d.gates and d.gates[0].grad_fn for d in algorithm.supernet.decisions.values())
+    copied = copy.deepcopy(model)
+    assert torch.equal(copied.head.weight, model.head.weight)

@@ -32,8 +32,8 @@ NNI use. What this module does not do: train anything, or hold pretrained weight
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import torch
@@ -164,7 +164,7 @@ class _SupernetStage(tnn.Module):
         self.align = align
         if align is not None and isinstance(cells, Repeat):
             # a supernet that mixes the depths aligns each depth's output before the sum
-            cells._retiarii_depth_output = functools.partial(_align_states, align)
+            object.__setattr__(cells, "_retiarii_depth_output", partial(_align_states, align))
 
     def forward(self, states: list[torch.Tensor]) -> list[torch.Tensor]:
         return _align_states(self.align, self.cells(states))
@@ -362,6 +362,9 @@ class NDS(HubSpaceMixin, tnn.Module):
         if logits_aux is not None:
             return logits, logits_aux
         return logits
+
+    #: ``ModelSpace.freeze`` need not copy the space (see :meth:`_retiarii_freeze`)
+    _retiarii_freeze_rebuilds: ClassVar[bool] = True
 
     def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
         # With loose ends the channels of every cell depend on earlier decisions, so the frozen
@@ -569,8 +572,8 @@ for _space, _slow in (
             unused_parameters=True,
             oneshot_refused={
                 "Proxyless": "Proxyless does not search Cell: the cells' operator and input "
-                "choices (normal/op_{i}_{j}, normal/input_{i}_{j}) are refused; today also the "
-                "width value choice and the depth Repeat (issue 12)",
+                "choices (normal/op_{i}_{j}, normal/input_{i}_{j}) are refused (the width value "
+                "choice and the depth Repeat it searches)",
             },
             oneshot_slow=True,
         )
