@@ -158,6 +158,35 @@ def test_a_kernel_size_choice_mixes_zero_padded_kernels():
     torch.testing.assert_close(fc(h), fast)
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_a_width_choice_of_batchnorm_scales_the_largest_layers_channels(training):
+    model = Elastic()
+    trainer = DartsTrainer(model, F.cross_entropy, None, sgd(model), 1, images(), batch_size=16)
+    bn = model.bn
+    assert isinstance(bn, MixedSliced) and bn._norm == (8, 1e-5)
+    with torch.no_grad():
+        trainer.arch_parameters()["width"].normal_()
+        bn.sliced.weight.normal_()
+        bn.sliced.bias.normal_()
+        bn.sliced.running_mean.normal_()
+        bn.sliced.running_var.uniform_(0.5, 2.0)
+    bn.train(training)
+    x = torch.randn(4, 8, 3, 3)
+    stats = [bn.sliced.running_mean.clone(), bn.sliced.running_var.clone()]
+    fast = bn(x)
+    once = [bn.sliced.running_mean.clone(), bn.sliced.running_var.clone()]
+    bn.sliced.running_mean.copy_(stats[0])
+    bn.sliced.running_var.copy_(stats[1])
+    bn._norm = None  # one layer per width, outputs mixed: the same numbers
+    torch.testing.assert_close(bn(x), fast)
+    if training:  # the running statistics move once per step, as one BatchNorm's
+        layer = torch.nn.BatchNorm2d(8).train()
+        layer.running_mean.copy_(stats[0])
+        layer.running_var.copy_(stats[1])
+        layer(x)
+        torch.testing.assert_close(once, [layer.running_mean, layer.running_var])
+
+
 @model_wrapper
 class Width(nn.Module):
     """One Linear whose width is a choice, summed: the loss is linear in the layer's output."""

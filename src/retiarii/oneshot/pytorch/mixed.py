@@ -193,6 +193,17 @@ class MixedSliced(tnn.Module):
             out_masks = [m.flatten(1).any(1) for m in masks]
             self.register_buffer("_out_masks", torch.stack(out_masks).float(), persistent=False)
         self._shared = shared is not None
+        # a BatchNorm normalises each channel alone: the layers of every width agree on the
+        # channels they share, so the mixture is the largest layer's output scaled per channel
+        # (one call, and its running statistics updated once, as one BatchNorm's)
+        self._norm: tuple[int, float] | None = None
+        if isinstance(sliced, SlicedBatchNorm) and len({eps for _, eps in configs}) == 1:
+            widths = [c for c, _ in configs]
+            self._norm = (max(widths), configs[0][1])
+            scale = torch.zeros(len(configs), max(widths))
+            for row, c in enumerate(widths):
+                scale[row, :c] = 1.0
+            self.register_buffer("_channel_masks", scale, persistent=False)
 
     def _config(self, combo: tuple[int, ...]) -> Any:
         with _switched(self._switches, combo):
@@ -212,6 +223,11 @@ class MixedSliced(tnn.Module):
             if len(combos) == 1:  # one slice: run it as a path (its switches are set)
                 return self.sliced(x)
         weights = self._combo_weights()
+        if self._norm is not None:
+            width, eps = self._norm
+            scale = torch.tensordot(weights, self._channel_masks, 1)
+            y = self.sliced.normalize(_widen(x, 1, width), width, eps)  # type: ignore[operator]
+            return y * scale.view(1, width, *([1] * (y.dim() - 2)))
         if self._shared:
             layer: Any = self.sliced
             w = torch.tensordot(weights, self._masks, 1) * layer.weight

@@ -29,6 +29,7 @@ import torch
 import torch.nn as tnn
 import torch.nn.functional as F
 
+from ...nn.pytorch.cell import Cell
 from ...nn.pytorch.choices import InputChoice, LayerChoice
 from .differentiable import AlphaSupernet
 from .latency import LatencyProfiler
@@ -155,6 +156,7 @@ class ProxylessSupernet(AlphaSupernet):
         "LayerNorm, MultiheadAttention and parameter-free layers; use SinglePathTrainer or "
         "EnasTrainer for Cell and multi-input InputChoice."
     )
+    refused = (Cell,)
 
     def __init__(self, model: tnn.Module, *, trainer: str = "ProxylessNAS") -> None:
         self.decisions: dict[str, ProxylessDecision] = {}

@@ -262,7 +262,10 @@ class SlicedBatchNorm(SlicedLayer):
         return slices
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c, eps = self._resolve()
+        return self.normalize(x, *self._resolve())
+
+    def normalize(self, x: torch.Tensor, c: int, eps: float) -> torch.Tensor:
+        """The layer of ``c`` features (and ``eps``) on ``x``."""
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.add_(1)

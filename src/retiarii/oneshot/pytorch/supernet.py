@@ -302,14 +302,33 @@ class Supernet:
 
     #: What the supernet searches (the end of the error naming what it cannot search).
     hint = ""
+    #: Module types it cannot search at all: refused before anything is replaced (replacing
+    #: the rest of a large space first takes seconds, only to be thrown away).
+    refused: tuple[type[tnn.Module], ...] = ()
 
     def __init__(self, model: tnn.Module, trainer: str) -> None:
         self.board = SwitchBoard()
         self.modules: list[tuple[str, tnn.Module]] = []
         self.trainer = trainer
+        self._refuse(model)
         replace_modules(model, self._replace, self.modules)
         self._replaced(model)
         check_searchable(model, self.labels(), trainer, self.hint)
+
+    def _refuse(self, model: tnn.Module) -> None:
+        """Raise, as :func:`check_searchable` would after the replacement, if ``model`` holds a
+        module of a :attr:`refused` type that has decisions."""
+        if not self.refused:
+            return
+        owners: dict[str, str] = {}
+        for module in model.modules():
+            if isinstance(module, self.refused):
+                for decision in type(module)._retiarii_decisions(module):  # type: ignore[attr-defined]
+                    for leaf in decision.leaves():
+                        owners.setdefault(leaf.label, type(module).__name__)
+        if owners:
+            described = ", ".join(f"{label!r} ({owner})" for label, owner in owners.items())
+            raise ValueError(f"{self.trainer} cannot search {described}. {self.hint}")
 
     def _replace(self, module: tnn.Module) -> tnn.Module | None:
         """The replacement of ``module`` (None: keep it)."""
