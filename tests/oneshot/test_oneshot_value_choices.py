@@ -158,6 +158,32 @@ def test_a_kernel_size_choice_mixes_zero_padded_kernels():
     torch.testing.assert_close(fc(h), fast)
 
 
+@model_wrapper
+class Depthwise(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        width = nn.ValueChoice([2, 4, 8], label="width")
+        kernel = nn.ValueChoice([3, 5], label="kernel")
+        self.conv = nn.Conv2d(width, width, kernel, padding=kernel // 2, groups=width)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def test_a_depthwise_convolution_of_any_width_runs_once():
+    model = Depthwise()
+    trainer = DartsTrainer(model, F.cross_entropy, None, sgd(model), 1, images(), batch_size=16)
+    conv = model.conv
+    assert isinstance(conv, MixedSliced) and conv._shared and conv._call[-1] == 8  # 8 groups
+    with torch.no_grad():
+        for alpha in trainer.arch_parameters().values():
+            alpha.normal_()
+    x = torch.randn(2, 8, 5, 5)
+    fast = conv(x)
+    conv._shared = False  # one convolution per configuration, outputs mixed: the same
+    torch.testing.assert_close(conv(x), fast)
+
+
 @pytest.mark.parametrize("training", [True, False])
 def test_a_width_choice_of_batchnorm_scales_the_largest_layers_channels(training):
     model = Elastic()

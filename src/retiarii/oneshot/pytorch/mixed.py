@@ -145,19 +145,26 @@ def _masks(layer: SlicedLayer, configs: list[Any]) -> tuple[list[torch.Tensor], 
         return masks, None
     if not isinstance(layer, SlicedConv) or weight is None:
         return None
-    calls, masks = set(), []
-    for index, _, stride, padding, dilation, groups, mode, pad_input in configs:
+    calls: set[tuple[Any, ...]] = set()
+    masks = []
+    for index, out, stride, padding, dilation, groups, mode, pad_input in configs:
         if isinstance(padding, str) or pad_input is not None or mode != "zeros":
             return None
         # the offset of the kernel's centre: the same for every configuration, or no sharing
         offset = tuple(p + c.start * d for p, c, d in zip(padding, index[2:], dilation))
         if any(o < 0 for o in offset):
             return None
-        calls.add((stride, offset, dilation, groups))
+        # a depthwise convolution (groups = in = out channels) of any width computes each
+        # channel alone: the largest one (all its groups) gives every narrower one's channels
+        depthwise = groups == out and index[1].stop == 1 and weight.shape[1] == 1
+        calls.add((stride, offset, dilation, "depthwise" if depthwise else groups))
         mask = torch.zeros(weight.shape, dtype=torch.bool)
         mask[index] = True
         masks.append(mask)
-    return (masks, calls.pop()) if len(calls) == 1 else None
+    if len(calls) != 1:
+        return None
+    stride, offset, dilation, groups = calls.pop()
+    return masks, (stride, offset, dilation, weight.shape[0] if groups == "depthwise" else groups)
 
 
 class MixedSliced(tnn.Module):
