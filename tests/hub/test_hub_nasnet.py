@@ -109,6 +109,41 @@ def test_path_sampling_supernet_runs_every_width_and_depth(
         model(torch.randn(2, 3, 32, 32)).sum().backward()
 
 
+def test_darts_supernet_mixes_the_aligned_states_of_each_depth() -> None:
+    # stage 1 has one or two cells (num_cells 3 or 5): each depth's [s0, s1] is aligned, then mixed
+    torch.manual_seed(0)
+    model = DARTS(**SMALL)
+    supernet = DifferentiableSupernet(model)
+    model.eval()
+    stage = model.stages[1]
+    mixed = stage.cells
+    with torch.no_grad():
+        supernet.alphas["depth"].copy_(torch.tensor([0.3, -0.2]))
+        stem = model.stem(torch.randn(2, 3, 8, 8))
+        states = model.stages[0]([stem, stem])
+        w = torch.softmax(supernet.alphas["depth"], -1)
+        after_one = mixed.blocks[0](states)  # [stage input, cell 1]: s0 needs the alignment
+        after_two = mixed.blocks[1](after_one)
+        assert after_one[0].shape != after_two[0].shape
+        expected = [
+            w[0] * stage.align(after_one[0]) + w[1] * after_two[0],
+            w[0] * after_one[1] + w[1] * after_two[1],
+        ]
+        got = stage(states)
+    for g, e in zip(got, expected):
+        torch.testing.assert_close(g, e)
+
+
+def test_freezing_an_nds_space_rebuilds_it_without_copying(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = DARTS(**SMALL)
+    space = retiarii.ModelSpace(model)
+    monkeypatch.setattr(
+        type(model), "__deepcopy__", lambda self, memo: pytest.fail("copied"), raising=False
+    )
+    frozen = space.freeze(space.random(seed=0))
+    assert not set(map(id, frozen.parameters())) & set(map(id, model.parameters()))
+
+
 def test_darts_supernet_on_a_fixed_size_space() -> None:
     # In the space every cell outputs all its nodes, so DARTS relaxes even a loose-end space.
     model = ENAS(width=4, num_cells=3)

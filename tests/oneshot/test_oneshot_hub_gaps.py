@@ -1,8 +1,13 @@
-"""Known one-shot bugs that the hub's shared test (``tests/hub/test_hub_oneshot.py``) found, each
-reduced to a toy space: strict expected failures that fail the day the bug is fixed (then drop
-the ``xfail`` here and the ``oneshot_pending`` entry of the hub space)."""
+"""One-shot bugs that the hub's shared test (``tests/hub/test_hub_oneshot.py``) found, each
+reduced to a toy space (they were strict expected failures until fixed; a new one goes here as
+a strict ``xfail`` with an ``oneshot_pending`` entry of the hub space)."""
 
 from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 import torch
@@ -11,6 +16,7 @@ import torch.nn.functional as F
 import retiarii.nn.pytorch as nn
 import retiarii.strategy as strategy
 from retiarii import model_wrapper
+from retiarii.mutable import Constraint, ConstraintViolation
 from retiarii.oneshot.pytorch import SupernetTrainer
 
 from .helpers import UsefulOrZero, batch_of, separable, sgd
@@ -40,14 +46,6 @@ class RepeatOfPairs(nn.Module):
         return self.head(out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="oneshot/pytorch/mixed.py: MixedRepeat mixes the outputs of its depths with _mix, "
-    "which takes tensors only; a Repeat whose blocks return a list (the NDS hub spaces' stages "
-    "of cells, [s0, s1]) fails at the first forward ('list' object has no attribute 'shape'). "
-    "NNI mixes such outputs element by element.",
-)
 @pytest.mark.parametrize("name", ["DARTS", "GumbelDARTS"])
 def test_a_depth_choice_over_blocks_returning_lists_is_mixed(name: str) -> None:
     model = RepeatOfPairs()
@@ -58,14 +56,6 @@ def test_a_depth_choice_over_blocks_returning_lists_is_mixed(name: str) -> None:
     assert set(trainer.export_probs()["depth"]) == {"1", "2"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="oneshot/pytorch/proxyless.py: ProxylessDecision.sample_one() clears the pair but "
-    "keeps the binary gates of the last architecture step (tensors with a grad_fn), so after "
-    "training sub_state_dict() (ModelSpace(supernet).freeze, a deepcopy) raises 'Only Tensors "
-    "created explicitly by the user (graph leaves) support the deepcopy protocol'.",
-)
 def test_proxyless_gives_the_trained_subnet_weights_after_training() -> None:
     model = UsefulOrZero()
     data = [batch_of(separable(), 8)]
@@ -74,3 +64,85 @@ def test_proxyless_gives_the_trained_subnet_weights_after_training() -> None:
     trainer.fit()
     state = trainer.sub_state_dict()
     assert torch.equal(state["head.weight"], model.head.weight)
+
+
+class NotBoth(Constraint):
+    """Rejects the paths whose two choices are both ``a``."""
+
+    key = "not-both"
+
+    def __init__(self, allowed: bool = True) -> None:
+        self.allowed = allowed
+
+    def check(self, sample: Mapping[str, Any]) -> str | None:
+        if not self.allowed:
+            return "no path is allowed"
+        return "both are 'a'" if sample["x"] == sample["y"] == "a" else None
+
+
+class Checked(nn.Module):
+    """Raises if it runs on a path the constraint rejects (as NAS-Bench-101's cell does)."""
+
+    def __init__(self, space: ConstrainedPair) -> None:
+        super().__init__()
+        self.space = [space]  # not a child
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        space = self.space[0]
+        sample = {"x": space.x.sampled, "y": space.y.sampled}
+        problem = space.constraint.check(sample)
+        if problem is not None:
+            raise ConstraintViolation(problem)
+        space.ran.append(sample)
+        return h
+
+
+@model_wrapper
+class ConstrainedPair(nn.Module):
+    def __init__(self, allowed: bool = True) -> None:
+        super().__init__()
+        self.constraint = NotBoth(allowed)
+        self.x = nn.LayerChoice({"a": nn.Linear(8, 8), "b": nn.Linear(8, 8)}, label="x")
+        self.y = nn.LayerChoice({"a": nn.Linear(8, 8), "b": nn.Linear(8, 8)}, label="y")
+        self.check = Checked(self)
+        self.head = nn.Linear(8, 2)
+        self.ran: list[dict[str, Any]] = []
+
+    def _retiarii_constraints(self) -> list[Constraint]:
+        return [self.constraint]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.check(self.y(self.x(x))))
+
+
+def _enas(model: nn.Module) -> SupernetTrainer:
+    data = [batch_of(separable(), 8)] * 30
+    algorithm = strategy.ENAS(ctrl_steps_aggregate=1).make_algorithm()
+    return SupernetTrainer(algorithm, model, F.cross_entropy, None, sgd(model), 1, data, data)
+
+
+def test_enas_runs_only_paths_that_satisfy_the_constraints() -> None:
+    torch.manual_seed(0)
+    model = ConstrainedPair()
+    trainer = _enas(model)  # an untrained controller draws (a, a) about one time in four
+    trainer.fit()
+    assert len(model.ran) >= 60  # a weight step and a rewarded path per batch, all valid
+    assert {tuple(s.values()) for s in model.ran} >= {("a", "b"), ("b", "a")}
+    assert trainer.export() != {"x": "a", "y": "a"}
+
+
+def test_enas_says_when_no_path_satisfies_the_constraints() -> None:
+    trainer = _enas(ConstrainedPair(allowed=False))
+    with pytest.raises(ValueError, match=r"ENAS: none of 100 paths .*no path is allowed"):
+        trainer.fit()
+
+
+def test_a_proxyless_supernet_copies_in_the_middle_of_an_architecture_step() -> None:
+    model = UsefulOrZero()
+    algorithm = strategy.Proxyless().make_algorithm()
+    data = [batch_of(separable(), 8)]
+    SupernetTrainer(algorithm, model, F.cross_entropy, None, sgd(model), 1, data, data)
+    algorithm.supernet.sample_two(random.Random(0))  # the gates hold a graph until sample_one
+    assert any(d.gates and d.gates[0].grad_fn for d in algorithm.supernet.decisions.values())
+    copied = copy.deepcopy(model)
+    assert torch.equal(copied.head.weight, model.head.weight)

@@ -159,6 +159,61 @@ def test_a_kernel_size_choice_mixes_zero_padded_kernels():
 
 
 @model_wrapper
+class Depthwise(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        width = nn.ValueChoice([2, 4, 8], label="width")
+        kernel = nn.ValueChoice([3, 5], label="kernel")
+        self.conv = nn.Conv2d(width, width, kernel, padding=kernel // 2, groups=width)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def test_a_depthwise_convolution_of_any_width_runs_once():
+    model = Depthwise()
+    trainer = DartsTrainer(model, F.cross_entropy, None, sgd(model), 1, images(), batch_size=16)
+    conv = model.conv
+    assert isinstance(conv, MixedSliced) and conv._shared and conv._call[-1] == 8  # 8 groups
+    with torch.no_grad():
+        for alpha in trainer.arch_parameters().values():
+            alpha.normal_()
+    x = torch.randn(2, 8, 5, 5)
+    fast = conv(x)
+    conv._shared = False  # one convolution per configuration, outputs mixed: the same
+    torch.testing.assert_close(conv(x), fast)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_a_width_choice_of_batchnorm_scales_the_largest_layers_channels(training):
+    model = Elastic()
+    trainer = DartsTrainer(model, F.cross_entropy, None, sgd(model), 1, images(), batch_size=16)
+    bn = model.bn
+    assert isinstance(bn, MixedSliced) and bn._norm == (8, 1e-5)
+    with torch.no_grad():
+        trainer.arch_parameters()["width"].normal_()
+        bn.sliced.weight.normal_()
+        bn.sliced.bias.normal_()
+        bn.sliced.running_mean.normal_()
+        bn.sliced.running_var.uniform_(0.5, 2.0)
+    bn.train(training)
+    x = torch.randn(4, 8, 3, 3)
+    stats = [bn.sliced.running_mean.clone(), bn.sliced.running_var.clone()]
+    fast = bn(x)
+    once = [bn.sliced.running_mean.clone(), bn.sliced.running_var.clone()]
+    bn.sliced.running_mean.copy_(stats[0])
+    bn.sliced.running_var.copy_(stats[1])
+    bn._norm = None  # one layer per width, outputs mixed: the same numbers
+    torch.testing.assert_close(bn(x), fast)
+    if training:  # the running statistics move once per step, as one BatchNorm's
+        layer = torch.nn.BatchNorm2d(8).train()
+        layer.running_mean.copy_(stats[0])
+        layer.running_var.copy_(stats[1])
+        layer(x)
+        torch.testing.assert_close(once, [layer.running_mean, layer.running_var])
+
+
+@model_wrapper
 class Width(nn.Module):
     """One Linear whose width is a choice, summed: the loss is linear in the layer's output."""
 

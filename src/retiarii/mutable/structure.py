@@ -36,19 +36,31 @@ def contains_mutable(obj: Any) -> bool:
 
 
 def freeze_structure(obj: Any, sample: Mapping[str, Any]) -> Any:
-    """Replace every mutable in ``obj`` by its value under ``sample``; other values are kept."""
+    """Replace every mutable in ``obj`` by its value under ``sample``; other values are kept
+    (a structure without mutables is returned as it is)."""
+    return _freeze(obj, sample)[0]
+
+
+def _freeze(obj: Any, sample: Mapping[str, Any]) -> tuple[Any, bool]:
+    """``(frozen obj, whether it held a mutable)``, in one pass over ``obj``."""
     from .core import Mutable
 
     if isinstance(obj, Mutable):
-        return obj.freeze(sample)
-    if isinstance(obj, (list, tuple)) and contains_mutable(obj):
-        frozen = [freeze_structure(item, sample) for item in obj]
+        return obj.freeze(sample), True
+    if isinstance(obj, (list, tuple)):
+        items = [_freeze(item, sample) for item in obj]
+        if not any(held for _, held in items):
+            return obj, False
+        frozen = [value for value, _ in items]
         if isinstance(obj, tuple):
-            return type(obj)(*frozen) if hasattr(obj, "_fields") else tuple(frozen)
-        return frozen
-    if isinstance(obj, dict) and contains_mutable(obj):
-        return type(obj)((k, freeze_structure(v, sample)) for k, v in obj.items())
-    return obj
+            return (type(obj)(*frozen) if hasattr(obj, "_fields") else tuple(frozen)), True
+        return frozen, True
+    if isinstance(obj, dict):
+        pairs = {k: _freeze(v, sample) for k, v in obj.items()}
+        if not any(held for _, held in pairs.values()):
+            return obj, False
+        return type(obj)((k, value) for k, (value, _) in pairs.items()), True
+    return obj, False
 
 
 def is_json_value(value: Any) -> bool:

@@ -415,11 +415,6 @@ register_space(
             "global_pool": True,
         },
         full_input_size=(3, 224, 224),
-        oneshot_pending={
-            "Proxyless": "Proxyless value choices: issue 12 (today it refuses the value choices "
-            "in Conv2d and Linear arguments, embed_dim, num_head_{i}, mlp_ratio_{i}, and the "
-            "Repeat depth)"
-        },
     )
 )
 

@@ -302,10 +302,6 @@ register_space(
             "squeeze_excite": ("force", "none", "optional", "none", "force", "optional"),
             "depth_range": (1, 2),
         },
-        oneshot_pending={
-            "Proxyless": "Proxyless value choices: issue 12 (today it refuses the value choices "
-            "in Conv2d arguments, s{k}_width_mult, *_ks, *_exp, and the Repeat depths s{k}_depth)"
-        },
     )
 )
 

@@ -213,11 +213,5 @@ register_space(
             "Proxyless": "Proxyless gates one input per choice; a cell's inputs are any subset "
             "(InputChoice cell/input_{i}, n_chosen=None)",
         },
-        oneshot_pending={
-            "ENAS": "bug in oneshot/: the ENAS controller ignores the space's constraints; it "
-            "samples cells with more than max_num_edges edges and the step raises "
-            "ConstraintViolation ('path sampling set an invalid path'). It should sample valid "
-            "cells only (RandomOneShot rejects invalid ones) or refuse the space at start",
-        },
     )
 )

@@ -307,11 +307,5 @@ register_space(
         input_size=(3, 32, 32),
         num_classes=10,
         test_kwargs={"stem_out_channels": 8, "num_modules_per_stack": 1},
-        oneshot_pending={
-            "Proxyless": "bug in oneshot/pytorch/proxyless.py: after an architecture step the "
-            "supernet keeps its binary gates (tensors with a grad_fn), so sub_state_dict() "
-            "(a deepcopy of the supernet) raises RuntimeError ('Only Tensors created explicitly "
-            "by the user ... support the deepcopy protocol'); training and export() work"
-        },
     )
 )

@@ -33,6 +33,7 @@ NNI use. What this module does not do: train anything, or hold pretrained weight
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import torch
@@ -161,12 +162,19 @@ class _SupernetStage(tnn.Module):
         super().__init__()
         self.cells = cells
         self.align = align
+        if align is not None and isinstance(cells, Repeat):
+            # a supernet that mixes the depths aligns each depth's output before the sum
+            object.__setattr__(cells, "_retiarii_depth_output", partial(_align_states, align))
 
     def forward(self, states: list[torch.Tensor]) -> list[torch.Tensor]:
-        s0, s1 = self.cells(states)
-        if self.align is not None and s0.shape[1:] != s1.shape[1:]:
-            s0 = self.align(s0)  # one cell ran: s0 is this stage's input
-        return [s0, s1]
+        return _align_states(self.align, self.cells(states))
+
+
+def _align_states(align: tnn.Module | None, states: list[torch.Tensor]) -> list[torch.Tensor]:
+    s0, s1 = states
+    if align is not None and s0.shape[1:] != s1.shape[1:]:
+        s0 = align(s0)  # one cell ran: s0 is this stage's input
+    return [s0, s1]
 
 
 def _choice(value: int | Iterable[int], label: str, name: str) -> int | nn.ValueChoice:
@@ -354,6 +362,9 @@ class NDS(HubSpaceMixin, tnn.Module):
         if logits_aux is not None:
             return logits, logits_aux
         return logits
+
+    #: ``ModelSpace.freeze`` need not copy the space (see :meth:`_retiarii_freeze`)
+    _retiarii_freeze_rebuilds: ClassVar[bool] = True
 
     def _retiarii_freeze(self, freezer: Freezer) -> tnn.Module:
         # With loose ends the channels of every cell depend on earlier decisions, so the frozen
@@ -554,22 +565,19 @@ for _space, _slow in (
         SpaceEntry(
             name=_space.__name__,
             factory=_space,
-            input_size=(3, 32, 32),
+            # 8x8 (stages at 8, 4, 2): the same modules run as on CIFAR's 32x32, and a DARTS
+            # step of the supernet takes half the time
+            input_size=(3, 8, 8),
             num_classes=10,
             test_kwargs=_TEST_KWARGS,
+            full_input_size=(3, 32, 32),
             slow=_slow,
             unused_parameters=True,
             oneshot_refused={
                 "Proxyless": "Proxyless does not search Cell: the cells' operator and input "
-                "choices (normal/op_{i}_{j}, normal/input_{i}_{j}) are refused; today also the "
-                "width value choice and the depth Repeat (issue 12)",
+                "choices (normal/op_{i}_{j}, normal/input_{i}_{j}) are refused (the width value "
+                "choice and the depth Repeat it searches)",
             },
-            oneshot_pending=dict.fromkeys(
-                ("DARTS", "GumbelDARTS"),
-                "bug in oneshot/pytorch/mixed.py: MixedRepeat mixes only tensors, and a stage's "
-                "Repeat of cells returns [s0, s1], so the first step raises AttributeError "
-                "('list' object has no attribute 'shape'); with a fixed num_cells both train",
-            ),
             oneshot_slow=True,
         )
     )

@@ -398,10 +398,6 @@ register_space(
         full_input_size=(3, 224, 224),
         num_classes=10,
         test_kwargs={"num_labels": 10, "width_mult": 0.25},
-        oneshot_pending={
-            "Proxyless": "Proxyless value choices: issue 12 (today it refuses the Repeat depths "
-            "s{k}_depth)"
-        },
     )
 )
 

@@ -307,10 +307,6 @@ register_space(
             "stage_repeats": (2, 1),
             "stage_out_channels": (8, 16, 32, 64),
         },
-        oneshot_pending={
-            "Proxyless": "Proxyless value choices: issue 12 (today it refuses the channel search, "
-            "value choices in Conv2d arguments channel_{n})"
-        },
     )
 )
 

@@ -46,8 +46,12 @@ class ModelSpace(SearchSpaceView):
         ``copy_model=False`` the space itself is frozen in place (cheaper, but the space is gone).
         """
         valid = self.validate(sample)
-        model = copy.deepcopy(self.model) if copy_model else self.model
-        check_frozen_in_place(model, valid)  # a ModelParameterChoice cannot change here
+        # a space whose freeze builds a new network from its arguments (``_retiarii_freeze``
+        # reads nothing of it) needs no copy: copying a large supernet takes seconds
+        rebuilds = getattr(type(self.model), "_retiarii_freeze_rebuilds", False)
+        model = copy.deepcopy(self.model) if copy_model and not rebuilds else self.model
+        if not rebuilds:  # (a rebuilt network builds its ModelParameterChoices anew)
+            check_frozen_in_place(model, valid)  # a ModelParameterChoice cannot change here
         frozen = Freezer(valid).module(model)
         return frozen
 

@@ -511,14 +511,48 @@ class Enas(_Sampling):
             return []
         return [torch.optim.Adam(self.controller.parameters(), lr=self.config.ctrl_lr)]
 
+    #: controller samples drawn per path before giving up on the space's constraints
+    max_invalid_samples = 100
+
+    def _sample_valid(self, greedy: bool = False) -> None:
+        """Set a path of the controller that satisfies the space's constraints (e.g.
+        NAS-Bench-101's edge limit), by rejection like ``RandomOneShot``: the controller's last
+        sample (its ``sample_log_prob``, which REINFORCE uses) is the path that runs. Greedy,
+        an invalid most likely path gives way to the likeliest valid one of sampled paths."""
+        board = self.supernet.board
+        set_path(self.switches, self.controller.resample(greedy=greedy))
+        problems = board.violations()
+        if not problems:
+            return
+        best: tuple[float, dict[str, Any]] | None = None
+        for _ in range(self.max_invalid_samples):
+            decisions = self.controller.resample()
+            set_path(self.switches, decisions)
+            problems = board.violations()
+            if problems:
+                continue
+            if not greedy:
+                return
+            log_prob = float(self.controller.sample_log_prob)
+            if best is None or log_prob > best[0]:
+                best = (log_prob, decisions)
+        if best is not None:
+            set_path(self.switches, best[1])
+            return
+        raise ValueError(
+            f"ENAS: none of {self.max_invalid_samples} paths sampled by the controller satisfies "
+            f"the space's constraints (last: {problems}); relax the constraints or raise "
+            "Enas.max_invalid_samples"
+        )
+
     def training_step(self, driver: Driver, batch: Any, val_batch: Any) -> torch.Tensor:
         c = self.config
         with torch.no_grad():
-            set_path(self.switches, self.controller.resample())
+            self._sample_valid()
         loss = driver.weight_step(batch)
         if not self.switches:
             return loss
-        set_path(self.switches, self.controller.resample())
+        self._sample_valid()  # its sample_log_prob is of the path rewarded below
         reward = driver.reward(val_batch, c.reward_metric_name, c.reward_function)
         penalty = getattr(c, "penalty", None)
         if penalty is not None:  # the sampled architecture's cost, out of the reward
@@ -548,7 +582,7 @@ class Enas(_Sampling):
 
     @torch.no_grad()
     def prepare_eval(self) -> None:
-        set_path(self.switches, self.controller.resample(greedy=True))
+        self._sample_valid(greedy=True)
 
     @torch.no_grad()
     def export(self) -> dict[str, Any]:

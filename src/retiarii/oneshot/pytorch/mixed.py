@@ -101,6 +101,35 @@ def _mix(outputs: list[torch.Tensor], weights: list[torch.Tensor]) -> torch.Tens
     return out
 
 
+def _mix_nested(outputs: list[Any], weights: list[torch.Tensor]) -> Any:
+    """:func:`_mix` element by element of outputs that are (nested) lists, tuples or dicts of
+    tensors of one structure (e.g. a ``Repeat`` of cells returning ``[s0, s1]``), as NNI mixes
+    them."""
+    first = outputs[0]
+    if isinstance(first, torch.Tensor):
+        if not all(isinstance(o, torch.Tensor) for o in outputs):
+            raise TypeError(f"cannot mix a tensor with {[type(o).__name__ for o in outputs]}")
+        return _mix(outputs, weights)
+    if isinstance(first, (list, tuple)):
+        if any(type(o) is not type(first) or len(o) != len(first) for o in outputs):
+            raise TypeError(
+                "cannot mix outputs of different structures: "
+                f"{[f'{type(o).__name__} of {len(o)}' for o in outputs]}"
+            )
+        mixed = [_mix_nested([o[i] for o in outputs], weights) for i in range(len(first))]
+        if isinstance(first, tuple) and hasattr(first, "_fields"):  # a named tuple
+            return type(first)(*mixed)
+        return type(first)(mixed)
+    if isinstance(first, dict):
+        if any(not isinstance(o, dict) or o.keys() != first.keys() for o in outputs):
+            raise TypeError("cannot mix dicts with different keys")
+        return {k: _mix_nested([o[k] for o in outputs], weights) for k in first}
+    raise TypeError(
+        f"cannot mix outputs of type {type(first).__name__}: a mixed Repeat's blocks must return "
+        "tensors or (nested) lists, tuples or dicts of tensors"
+    )
+
+
 def _masks(layer: SlicedLayer, configs: list[Any]) -> tuple[list[torch.Tensor], Any] | None:
     """For a Linear or a convolution whose configurations differ only in their slice of the
     weights (widths, a centred kernel with matching padding): per configuration the 0/1 mask of
@@ -116,19 +145,26 @@ def _masks(layer: SlicedLayer, configs: list[Any]) -> tuple[list[torch.Tensor], 
         return masks, None
     if not isinstance(layer, SlicedConv) or weight is None:
         return None
-    calls, masks = set(), []
-    for index, _, stride, padding, dilation, groups, mode, pad_input in configs:
+    calls: set[tuple[Any, ...]] = set()
+    masks = []
+    for index, out, stride, padding, dilation, groups, mode, pad_input in configs:
         if isinstance(padding, str) or pad_input is not None or mode != "zeros":
             return None
         # the offset of the kernel's centre: the same for every configuration, or no sharing
         offset = tuple(p + c.start * d for p, c, d in zip(padding, index[2:], dilation))
         if any(o < 0 for o in offset):
             return None
-        calls.add((stride, offset, dilation, groups))
+        # a depthwise convolution (groups = in = out channels) of any width computes each
+        # channel alone: the largest one (all its groups) gives every narrower one's channels
+        depthwise = groups == out and index[1].stop == 1 and weight.shape[1] == 1
+        calls.add((stride, offset, dilation, "depthwise" if depthwise else groups))
         mask = torch.zeros(weight.shape, dtype=torch.bool)
         mask[index] = True
         masks.append(mask)
-    return (masks, calls.pop()) if len(calls) == 1 else None
+    if len(calls) != 1:
+        return None
+    stride, offset, dilation, groups = calls.pop()
+    return masks, (stride, offset, dilation, weight.shape[0] if groups == "depthwise" else groups)
 
 
 class MixedSliced(tnn.Module):
@@ -164,6 +200,17 @@ class MixedSliced(tnn.Module):
             out_masks = [m.flatten(1).any(1) for m in masks]
             self.register_buffer("_out_masks", torch.stack(out_masks).float(), persistent=False)
         self._shared = shared is not None
+        # a BatchNorm normalises each channel alone: the layers of every width agree on the
+        # channels they share, so the mixture is the largest layer's output scaled per channel
+        # (one call, and its running statistics updated once, as one BatchNorm's)
+        self._norm: tuple[int, float] | None = None
+        if isinstance(sliced, SlicedBatchNorm) and len({eps for _, eps in configs}) == 1:
+            widths = [c for c, _ in configs]
+            self._norm = (max(widths), configs[0][1])
+            scale = torch.zeros(len(configs), max(widths))
+            for row, c in enumerate(widths):
+                scale[row, :c] = 1.0
+            self.register_buffer("_channel_masks", scale, persistent=False)
 
     def _config(self, combo: tuple[int, ...]) -> Any:
         with _switched(self._switches, combo):
@@ -183,6 +230,11 @@ class MixedSliced(tnn.Module):
             if len(combos) == 1:  # one slice: run it as a path (its switches are set)
                 return self.sliced(x)
         weights = self._combo_weights()
+        if self._norm is not None:
+            width, eps = self._norm
+            scale = torch.tensordot(weights, self._channel_masks, 1)
+            y = self.sliced.normalize(_widen(x, 1, width), width, eps)  # type: ignore[operator]
+            return y * scale.view(1, width, *([1] * (y.dim() - 2)))
         if self._shared:
             layer: Any = self.sliced
             w = torch.tensordot(weights, self._masks, 1) * layer.weight
@@ -213,7 +265,10 @@ class MixedSliced(tnn.Module):
 
 
 class MixedRepeat(SupernetRepeat):
-    """A ``Repeat`` with a depth choice: the outputs after each candidate depth, mixed."""
+    """A ``Repeat`` with a depth choice: the outputs after each candidate depth, mixed (element
+    by element where the blocks return lists, tuples or dicts of tensors), each first passed
+    through the Repeat's ``depth_output`` if it has one (see :class:`~.supernet.SupernetRepeat`).
+    """
 
     def __init__(
         self, repeat: Repeat, board: SwitchBoard, weights: Weights, support: Support | None = None
@@ -240,7 +295,10 @@ class MixedRepeat(SupernetRepeat):
         for index, block in enumerate(self._blocks[: max(depths)]):
             x = block(x)
             after[index + 1] = x
-        return _mix([after[d] for d in depths], [weights[i] for i in chosen])
+        outputs = [after[d] for d in depths]
+        if self.depth_output is not None:
+            outputs = [self.depth_output(out) for out in outputs]
+        return _mix_nested(outputs, [weights[i] for i in chosen])
 
     def extra_repr(self) -> str:
         return f"label={self.label!r}, depths={self._depths}"

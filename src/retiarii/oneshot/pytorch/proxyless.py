@@ -19,6 +19,7 @@ uses latencies *measured on the training device* by :class:`~.latency.LatencyPro
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 from collections.abc import Callable, Sequence
@@ -28,6 +29,7 @@ import torch
 import torch.nn as tnn
 import torch.nn.functional as F
 
+from ...nn.pytorch.cell import Cell
 from ...nn.pytorch.choices import InputChoice, LayerChoice
 from .differentiable import AlphaSupernet
 from .latency import LatencyProfiler
@@ -60,6 +62,17 @@ class ProxylessDecision:
         self.active = 0
         self.pair: tuple[int, int] | None = None
         self.gates: tuple[torch.Tensor, ...] = ()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ProxylessDecision:
+        # the gates of an architecture step hold its graph, which deepcopy refuses (a model
+        # copied mid-step, e.g. frozen by a callback): the copy gets them detached
+        new = ProxylessDecision.__new__(ProxylessDecision)
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if name == "gates":
+                value = tuple(g.detach().clone() for g in value)
+            setattr(new, name, copy.deepcopy(value, memo))
+        return new
 
     def probs(self) -> list[float]:
         """``softmax(alpha)`` as a list."""
@@ -143,6 +156,7 @@ class ProxylessSupernet(AlphaSupernet):
         "LayerNorm, MultiheadAttention and parameter-free layers; use SinglePathTrainer or "
         "EnasTrainer for Cell and multi-input InputChoice."
     )
+    refused = (Cell,)
 
     def __init__(self, model: tnn.Module, *, trainer: str = "ProxylessNAS") -> None:
         self.decisions: dict[str, ProxylessDecision] = {}

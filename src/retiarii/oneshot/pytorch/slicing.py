@@ -24,6 +24,7 @@ modules (their constructor can do anything with its arguments).
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,12 @@ def is_value_choice_layer(module: tnn.Module) -> bool:
     )
 
 
+@functools.cache
+def _signature(cls: type[tnn.Module]) -> inspect.Signature:
+    # one per layer class: computing it per layer took a second for a large NDS supernet
+    return inspect.signature(cls.__init__)
+
+
 def _tuple(value: Any, n: int) -> tuple[Any, ...]:
     return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
 
@@ -80,7 +87,7 @@ class SlicedLayer(tnn.Module):
         assert recorded is not None
         self._torch_class: type[tnn.Module] = type(layer)._retiarii_torch_class  # type: ignore[attr-defined]
         self._recorded = recorded
-        self._signature = inspect.signature(self._torch_class.__init__)
+        self._signature = _signature(self._torch_class)
         self._resolve = ValueResolver(recorded, board, post=self._configure_frozen)
         self.weight: tnn.Parameter | None = getattr(layer, "weight", None)
         self.bias: tnn.Parameter | None = getattr(layer, "bias", None)
@@ -255,7 +262,10 @@ class SlicedBatchNorm(SlicedLayer):
         return slices
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c, eps = self._resolve()
+        return self.normalize(x, *self._resolve())
+
+    def normalize(self, x: torch.Tensor, c: int, eps: float) -> torch.Tensor:
+        """The layer of ``c`` features (and ``eps``) on ``x``."""
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.add_(1)

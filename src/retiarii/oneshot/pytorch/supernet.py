@@ -15,7 +15,7 @@ module's forward costs one attribute read.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import torch.nn as tnn
@@ -186,19 +186,24 @@ class SwitchBoard(Mapping[str, Switch]):
     def random(self, rng: random.Random) -> None:
         """Draw every decision uniformly at random (among the paths that satisfy
         :attr:`constraints`, by rejection)."""
+        problems: list[str] = []
         for _ in range(SearchSpace.max_constraint_rejections):
             for switch in self._switches.values():
                 switch.random(rng)
-            if not self.constraints:
-                return
-            sample = self.sample()
-            problems = [c.check(sample) for c in self.constraints]
-            if all(problem is None for problem in problems):
+            problems = self.violations()
+            if not problems:
                 return
         raise ValueError(
             f"no random path satisfied the space's constraints in "
             f"{SearchSpace.max_constraint_rejections} draws: {problems}"
         )
+
+    def violations(self) -> list[str]:
+        """What the active path breaks of :attr:`constraints` (empty: it is valid)."""
+        if not self.constraints:
+            return []
+        sample = self.sample()
+        return [p for p in (c.check(sample) for c in self.constraints) if p is not None]
 
     def set_sample(self, sample: Mapping[str, Any]) -> None:
         """Set the decisions of ``sample`` (labels the board does not know are refused)."""
@@ -258,7 +263,13 @@ class ValueResolver:
 class SupernetRepeat(tnn.Module):
     """What every supernet form of a ``Repeat`` with a depth choice shares: its blocks, its
     depth resolved on the switch board, and the frozen form (the first ``depth`` blocks).
-    Subclasses give ``forward``."""
+    Subclasses give ``forward``.
+
+    ``depth_output`` (from the Repeat's ``_retiarii_depth_output`` attribute, None if it has
+    none) gives each candidate depth's output the shape a mixing supernet can sum: e.g. an NDS
+    stage of one cell outputs its input as "previous-previous" state, which the stage aligns to
+    the shape the other depths give.
+    """
 
     def __init__(self, repeat: Repeat, board: SwitchBoard) -> None:
         super().__init__()
@@ -268,6 +279,9 @@ class SupernetRepeat(tnn.Module):
         self._depth = repeat._depth
         self._blocks: list[tnn.Module] = list(repeat.blocks)
         self._resolve = ValueResolver(repeat._depth, board)
+        self.depth_output: Callable[[Any], Any] | None = getattr(
+            repeat, "_retiarii_depth_output", None
+        )
 
     def _retiarii_decisions(self) -> Iterable[Choice]:
         return list(self._depth.leaves())
@@ -288,14 +302,33 @@ class Supernet:
 
     #: What the supernet searches (the end of the error naming what it cannot search).
     hint = ""
+    #: Module types it cannot search at all: refused before anything is replaced (replacing
+    #: the rest of a large space first takes seconds, only to be thrown away).
+    refused: tuple[type[tnn.Module], ...] = ()
 
     def __init__(self, model: tnn.Module, trainer: str) -> None:
         self.board = SwitchBoard()
         self.modules: list[tuple[str, tnn.Module]] = []
         self.trainer = trainer
+        self._refuse(model)
         replace_modules(model, self._replace, self.modules)
         self._replaced(model)
         check_searchable(model, self.labels(), trainer, self.hint)
+
+    def _refuse(self, model: tnn.Module) -> None:
+        """Raise, as :func:`check_searchable` would after the replacement, if ``model`` holds a
+        module of a :attr:`refused` type that has decisions."""
+        if not self.refused:
+            return
+        owners: dict[str, str] = {}
+        for module in model.modules():
+            if isinstance(module, self.refused):
+                for decision in type(module)._retiarii_decisions(module):  # type: ignore[attr-defined]
+                    for leaf in decision.leaves():
+                        owners.setdefault(leaf.label, type(module).__name__)
+        if owners:
+            described = ", ".join(f"{label!r} ({owner})" for label, owner in owners.items())
+            raise ValueError(f"{self.trainer} cannot search {described}. {self.hint}")
 
     def _replace(self, module: tnn.Module) -> tnn.Module | None:
         """The replacement of ``module`` (None: keep it)."""
