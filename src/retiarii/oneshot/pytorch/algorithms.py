@@ -162,9 +162,21 @@ class Algorithm:
 
     def sub_state_dict(self, sample: dict[str, Any] | None = None) -> dict[str, torch.Tensor]:
         """The ``state_dict`` of the subnet ``sample`` (default: :meth:`export`) with the weights
-        the supernet trained; it loads into the model ``fixed_arch(sample)`` builds."""
+        the supernet trained; it loads into the model ``fixed_arch(sample)`` builds.
+
+        Raises ``ValueError`` for a space whose frozen network is rebuilt from its arguments
+        (the NDS hub spaces): its layers are new, so no trained weight could be carried over, and
+        fresh weights presented as trained ones would be worse than no answer."""
         from ...nn.pytorch.space import ModelSpace
 
+        kind = type(self.model)
+        if getattr(kind, "_retiarii_freeze_rebuilds", False):
+            raise ValueError(
+                f"sub_state_dict(): {kind.__name__} builds a new network for each architecture "
+                "(its cells' channels depend on the decisions), so the supernet's trained weights "
+                "cannot be carried into it; retrain the exported architecture from scratch "
+                "(NNI's NDS spaces do the same)"
+            )
         chosen = self.export() if sample is None else sample
         frozen = ModelSpace(self.model).freeze(chosen)
         return {k: v.detach().clone() for k, v in frozen.state_dict().items()}
