@@ -156,7 +156,7 @@ def test_strategy_trains_the_space_and_exports_a_sample_of_it(entry: SpaceEntry,
     assert space.validate(json.loads(json.dumps(sample))) == space.validate(sample)
     with retiarii.fixed_arch(sample, verbose=False):
         subnet = entry.factory(**entry.test_kwargs)
-    if getattr(type(model), "_retiarii_freeze_rebuilds", False):
+    if space.rebuilds_on_freeze:
         # the NDS networks are rebuilt per architecture: no trained weight can carry over, and
         # sub_state_dict says so instead of handing out fresh weights
         with pytest.raises(ValueError, match="retrain the exported architecture"):

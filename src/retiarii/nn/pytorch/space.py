@@ -38,6 +38,13 @@ class ModelSpace(SearchSpaceView):
         self.model = model
         self.search_space: SearchSpace = collect_search_space(model)
 
+    @property
+    def rebuilds_on_freeze(self) -> bool:
+        """Whether :meth:`freeze` builds a new network from the space's arguments (the NDS hub
+        spaces: their cells' channels depend on the decisions) instead of keeping the chosen
+        modules: nothing of the space, trained weights included, carries into the frozen model."""
+        return bool(getattr(type(self.model), "_retiarii_freeze_rebuilds", False))
+
     def freeze(self, sample: Mapping[str, Any], *, copy_model: bool = True) -> tnn.Module:
         """The architecture ``sample`` picks, as an ordinary ``torch.nn.Module``.
 
@@ -48,7 +55,7 @@ class ModelSpace(SearchSpaceView):
         valid = self.validate(sample)
         # a space whose freeze builds a new network from its arguments (``_retiarii_freeze``
         # reads nothing of it) needs no copy: copying a large supernet takes seconds
-        rebuilds = getattr(type(self.model), "_retiarii_freeze_rebuilds", False)
+        rebuilds = self.rebuilds_on_freeze
         model = copy.deepcopy(self.model) if copy_model and not rebuilds else self.model
         if not rebuilds:  # (a rebuilt network builds its ModelParameterChoices anew)
             check_frozen_in_place(model, valid)  # a ModelParameterChoice cannot change here

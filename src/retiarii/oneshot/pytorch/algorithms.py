@@ -169,16 +169,17 @@ class Algorithm:
         fresh weights presented as trained ones would be worse than no answer."""
         from ...nn.pytorch.space import ModelSpace
 
-        kind = type(self.model)
-        if getattr(kind, "_retiarii_freeze_rebuilds", False):
+        space = ModelSpace(self.model)
+        if space.rebuilds_on_freeze:
             raise ValueError(
-                f"sub_state_dict(): {kind.__name__} builds a new network for each architecture "
-                "(its cells' channels depend on the decisions), so the supernet's trained weights "
-                "cannot be carried into it; retrain the exported architecture from scratch "
+                f"sub_state_dict(): {type(self.model).__name__} builds a new network for each "
+                "architecture (its cells' channels depend on the decisions), so the supernet's "
+                "trained weights cannot be carried into it; retrain the exported architecture from "
+                "scratch "
                 "(NNI's NDS spaces do the same)"
             )
         chosen = self.export() if sample is None else sample
-        frozen = ModelSpace(self.model).freeze(chosen)
+        frozen = space.freeze(chosen)
         return {k: v.detach().clone() for k, v in frozen.state_dict().items()}
 
     def state_dict(self) -> dict[str, Any]:
