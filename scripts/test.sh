@@ -3,7 +3,7 @@
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -m "not slow"`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh "dev,lightning,dashboard,tpe,ray,docs"
+bash scripts/setup.sh "dev,lightning,dashboard,tpe,ray,docs,onnx"
 # the dashboard's browser tests drive Debian's chromium (Playwright cannot download browsers here)
 command -v chromium >/dev/null 2>&1 || bash scripts/install_browser.sh
 py=.venv/bin/python

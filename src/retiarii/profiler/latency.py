@@ -8,9 +8,9 @@ on-disk table is shared: a model measured once on a device is not measured again
 
 from __future__ import annotations
 
-import io
 import os
 import statistics
+import tempfile
 import time
 from typing import Any
 
@@ -87,12 +87,24 @@ class LatencyProfiler(_CachedProfiler):
         return int(self.timer.measured)
 
 
+def _onnxruntime() -> Any:
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise ImportError(
+            "OnnxLatencyProfiler needs ONNX Runtime, an optional dependency: "
+            f"{install_command('onnx')}"
+        ) from exc
+    return onnxruntime
+
+
 class OnnxLatencyProfiler(_CachedProfiler):
     """Milliseconds of one inference with ONNX Runtime (a CPU deployment target, by default).
 
-    The sample's model is exported to ONNX in memory and run by an ``InferenceSession`` with the
-    given ``providers``. Needs the optional ``onnxruntime`` package (and ``onnx``/``onnxscript``
-    as ``torch.onnx.export`` requires); results are cached per sample.
+    The sample's model is exported to ONNX (a temporary file) and run by an ``InferenceSession``
+    with the given ``providers``. Needs the optional ``onnxruntime`` package (and
+    ``onnx``/``onnxscript`` as ``torch.onnx.export`` requires); results are cached per sample.
+    The profiler pickles (an experiment saves its objectives to resume).
     """
 
     name = "latency"
@@ -106,14 +118,7 @@ class OnnxLatencyProfiler(_CachedProfiler):
         warmup: int = 3,
         repeats: int = 10,
     ) -> None:
-        try:
-            import onnxruntime
-        except ImportError as exc:
-            raise ImportError(
-                "OnnxLatencyProfiler needs ONNX Runtime, an optional dependency: "
-                f"{install_command('onnx')}"
-            ) from exc
-        self._ort = onnxruntime
+        _onnxruntime()  # fail at construction, not at the first sample
         self.space = _as_space(space)
         self.example_inputs = _inputs(example_inputs)
         self.providers = providers or ["CPUExecutionProvider"]
@@ -123,11 +128,18 @@ class OnnxLatencyProfiler(_CachedProfiler):
 
     def _uncached(self, sample: dict[str, Any]) -> float:
         model = self.space.build(sample).eval()
-        buffer = io.BytesIO()
         names = [f"input{i}" for i in range(len(self.example_inputs))]
-        with torch.no_grad():
-            torch.onnx.export(model, self.example_inputs, buffer, input_names=names)  # type: ignore[arg-type]
-        session = self._ort.InferenceSession(buffer.getvalue(), providers=self.providers)
+        with tempfile.TemporaryDirectory(prefix="retiarii-onnx-") as folder:
+            path = os.path.join(folder, "model.onnx")
+            with torch.no_grad():
+                torch.onnx.export(
+                    model,
+                    self.example_inputs,  # type: ignore[arg-type]
+                    path,
+                    input_names=names,
+                    verbose=False,
+                )
+            session = _onnxruntime().InferenceSession(path, providers=self.providers)
         feed = {n: x.numpy() for n, x in zip(names, self.example_inputs)}
         for _ in range(self.warmup):
             session.run(None, feed)
