@@ -134,7 +134,7 @@ class OnnxLatencyProfiler(_CachedProfiler):
             with torch.no_grad():
                 torch.onnx.export(
                     model,
-                    self.example_inputs,  # type: ignore[arg-type]
+                    self.example_inputs,
                     path,
                     input_names=names,
                     verbose=False,
