@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch.nn as tnn
 
@@ -37,6 +37,8 @@ from .utils import replace_modules
 
 if TYPE_CHECKING:
     from ...nn.pytorch.freeze import Freezer
+
+_T = TypeVar("_T")
 
 __all__ = [
     "Supernet",
@@ -186,16 +188,29 @@ class SwitchBoard(Mapping[str, Switch]):
     def random(self, rng: random.Random) -> None:
         """Draw every decision uniformly at random (among the paths that satisfy
         :attr:`constraints`, by rejection)."""
-        problems: list[str] = []
-        for _ in range(SearchSpace.max_constraint_rejections):
+
+        def draw() -> None:
             for switch in self._switches.values():
                 switch.random(rng)
+
+        self.draw_valid(draw, "random paths")
+
+    def draw_valid(self, draw: Callable[[], _T], drawn: str) -> _T:
+        """Call ``draw`` (which activates a path) until the active path satisfies
+        :attr:`constraints`, and return what its last call returned: rejection keeps the draw's
+        distribution, restricted to the valid paths. The one bound of every sampler of a space,
+        :attr:`SearchSpace.max_constraint_rejections` invalid paths in a row, ends it with an
+        error naming the broken rule (``drawn`` says what was drawn)."""
+        problems: list[str] = []
+        for _ in range(SearchSpace.max_constraint_rejections):
+            result = draw()
             problems = self.violations()
             if not problems:
-                return
+                return result
         raise ValueError(
-            f"no random path satisfied the space's constraints in "
-            f"{SearchSpace.max_constraint_rejections} draws: {problems}"
+            f"none of {SearchSpace.max_constraint_rejections} {drawn} satisfies the space's "
+            f"constraints (last: {problems}); relax the constraints or raise "
+            "SearchSpace.max_constraint_rejections"
         )
 
     def violations(self) -> list[str]:
