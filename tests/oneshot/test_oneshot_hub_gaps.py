@@ -16,8 +16,9 @@ import torch.nn.functional as F
 import retiarii.nn.pytorch as nn
 import retiarii.strategy as strategy
 from retiarii import model_wrapper
-from retiarii.mutable import Constraint, ConstraintViolation
+from retiarii.mutable import Constraint, ConstraintViolation, SearchSpace
 from retiarii.oneshot.pytorch import SupernetTrainer
+from retiarii.oneshot.pytorch.algorithms import Enas
 
 from .helpers import UsefulOrZero, batch_of, separable, sgd
 
@@ -115,26 +116,52 @@ class ConstrainedPair(nn.Module):
         return self.head(self.check(self.y(self.x(x))))
 
 
-def _enas(model: nn.Module) -> SupernetTrainer:
+def _trainer(model: nn.Module, name: str = "ENAS") -> SupernetTrainer:
     data = [batch_of(separable(), 8)] * 30
-    algorithm = strategy.ENAS(ctrl_steps_aggregate=1).make_algorithm()
+    config = strategy.ENAS(ctrl_steps_aggregate=1) if name == "ENAS" else strategy.RandomOneShot()
+    algorithm = config.make_algorithm()
     return SupernetTrainer(algorithm, model, F.cross_entropy, None, sgd(model), 1, data, data)
 
 
 def test_enas_runs_only_paths_that_satisfy_the_constraints() -> None:
     torch.manual_seed(0)
     model = ConstrainedPair()
-    trainer = _enas(model)  # an untrained controller draws (a, a) about one time in four
+    trainer = _trainer(model)  # an untrained controller draws (a, a) about one time in four
     trainer.fit()
     assert len(model.ran) >= 60  # a weight step and a rewarded path per batch, all valid
     assert {tuple(s.values()) for s in model.ran} >= {("a", "b"), ("b", "a")}
     assert trainer.export() != {"x": "a", "y": "a"}
 
 
-def test_enas_says_when_no_path_satisfies_the_constraints() -> None:
-    trainer = _enas(ConstrainedPair(allowed=False))
-    with pytest.raises(ValueError, match=r"ENAS: none of 100 paths .*no path is allowed"):
+@pytest.mark.parametrize("name", ["ENAS", "RandomOneShot"])
+def test_no_path_satisfying_the_constraints_is_an_error_after_the_shared_bound(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(SearchSpace, "max_constraint_rejections", 7)
+    model = ConstrainedPair(allowed=False)
+    checks = []
+    monkeypatch.setattr(model.constraint, "check", lambda s: checks.append(s) or "none allowed")
+    trainer = _trainer(model, name)
+    drawn = "paths sampled by the ENAS controller" if name == "ENAS" else "random paths"
+    with pytest.raises(ValueError, match=rf"none of 7 {drawn} .*none allowed.*raise SearchSpace"):
         trainer.fit()
+    assert len(checks) == 7 and not model.ran  # every path checked, none ran
+
+
+def test_enas_exports_the_likeliest_valid_path_when_the_greedy_one_breaks_a_rule() -> None:
+    torch.manual_seed(0)
+    trainer = _trainer(ConstrainedPair())
+    algorithm = trainer.algorithm
+    assert isinstance(algorithm, Enas)
+    controller = algorithm.controller
+    with torch.no_grad():  # x: a (p = 0.8), then y: a or b (p ~ 0.5); greedy (a, a) is invalid
+        for p in controller.soft.parameters():
+            p.zero_()
+        controller.g_emb.fill_(1.0)
+        controller.soft[0].weight[0] = 1.0  # type: ignore[index]
+        controller.soft[1].weight[0] = 0.02  # type: ignore[index]
+    assert controller.resample(greedy=True) == {"x": 0, "y": 0}
+    assert trainer.export() == {"x": "a", "y": "b"}  # p ~ 0.4; (b, a) has p <= 0.2
 
 
 def test_a_proxyless_supernet_copies_in_the_middle_of_an_architecture_step() -> None:

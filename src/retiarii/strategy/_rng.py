@@ -14,7 +14,8 @@ def get_rng_state(rng: random.Random) -> list[Any]:
     return [version, list(internal), gauss]
 
 
-def set_rng_state(rng: random.Random, state: list[Any]) -> None:
-    """Inverse of :func:`get_rng_state`."""
+def set_rng_state(rng: Any, state: Any) -> None:
+    """Inverse of :func:`get_rng_state`: ``rng.setstate(state)`` for a ``random.Random`` (or the
+    ``random`` module) whose state went through JSON or a checkpoint (its tuple now a list)."""
     version, internal, gauss = state
     rng.setstate((version, tuple(internal), gauss))

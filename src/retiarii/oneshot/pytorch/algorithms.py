@@ -524,39 +524,30 @@ class Enas(_Sampling):
             return []
         return [torch.optim.Adam(self.controller.parameters(), lr=self.config.ctrl_lr)]
 
-    #: controller samples drawn per path before giving up on the space's constraints
-    max_invalid_samples = 100
+    #: valid paths drawn when the greedy path breaks a constraint; the likeliest is exported
+    greedy_fallback_paths = 100
 
     def _sample_valid(self, greedy: bool = False) -> None:
         """Set a path of the controller that satisfies the space's constraints (e.g.
-        NAS-Bench-101's edge limit), by rejection like ``RandomOneShot``: the controller's last
-        sample (its ``sample_log_prob``, which REINFORCE uses) is the path that runs. Greedy,
-        an invalid most likely path gives way to the likeliest valid one of sampled paths."""
-        board = self.supernet.board
-        set_path(self.switches, self.controller.resample(greedy=greedy))
-        problems = board.violations()
-        if not problems:
+        NAS-Bench-101's edge limit), by the board's rejection (as ``RandomOneShot``): the
+        controller's last sample (its ``sample_log_prob``, which REINFORCE uses) is the path that
+        runs. Greedy, an invalid most likely path gives way to the likeliest of
+        :attr:`greedy_fallback_paths` valid sampled ones."""
+        board, drawn = self.supernet.board, "paths sampled by the ENAS controller"
+        if not greedy:
+            board.draw_valid(lambda: set_path(self.switches, self.controller.resample()), drawn)
             return
-        best: tuple[float, dict[str, Any]] | None = None
-        for _ in range(self.max_invalid_samples):
+        set_path(self.switches, self.controller.resample(greedy=True))
+        if not board.violations():
+            return
+
+        def draw() -> tuple[float, dict[str, Any]]:
             decisions = self.controller.resample()
             set_path(self.switches, decisions)
-            problems = board.violations()
-            if problems:
-                continue
-            if not greedy:
-                return
-            log_prob = float(self.controller.sample_log_prob)
-            if best is None or log_prob > best[0]:
-                best = (log_prob, decisions)
-        if best is not None:
-            set_path(self.switches, best[1])
-            return
-        raise ValueError(
-            f"ENAS: none of {self.max_invalid_samples} paths sampled by the controller satisfies "
-            f"the space's constraints (last: {problems}); relax the constraints or raise "
-            "Enas.max_invalid_samples"
-        )
+            return float(self.controller.sample_log_prob), decisions
+
+        paths = [board.draw_valid(draw, drawn) for _ in range(self.greedy_fallback_paths)]
+        set_path(self.switches, max(paths, key=lambda path: path[0])[1])
 
     def training_step(self, driver: Driver, batch: Any, val_batch: Any) -> torch.Tensor:
         c = self.config

@@ -22,7 +22,7 @@ import torch
 import torch.nn as tnn
 
 from ...mutable import Choice
-from ...nn.pytorch.cell import Cell, _CellIO
+from ...nn.pytorch.cell import Cell, _CellIO, _merge, _output_nodes
 from .supernet import Switch, SwitchBoard
 
 if TYPE_CHECKING:
@@ -67,15 +67,6 @@ class _SupernetCell(_CellIO):
     def _node(self, outs: list[Any]) -> Any:
         return outs[0] if len(outs) == 1 else torch.stack(outs).sum(0)
 
-    def _merge(self, states: list[Any], nodes: list[int]) -> Any:
-        """Concatenate intermediate nodes ``nodes`` (0: the first), or the cell's fixed
-        ``output_nodes`` (indices of ``states``, cell inputs included) when it has them."""
-        if self.output_nodes is not None:
-            chosen = [states[k] for k in self.output_nodes]
-        else:
-            chosen = [states[self.num_predecessors + i] for i in nodes]
-        return chosen[0] if len(chosen) == 1 else torch.cat(chosen, dim=self.concat_dim)
-
     def extra_repr(self) -> str:
         return f"label={self.label!r}"
 
@@ -95,21 +86,20 @@ class PathSamplingCell(_SupernetCell):
     def forward(self, *args: Any) -> Any:
         inputs, states = self._inputs(args)
         states = list(states)
-        used: set[int] = set()
+        chosen_inputs = []
         for ops, op_switches, input_switches in zip(
             self._ops, self._op_switches, self._input_switches
         ):
-            outs = []
-            for by_input, op_switch, input_switch in zip(ops, op_switches, input_switches):
-                k = input_switch.active[0]
-                used.add(k)
-                outs.append(by_input[k][op_switch.active](states[k]))
+            ks = [switch.active[0] for switch in input_switches]
+            chosen_inputs.append(ks)
+            outs = [
+                by_input[k][s.active](states[k]) for by_input, s, k in zip(ops, op_switches, ks)
+            ]
             states.append(self._node(outs))
-        if self.merge_op == "all":
-            nodes = list(range(self.num_nodes))
-        else:
-            nodes = [i for i in range(self.num_nodes) if self.num_predecessors + i not in used]
-        return self._output(self._merge(states, nodes), inputs)
+        nodes = _output_nodes(
+            self.merge_op, chosen_inputs, self.num_predecessors, self.num_nodes, self.output_nodes
+        )
+        return self._output(_merge(states, nodes, self.concat_dim), inputs)
 
 
 class DartsCell(_SupernetCell):
@@ -148,4 +138,5 @@ class DartsCell(_SupernetCell):
                         out = term if out is None else out + term
                 outs.append(out)
             states.append(self._node(outs))
-        return self._output(self._merge(states, list(range(self.num_nodes))), inputs)
+        nodes = _output_nodes("all", [], self.num_predecessors, self.num_nodes, self.output_nodes)
+        return self._output(_merge(states, nodes, self.concat_dim), inputs)

@@ -21,21 +21,13 @@ from .slicing import SlicedBatchNorm
 __all__ = ["recalibrate_batchnorm"]
 
 
-def _batchnorms(model: tnn.Module) -> list[Any]:
-    return [
-        m
-        for m in model.modules()
-        if isinstance(m, (tnn.modules.batchnorm._BatchNorm, SlicedBatchNorm))
-        and m.track_running_stats
-    ]
-
-
 @torch.no_grad()
 def recalibrate_batchnorm(model: tnn.Module, batches: Iterable[Any]) -> None:
     """Recompute the running statistics of every BatchNorm of ``model`` as the exact average over
     ``batches`` (inputs, on the model's device) of the current path; the model is left in eval
     mode."""
-    norms = _batchnorms(model)
+    kinds = (tnn.modules.batchnorm._BatchNorm, SlicedBatchNorm)
+    norms = [m for m in model.modules() if isinstance(m, kinds) and m.track_running_stats]
     if not norms:
         model.eval()
         return

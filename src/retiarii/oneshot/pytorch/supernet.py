@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch.nn as tnn
 
@@ -37,6 +37,8 @@ from .utils import replace_modules
 
 if TYPE_CHECKING:
     from ...nn.pytorch.freeze import Freezer
+
+_T = TypeVar("_T")
 
 __all__ = [
     "Supernet",
@@ -186,16 +188,29 @@ class SwitchBoard(Mapping[str, Switch]):
     def random(self, rng: random.Random) -> None:
         """Draw every decision uniformly at random (among the paths that satisfy
         :attr:`constraints`, by rejection)."""
-        problems: list[str] = []
-        for _ in range(SearchSpace.max_constraint_rejections):
+
+        def draw() -> None:
             for switch in self._switches.values():
                 switch.random(rng)
+
+        self.draw_valid(draw, "random paths")
+
+    def draw_valid(self, draw: Callable[[], _T], drawn: str) -> _T:
+        """Call ``draw`` (which activates a path) until the active path satisfies
+        :attr:`constraints`, and return what its last call returned: rejection keeps the draw's
+        distribution, restricted to the valid paths. The one bound of every sampler of a space,
+        :attr:`SearchSpace.max_constraint_rejections` invalid paths in a row, ends it with an
+        error naming the broken rule (``drawn`` says what was drawn)."""
+        problems: list[str] = []
+        for _ in range(SearchSpace.max_constraint_rejections):
+            result = draw()
             problems = self.violations()
             if not problems:
-                return
+                return result
         raise ValueError(
-            f"no random path satisfied the space's constraints in "
-            f"{SearchSpace.max_constraint_rejections} draws: {problems}"
+            f"none of {SearchSpace.max_constraint_rejections} {drawn} satisfies the space's "
+            f"constraints (last: {problems}); relax the constraints or raise "
+            "SearchSpace.max_constraint_rejections"
         )
 
     def violations(self) -> list[str]:
@@ -318,17 +333,10 @@ class Supernet:
     def _refuse(self, model: tnn.Module) -> None:
         """Raise, as :func:`check_searchable` would after the replacement, if ``model`` holds a
         module of a :attr:`refused` type that has decisions."""
-        if not self.refused:
-            return
-        owners: dict[str, str] = {}
-        for module in model.modules():
-            if isinstance(module, self.refused):
-                for decision in type(module)._retiarii_decisions(module):  # type: ignore[attr-defined]
-                    for leaf in decision.leaves():
-                        owners.setdefault(leaf.label, type(module).__name__)
-        if owners:
-            described = ", ".join(f"{label!r} ({owner})" for label, owner in owners.items())
-            raise ValueError(f"{self.trainer} cannot search {described}. {self.hint}")
+        if self.refused:
+            owners = _owners(m for m in model.modules() if isinstance(m, self.refused))
+            if owners:
+                raise ValueError(f"{self.trainer} cannot search {_named(owners)}. {self.hint}")
 
     def _replace(self, module: tnn.Module) -> tnn.Module | None:
         """The replacement of ``module`` (None: keep it)."""
@@ -342,30 +350,39 @@ class Supernet:
         return self.board
 
 
+def _owners(modules: Iterable[tnn.Module]) -> dict[str, list[tnn.Module]]:
+    """``{label: the modules holding a decision of it}``, in the order of ``modules``."""
+    owners: dict[str, list[tnn.Module]] = {}
+    for module in modules:
+        decisions = getattr(type(module), "_retiarii_decisions", None)
+        for decision in decisions(module) if decisions is not None else ():
+            for leaf in decision.leaves():
+                owners.setdefault(leaf.label, []).append(module)
+    return owners
+
+
+def _named(owners: Mapping[str, list[tnn.Module]]) -> str:
+    """``'label' (OwnerType), ...`` (a label no module holds is a value choice)."""
+    return ", ".join(
+        f"{label!r} ({type(found[0]).__name__ if found else 'value choice'})"
+        for label, found in owners.items()
+    )
+
+
 def check_searchable(model: tnn.Module, handled: Iterable[str], trainer: str, hint: str) -> None:
     """Raise if ``model`` has decisions that ``trainer`` did not take over (e.g. a ``Cell`` for
     a trainer that only searches ``LayerChoice``/``InputChoice``), naming them."""
     handled = set(handled)
-    space = collect_search_space(model)
-    missing = [label for label in space if label not in handled]
+    missing = [label for label in collect_search_space(model) if label not in handled]
     if not missing:
         return
-    owners: dict[str, str] = {}
-    replaced = False
-    for module in model.modules():
-        decisions = getattr(type(module), "_retiarii_decisions", None)
-        if decisions is None:
-            continue
-        for decision in decisions(module):
-            for leaf in decision.leaves():
-                if leaf.label in missing:
-                    owners.setdefault(leaf.label, type(module).__name__)
-                    replaced = replaced or type(module).__module__.startswith(__package__ or "")
+    owners = _owners(model.modules())
+    unsearched = {label: owners.get(label, []) for label in missing}
+    holders = {type(module) for found in unsearched.values() for module in found}
+    replaced = sorted(t.__name__ for t in holders if t.__module__.startswith(__package__ or ""))
     if replaced:
         raise ValueError(
             f"{trainer}: the choices of this model were already replaced by another one-shot "
-            f"trainer or mutator ({sorted(set(owners.values()))}); give each trainer a freshly "
-            "built model space"
+            f"trainer or mutator ({replaced}); give each trainer a freshly built model space"
         )
-    described = ", ".join(f"{label!r} ({owners.get(label, 'value choice')})" for label in missing)
-    raise ValueError(f"{trainer} cannot search {described}. {hint}")
+    raise ValueError(f"{trainer} cannot search {_named(unsearched)}. {hint}")

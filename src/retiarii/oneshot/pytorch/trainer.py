@@ -390,6 +390,8 @@ class EnasTrainer(SupernetTrainer):
     reward.
     """
 
+    algorithm: Enas
+
     def __init__(
         self,
         model: tnn.Module,
@@ -412,7 +414,6 @@ class EnasTrainer(SupernetTrainer):
             config.make_algorithm(), model, loss, metrics, optimizer, num_epochs, *loaders,
             device=device, grad_clip=grad_clip, log_frequency=log_frequency,
         )  # fmt: skip
-        assert isinstance(self.algorithm, Enas)
         self.controller = self.algorithm.controller
         self.dataset = dataset
 
@@ -436,6 +437,8 @@ class ProxylessTrainer(SupernetTrainer):
             ``arc_learning_rate``, ``grad_reg_loss_type``, ``grad_reg_loss_params``,
             ``ref_latency``, ``latency_profiler``).
     """
+
+    algorithm: Proxyless
 
     def __init__(
         self,
@@ -467,7 +470,6 @@ class ProxylessTrainer(SupernetTrainer):
             config.make_algorithm(), model, loss, metrics, optimizer, num_epochs, *loaders,
             device=device, grad_clip=grad_clip, log_frequency=log_frequency,
         )  # fmt: skip
-        assert isinstance(self.algorithm, Proxyless)
         self.dataset = dataset
         self.algorithm.example_input = self._dummy_input(dummy_input)
         if config.grad_reg_loss_type is not None:  # measure now: errors at construction
@@ -484,7 +486,6 @@ class ProxylessTrainer(SupernetTrainer):
 
     def expected_latency(self) -> float:
         """The expected latency (ms) under the current ``softmax(alpha)``."""
-        assert isinstance(self.algorithm, Proxyless)
         return self.algorithm.expected_latency()
 
 
@@ -510,6 +511,8 @@ class SinglePathTrainer(SupernetTrainer):
     ``(sample, fitness)`` of every evaluated subnet) and the supernet is left on that path,
     BatchNorm recalibrated.
     """
+
+    algorithm: RandomOneShot
 
     def __init__(
         self,
@@ -543,24 +546,20 @@ class SinglePathTrainer(SupernetTrainer):
             config.make_algorithm(), model, loss, metrics, optimizer, num_epochs, *loaders,
             device=device, grad_clip=grad_clip, log_frequency=log_frequency,
         )  # fmt: skip
-        assert isinstance(self.algorithm, RandomOneShot)
         self.algorithm.constraint = constraint
         self.fitness = fitness
 
     @property
     def search_history(self) -> list[tuple[dict[str, Any], float]]:
         """``(sample, fitness)`` of every subnet the search evaluated, in order."""
-        assert isinstance(self.algorithm, RandomOneShot)
         return self.algorithm.history
 
     def search(self) -> dict[str, Any]:
         """Search the trained supernet; return the best subnet."""
-        assert isinstance(self.algorithm, RandomOneShot)
         return self.algorithm.search(self, self.train_loader, self.valid_loader)
 
     def export(self) -> dict[str, Any]:
         """The best subnet of the search (running the search first if :meth:`fit` did not)."""
-        assert isinstance(self.algorithm, RandomOneShot)
         if self.algorithm.best is None:
             self.search()
         return self.algorithm.export()

@@ -10,6 +10,7 @@ import torch.nn as tnn
 from torch.utils.data import DataLoader, Dataset, SubsetRandomSampler
 
 from ...nn.pytorch.choices import InputChoice, LayerChoice
+from ...strategy._rng import set_rng_state as set_random_state  # also through a checkpoint
 
 __all__ = [
     "AverageMeter",
@@ -157,13 +158,6 @@ class AverageMeterGroup:
         return "  ".join(str(meter) for meter in self.meters.values())
 
 
-def set_random_state(rng: Any, state: Any) -> None:
-    """``rng.setstate(state)`` for a ``random.Random`` (or the ``random`` module) state that went
-    through a checkpoint, which may have turned its inner tuple into a list."""
-    version, internal, gauss = state
-    rng.setstate((version, tuple(internal), gauss))
-
-
 def default_device(device: torch.device | str | None = None) -> torch.device:
     """``device`` as a ``torch.device``; CUDA if available when ``None``."""
     if device is None:
@@ -193,16 +187,8 @@ def split_loaders(
     if n < 2:
         raise ValueError(f"the dataset has {n} examples; one-shot search needs at least 2")
     split = n // 2
-    train = DataLoader(
-        dataset,
-        batch_size=batch_size,
-        sampler=SubsetRandomSampler(range(split)),
-        num_workers=workers,
-    )
-    valid = DataLoader(
-        dataset,
-        batch_size=batch_size,
-        sampler=SubsetRandomSampler(range(split, n)),
-        num_workers=workers,
+    train, valid = (
+        DataLoader(dataset, batch_size, sampler=SubsetRandomSampler(part), num_workers=workers)
+        for part in (range(split), range(split, n))
     )
     return train, valid
