@@ -16,7 +16,12 @@ import torch.nn.functional as F
 import retiarii.nn.pytorch as nn
 import retiarii.strategy as strategy
 from retiarii import model_wrapper
-from retiarii.mutable import Constraint, ConstraintViolation, SearchSpace
+from retiarii.mutable import (
+    Constraint,
+    ConstraintViolation,
+    InfeasibleConstraintError,
+    SearchSpace,
+)
 from retiarii.oneshot.pytorch import SupernetTrainer
 from retiarii.oneshot.pytorch.algorithms import Enas
 
@@ -142,8 +147,10 @@ def test_no_path_satisfying_the_constraints_is_an_error_after_the_shared_bound(
     checks = []
     monkeypatch.setattr(model.constraint, "check", lambda s: checks.append(s) or "none allowed")
     trainer = _trainer(model, name)
-    drawn = "paths sampled by the ENAS controller" if name == "ENAS" else "random paths"
-    with pytest.raises(ValueError, match=rf"none of 7 {drawn} .*none allowed.*raise SearchSpace"):
+    drawn = "path sampled by the ENAS controller" if name == "ENAS" else "random path"
+    with pytest.raises(
+        InfeasibleConstraintError, match=rf"no {drawn} satisfied.*none of 7 .*none allowed.*raise"
+    ):
         trainer.fit()
     assert len(checks) == 7 and not model.ran  # every path checked, none ran
 

@@ -7,8 +7,8 @@ import json
 import math
 import os
 import random
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, TypeVar
 
 from .core import Choice
 from .errors import (
@@ -18,7 +18,7 @@ from .errors import (
     SampleError,
 )
 
-__all__ = ["Constraint", "SearchSpace", "SearchSpaceView", "load_sample"]
+__all__ = ["Constraint", "SearchSpace", "SearchSpaceView", "draw_until_valid", "load_sample"]
 
 Sample = dict[str, Any]
 
@@ -48,6 +48,29 @@ class Constraint:
     def check(self, sample: Mapping[str, Any]) -> str | None:
         """Why ``sample`` (valid label by label) breaks the rule, or None if it does not."""
         raise NotImplementedError
+
+
+_T = TypeVar("_T")
+
+
+def draw_until_valid(
+    draw: Callable[[], _T], violation: Callable[[_T], str | None], tries: int, drawn: str
+) -> _T:
+    """``draw()`` until ``violation(result)`` is None, and return that result: rejection keeps
+    the draw's distribution, restricted to what satisfies the constraints. The one rejection
+    loop of retiarii (random samples of a space, a supernet's random or controller-drawn paths):
+    after ``tries`` invalid draws in a row it raises :class:`InfeasibleConstraintError` naming the
+    last broken rule (``drawn`` says what was drawn)."""
+    problem: str | None = None
+    for _ in range(tries):
+        result = draw()
+        problem = violation(result)
+        if problem is None:
+            return result
+    raise InfeasibleConstraintError(
+        f"no {drawn} satisfied the space's constraints: none of {tries} draws did (last: "
+        f"{problem}); relax the constraints or raise SearchSpace.max_constraint_rejections"
+    )
 
 
 class SearchSpace(Mapping[str, Choice]):
@@ -136,18 +159,14 @@ class SearchSpace(Mapping[str, Choice]):
     def random(self, seed: int | random.Random | None = None) -> Sample:
         """One uniformly random sample; ``seed`` may be an int or a ``random.Random``."""
         rng = seed if isinstance(seed, random.Random) else random.Random(seed)
-        if not self._constraints:
+
+        def draw() -> Sample:
             return {label: choice.random(rng) for label, choice in self._choices.items()}
-        # rejection sampling keeps the draw uniform over the samples that satisfy the constraints
-        for _ in range(self.max_constraint_rejections):
-            sample = {label: choice.random(rng) for label, choice in self._choices.items()}
-            problem = self.violation(sample)
-            if problem is None:
-                return sample
-        raise InfeasibleConstraintError(
-            f"no random sample satisfied the space's constraints: none of "
-            f"{self.max_constraint_rejections} draws did (last: {problem}); the constraints may "
-            "exclude (almost) every sample"
+
+        if not self._constraints:
+            return draw()
+        return draw_until_valid(
+            draw, self.violation, self.max_constraint_rejections, "random sample"
         )
 
     def grid(self) -> Iterator[Sample]:

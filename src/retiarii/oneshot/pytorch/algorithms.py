@@ -533,7 +533,7 @@ class Enas(_Sampling):
         controller's last sample (its ``sample_log_prob``, which REINFORCE uses) is the path that
         runs. Greedy, an invalid most likely path gives way to the likeliest of
         :attr:`greedy_fallback_paths` valid sampled ones."""
-        board, drawn = self.supernet.board, "paths sampled by the ENAS controller"
+        board, drawn = self.supernet.board, "path sampled by the ENAS controller"
         if not greedy:
             board.draw_valid(lambda: set_path(self.switches, self.controller.resample()), drawn)
             return

@@ -29,6 +29,7 @@ from ...mutable import (
     freeze_structure,
     leaves_of,
 )
+from ...mutable.space import draw_until_valid
 from ...nn.pytorch.choices import ChosenCandidate, ChosenSubset, InputChoice, LayerChoice
 from ...nn.pytorch.freeze import collect_search_space
 from ...nn.pytorch.frozen import check_inputs
@@ -193,25 +194,18 @@ class SwitchBoard(Mapping[str, Switch]):
             for switch in self._switches.values():
                 switch.random(rng)
 
-        self.draw_valid(draw, "random paths")
+        self.draw_valid(draw, "random path")
 
     def draw_valid(self, draw: Callable[[], _T], drawn: str) -> _T:
         """Call ``draw`` (which activates a path) until the active path satisfies
-        :attr:`constraints`, and return what its last call returned: rejection keeps the draw's
-        distribution, restricted to the valid paths. The one bound of every sampler of a space,
-        :attr:`SearchSpace.max_constraint_rejections` invalid paths in a row, ends it with an
-        error naming the broken rule (``drawn`` says what was drawn)."""
-        problems: list[str] = []
-        for _ in range(SearchSpace.max_constraint_rejections):
-            result = draw()
-            problems = self.violations()
-            if not problems:
-                return result
-        raise ValueError(
-            f"none of {SearchSpace.max_constraint_rejections} {drawn} satisfies the space's "
-            f"constraints (last: {problems}); relax the constraints or raise "
-            "SearchSpace.max_constraint_rejections"
-        )
+        :attr:`constraints`, and return what its last call returned (see
+        :func:`~retiarii.mutable.space.draw_until_valid`, bounded by
+        :attr:`SearchSpace.max_constraint_rejections`; ``drawn`` says what was drawn)."""
+
+        def violation(_: _T) -> str | None:
+            return "; ".join(self.violations()) or None
+
+        return draw_until_valid(draw, violation, SearchSpace.max_constraint_rejections, drawn)
 
     def violations(self) -> list[str]:
         """What the active path breaks of :attr:`constraints` (empty: it is valid)."""
