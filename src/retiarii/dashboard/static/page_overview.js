@@ -89,8 +89,10 @@ function metricCard(exp) {
   const m = o.metric;
   if (!m) {
     const value = o.exported?.value;
+    const note = value != null ? `final · ${exp.optimize_mode}`
+      : o.exported ? "none: stopped before an epoch finished" : "reported at the end of the first epoch";
     return card("Metric", el("div", { class: `stat-value ${value == null ? "muted" : "best"}`, text: value == null ? "–" : fmtNum(value) }),
-      el("div", { class: "muted small", text: value == null ? "reported at the end of the first epoch" : `final · ${exp.optimize_mode}` }));
+      el("div", { class: "muted small", text: note }));
   }
   return card(m.name,
     el("div", { class: "stat-value best", text: fmtNum(m.value) }),
