@@ -14,7 +14,7 @@ import sqlite3
 import pytest
 
 import retiarii.strategy as strategy
-from retiarii.experiment import ConfigError
+from retiarii.experiment import ConfigError, ExperimentCallback, MedianStop
 from retiarii.experiment.pytorch import RetiariiExeConfig, RetiariiExperiment
 from retiarii.store import ExperimentStore
 
@@ -132,3 +132,16 @@ def test_an_experiment_recorded_with_trial_settings_still_resumes(resumable, cap
     assert exp.config.multi_trial_settings() == {}
     assert len(exp.list_trial_jobs()) == 2 and len(exp.export_top_models()) == 1
     exp.close()
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("callbacks", [ExperimentCallback()]),
+        ("profilers", {"params": lambda sample: 1.0}),
+        ("pruner", MedianStop()),
+    ],
+)
+def test_what_acts_on_trials_is_refused_when_the_experiment_is_made(name, value):
+    with pytest.raises(TypeError, match=f"a one-shot search has no trials to .*: pass no {name}"):
+        RetiariiExperiment(UsefulOrZero(), Scripted(NEW, []), **{name: value})

@@ -146,8 +146,14 @@ class RetiariiExperiment:
             raise TypeError(
                 f"pruner must be a retiarii.experiment pruner (e.g. MedianStop()), got {pruner!r}"
             )
-        if pruner is not None and self.oneshot:
-            raise TypeError("a one-shot search has no trials to prune: pass no pruner")
+        if self.oneshot:  # what acts on trials would be silently ignored by one supernet
+            for name, given, does in (
+                ("pruner", pruner, "prune"),
+                ("callbacks", callbacks, "call back on"),
+                ("profilers", profilers, "profile"),
+            ):
+                if given:
+                    raise TypeError(f"a one-shot search has no trials to {does}: pass no {name}")
         self.pruner = pruner
         from .callbacks import ExperimentCallback
 
