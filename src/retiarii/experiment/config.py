@@ -260,6 +260,11 @@ _MULTI_TRIAL_ONLY: dict[str, tuple[str, str]] = {
 class RetiariiExeConfig(_StrictFields):
     """Configuration of a :class:`RetiariiExperiment`.
 
+    A one-shot search (one supernet, no trial) takes only ``experiment_name``,
+    ``max_experiment_duration``, ``experiment_working_directory``, ``optimize_mode``,
+    ``execution`` and ``execution_engine``: the settings of trials, set, are a
+    :class:`ConfigError` there (:meth:`check_oneshot`).
+
     Args:
         training_service_platform: ``'local'`` (worker processes on this machine) or ``'ray'``
             (Ray actors; see :class:`TrainingServiceConfig` for ``ray_address`` and
