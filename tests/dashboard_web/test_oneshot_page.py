@@ -354,7 +354,9 @@ def test_oneshot_cards_while_it_runs_and_once_exported(watch_factory, tmp_path) 
         page = watch.goto("/")
         exported = page.locator("section", has_text="Exported architecture")
         exported.locator("table.sample").wait_for()
-        assert "after 3 epochs; val_mse 0.375 at the last epoch (minimize)" in exported.inner_text()
+        assert "after 3 epochs; val_mse 0.375 at the last finished epoch (minimize)." in (
+            exported.inner_text()
+        )
         assert "with fixed_arch(" in exported.inner_text()
         card = stat(page, "Architecture").inner_text()
         assert "exported" in card and "1 label" in card
@@ -373,4 +375,63 @@ def test_oneshot_cards_while_it_runs_and_once_exported(watch_factory, tmp_path) 
         )
         assert colors.count("#d4a017") == 1 and colors[1] == "#d4a017"  # conv5
         watch.screenshot("oneshot-exported-page")
+        assert watch.errors == [] and watch.dialogs == []
+
+
+def add_export(directory: Path, sample: dict[str, str], final: dict[str, float] | None) -> None:
+    """A run's export, as ``RetiariiExperiment`` records it (``final`` None: the run was
+    stopped before an epoch ended)."""
+    with ExperimentStore(directory / "experiment.db") as store:
+        trial = store.create_trial(sample)
+        store.mark_running(trial)
+        store.finish_trial(trial, "SUCCEEDED", final=final)
+        store.update_info({"end_reason": "max_experiment_duration reached"})
+        store.set_status("done")
+
+
+@pytest.mark.browser
+def test_the_newest_export_is_shown_even_without_a_metric(watch_factory, tmp_path) -> None:
+    """Resumed with a larger limit and stopped before an epoch ended: its export (no metric) is
+    the answer over the older one with the best val_mse; the older stays listed."""
+    resumed = write_store(tmp_path / "resumed", 2, mse=MSE[:2], max_epochs=5, export=True)
+    add_export(resumed, {"op": "skip"}, None)
+    with serve_dashboard(resumed, port=0) as server:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            export = http.get("/api/export", params={"top_k": 2}).json()
+        assert [(e["trial_id"], e["metric"]) for e in export["top"]] == [(2, None), (1, 0.25)]
+        watch = watch_factory(server.url)
+        page = watch.goto("/")
+        exported = page.locator("section", has_text="Exported architecture")
+        exported.locator("table.sample").wait_for()
+        text = exported.inner_text()
+        assert 'with fixed_arch({"op": "skip"})' in text and "conv5" not in text
+        assert (
+            "stopped after 2 epochs and part of the next and exported this architecture: the "
+            "export has no metric " in text
+        )
+        assert "(val_mse 0.25 at the last finished epoch (minimize))" in text
+        watch.screenshot("oneshot-resumed-newest-export")
+        page = watch.goto("/oneshot")
+        page.locator('[data-chart="arch-final"] .bartext').first.wait_for()
+        colors = page.evaluate(
+            """() => document.querySelector('[data-chart="arch-final"]').data[0].marker.color"""
+        )
+        assert colors.count("#d4a017") == 1 and colors[2] == "#d4a017"  # skip, the newest
+        assert watch.errors == [] and watch.dialogs == []
+    early = write_store(tmp_path / "early", 0, mse=[], max_epochs=5)
+    add_export(early, {"op": "conv3"}, None)
+    with serve_dashboard(early, port=0) as server:
+        watch = watch_factory(server.url)
+        page = watch.goto("/")
+        exported = page.locator("section", has_text="Exported architecture")
+        exported.locator("table.sample").wait_for()
+        assert (
+            "stopped during its first epoch and exported this architecture: the export has no "
+            "metric." in exported.inner_text()
+        )
+        metric = stat(page, "Metric").inner_text()
+        value = stat(page, "Metric").locator(".stat-value").inner_text()
+        assert value == "\N{EN DASH}" and "none: stopped before an epoch finished" in metric
+        assert not any(c.isdigit() for c in metric)  # no invented number
+        watch.screenshot("oneshot-export-without-metric")
         assert watch.errors == [] and watch.dialogs == []

@@ -28,7 +28,6 @@ import retiarii.evaluator.pytorch.lightning as pl
 import retiarii.strategy as strategy
 from experiment.helpers import Background, dashboard_url, get_json, http, wait_for
 from retiarii import ModelSpace
-from retiarii.experiment import ConfigError
 from retiarii.experiment.pytorch import RetiariiExeConfig, RetiariiExperiment
 from retiarii.oneshot.pytorch import DartsTrainer
 from retiarii.store import ExperimentStore, StoreError
@@ -90,7 +89,7 @@ def test_the_time_limit_stops_darts_mid_epoch_and_keeps_the_architecture(home, s
     assert 1 <= max(steps_logged(exp.store)) < STEPS_PER_EPOCH
     assert 0.6 <= record.info["duration"] < 0.6 + 1.5
     [trial] = exp.list_trial_jobs()
-    assert trial.status == "SUCCEEDED"
+    assert trial.status == "SUCCEEDED" and trial.final is None  # no epoch: no metric, not 0
     assert exp.export_top_models() == [trial.sample]
     assert ModelSpace(resume_search.Space()).validate(trial.sample) == trial.sample
     assert exp.experiment_dir is not None
@@ -112,6 +111,7 @@ def test_the_time_limit_stops_a_classic_trainer_mid_epoch(home):
     assert trainer.history == [] and 1 <= trainer.global_step < 8
     assert exp.store.experiment().info["end_reason"] == DURATION
     assert exp.export_top_models() == [trainer.export()]
+    assert exp.list_trial_jobs()[0].final_value is None
 
 
 def test_spos_stopped_mid_epoch_still_searches_and_exports(home, slow):
@@ -167,7 +167,23 @@ def test_resume_after_the_time_limit_behaves_as_multi_trial(tmp_path, slow):
     record = same.store.experiment()
     assert same.get_status() == "DONE" and record.info["end_reason"] == DURATION
     assert steps_logged(same.store) == steps and len(same.list_trial_jobs()) == 1
+    first = same.list_trial_jobs()[0]
+    assert first.final_value is not None  # its epochs ended: the last one's metric
     same.close()
+
+    # a little more time, stopped before an epoch ends: its export, with no metric, is the
+    # answer (a best-metric ranking would return the older one); the older stays recorded
+    slow["seconds"] = 0.1  # an epoch of about 1.6 s
+    with ExperimentStore(directory / "experiment.db", readonly=True) as store:
+        previous = store.experiment().info["duration"]
+    little = config(tmp_path / "limited", max_experiment_duration=previous + 0.3)
+    stopped = RetiariiExperiment.resume(directory, config=little)
+    assert stopped.store.experiment().info["end_reason"] == DURATION
+    older, newest = stopped.list_trial_jobs()
+    assert older == first and newest.final is None and newest.final_value is None
+    assert stopped.export_top_models() == [newest.sample]
+    assert stopped.export_top_models(top_k=2) == [newest.sample, first.sample]
+    stopped.close()
 
     # a larger limit: training goes on from the last finished epoch's checkpoint and ends with
     # the architecture (and probabilities) of a run that never stopped
@@ -176,6 +192,7 @@ def test_resume_after_the_time_limit_behaves_as_multi_trial(tmp_path, slow):
     more = RetiariiExperiment.resume(directory, config=longer)
     assert more.store.experiment().info["end_reason"] == "search finished"
     assert more.list_trial_jobs()[-1].sample == expected
+    assert more.export_top_models() == [expected] and len(more.list_trial_jobs()) == 3
     got = [p.value for p in more.store.series("arch_prob/op")]
     assert len(got) == len(expected_probs) == 5
     for a, b in zip(got, expected_probs):
@@ -250,12 +267,5 @@ def test_ctrl_c_stops_a_oneshot_search_and_keeps_the_architecture(tmp_path, pres
         assert record.status == "stopped" and record.info["end_reason"] == "stopped by request"
         assert max(steps_logged(store)) < STEPS_PER_EPOCH and not store.series("arch_prob/op")
         [trial] = store.trials()
-        assert trial.status == "SUCCEEDED"
+        assert trial.status == "SUCCEEDED" and trial.final is None
         assert ModelSpace(resume_search.Space()).validate(trial.sample) == trial.sample
-
-
-def test_max_trial_number_is_refused_for_a_oneshot_search(home):
-    exp = RetiariiExperiment(resume_search.Space(), evaluator(), None, strategy.DARTS())
-    with pytest.raises(ConfigError, match="max_trial_number=3 counts trials; a one-shot search"):
-        exp.run(RetiariiExeConfig(max_trial_number=3))
-    assert exp.experiment_dir is None  # refused before anything was created

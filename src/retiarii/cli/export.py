@@ -94,12 +94,19 @@ def run(args: argparse.Namespace) -> int:
                     + ", ".join(f"{k} {format_metric(v)}" for k, v in entry["objectives"].items())
                 )
             elif data.get("oneshot"):  # one supernet: its export, judged by the user's metric
-                strategy = str(info.get("strategy") or "the search")
-                header = (
-                    f"# the architecture exported by {printable(strategy)}: "
+                strategy = printable(str(info.get("strategy") or "the search"))
+                which = (
+                    "the architecture"  # the newest export: the answer
+                    if entry["rank"] == 1
+                    else f"an earlier architecture (trial {entry['trial_id']})"
+                )
+                metric = (
                     f"{data.get('metric_name') or 'metric'} {format_metric(entry['metric'])} "
                     f"({data['optimize_mode']})"
+                    if entry["metric"] is not None
+                    else "no metric (stopped before an epoch finished)"
                 )
+                header = f"# {which} exported by {strategy}: {metric}"
             else:
                 header = (
                     f"# {entry['rank']}. trial {entry['trial_id']}: "
@@ -121,9 +128,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "export",
         help="print the best architectures of an experiment",
         description="Print the TOP_K best samples of EXPERIMENT (successful trials ranked by "
-        "the experiment's optimize_mode) as JSON ({'top': [{'rank', 'trial_id', 'metric', "
-        "'sample'}, ...]}) or as Python code that rebuilds each with fixed_arch. Reads only the "
-        "store: no code from the experiment directory runs (experiment.pkl is not loaded).",
+        "the experiment's optimize_mode; for a one-shot search, its newest exports, newest "
+        "first) as JSON ({'top': [{'rank', 'trial_id', 'metric', 'sample'}, ...]}) or as Python "
+        "code that rebuilds each with fixed_arch. Reads only the store: no code from the "
+        "experiment directory runs (experiment.pkl is not loaded).",
     )
     add_experiment_argument(parser)
     parser.add_argument("-k", "--top-k", type=int, default=1, help="how many (default 1)")

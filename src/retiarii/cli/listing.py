@@ -84,13 +84,14 @@ def _cut(text: str, width: int) -> str:
 
 def _oneshot_cells(oneshot: dict[str, Any]) -> tuple[str, str]:
     """TRIALS and BEST of a one-shot search: epochs trained (of the planned ones) and the
-    headline metric with its name (the exported architecture's, else the last epoch's)."""
+    headline metric with its name (the newest export's, ``-`` if it has none, else the last
+    epoch's)."""
     done, planned = oneshot["epochs_done"], oneshot["max_epochs"]
     epochs = f"{done}/{planned} epochs" if planned is not None else f"{done} epochs"
     metric, exported = oneshot["metric"], oneshot["exported"]
     value = exported["value"] if exported is not None else metric and metric["value"]
     best = format_metric(value)
-    if metric is not None:
+    if metric is not None and value is not None:
         best += f" {metric['name']} ({metric['optimize_mode'][:3]})"
     return epochs, best
 
@@ -161,7 +162,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(+ running), failed trials, trials stopped early by a pruner, best metric (and its "
         "trial), elapsed time, creation time. A one-shot search shows epochs trained (of the "
         "planned ones) instead of trials, and its metric by name (e.g. 0.93 val_acc (max)): the "
-        "exported architecture's, or the last epoch's while it runs, and its direction.",
+        "newest exported architecture's (- if it was stopped before an epoch finished), or the "
+        "last epoch's while it runs, and its direction.",
     )
     parser.add_argument("root", metavar="ROOT", nargs="?", help="a working directory")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")

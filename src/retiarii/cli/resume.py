@@ -41,11 +41,14 @@ def run(args: argparse.Namespace) -> int:
         exp.run(exp.config, args.port)
     finally:
         exp.stop()  # closes the dashboard, if any
+    from ..dashboard.views import top_trials
+
     record = exp.store.experiment()
-    best = exp.store.best_trials(1)
+    best = top_trials(exp.store, 1, oneshot=exp.oneshot)
     summary = f"experiment {record.id}: {record.status}"
     if best:
-        summary += f"; best {format_metric(best[0].final_value)} (trial {best[0].id})"
+        which = "exported" if exp.oneshot else "best"
+        summary += f"; {which} {format_metric(best[0].final_value)} (trial {best[0].id})"
     print(summary, file=sys.stderr)
     return 0
 

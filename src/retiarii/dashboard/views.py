@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..store import ExperimentRecord, ExperimentStore, TrialRecord
-from .oneshot import headline_name, is_oneshot, oneshot_view
+from .oneshot import headline_name, is_oneshot, oneshot_exports, oneshot_view
 
 __all__ = [
     "CURSOR_SLACK_S",
@@ -31,11 +31,13 @@ __all__ = [
     "is_oneshot",
     "list_entry",
     "log_tail",
+    "oneshot_exports",
     "oneshot_view",
     "progress_view",
     "series_view",
     "slim_row",
     "space_view",
+    "top_trials",
     "trial_changes_view",
     "trial_log_path",
     "trial_view",
@@ -241,14 +243,14 @@ def experiment_view(
     alive = True if can_stop else driver_alive(store.experiment_dir)
     state = effective_status(record, alive)
     counts = store.counts()
-    if best is None:
-        found = store.best_trials(1)
-        best_row = slim_row(found[0]) if found else None
-    else:
-        best_row = best(record.optimize_mode)
     selected = store.series("arch/selected")
     names = store.series_names()
     one_shot = is_oneshot(record.info, names)
+    if best is None or one_shot:  # a one-shot search's answer is its newest export
+        found = top_trials(store, 1, oneshot=one_shot)
+        best_row = slim_row(found[0]) if found else None
+    else:
+        best_row = best(record.optimize_mode)
     view = dataclasses.asdict(record)
     view.update(
         state=state,
@@ -461,22 +463,40 @@ def series_view(store: ExperimentStore, name: str | None = None) -> dict[str, An
 # ---------------------------------------------------------------------------------- export / list
 
 
+def top_trials(
+    store: ExperimentStore,
+    k: int = 1,
+    optimize_mode: str | None = None,
+    *,
+    oneshot: bool | None = None,
+) -> list[TrialRecord]:
+    """The experiment's answer, best (or newest) first: the ``k`` best SUCCEEDED trials by
+    ``optimize_mode`` (the experiment's own if None), or for a one-shot search its ``k``
+    newest exports (see :func:`oneshot_exports`; ``optimize_mode`` does not rank them).
+    ``oneshot`` says which, when the caller knows; else the store is asked."""
+    if oneshot is None:
+        oneshot = is_oneshot(store.experiment().info, store.series_names())
+    return oneshot_exports(store, k) if oneshot else store.best_trials(k, optimize_mode)
+
+
 def export_view(
     store: ExperimentStore, top_k: int = 1, optimize_mode: str | None = None
 ) -> dict[str, Any]:
-    """The ``top_k`` best samples (SUCCEEDED trials, by the experiment's ``optimize_mode``).
+    """The experiment's answer (see :func:`top_trials`): the ``top_k`` best samples (SUCCEEDED
+    trials, by the experiment's ``optimize_mode``), or a one-shot search's newest exports.
 
     ``{"experiment": id, "name": ..., "optimize_mode": ..., "top": [{"rank", "trial_id",
     "metric", "final", "sample"}, ...]}``; ``top[i]["sample"]`` is what ``fixed_arch`` takes.
-    A one-shot experiment's export (its single exported architecture) also says
-    ``"oneshot": true`` and ``"metric_name"``: which metric ``metric`` is (e.g. ``val_acc``).
+    A one-shot experiment's export also says ``"oneshot": true`` and ``"metric_name"``: which
+    metric ``metric`` is (e.g. ``val_acc``; ``metric`` is null when no epoch had finished).
     """
     record = store.experiment()
     mode = optimize_mode or record.optimize_mode
-    trials = store.best_trials(top_k, mode)
-    extra: dict[str, Any] = {}
     names = store.series_names()
-    if is_oneshot(record.info, names):  # one exported architecture, judged by the user's metric
+    one_shot = is_oneshot(record.info, names)
+    trials = top_trials(store, top_k, mode, oneshot=one_shot)
+    extra: dict[str, Any] = {}
+    if one_shot:  # its exported architecture, judged by the user's metric
         final = trials[0].final if trials else None
         extra = {"oneshot": True, "metric_name": headline_name(record, names, final)}
     return {
@@ -499,19 +519,21 @@ def export_view(
 
 def list_entry(experiment_dir: Path, store: ExperimentStore) -> dict[str, Any]:
     """One line of ``retiarii list``: identity, strategy, status, trial counts and the best
-    metric; a one-shot experiment also has ``oneshot`` (see :func:`oneshot_view`)."""
+    metric (a one-shot search's: its newest export's); a one-shot experiment also has
+    ``oneshot`` (see :func:`oneshot_view`)."""
     record = store.experiment()
     alive = driver_alive(experiment_dir)
     counts = store.counts()
-    best = store.best_trials(1)
     state = effective_status(record, alive)
     names = store.series_names()
+    one_shot = is_oneshot(record.info, names)
+    best = top_trials(store, 1, oneshot=one_shot)
     strategy = record.info.get("strategy")
     return {
         "id": record.id,
         "name": record.name,
         "strategy": strategy if isinstance(strategy, str) else None,
-        "oneshot": oneshot_view(store, record, names) if is_oneshot(record.info, names) else None,
+        "oneshot": oneshot_view(store, record, names) if one_shot else None,
         "status": state,
         "created_at": record.created_at,
         "path": str(experiment_dir),

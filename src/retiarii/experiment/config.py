@@ -202,9 +202,68 @@ def _ray_installed() -> bool:
         return False
 
 
+#: The settings of trials, which a one-shot search (one supernet trained in this process, no
+#: trial) cannot honour: ``field -> (what it does, what to do instead)``. Each is a
+#: :class:`ConfigError` when set to anything but its default (or None, "off"), before anything
+#: runs; see :meth:`RetiariiExeConfig.check_oneshot`.
+_MULTI_TRIAL_ONLY: dict[str, tuple[str, str]] = {
+    "max_trial_number": (
+        "counts trials",
+        "the evaluator's max_epochs sets how long it trains, max_experiment_duration bounds its "
+        "time",
+    ),
+    "trial_concurrency": (
+        "runs that many trials at once",
+        "to train the supernet on several devices give the evaluator's trainer devices=N and "
+        "strategy='ddp'",
+    ),
+    "trial_timeout": (
+        "kills a trial that runs longer",
+        "max_experiment_duration bounds the search's time and keeps the architecture found so far",
+    ),
+    "trial_gpu_number": (
+        "gives each trial's worker its GPUs",
+        "the evaluator's trainer places the supernet, e.g. accelerator='gpu', devices=1",
+    ),
+    "trial_cpu_number": (
+        "sets each trial's CPUs",
+        "the search runs in this process: torch.set_num_threads(n) sets its threads",
+    ),
+    "max_trial_retries": (
+        "runs a trial again when its worker dies",
+        "resume the experiment to continue from its last finished epoch",
+    ),
+    "trial_seed": (
+        "seeds each trial",
+        "seed this process before run(), e.g. torch.manual_seed(seed)",
+    ),
+    "trial_log_limit": ("caps each trial's log", "the search logs to this process's console"),
+    "trial_memory_limit": ("caps a trial worker's memory", "the search runs in this process"),
+    "max_trials_per_worker": ("replaces trial workers", "the search runs in this process"),
+    "objectives": (
+        "ranks trials on several metrics (a Pareto front)",
+        "its answer is one architecture: steer the search with the strategy's penalty, e.g. "
+        "ExpectationProfilerPenalty",
+    ),
+    "training_service_platform": (
+        "is where trials run",
+        "the supernet trains in this process",
+    ),
+    "training_service.gpu_indices": (
+        "shares GPUs out among trial workers",
+        "the evaluator's trainer picks the devices, e.g. devices=[0]",
+    ),
+}
+
+
 @dataclass
 class RetiariiExeConfig(_StrictFields):
     """Configuration of a :class:`RetiariiExperiment`.
+
+    A one-shot search (one supernet, no trial) takes only ``experiment_name``,
+    ``max_experiment_duration``, ``experiment_working_directory``, ``optimize_mode``,
+    ``execution`` and ``execution_engine``: the settings of trials, set, are a
+    :class:`ConfigError` there (:meth:`check_oneshot`).
 
     Args:
         training_service_platform: ``'local'`` (worker processes on this machine) or ``'ray'``
@@ -375,6 +434,46 @@ class RetiariiExeConfig(_StrictFields):
         if self.experiment_name is not None and not isinstance(self.experiment_name, str):
             raise ConfigError(f"experiment_name must be a string, got {self.experiment_name!r}")
         self.training_service.validate()
+
+    def _setting(self, name: str) -> tuple[Any, str, Any]:
+        """``(the object holding it, its attribute, its default)`` of a field name such as
+        ``'trial_timeout'`` or ``'training_service.gpu_indices'``."""
+        nested, _, attribute = name.rpartition(".")
+        owner = self.training_service if nested else self
+        default = next(f.default for f in fields(owner) if f.name == attribute)
+        return owner, attribute, default
+
+    def multi_trial_settings(self) -> dict[str, Any]:
+        """The trial settings (``_MULTI_TRIAL_ONLY``) this configuration sets, with their values:
+        what a one-shot search would have to ignore."""
+        found = {}
+        for name in _MULTI_TRIAL_ONLY:
+            owner, attribute, default = self._setting(name)
+            value = getattr(owner, attribute)
+            if value is not None and value != default:
+                found[name] = value
+        return found
+
+    def check_oneshot(self) -> None:
+        """Raise :class:`ConfigError` naming the first trial setting this configuration sets: a
+        one-shot search runs no trial, and a setting it would ignore must not look honoured."""
+        for name, value in self.multi_trial_settings().items():
+            does, instead = _MULTI_TRIAL_ONLY[name]
+            raise ConfigError(
+                f"{name}={value!r} {does}; a one-shot search trains one supernet and runs no "
+                f"trial: leave it unset ({instead})"
+            )
+
+    def reset_multi_trial_settings(self) -> list[str]:
+        """Set the trial settings back to their defaults and return their names: for the stored
+        configuration of a one-shot experiment made when they were silently ignored."""
+        found = list(self.multi_trial_settings())
+        if "training_service_platform" in found:  # its Ray settings go with it
+            self.training_service = TrainingServiceConfig()
+        for name in found:
+            owner, attribute, default = self._setting(name)
+            setattr(owner, attribute, default)
+        return found
 
     def _warn_absurd_concurrency(self) -> None:
         """Each local trial is a worker process (a Python + torch interpreter, ~300 MB): far more

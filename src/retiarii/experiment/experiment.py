@@ -146,8 +146,14 @@ class RetiariiExperiment:
             raise TypeError(
                 f"pruner must be a retiarii.experiment pruner (e.g. MedianStop()), got {pruner!r}"
             )
-        if pruner is not None and self.oneshot:
-            raise TypeError("a one-shot search has no trials to prune: pass no pruner")
+        if self.oneshot:  # what acts on trials would be silently ignored by one supernet
+            for name, given, does in (
+                ("pruner", pruner, "prune"),
+                ("callbacks", callbacks, "call back on"),
+                ("profilers", profilers, "profile"),
+            ):
+                if given:
+                    raise TypeError(f"a one-shot search has no trials to {does}: pass no {name}")
         self.pruner = pruner
         from .callbacks import ExperimentCallback
 
@@ -210,12 +216,8 @@ class RetiariiExperiment:
                 f"execution_engine={engine!r} runs multi-trial searches; {self.strategy!r} is a "
                 "one-shot strategy: set execution_engine='oneshot' or leave it unset"
             )
-        if self.oneshot and config.max_trial_number is not None:
-            raise ConfigError(
-                f"max_trial_number={config.max_trial_number} counts trials; a one-shot search "
-                "trains one supernet and runs none: leave it unset (the evaluator's max_epochs "
-                "sets how long it trains, max_experiment_duration bounds its time)"
-            )
+        if self.oneshot:
+            config.check_oneshot()
         check_ready = getattr(self.evaluator, "check_ready", None)
         if check_ready is not None:  # e.g. dataloaders given after construction, or never
             check_ready()
@@ -558,6 +560,10 @@ class RetiariiExperiment:
         With several ``config.objectives`` (or ``pareto=True``) there is no single ranking: the
         whole Pareto front is returned (``top_k`` is ignored), ordered by the first objective.
         ``pareto=False`` ranks by the ``'default'`` metric alone.
+
+        A one-shot search's answer is its newest export (after a resume, the continued search's;
+        the older ones follow with ``top_k > 1``), whatever the metrics: see
+        :func:`~retiarii.dashboard.views.top_trials`. It has no Pareto front.
         """
         if formatter not in ("dict", "instance", "code"):
             raise ValueError(f"formatter must be 'dict', 'instance' or 'code', got {formatter!r}")
@@ -570,15 +576,21 @@ class RetiariiExperiment:
                 "formatter='code' cannot express applied_mutators; use formatter='dict' (the "
                 "decisions) or formatter='instance' (the mutated model)"
             )
+        from ..dashboard.views import top_trials
         from ..store.pareto import experiment_objectives, pareto_trials
 
         objectives = experiment_objectives(self.store)
+        if self.oneshot and pareto:
+            raise ValueError(
+                "a one-shot search exports one architecture per run, not a Pareto front; "
+                "call export_top_models() without pareto"
+            )
         if pareto is None:
-            pareto = objectives is not None and len(objectives) > 1
+            pareto = not self.oneshot and objectives is not None and len(objectives) > 1
         if pareto:
             trials = pareto_trials(self.store, objectives)
         else:
-            trials = self.store.best_trials(top_k, optimize_mode)
+            trials = top_trials(self.store, top_k, optimize_mode, oneshot=self.oneshot)
         if formatter == "dict":
             return [dict(t.sample) for t in trials]
         if formatter == "instance":
@@ -668,8 +680,18 @@ class RetiariiExperiment:
             profilers=payload.get("profilers"),
             constraint=payload.get("constraint"),
         )
+        if exp.oneshot and config is not None:  # refused before the store is touched
+            config.validate()
+            config.check_oneshot()
         store = ExperimentStore(directory / DEFAULT_FILENAME)
         record = store.experiment()
+        if config is None:
+            config = RetiariiExeConfig.from_dict(record.config)
+            if exp.oneshot and (ignored := config.reset_multi_trial_settings()):
+                _logger.warning(  # recorded before they were refused; they never applied
+                    "resume: a one-shot search ignores %s; resuming with their defaults",
+                    ", ".join(ignored),
+                )
         interrupted = store.interrupt_unfinished()
         if interrupted:
             _logger.info(
@@ -677,7 +699,7 @@ class RetiariiExperiment:
             )
         exp._store, exp.id, exp.experiment_dir = store, record.id, directory
         exp._previous_duration = float(record.info.get("duration", 0.0))
-        exp.config = config or RetiariiExeConfig.from_dict(record.config)
+        exp.config = config
         if wait_completion:
             exp.run(exp.config, port)
         return exp

@@ -8,9 +8,10 @@ used through its public writer methods only (``add_series``, ``create_trial``, .
 
 Series written per epoch (the dashboard plots them), besides ``loss/step`` (the training loss
 every half second or so, from the first step, by step number): ``loss``; ``metric/<name>`` for every
-metric; ``arch_prob/<label>`` with ``{candidate: probability}``. The exported sample becomes the
-experiment's single SUCCEEDED trial, whose final metric is the last epoch's metrics (the supernet's
-training metrics, not a retrained score); its ``'default'`` (the headline metric) is the
+metric; ``arch_prob/<label>`` with ``{candidate: probability}``. The exported sample becomes a
+SUCCEEDED trial (one per run: the newest, a resumed search's, is the experiment's answer, see
+:func:`~retiarii.dashboard.oneshot.oneshot_exports`) whose final metric is the run's last epoch's
+metrics (the supernet's training metrics, not a retrained score; none if no epoch finished); its ``'default'`` (the headline metric) is the
 evaluator's own metric when it names one (``val_acc`` for ``Classification``, ``val_mse`` for
 ``Regression``), else the first metric that is not the ENAS reward. The experiment's info records
 that metric's name (``headline_metric``, from the first epoch on) and the planned number of epochs
@@ -213,15 +214,16 @@ class StoreRecorder(OneShotCallback):
             self._recorded_headline = headline
         self._stop_if_asked(trainer)
 
-    def final_metric(self) -> dict[str, float] | float:
-        """The trial's final metric: the last epoch's metrics, the headline as ``'default'``."""
+    def final_metric(self) -> dict[str, float] | float | None:
+        """The trial's final metric: the last epoch's metrics, the headline as ``'default'``;
+        None (no metric, never an invented one) when no epoch of this run finished."""
         if self.last is None:
-            return 0.0
+            return None
         metrics = dict(self.last.metrics)
         name = _headline_of(metrics, self.headline)
         if name is not None:
             return {"default": metrics[name], **metrics}
-        return self.last.loss if self.last.loss is not None else 0.0
+        return self.last.loss
 
 
 def _ctrl_c_stops(stop_event: threading.Event) -> Callable[[], bool]:
@@ -280,7 +282,7 @@ def run_oneshot(
     max_duration: float | None = None,
 ) -> dict[str, Any] | None:
     """``trainer.fit()`` with its progress recorded in ``store``, then its ``export()`` stored as
-    the experiment's single trial. Returns the exported sample (None if there is none).
+    a trial, the experiment's newest export. Returns the exported sample (None if there is none).
 
     ``space`` (a ``ModelSpace``) validates the exported sample, so a trainer exporting a sample
     that ``fixed_arch`` would refuse fails here, naming the label.
@@ -298,7 +300,9 @@ def run_oneshot(
     started = time.monotonic()
     deadline = None if max_duration is None else started + max_duration - previous_duration
     if deadline is not None and deadline <= started:
-        done = store.trials("SUCCEEDED")
+        from ..dashboard.oneshot import oneshot_exports
+
+        done = oneshot_exports(store)
         if done:
             _logger.info(
                 "one-shot search: max_experiment_duration (%gs) was reached before; nothing to "
@@ -307,7 +311,7 @@ def run_oneshot(
             )
             store.update_info({"end_reason": StopReason.DURATION})
             store.set_status("done")
-            return dict(done[-1].sample)
+            return dict(done[0].sample)
     recorder = StoreRecorder(store, stop_event, headline, deadline)
     trainer.add_callback(recorder)
     store.set_status("running")

@@ -89,8 +89,10 @@ function metricCard(exp) {
   const m = o.metric;
   if (!m) {
     const value = o.exported?.value;
+    const note = value != null ? `final · ${exp.optimize_mode}`
+      : o.exported ? "none: stopped before an epoch finished" : "reported at the end of the first epoch";
     return card("Metric", el("div", { class: `stat-value ${value == null ? "muted" : "best"}`, text: value == null ? "–" : fmtNum(value) }),
-      el("div", { class: "muted small", text: value == null ? "reported at the end of the first epoch" : `final · ${exp.optimize_mode}` }));
+      el("div", { class: "muted small", text: note }));
   }
   return card(m.name,
     el("div", { class: "stat-value best", text: fmtNum(m.value) }),
@@ -188,6 +190,17 @@ function failureSummary(trials) {
     el("p", {}, "See ", el("a", { href: `/trials/${first.id}`, text: `trial #${first.id}` }), " for the traceback and log."));
 }
 
+// How the newest export came about; one stopped before its run finished an epoch has no metric.
+function exportedSentence(o) {
+  const m = o.metric;
+  const last = m ? `${m.name} ${fmtNum(m.value)} at the last finished epoch (${m.optimize_mode})` : null;
+  if (o.exported.value != null) {
+    return `The search exported this architecture after ${plural(o.epochs_done, "epoch")}${last ? `; ${last}` : ""}.`;
+  }
+  const when = o.epochs_done ? `after ${plural(o.epochs_done, "epoch")} and part of the next` : "during its first epoch";
+  return `The search was stopped ${when} and exported this architecture: the export has no metric${last ? ` (${last})` : ""}.`;
+}
+
 // A one-shot search's architecture: the exported one, else the current choice if the trainer
 // publishes it (arch/selected), else where to watch the search.
 function oneShotArchitecture(node, body, exp) {
@@ -195,10 +208,8 @@ function oneShotArchitecture(node, body, exp) {
   const heading = node.querySelector("h2");
   if (o.exported) {
     heading.textContent = "Exported architecture";
-    const m = o.metric;
     clear(body,
-      el("p", {}, `The search exported this architecture after ${plural(o.epochs_done, "epoch")}`,
-        m ? `; ${m.name} ${fmtNum(m.value)} at the last epoch (${m.optimize_mode}).` : "."),
+      el("p", {}, exportedSentence(o)),
       sampleTable(o.exported.sample),
       codeBlock(fixedArchSnippet(o.exported.sample, exp.info)));
   } else if (exp.selected) {
