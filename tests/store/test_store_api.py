@@ -99,6 +99,7 @@ def test_every_public_method_round_trips(db_path: Path, clock: Any) -> None:
     assert [t.id for t in store.trials()] == [1, 2, 3]
     assert [t.id for t in store.trials("FAILED")] == [2]
     assert [t.id for t in store.best_trials(5)] == [1]
+    assert store.answer(5) == store.best_trials(5)  # multi-trial: the answer is the best
     assert store.counts() == {
         "WAITING": 0,
         "RUNNING": 0,
@@ -386,6 +387,19 @@ def test_best_trials_maximize_and_minimize(store: ExperimentStore) -> None:
     assert store.best_trials(0) == []
     with pytest.raises(ValueError, match="non-negative"):
         store.best_trials(-1)
+
+
+def test_answer_of_a_oneshot_search_is_its_newest_export(store: ExperimentStore) -> None:
+    store.init_experiment("e", {}, {}, "maximize", info={"oneshot": True})
+    first = _finished(store, 0.9)  # the first run's export, better metric
+    _finished(store, 0.1, status="FAILED")
+    resumed = _finished(store, None)  # a resumed run stopped before an epoch: no metric
+    assert [t.id for t in store.answer(5)] == [resumed, first]  # newest first, both kept
+    assert [t.id for t in store.answer(1, "minimize")] == [resumed]  # the mode does not rank
+    assert [t.id for t in store.answer(1, oneshot=False)] == [first]  # as the caller says
+    assert store.answer(0) == []
+    with pytest.raises(ValueError, match="non-negative"):
+        store.answer(-1)
 
 
 def test_trials_filter_by_several_statuses(store: ExperimentStore) -> None:

@@ -41,10 +41,9 @@ def run(args: argparse.Namespace) -> int:
         exp.run(exp.config, args.port)
     finally:
         exp.stop()  # closes the dashboard, if any
-    from ..dashboard.views import top_trials
 
     record = exp.store.experiment()
-    best = top_trials(exp.store, 1, oneshot=exp.oneshot)
+    best = exp.store.answer(1, oneshot=exp.oneshot)
     summary = f"experiment {record.id}: {record.status}"
     if best:
         which = "exported" if exp.oneshot else "best"

@@ -9,30 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..store import ExperimentRecord, ExperimentStore, TrialRecord
+from ..store import ExperimentRecord, ExperimentStore
+from ..store.records import is_oneshot
 
-__all__ = ["headline_name", "is_oneshot", "oneshot_exports", "oneshot_view"]
-
-
-def is_oneshot(info: dict[str, Any], series_names: list[str]) -> bool:
-    """Whether the experiment is a one-shot search (a single supernet, no trial budget): its info
-    says so (``info["oneshot"]``, recorded by ``RetiariiExperiment``), or, for a store written by
-    hand or before that key, it has architecture series (``arch_prob/<label>``, ``arch/selected``).
-    """
-    if "oneshot" in info:
-        return bool(info["oneshot"])
-    return any(n == "arch/selected" or n.startswith("arch_prob/") for n in series_names)
-
-
-def oneshot_exports(store: ExperimentStore, k: int = 1) -> list[TrialRecord]:
-    """A one-shot search's answer: its ``k`` newest exports, newest first.
-
-    Every run (the first, each resume) records the architecture it exported as a SUCCEEDED
-    trial. The newest is the continued search's answer whatever the metrics say: an older run's
-    metric was measured on a supernet trained less, and a run stopped before its first epoch
-    ended has no metric at all (never an invented one). The older exports stay recorded.
-    """
-    return store.trials("SUCCEEDED")[::-1][:k]
+__all__ = ["headline_name", "is_oneshot", "oneshot_view"]
 
 
 def headline_name(record: ExperimentRecord, names: list[str], final: Any) -> str | None:
@@ -63,7 +43,7 @@ def oneshot_view(
     "best", "best_epoch"}``: its value at the last epoch and its best in the experiment's
     direction, epochs from 1; None before the first epoch) and the exported architecture once
     there is one (``{"trial_id", "sample", "value"}``: the newest export, see
-    :func:`oneshot_exports`; ``value`` is None when no epoch had finished).
+    :meth:`~retiarii.store.ExperimentStore.answer`; ``value`` is None when no epoch had finished).
     """
     last_epoch = None
     for name in names:
@@ -73,7 +53,7 @@ def oneshot_view(
         if point is not None and point.epoch is not None:
             last_epoch = point.epoch if last_epoch is None else max(last_epoch, point.epoch)
     step = store.last_series_point("loss/step")
-    found = oneshot_exports(store)
+    found = store.answer(1, oneshot=True)
     trial = found[0] if found else None
     metric = None
     headline = headline_name(record, names, trial.final if trial else None)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..store import ExperimentRecord, ExperimentStore, TrialRecord
-from .oneshot import headline_name, is_oneshot, oneshot_exports, oneshot_view
+from .oneshot import headline_name, is_oneshot, oneshot_view
 
 __all__ = [
     "CURSOR_SLACK_S",
@@ -31,13 +31,11 @@ __all__ = [
     "is_oneshot",
     "list_entry",
     "log_tail",
-    "oneshot_exports",
     "oneshot_view",
     "progress_view",
     "series_view",
     "slim_row",
     "space_view",
-    "top_trials",
     "trial_changes_view",
     "trial_log_path",
     "trial_view",
@@ -247,7 +245,7 @@ def experiment_view(
     names = store.series_names()
     one_shot = is_oneshot(record.info, names)
     if best is None or one_shot:  # a one-shot search's answer is its newest export
-        found = top_trials(store, 1, oneshot=one_shot)
+        found = store.answer(1, oneshot=one_shot)
         best_row = slim_row(found[0]) if found else None
     else:
         best_row = best(record.optimize_mode)
@@ -463,26 +461,10 @@ def series_view(store: ExperimentStore, name: str | None = None) -> dict[str, An
 # ---------------------------------------------------------------------------------- export / list
 
 
-def top_trials(
-    store: ExperimentStore,
-    k: int = 1,
-    optimize_mode: str | None = None,
-    *,
-    oneshot: bool | None = None,
-) -> list[TrialRecord]:
-    """The experiment's answer, best (or newest) first: the ``k`` best SUCCEEDED trials by
-    ``optimize_mode`` (the experiment's own if None), or for a one-shot search its ``k``
-    newest exports (see :func:`oneshot_exports`; ``optimize_mode`` does not rank them).
-    ``oneshot`` says which, when the caller knows; else the store is asked."""
-    if oneshot is None:
-        oneshot = is_oneshot(store.experiment().info, store.series_names())
-    return oneshot_exports(store, k) if oneshot else store.best_trials(k, optimize_mode)
-
-
 def export_view(
     store: ExperimentStore, top_k: int = 1, optimize_mode: str | None = None
 ) -> dict[str, Any]:
-    """The experiment's answer (see :func:`top_trials`): the ``top_k`` best samples (SUCCEEDED
+    """The experiment's answer (see :meth:`~retiarii.store.ExperimentStore.answer`): the ``top_k`` best samples (SUCCEEDED
     trials, by the experiment's ``optimize_mode``), or a one-shot search's newest exports.
 
     ``{"experiment": id, "name": ..., "optimize_mode": ..., "top": [{"rank", "trial_id",
@@ -494,7 +476,7 @@ def export_view(
     mode = optimize_mode or record.optimize_mode
     names = store.series_names()
     one_shot = is_oneshot(record.info, names)
-    trials = top_trials(store, top_k, mode, oneshot=one_shot)
+    trials = store.answer(top_k, mode, oneshot=one_shot)
     extra: dict[str, Any] = {}
     if one_shot:  # its exported architecture, judged by the user's metric
         final = trials[0].final if trials else None
@@ -527,7 +509,7 @@ def list_entry(experiment_dir: Path, store: ExperimentStore) -> dict[str, Any]:
     state = effective_status(record, alive)
     names = store.series_names()
     one_shot = is_oneshot(record.info, names)
-    best = top_trials(store, 1, oneshot=one_shot)
+    best = store.answer(1, oneshot=one_shot)
     strategy = record.info.get("strategy")
     return {
         "id": record.id,

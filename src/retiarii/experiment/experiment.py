@@ -563,7 +563,7 @@ class RetiariiExperiment:
 
         A one-shot search's answer is its newest export (after a resume, the continued search's;
         the older ones follow with ``top_k > 1``), whatever the metrics: see
-        :func:`~retiarii.dashboard.views.top_trials`. It has no Pareto front.
+        :meth:`~retiarii.store.ExperimentStore.answer`. It has no Pareto front.
         """
         if formatter not in ("dict", "instance", "code"):
             raise ValueError(f"formatter must be 'dict', 'instance' or 'code', got {formatter!r}")
@@ -576,7 +576,6 @@ class RetiariiExperiment:
                 "formatter='code' cannot express applied_mutators; use formatter='dict' (the "
                 "decisions) or formatter='instance' (the mutated model)"
             )
-        from ..dashboard.views import top_trials
         from ..store.pareto import experiment_objectives, pareto_trials
 
         objectives = experiment_objectives(self.store)
@@ -590,7 +589,7 @@ class RetiariiExperiment:
         if pareto:
             trials = pareto_trials(self.store, objectives)
         else:
-            trials = top_trials(self.store, top_k, optimize_mode, oneshot=self.oneshot)
+            trials = self.store.answer(top_k, optimize_mode, oneshot=self.oneshot)
         if formatter == "dict":
             return [dict(t.sample) for t in trials]
         if formatter == "instance":

@@ -10,7 +10,7 @@ Series written per epoch (the dashboard plots them), besides ``loss/step`` (the 
 every half second or so, from the first step, by step number): ``loss``; ``metric/<name>`` for every
 metric; ``arch_prob/<label>`` with ``{candidate: probability}``. The exported sample becomes a
 SUCCEEDED trial (one per run: the newest, a resumed search's, is the experiment's answer, see
-:func:`~retiarii.dashboard.oneshot.oneshot_exports`) whose final metric is the run's last epoch's
+:meth:`~retiarii.store.ExperimentStore.answer`) whose final metric is the run's last epoch's
 metrics (the supernet's training metrics, not a retrained score; none if no epoch finished); its ``'default'`` (the headline metric) is the
 evaluator's own metric when it names one (``val_acc`` for ``Classification``, ``val_mse`` for
 ``Regression``), else the first metric that is not the ENAS reward. The experiment's info records
@@ -300,9 +300,7 @@ def run_oneshot(
     started = time.monotonic()
     deadline = None if max_duration is None else started + max_duration - previous_duration
     if deadline is not None and deadline <= started:
-        from ..dashboard.oneshot import oneshot_exports
-
-        done = oneshot_exports(store)
+        done = store.answer(1, oneshot=True)
         if done:
             _logger.info(
                 "one-shot search: max_experiment_duration (%gs) was reached before; nothing to "

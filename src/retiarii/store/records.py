@@ -27,6 +27,7 @@ __all__ = [
     "SeriesPoint",
     "TrialRecord",
     "check_choice",
+    "is_oneshot",
 ]
 
 #: Every status an experiment can have, in lifecycle order.
@@ -291,3 +292,13 @@ class SeriesPoint:
             value_num=row["value_num"],
             timestamp=row["timestamp"],
         )
+
+
+def is_oneshot(info: dict[str, Any], series_names: list[str]) -> bool:
+    """Whether an experiment is a one-shot search (a single supernet, no trial budget): its info
+    says so (``info["oneshot"]``, recorded by ``RetiariiExperiment``), or, for a store written by
+    hand or before that key, it has architecture series (``arch_prob/<label>``, ``arch/selected``).
+    """
+    if "oneshot" in info:
+        return bool(info["oneshot"])
+    return any(n == "arch/selected" or n.startswith("arch_prob/") for n in series_names)

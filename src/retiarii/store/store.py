@@ -37,6 +37,7 @@ from .records import (
     SeriesPoint,
     TrialRecord,
     check_choice,
+    is_oneshot,
 )
 
 __all__ = ["DEFAULT_FILENAME", "ExperimentStore"]
@@ -695,6 +696,27 @@ class ExperimentStore:
             (k,),
         )
         return [TrialRecord.from_row(row) for row in rows]
+
+    def answer(
+        self, k: int = 1, optimize_mode: str | None = None, *, oneshot: bool | None = None
+    ) -> list[TrialRecord]:
+        """The experiment's answer, best (or newest) first: the ``k`` best SUCCEEDED trials by
+        ``optimize_mode`` (:meth:`best_trials`), or for a one-shot search its ``k`` newest exports.
+
+        A one-shot run (the first, each resume) records the architecture it exported as a
+        SUCCEEDED trial. The newest is the continued search's answer whatever the metrics say: an
+        older run's metric was measured on a supernet trained less, and a run stopped before its
+        first epoch ended has no metric at all (never an invented one); the older exports stay
+        recorded and follow it (``optimize_mode`` does not rank them). ``oneshot`` says which kind
+        of experiment this is when the caller knows; else :func:`~.records.is_oneshot` decides.
+        """
+        if oneshot is None:
+            oneshot = is_oneshot(self.experiment().info, self.series_names())
+        if not oneshot:
+            return self.best_trials(k, optimize_mode)
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise ValueError(f"k must be a non-negative int, got {k!r}")
+        return self.trials("SUCCEEDED")[::-1][:k]
 
     def counts(self) -> dict[str, int]:
         """Number of trials per status, every status present (zeros included)."""
