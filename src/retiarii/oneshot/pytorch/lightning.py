@@ -52,7 +52,9 @@ import dataclasses
 import functools
 import os
 import random
+import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -155,6 +157,17 @@ class OneShotModule(lightning.LightningModule):
         state = super().__getstate__()
         state["owner"] = None
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._leave_ctrl_c_home()  # as early as a spawned rank can
+
+    def _leave_ctrl_c_home(self) -> None:
+        """In a rank Lightning started (spawn, fork), ignore SIGINT: a terminal's Ctrl-C reaches
+        it too and would end it silently (torch's spawn), leaving the experiment's process, which
+        handles Ctrl-C, waiting for its result forever."""
+        if os.getpid() != self._home and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def get_extra_state(self) -> dict[str, Any]:
         """The search's progress as plain data: part of ``state_dict``, so that a spawn-based
@@ -477,6 +490,7 @@ class OneShotModule(lightning.LightningModule):
         self.user.on_train_end()
 
     def setup(self, stage: str) -> None:
+        self._leave_ctrl_c_home()  # a forked rank
         self.user.setup(stage)
 
     def teardown(self, stage: str) -> None:
@@ -640,7 +654,12 @@ class LightningOneShotTrainer(AlgorithmTrainer):
                 with RankProcesses(search, self.trainer.world_size, port):
                     search.run(self.trainer)
             else:
-                search.run(self.trainer)
+                try:
+                    search.run(self.trainer)
+                except BaseException:  # e.g. a second Ctrl-C: Lightning leaves its ranks running
+                    if (launcher := self.trainer.strategy.launcher) is not None:
+                        launcher.kill(signal.SIGKILL)
+                    raise
         if self.trainer.global_rank == 0:  # epochs trained in child processes (spawn, fork)
             self.module.report()
         if self.module.stop_requested:
