@@ -12,9 +12,9 @@ Lightning's ``ddp`` strategy (``start_method='popen'``) starts the other ranks b
 user's command line again, which would run the whole experiment script (or the whole test
 session) once more per rank. :class:`RankProcesses` starts them as new interpreters that run
 :func:`run_rank` instead: they load the search (cloudpickled), join the process group and train;
-the current process is rank 0, so it keeps the experiment's store and its callbacks, and
-handles Ctrl-C (the ranks ignore SIGINT, which a terminal sends them too). Only single-node ``ddp`` is launched this way; processes that a cluster (or
-``torchrun``) starts are left alone.
+the current process is rank 0, so it keeps the experiment's store and its callbacks, and handles
+Ctrl-C (the ranks ignore SIGINT, which a terminal sends them too). Only single-node ``ddp`` is
+launched this way; processes that a cluster (or ``torchrun``) starts are left alone.
 
 Everything here is a no-op in a single process.
 """

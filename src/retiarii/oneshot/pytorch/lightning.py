@@ -50,6 +50,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import multiprocessing
 import os
 import random
 import signal
@@ -166,7 +167,8 @@ class OneShotModule(lightning.LightningModule):
         """In a rank Lightning started (spawn, fork), ignore SIGINT: a terminal's Ctrl-C reaches
         it too and would end it silently (torch's spawn), leaving the experiment's process, which
         handles Ctrl-C, waiting for its result forever."""
-        if os.getpid() != self._home and threading.current_thread() is threading.main_thread():
+        child = os.getpid() != self._home and multiprocessing.parent_process() is not None
+        if child and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def get_extra_state(self) -> dict[str, Any]:
