@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -36,7 +37,8 @@ class Space(nn.Module):
         return self.head(F.relu(self.width(self.op(F.relu(self.fc(x))))))
 
 
-def experiment(trainer: bool = False) -> RetiariiExperiment:
+def experiment(trainer: bool = False, **lightning: Any) -> RetiariiExperiment:
+    """The experiment; ``lightning``: more arguments of the evaluator's ``Trainer``."""
     torch.manual_seed(0)
     data = separable(n=256)
     if trainer:
@@ -54,13 +56,14 @@ def experiment(trainer: bool = False) -> RetiariiExperiment:
         enable_progress_bar=False,
         enable_model_summary=False,
         logger=False,
+        **lightning,
     )
     return RetiariiExperiment(Space(), evaluator, None, strategy.DARTS(arc_learning_rate=0.05))
 
 
-def run(directory: str, trainer: bool = False) -> RetiariiExperiment:
+def run(directory: str, trainer: bool = False, **lightning: Any) -> RetiariiExperiment:
     torch.set_num_threads(1)
-    exp = experiment(trainer)
+    exp = experiment(trainer, **lightning)
     exp.run(RetiariiExeConfig(experiment_working_directory=directory, execution_engine="oneshot"))
     return exp
 

@@ -10,19 +10,24 @@ about a second deterministically.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch.nn.functional as F
 
 pytest.importorskip("lightning")
+
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import CSVLogger
 
 import retiarii.evaluator.pytorch.lightning as pl
 import retiarii.strategy as strategy
@@ -60,8 +65,8 @@ def config(directory: Path, **kwargs: object) -> RetiariiExeConfig:
     return RetiariiExeConfig(experiment_working_directory=str(directory), **kwargs)
 
 
-def evaluator(max_epochs: int = 5) -> pl.Classification:
-    data = separable(n=256)
+def evaluator(max_epochs: int = 5, n: int = 256, **trainer: Any) -> pl.Classification:
+    data = separable(n=n)
     return pl.Classification(
         train_dataloaders=pl.DataLoader(data, batch_size=32, shuffle=True),
         val_dataloaders=pl.DataLoader(data, batch_size=128),
@@ -69,8 +74,20 @@ def evaluator(max_epochs: int = 5) -> pl.Classification:
         max_epochs=max_epochs,
         enable_progress_bar=False,
         enable_model_summary=False,
-        logger=False,
+        **{"logger": False, **trainer},
     )
+
+
+FINALIZED: list[str] = []  # the statuses Lightning ended StatusLogger runs with, in this process
+
+
+class StatusLogger(CSVLogger):
+    """A user's logger that records how Lightning ended its run: ``finalize("success")`` after a
+    fit that ended normally, ``finalize("failed")`` after an exception."""
+
+    def finalize(self, status: str) -> None:
+        FINALIZED.append(status)
+        super().finalize(status)
 
 
 def steps_logged(store: ExperimentStore) -> list[int]:
@@ -79,8 +96,11 @@ def steps_logged(store: ExperimentStore) -> list[int]:
 
 def test_the_time_limit_stops_darts_mid_epoch_and_keeps_the_architecture(home, slow):
     slow["seconds"] = 0.1  # a DARTS step (architecture + weights) takes about 0.2 s
-    exp = RetiariiExperiment(resume_search.Space(), evaluator(), None, strategy.DARTS())
+    FINALIZED.clear()
+    search = evaluator(logger=StatusLogger(home / "logs"))
+    exp = RetiariiExperiment(resume_search.Space(), search, None, strategy.DARTS())
     exp.run(config(home, max_experiment_duration=0.6))
+    assert FINALIZED == ["success"]  # a stop, not a failure, for the user's logger too
 
     record = exp.store.experiment()
     assert exp.get_status() == "DONE" and record.info["end_reason"] == DURATION
@@ -95,6 +115,23 @@ def test_the_time_limit_stops_darts_mid_epoch_and_keeps_the_architecture(home, s
     assert exp.experiment_dir is not None
     assert not (exp.experiment_dir / "oneshot" / "last.ckpt").exists()  # no epoch finished
     exp.close()
+
+
+class FailsAtTheSecondStep(Callback):
+    def on_train_batch_end(
+        self, trainer: Any, module: Any, outputs: Any, batch: Any, i: int
+    ) -> None:
+        if i == 1:
+            raise RuntimeError("a real error")
+
+
+def test_an_error_still_ends_the_users_logger_as_failed(home):
+    FINALIZED.clear()
+    search = evaluator(logger=StatusLogger(home / "logs"), callbacks=[FailsAtTheSecondStep()])
+    exp = RetiariiExperiment(resume_search.Space(), search, None, strategy.DARTS())
+    with pytest.raises(RuntimeError, match="a real error"):
+        exp.run(config(home))
+    assert FINALIZED == ["failed"] and exp.store.experiment().status == "failed"
 
 
 def test_the_time_limit_stops_a_classic_trainer_mid_epoch(home):
@@ -224,19 +261,40 @@ def test_the_dashboard_stop_button_stops_a_oneshot_search_at_a_step(home, slow, 
     exp.close()
 
 
-def _search_process(directory: Path, seconds: float) -> subprocess.Popen[bytes]:
+def _search_process(directory: Path, seconds: float, *args: str) -> subprocess.Popen[bytes]:
+    """The search of ``limit_search`` in a new process group (the terminal's Ctrl-C reaches a
+    whole group), SIGINT raising KeyboardInterrupt as in a terminal."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    command = [sys.executable, "-m", "tests.oneshot.limit_search", str(directory), str(seconds)]
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.oneshot.limit_search", str(directory), str(seconds)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        preexec_fn=default_sigint,
+        [*command, *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, preexec_fn=default_sigint, start_new_session=True,
     )  # fmt: skip
 
 
-def _wait_for_a_step(directory: Path, proc: subprocess.Popen[bytes]) -> Path:
+def _running_in_group(pgid: int) -> list[int]:
+    """The processes of process group ``pgid`` still running (ended ones that are not yet reaped
+    left out), read from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            state, _, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+            if int(group) == pgid and state != "Z":
+                found.append(int(stat.parent.name))
+    return found
+
+
+def _all_ended(proc: subprocess.Popen[bytes]) -> None:
+    """``proc`` exited with 0 and, within seconds, every process it started (its ranks, and
+    multiprocessing's resource tracker, which exits after it)."""
+    assert proc.wait(120) == 0
+    wait_for(lambda: not _running_in_group(proc.pid), 10, "the search's processes to end")
+
+
+def _wait_for_a_step(directory: Path, alive: Callable[[], bool]) -> Path:
     deadline = time.monotonic() + 120
     while True:
-        assert proc.poll() is None and time.monotonic() < deadline, "no training step logged"
+        assert alive() and time.monotonic() < deadline, "no training step logged"
         for path in directory.glob("*/experiment.db"):
             try:
                 with ExperimentStore(path, readonly=True) as store:
@@ -247,20 +305,29 @@ def _wait_for_a_step(directory: Path, proc: subprocess.Popen[bytes]) -> Path:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("presses", [1, 2])
-def test_ctrl_c_stops_a_oneshot_search_and_keeps_the_architecture(tmp_path, presses):
-    # one press: stop after the current step (0.4 s); a second: interrupt the step (2 s) at once
-    seconds = 0.2 if presses == 1 else 1.0
-    proc = _search_process(tmp_path, seconds)
+@pytest.mark.parametrize(
+    ("presses", "seconds", "ddp"),
+    [
+        (1, 0.2, False),  # stop after the current step (0.4 s)
+        (2, 1.0, False),  # a second press interrupts the step (2 s) at once
+        # 2 processes (4 steps an epoch): Ctrl-C reaches rank 1 too, which rank 0 stops
+        pytest.param(1, 0.5, True, marks=pytest.mark.slow),
+        pytest.param(2, 1.0, True, marks=pytest.mark.slow),
+    ],
+    ids=["once", "twice", "once-ddp", "twice-ddp"],
+)
+def test_ctrl_c_stops_a_oneshot_search_and_keeps_the_architecture(tmp_path, presses, seconds, ddp):
+    proc = _search_process(tmp_path, seconds, *(["ddp"] if ddp else []))
     try:
-        directory = _wait_for_a_step(tmp_path, proc)
-        proc.send_signal(signal.SIGINT)
+        directory = _wait_for_a_step(tmp_path, lambda: proc.poll() is None)
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to the whole group
         if presses == 2:
             time.sleep(0.5)
-            proc.send_signal(signal.SIGINT)
-        assert proc.wait(120) == 0
+            os.killpg(proc.pid, signal.SIGINT)
+        _all_ended(proc)  # no rank is left running
     finally:
-        proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     with ExperimentStore(directory / "experiment.db", readonly=True) as store:
         record = store.experiment()
@@ -269,3 +336,98 @@ def test_ctrl_c_stops_a_oneshot_search_and_keeps_the_architecture(tmp_path, pres
         [trial] = store.trials()
         assert trial.status == "SUCCEEDED" and trial.final is None
         assert ModelSpace(resume_search.Space()).validate(trial.sample) == trial.sample
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_spawned_ddp_search_when_training_ends(tmp_path):
+    # the spawned ranks ignore Ctrl-C (it reaches them too): they train on, and the stop takes
+    # effect when the fit returns, as a time limit does (the next test); without that, torch's
+    # spawn ended them silently and this process waited for their result forever
+    proc = _search_process(tmp_path, 0.1, "ddp_spawn")  # 5 epochs of 4 steps of 0.2 s
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob("*/oneshot/last.ckpt")):  # the ranks train: an epoch ended
+            assert proc.poll() is None and time.monotonic() < deadline, "no epoch ended"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        _all_ended(proc)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    [directory] = [p.parent for p in tmp_path.glob("*/experiment.db")]
+    with ExperimentStore(directory / "experiment.db", readonly=True) as store:
+        record = store.experiment()
+        assert record.status == "stopped" and record.info["end_reason"] == "stopped by request"
+        assert len(store.series("arch_prob/op")) == 5  # every epoch, reported at the end
+        [trial] = store.trials()
+        assert trial.status == "SUCCEEDED"
+
+
+# -- data-parallel searches (2 CPU processes) ------------------------------------------------------
+DDP_STEPS = 64  # per epoch and rank: 4096 examples, batches of 32, on 2 ranks
+
+
+def ddp_search(home: Path, ddp: str, n: int = 4096) -> RetiariiExperiment:
+    """DARTS on ``n`` examples for one epoch on 2 CPU processes; its logger a StatusLogger."""
+    search = evaluator(1, n, accelerator="cpu", devices=2, strategy=ddp,
+                       logger=StatusLogger(home / "logs"))  # fmt: skip
+    FINALIZED.clear()
+    return RetiariiExperiment(resume_search.Space(), search, None, strategy.DARTS())
+
+
+@pytest.mark.slow  # starts a rank process (a few seconds on 2 cores)
+def test_the_time_limit_stops_a_ddp_search_at_a_step(home, slow):
+    slow["seconds"] = 0.1  # rank 0's forward passes (rank 1 waits for them): 0.2 s a step
+    limit = 6.0  # starting rank 1 takes 2-6 s on 2 busy cores; the epoch (64 steps) 13 s
+    exp = ddp_search(home, "ddp")
+    exp.run(config(home, max_experiment_duration=limit))
+
+    record = exp.store.experiment()
+    assert exp.get_status() == "DONE" and record.info["end_reason"] == DURATION
+    assert "loss" not in exp.store.series_names()  # the epoch never ended on rank 0
+    steps = exp.store.series("loss/step")
+    assert 1 <= steps[-1].step < DDP_STEPS
+    # stopped at the first notification (they are 0.5 s apart) after the limit, or after the
+    # first step when starting rank 1 took longer than the limit: the last step point recorded
+    started = record.info["run_started_at"]
+    late = steps[-1].timestamp - max(started + limit, steps[0].timestamp)
+    assert late < 1.5, late
+    [trial] = exp.list_trial_jobs()
+    assert trial.status == "SUCCEEDED"
+    assert FINALIZED == ["success"]  # rank 0's logger: a normal end
+    exp.close()
+
+
+@pytest.mark.slow
+def test_a_spawned_ddp_search_honours_the_time_limit_when_training_ends(home):
+    # ranks in spawned processes report their epochs when the fit returns: the limit (and a
+    # stop request) take effect then; every epoch is recorded and the architecture exported
+    exp = ddp_search(home, "ddp_spawn", n=256)
+    exp.run(config(home, max_experiment_duration=0.5))  # spawning alone takes longer
+    record = exp.store.experiment()
+    assert exp.get_status() == "DONE" and record.info["end_reason"] == DURATION
+    assert [p.epoch for p in exp.store.series("loss")] == [0]
+    [trial] = exp.list_trial_jobs()
+    assert ModelSpace(resume_search.Space()).validate(trial.sample) == trial.sample
+    exp.close()
+
+
+@pytest.mark.slow
+def test_exp_stop_from_another_thread_stops_a_ddp_search_at_a_step(home, slow):
+    slow["seconds"] = 0.1
+    exp = ddp_search(home, "ddp")
+    run = Background(exp.run, config(home))
+    try:
+        _wait_for_a_step(home, lambda: run.alive)
+        exp.stop()
+        run.join(60)
+    finally:
+        exp.stop()
+    record = exp.store.experiment()
+    assert exp.get_status() == "STOPPED" and record.info["end_reason"] == "stopped by request"
+    assert "loss" not in exp.store.series_names()
+    assert max(steps_logged(exp.store)) < DDP_STEPS
+    assert len(exp.export_top_models()) == 1
+    assert FINALIZED == ["success"]
+    exp.close()

@@ -136,12 +136,6 @@ def _headline_of(metrics: dict[str, float], headline: str | None) -> str | None:
     return next((k for k in metrics if k != "reward"), None)
 
 
-def _ranks_in_step(trainer: BaseOneShotTrainer) -> bool:
-    """Whether several processes train in step (data-parallel): they may stop only together, at
-    the end of an epoch."""
-    return bool(getattr(getattr(trainer, "module", trainer), "distributed", False))
-
-
 class StoreRecorder(OneShotCallback):
     """Writes a trainer's progress into an experiment store's ``series`` table, and stops the
     search (raises :class:`StopSearch`) when asked to or when its time is up.
@@ -149,8 +143,8 @@ class StoreRecorder(OneShotCallback):
     The stop is checked after the training steps it is told about (every step, or every half
     second when steps are shorter: ``STEP_INTERVAL``), at the end of every epoch, and between the
     subnets a search phase evaluates (:meth:`should_stop`: SPOS keeps the best evaluated so far,
-    at least one); a data-parallel search stops at the end of the epoch (its ranks must stop
-    together) and runs its whole search phase.
+    at least one); a data-parallel search stops on every rank after the same step (the Lightning
+    driver agrees on it) and runs its whole search phase.
 
     Args:
         store: an ``ExperimentStore`` open for writing.
@@ -196,8 +190,7 @@ class StoreRecorder(OneShotCallback):
 
     def on_step_end(self, trainer: BaseOneShotTrainer, step: int, loss: float) -> None:
         self.store.add_series("loss/step", loss, step=step)
-        if not _ranks_in_step(trainer):
-            self._stop_if_asked(trainer)
+        self._stop_if_asked(trainer)
 
     def on_epoch_end(self, trainer: BaseOneShotTrainer, epoch: int, logs: EpochLogs) -> None:
         self.last = logs

@@ -10,11 +10,11 @@ the architecture parameters stay identical on every rank.
 
 Lightning's ``ddp`` strategy (``start_method='popen'``) starts the other ranks by running the
 user's command line again, which would run the whole experiment script (or the whole test
-session) once more per rank. :class:`RankProcesses` starts them as ``python -m
-retiarii.oneshot.pytorch._rank PAYLOAD`` instead: they load the search (cloudpickled), join the
-process group and train; the current process is rank 0, so it keeps the experiment's store and
-its callbacks. Only single-node ``ddp`` is launched this way; processes that a cluster (or
-``torchrun``) starts are left alone.
+session) once more per rank. :class:`RankProcesses` starts them as new interpreters that run
+:func:`run_rank` instead: they load the search (cloudpickled), join the process group and train;
+the current process is rank 0, so it keeps the experiment's store and its callbacks, and handles
+Ctrl-C (the ranks ignore SIGINT, which a terminal sends them too). Only single-node ``ddp`` is
+launched this way; processes that a cluster (or ``torchrun``) starts are left alone.
 
 Everything here is a no-op in a single process.
 """
@@ -174,6 +174,13 @@ def launches_script(trainer: Any) -> bool:
     )
 
 
+#: A rank's interpreter: SIGINT ignored before anything is imported, then :func:`run_rank`.
+_RANK_MAIN = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "from retiarii.oneshot.pytorch.distributed import run_rank; run_rank(sys.argv[1])"
+)
+
+
 class RankProcesses:
     """Runs ranks ``1..world_size-1`` of a search in new interpreters while this process is rank 0.
 
@@ -182,7 +189,7 @@ class RankProcesses:
     a context manager around rank 0's own ``job.run()``: entering starts the ranks and waits
     until each has loaded the job (a rank that fails to load raises here, at once, instead of
     leaving rank 0 waiting for it); leaving restores this process's environment, destroys the
-    process group and waits for the ranks to exit (terminating them if rank 0 failed).
+    process group and waits for the ranks to exit (killing them if rank 0 failed).
 
     Args:
         job: what every rank runs.
@@ -221,7 +228,7 @@ class RankProcesses:
             for rank in range(1, self.world_size):
                 self.procs.append(
                     subprocess.Popen(
-                        [sys.executable, "-m", "retiarii.oneshot.pytorch._rank", str(payload)],
+                        [sys.executable, "-c", _RANK_MAIN, str(payload)],
                         env={
                             **os.environ,
                             **env,
@@ -263,10 +270,10 @@ class RankProcesses:
         failed = exc_type is not None
         for rank, proc in enumerate(self.procs, start=1):
             if failed:  # rank 0 gave up: the others may wait for it in a collective forever
-                proc.terminate()
+                proc.kill()  # (SIGTERM would not do: Lightning's handler only sets a flag)
             try:
-                code = proc.wait(timeout=5 if failed else 60)
-            except subprocess.TimeoutExpired:  # Lightning's SIGTERM handler only sets a flag
+                code = proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
                 proc.kill()
                 code = proc.wait()
             if code != 0 and not failed:
@@ -280,7 +287,7 @@ class RankProcesses:
 
 
 def run_rank(payload: str) -> None:
-    """The body of ``python -m retiarii.oneshot.pytorch._rank PAYLOAD``."""
+    """What a rank that :class:`RankProcesses` started runs: the job cloudpickled in ``payload``."""
     path = Path(payload)
     job = cloudpickle.loads(path.read_bytes())
     path.with_name(f"loaded.{os.environ['LOCAL_RANK']}").touch()

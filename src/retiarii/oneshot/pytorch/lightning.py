@@ -27,7 +27,8 @@ the trainer's callbacks (the experiment's store). How the ranks are started matt
 
 * ``'ddp'`` (single node): this process is rank 0 and the other ranks are started with the search
   cloudpickled (:class:`~.distributed.RankProcesses`), not by running the script again; progress
-  reaches the store live.
+  reaches the store live, and a stop (time limit, ``exp.stop()``, Ctrl-C) ends every rank after
+  the same step (the ranks ignore SIGINT: rank 0 stops them).
 * ``'ddp_spawn'``, ``'ddp_fork'``, ``'ddp_notebook'``: Lightning trains in child processes and
   sends rank 0's state back (weights, architecture parameters and the epochs' logs, through
   ``state_dict``); the epochs are reported to the callbacks when the fit returns, so a store sees
@@ -49,9 +50,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import multiprocessing
 import os
 import random
+import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -61,6 +65,7 @@ import torch
 import torch.nn as tnn
 from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.utilities import CombinedLoader
+from lightning.pytorch.utilities.exceptions import _TunerExitException
 
 from ...evaluator.pytorch.lightning import LightningModule
 from ..base import BaseOneShotTrainer, EpochLogs, StopSearch
@@ -154,6 +159,18 @@ class OneShotModule(lightning.LightningModule):
         state["owner"] = None
         return state
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._leave_ctrl_c_home()  # as early as a spawned rank can
+
+    def _leave_ctrl_c_home(self) -> None:
+        """In a rank Lightning started (spawn, fork), ignore SIGINT: a terminal's Ctrl-C reaches
+        it too and would end it silently (torch's spawn), leaving the experiment's process, which
+        handles Ctrl-C, waiting for its result forever."""
+        child = os.getpid() != self._home and multiprocessing.parent_process() is not None
+        if child and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     def get_extra_state(self) -> dict[str, Any]:
         """The search's progress as plain data: part of ``state_dict``, so that a spawn-based
         strategy, which sends rank 0's ``state_dict`` back, brings it to the parent process."""
@@ -205,11 +222,22 @@ class OneShotModule(lightning.LightningModule):
             loss = self.algorithm.training_step(self, batch["train"], batch["val"])
         else:
             loss = self.algorithm.training_step(self, batch, None)
+        stop = False
         if self._reports_here():  # progress from the first step, not only after an epoch
             assert self.owner is not None
             per_epoch = self.trainer.num_training_batches
             step = batch_idx + 1 + self.current_epoch * int(per_epoch if per_epoch < 1e12 else 0)
-            self.owner.notify_step(step, loss.detach())
+            try:
+                self.owner.notify_step(step, loss.detach())
+            except StopSearch:
+                stop = True
+        if self.distributed:  # the ranks train in step: all stop after this step, or none
+            stop = any_rank(stop)
+        if stop:
+            # Lightning's own way out of a fit that is done (its tuners'): the fit returns and
+            # its loggers end with "success"; any other exception ends them with "failed".
+            self.stop_requested = True
+            raise _TunerExitException
         return loss
 
     # -- the Driver ------------------------------------------------------------------------------
@@ -464,6 +492,7 @@ class OneShotModule(lightning.LightningModule):
         self.user.on_train_end()
 
     def setup(self, stage: str) -> None:
+        self._leave_ctrl_c_home()  # a forked rank
         self.user.setup(stage)
 
     def teardown(self, stage: str) -> None:
@@ -535,16 +564,12 @@ class _Search:
             if self.module.needs_validation_batches
             else self.train
         )
-        try:
-            trainer.fit(
-                self.module,
-                train_dataloaders=loaders,
-                val_dataloaders=self.valid,
-                ckpt_path=self.ckpt_path,
-            )
-        except StopSearch:  # raised by a callback after a step: the search phase still runs
-            self.module.algorithm.after_fit(self.module, self.train, self.valid)
-            raise
+        trainer.fit(
+            self.module,
+            train_dataloaders=loaders,
+            val_dataloaders=self.valid,
+            ckpt_path=self.ckpt_path,
+        )
         self.module.algorithm.after_fit(self.module, self.train, self.valid)
         return trainer
 
@@ -570,9 +595,10 @@ class LightningOneShotTrainer(AlgorithmTrainer):
     ``fit()`` fits the strategy's :class:`OneShotModule` with a ``lightning.Trainer`` built from the
     evaluator's ``Trainer(...)`` (logs under its ``default_root_dir``, else a new temporary
     directory); ``export()`` returns the architecture found. With a DDP strategy the fit is
-    data-parallel (see the module's documentation); this object's callbacks hear from rank 0 only,
-    and a :class:`~retiarii.oneshot.StopSearch` raised by one stops every rank at the
-    end of the epoch (``fit()`` raises it once the search phase is over).
+    data-parallel (see the module's documentation); this object's callbacks hear from rank 0 only.
+    A :class:`~retiarii.oneshot.StopSearch` raised by one (``on_step_end``, ``on_epoch_end``)
+    stops every rank after that step or epoch, as a finished fit for Lightning (its loggers end
+    with "success"); ``fit()`` raises it once the search phase is over.
     """
 
     def __init__(self, base_model: tnn.Module, evaluator: Any, strategy: Any) -> None:
@@ -630,7 +656,12 @@ class LightningOneShotTrainer(AlgorithmTrainer):
                 with RankProcesses(search, self.trainer.world_size, port):
                     search.run(self.trainer)
             else:
-                search.run(self.trainer)
+                try:
+                    search.run(self.trainer)
+                except BaseException:  # e.g. a second Ctrl-C: Lightning leaves its ranks running
+                    if (launcher := self.trainer.strategy.launcher) is not None:
+                        launcher.kill(signal.SIGKILL)
+                    raise
         if self.trainer.global_rank == 0:  # epochs trained in child processes (spawn, fork)
             self.module.report()
         if self.module.stop_requested:
