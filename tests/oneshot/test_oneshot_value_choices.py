@@ -159,6 +159,40 @@ def test_a_kernel_size_choice_mixes_zero_padded_kernels():
 
 
 @model_wrapper
+class Kernel(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        kernel = nn.ValueChoice([1, 3], label="kernel")
+        self.conv = nn.Conv2d(3, 4, kernel, padding=kernel // 2)
+
+    def forward(self, x):
+        return self.conv(x).mean((1, 2, 3))
+
+
+@pytest.mark.parametrize("algorithm", ["darts", "proxyless"])
+def test_a_bias_every_configuration_keeps_is_added_once(algorithm):
+    """The weights of a label sum to 1 (softmax, ProxylessNAS's gates), so a bias that every
+    kernel size keeps whole is not scaled by their sum: the output and alpha's gradient are
+    those of mixing every configuration's output (bias included)."""
+    model = Kernel()
+    trainer = make(algorithm, model)
+    conv, alpha = model.conv, trainer.arch_parameters()["kernel"]
+    assert conv._shared and conv._out_masks is None
+    with torch.no_grad():
+        alpha.normal_()
+    if algorithm == "proxyless":
+        trainer.algorithm.supernet.sample_two(random.Random(0))
+    x = torch.randn(2, 3, 5, 5)
+    got = []
+    for shared in (True, False):  # one convolution, or one per kernel size mixed
+        conv._shared = shared
+        out = conv(x)
+        (grad,) = torch.autograd.grad((out**2).sum(), alpha, retain_graph=True)
+        got.append((out, grad))
+    torch.testing.assert_close(got[0], got[1])
+
+
+@model_wrapper
 class Depthwise(nn.Module):
     def __init__(self) -> None:
         super().__init__()

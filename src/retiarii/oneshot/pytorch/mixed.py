@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 __all__ = ["MixedRepeat", "MixedSliced"]
 
+#: ``weights(label, n)``: the label's mixing weights, a distribution (they sum to 1; a bias
+#: every combination keeps whole is therefore not mixed).
 Weights = Callable[[str, int], torch.Tensor]
 #: ``support(switch)``: the candidates of a label whose weight may not be zero (default: all).
 Support = Callable[[Switch], Sequence[int]]
@@ -130,23 +132,32 @@ def _mix_nested(outputs: list[Any], weights: list[torch.Tensor]) -> Any:
     )
 
 
+def _by_combo(masks: list[torch.Tensor]) -> torch.Tensor:
+    """The 0/1 ``masks`` of the combinations along a last dimension (``@ weights`` mixes them,
+    cheaper than a tensordot), cut to size 1 where they all agree (it broadcasts)."""
+    stacked = torch.stack(masks, -1)
+    for dim in range(stacked.dim() - 1):
+        if bool((stacked == stacked.narrow(dim, 0, 1)).all()):
+            stacked = stacked.narrow(dim, 0, 1)
+    return stacked.float()
+
+
 def _masks(layer: SlicedLayer, configs: list[Any]) -> tuple[list[torch.Tensor], Any] | None:
     """For a Linear or a convolution whose configurations differ only in their slice of the
     weights (widths, a centred kernel with matching padding): per configuration the 0/1 mask of
     its slice in the largest weight, and the arguments of the one call that runs the mixed
     weights. None when the configurations cannot share one call."""
     weight = getattr(layer, "weight", None)
-    if isinstance(layer, SlicedLinear) and weight is not None:
-        masks = []
-        for out, inp in configs:
-            mask = torch.zeros(weight.shape, dtype=torch.bool)
-            mask[:out, :inp] = True
-            masks.append(mask)
-        return masks, None
-    if not isinstance(layer, SlicedConv) or weight is None:
+    if not isinstance(layer, (SlicedLinear, SlicedConv)) or weight is None:
         return None
-    calls: set[tuple[Any, ...]] = set()
     masks = []
+    for config in configs:
+        mask = torch.zeros(weight.shape, dtype=torch.bool)
+        mask[layer.slices(config)["weight"]] = True
+        masks.append(mask)
+    if isinstance(layer, SlicedLinear):
+        return masks, None
+    calls: set[tuple[Any, ...]] = set()
     for index, out, stride, padding, dilation, groups, mode, pad_input in configs:
         if isinstance(padding, str) or pad_input is not None or mode != "zeros":
             return None
@@ -158,9 +169,6 @@ def _masks(layer: SlicedLayer, configs: list[Any]) -> tuple[list[torch.Tensor], 
         # channel alone: the largest one (all its groups) gives every narrower one's channels
         depthwise = groups == out and index[1].stop == 1 and weight.shape[1] == 1
         calls.add((stride, offset, dilation, "depthwise" if depthwise else groups))
-        mask = torch.zeros(weight.shape, dtype=torch.bool)
-        mask[index] = True
-        masks.append(mask)
     if len(calls) != 1:
         return None
     stride, offset, dilation, groups = calls.pop()
@@ -176,6 +184,9 @@ class MixedSliced(tnn.Module):
     """
 
     _retiarii_walk_children = False
+    _masks: torch.Tensor  # buffers: per combination (last dimension), see _by_combo
+    _out_masks: torch.Tensor | None
+    _channel_masks: torch.Tensor
 
     def __init__(
         self, sliced: SlicedLayer, weights: Weights, support: Support | None = None
@@ -192,13 +203,10 @@ class MixedSliced(tnn.Module):
         self._call: Any = None
         if shared is not None:
             masks, self._call = shared
-            stacked = torch.stack(masks)
-            for dim in range(1, stacked.dim()):  # a dimension no configuration cuts: broadcast
-                if bool((stacked == stacked.narrow(dim, 0, 1)).all()):
-                    stacked = stacked.narrow(dim, 0, 1)
-            self.register_buffer("_masks", stacked.float(), persistent=False)
-            out_masks = [m.flatten(1).any(1) for m in masks]
-            self.register_buffer("_out_masks", torch.stack(out_masks).float(), persistent=False)
+            self.register_buffer("_masks", _by_combo(masks), persistent=False)
+            out = _by_combo([m.flatten(1).any(1) for m in masks])
+            # None: every combination keeps the whole bias, mixed by weights summing to 1
+            self.register_buffer("_out_masks", None if out.all() else out, persistent=False)
         self._shared = shared is not None
         # a BatchNorm normalises each channel alone: the layers of every width agree on the
         # channels they share, so the mixture is the largest layer's output scaled per channel
@@ -207,21 +215,12 @@ class MixedSliced(tnn.Module):
         if isinstance(sliced, SlicedBatchNorm) and len({eps for _, eps in configs}) == 1:
             widths = [c for c, _ in configs]
             self._norm = (max(widths), configs[0][1])
-            scale = torch.zeros(len(configs), max(widths))
-            for row, c in enumerate(widths):
-                scale[row, :c] = 1.0
-            self.register_buffer("_channel_masks", scale, persistent=False)
+            channels = _by_combo([torch.arange(max(widths)) < c for c in widths])
+            self.register_buffer("_channel_masks", channels, persistent=False)
 
     def _config(self, combo: tuple[int, ...]) -> Any:
         with _switched(self._switches, combo):
             return self.sliced._resolve()
-
-    def _combo_weights(self) -> torch.Tensor:
-        per_label = [self._weights(s.label, s.size) for s in self._switches]
-        joint = per_label[0]
-        for w in per_label[1:]:
-            joint = (joint[:, None] * w[None, :]).flatten()
-        return joint  # in the order of itertools.product, like self._combos
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         combos = self._combos
@@ -229,18 +228,21 @@ class MixedSliced(tnn.Module):
             combos = list(itertools.product(*(self._support(s) for s in self._switches)))
             if len(combos) == 1:  # one slice: run it as a path (its switches are set)
                 return self.sliced(x)
-        weights = self._combo_weights()
+        first, *rest = self._switches
+        weights = self._weights(first.label, first.size)
+        for s in rest:  # the joint weights, in the order of itertools.product like self._combos
+            weights = (weights[:, None] * self._weights(s.label, s.size)[None, :]).flatten()
         if self._norm is not None:
             width, eps = self._norm
-            scale = torch.tensordot(weights, self._channel_masks, 1)
+            scale = self._channel_masks @ weights
             y = self.sliced.normalize(_widen(x, 1, width), width, eps)  # type: ignore[operator]
-            return y * scale.view(1, width, *([1] * (y.dim() - 2)))
+            return y * scale.view(1, -1, *([1] * (y.dim() - 2)))
         if self._shared:
             layer: Any = self.sliced
-            w = torch.tensordot(weights, self._masks, 1) * layer.weight
-            b = None
-            if layer.bias is not None:
-                b = torch.tensordot(weights, self._out_masks, 1) * layer.bias
+            w = (self._masks @ weights) * layer.weight
+            b = layer.bias
+            if b is not None and self._out_masks is not None:
+                b = (self._out_masks @ weights) * b
             if self._call is None:
                 return F.linear(_widen(x, -1, w.shape[1]), w, b)
             stride, padding, dilation, groups = self._call

@@ -185,12 +185,11 @@ class ProxylessSupernet(AlphaSupernet):
     def weights(self, label: str, n: int) -> torch.Tensor:
         """The binary gates of ``label`` at their candidates, 0 elsewhere (differentiable)."""
         decision = self.decisions[label]
-        zero = decision.alpha.detach().new_zeros(())
-        if decision.pair is None:
-            gates = {decision.active: zero + 1.0}
-        else:
-            gates = dict(zip(decision.pair, decision.gates))
-        return torch.stack([gates.get(i, zero) for i in range(n)])  # two ops: per-step cost
+        if decision.pair is None:  # one path
+            return F.one_hot(torch.tensor(decision.active), n).to(decision.alpha)
+        gates = dict(zip(decision.pair, decision.gates))
+        zero = decision.alpha.new_zeros  # called for n > 2 only: each op here costs per step
+        return torch.stack([gates[i] if i in gates else zero(()) for i in range(n)])
 
     def support(self, switch: Switch) -> Sequence[int]:
         """The candidates of ``switch``'s label that run: the gated pair, or the active one."""
