@@ -201,7 +201,8 @@ class AlphaSupernet(Supernet):
     :meth:`_replace_choice`. Exported: the candidate with the largest ``alpha`` per label.
     """
 
-    #: The candidates of a label that may weigh more than 0 (None: all of them).
+    #: The candidates of a label that may weigh more than 0, with their weights (None: all of
+    #: them, with :meth:`weights`).
     support: Support | None = None
 
     def __init__(self, model: tnn.Module, trainer: str) -> None:

@@ -23,8 +23,10 @@ like a ``LayerChoice``), or mix choices that change an output's rank.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import operator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -44,8 +46,9 @@ __all__ = ["MixedRepeat", "MixedSliced"]
 #: ``weights(label, n)``: the label's mixing weights, a distribution (they sum to 1; a bias
 #: every combination keeps whole is therefore not mixed).
 Weights = Callable[[str, int], torch.Tensor]
-#: ``support(switch)``: the candidates of a label whose weight may not be zero (default: all).
-Support = Callable[[Switch], Sequence[int]]
+#: ``support(switch)``: the candidates of a label whose weight may not be zero, with their
+#: weights (default: every candidate, with ``weights``).
+Support = Callable[[Switch], Mapping[int, "torch.Tensor | float"]]
 
 
 def _fit_input(layer: SlicedLayer, x: torch.Tensor, config: Any) -> torch.Tensor:
@@ -95,7 +98,7 @@ def _widen(x: torch.Tensor, dim: int, size: int) -> torch.Tensor:
     return torch.cat([x, x.new_zeros(shape)], dim)
 
 
-def _mix(outputs: list[torch.Tensor], weights: list[torch.Tensor]) -> torch.Tensor:
+def _mix(outputs: list[torch.Tensor], weights: Sequence[torch.Tensor | float]) -> torch.Tensor:
     shape = tuple(max(sizes) for sizes in zip(*(o.shape for o in outputs)))
     out = _pad_to(outputs[0], shape) * weights[0]
     for o, w in zip(outputs[1:], weights[1:]):
@@ -103,7 +106,7 @@ def _mix(outputs: list[torch.Tensor], weights: list[torch.Tensor]) -> torch.Tens
     return out
 
 
-def _mix_nested(outputs: list[Any], weights: list[torch.Tensor]) -> Any:
+def _mix_nested(outputs: list[Any], weights: Sequence[torch.Tensor | float]) -> Any:
     """:func:`_mix` element by element of outputs that are (nested) lists, tuples or dicts of
     tensors of one structure (e.g. a ``Repeat`` of cells returning ``[s0, s1]``), as NNI mixes
     them."""
@@ -130,6 +133,15 @@ def _mix_nested(outputs: list[Any], weights: list[torch.Tensor]) -> Any:
         f"cannot mix outputs of type {type(first).__name__}: a mixed Repeat's blocks must return "
         "tensors or (nested) lists, tuples or dicts of tensors"
     )
+
+
+def _mixed(masks: torch.Tensor, weights: torch.Tensor | list[tuple[int, Any]]) -> torch.Tensor:
+    """``masks`` (per combination, on the last dimension) mixed by the joint weights of every
+    combination, or by ``(combination, weight)`` terms: the few a support gives are summed
+    (stacking their weights for one product costs more, measured)."""
+    if isinstance(weights, torch.Tensor):
+        return masks @ weights
+    return functools.reduce(operator.add, [masks[..., row] * w for row, w in weights])
 
 
 def _by_combo(masks: list[torch.Tensor]) -> torch.Tensor:
@@ -224,25 +236,32 @@ class MixedSliced(tnn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         combos = self._combos
-        if self._support is not None:
-            combos = list(itertools.product(*(self._support(s) for s in self._switches)))
+        weights: Any
+        if self._support is None:  # every combination: the joint weights, in self._combos' order
+            first, *rest = self._switches
+            weights = self._weights(first.label, first.size)
+            for s in rest:
+                weights = (weights[:, None] * self._weights(s.label, s.size)[None, :]).flatten()
+        else:
+            supports = [self._support(s) for s in self._switches]
+            combos = list(itertools.product(*supports))
             if len(combos) == 1:  # one slice: run it as a path (its switches are set)
                 return self.sliced(x)
-        first, *rest = self._switches
-        weights = self._weights(first.label, first.size)
-        for s in rest:  # the joint weights, in the order of itertools.product like self._combos
-            weights = (weights[:, None] * self._weights(s.label, s.size)[None, :]).flatten()
+            weights = []  # (combination, the product of its labels' weights)
+            for c in combos:
+                terms = [w[i] for w, i in zip(supports, c)]
+                weights.append((self._index[c], functools.reduce(operator.mul, terms)))
         if self._norm is not None:
             width, eps = self._norm
-            scale = self._channel_masks @ weights
+            scale = _mixed(self._channel_masks, weights)
             y = self.sliced.normalize(_widen(x, 1, width), width, eps)  # type: ignore[operator]
             return y * scale.view(1, -1, *([1] * (y.dim() - 2)))
         if self._shared:
             layer: Any = self.sliced
-            w = (self._masks @ weights) * layer.weight
+            w = _mixed(self._masks, weights) * layer.weight
             b = layer.bias
             if b is not None and self._out_masks is not None:
-                b = (self._out_masks @ weights) * b
+                b = _mixed(self._out_masks, weights) * b
             if self._call is None:
                 return F.linear(_widen(x, -1, w.shape[1]), w, b)
             stride, padding, dilation, groups = self._call
@@ -253,8 +272,8 @@ class MixedSliced(tnn.Module):
             with _switched(self._switches, combo):
                 config = self.sliced._resolve()
                 outputs.append(self.sliced(_fit_input(self.sliced, x, config)))
-        joint = weights.unbind()
-        return _mix(outputs, [joint[self._index[combo]] for combo in combos])
+        joint = weights.unbind() if isinstance(weights, torch.Tensor) else [w for _, w in weights]
+        return _mix(outputs, joint)
 
     def _retiarii_decisions(self) -> Iterable[Choice]:
         return self.sliced._retiarii_decisions()
@@ -286,13 +305,16 @@ class MixedRepeat(SupernetRepeat):
 
     def forward(self, x: Any) -> Any:
         switch = self._switch
-        chosen = range(switch.size) if self._support is None else self._support(switch)
+        chosen: Mapping[int, torch.Tensor | float]
+        if self._support is None:
+            chosen = dict(enumerate(self._weights(switch.label, switch.size).unbind()))
+        else:
+            chosen = self._support(switch)
         depths = [self._depths[i] for i in chosen]
         if len(depths) == 1:  # one depth: run it as a path
             for block in self._blocks[: depths[0]]:
                 x = block(x)
             return x
-        weights = self._weights(switch.label, switch.size).unbind()
         after = {0: x}
         for index, block in enumerate(self._blocks[: max(depths)]):
             x = block(x)
@@ -300,7 +322,7 @@ class MixedRepeat(SupernetRepeat):
         outputs = [after[d] for d in depths]
         if self.depth_output is not None:
             outputs = [self.depth_output(out) for out in outputs]
-        return _mix_nested(outputs, [weights[i] for i in chosen])
+        return _mix_nested(outputs, list(chosen.values()))
 
     def extra_repr(self) -> str:
         return f"label={self.label!r}, depths={self._depths}"

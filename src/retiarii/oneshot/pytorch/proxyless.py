@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -182,19 +182,13 @@ class ProxylessSupernet(AlphaSupernet):
             return ProxylessInputChoice(module, self.decisions[module.label])
         return None
 
-    def weights(self, label: str, n: int) -> torch.Tensor:
-        """The binary gates of ``label`` at their candidates, 0 elsewhere (differentiable)."""
-        decision = self.decisions[label]
-        if decision.pair is None:  # one path
-            return F.one_hot(torch.tensor(decision.active), n).to(decision.alpha)
-        gates = dict(zip(decision.pair, decision.gates))
-        zero = decision.alpha.new_zeros  # called for n > 2 only: each op here costs per step
-        return torch.stack([gates[i] if i in gates else zero(()) for i in range(n)])
-
-    def support(self, switch: Switch) -> Sequence[int]:
-        """The candidates of ``switch``'s label that run: the gated pair, or the active one."""
+    def support(self, switch: Switch) -> dict[int, torch.Tensor | float]:
+        """The candidates of ``switch``'s label that run, with their weights: the gated pair
+        (their binary gates, differentiable), or the active one (weight 1)."""
         decision = self.decisions[switch.label]
-        return decision.pair or (decision.active,)
+        if decision.pair is None:
+            return {decision.active: 1.0}
+        return dict(zip(decision.pair, decision.gates))
 
     def _sync(self) -> None:
         """Make the value-choice switches follow the decisions (the slice a layer runs)."""
