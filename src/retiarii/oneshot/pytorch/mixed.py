@@ -23,9 +23,8 @@ like a ``LayerChoice``), or mix choices that change an output's rank.
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
-import operator
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -98,12 +97,18 @@ def _widen(x: torch.Tensor, dim: int, size: int) -> torch.Tensor:
     return torch.cat([x, x.new_zeros(shape)], dim)
 
 
+def weighted_sum(outputs: Sequence[Any], weights: Sequence[torch.Tensor | float]) -> Any:
+    """``sum_i outputs[i] * weights[i]``, accumulated without stacking the outputs (which would
+    keep one more copy of every output alive for the backward pass)."""
+    out = outputs[0] * weights[0]
+    for o, w in zip(outputs[1:], weights[1:]):
+        out = out + o * w
+    return out
+
+
 def _mix(outputs: list[torch.Tensor], weights: Sequence[torch.Tensor | float]) -> torch.Tensor:
     shape = tuple(max(sizes) for sizes in zip(*(o.shape for o in outputs)))
-    out = _pad_to(outputs[0], shape) * weights[0]
-    for o, w in zip(outputs[1:], weights[1:]):
-        out = out + _pad_to(o, shape) * w
-    return out
+    return weighted_sum([_pad_to(o, shape) for o in outputs], weights)
 
 
 def _mix_nested(outputs: list[Any], weights: Sequence[torch.Tensor | float]) -> Any:
@@ -136,12 +141,12 @@ def _mix_nested(outputs: list[Any], weights: Sequence[torch.Tensor | float]) -> 
 
 
 def _mixed(masks: torch.Tensor, weights: torch.Tensor | list[tuple[int, Any]]) -> torch.Tensor:
-    """``masks`` (per combination, on the last dimension) mixed by the joint weights of every
-    combination, or by ``(combination, weight)`` terms: the few a support gives are summed
-    (stacking their weights for one product costs more, measured)."""
+    """``masks`` (per combination, last dimension) mixed by every combination's joint weights,
+    or summed as ``(combination, weight)`` terms (a support's few: cheaper than stacking)."""
     if isinstance(weights, torch.Tensor):
         return masks @ weights
-    return functools.reduce(operator.add, [masks[..., row] * w for row, w in weights])
+    terms = [masks[..., row] * w for row, w in weights]
+    return sum(terms[1:], terms[0])
 
 
 def _by_combo(masks: list[torch.Tensor]) -> torch.Tensor:
@@ -250,7 +255,7 @@ class MixedSliced(tnn.Module):
             weights = []  # (combination, the product of its labels' weights)
             for c in combos:
                 terms = [w[i] for w, i in zip(supports, c)]
-                weights.append((self._index[c], functools.reduce(operator.mul, terms)))
+                weights.append((self._index[c], math.prod(terms[1:], start=terms[0])))
         if self._norm is not None:
             width, eps = self._norm
             scale = _mixed(self._channel_masks, weights)
@@ -286,17 +291,14 @@ class MixedSliced(tnn.Module):
 
 
 class MixedRepeat(SupernetRepeat):
-    """A ``Repeat`` with a depth choice: the outputs after each candidate depth, mixed (element
-    by element where the blocks return lists, tuples or dicts of tensors), each first passed
-    through the Repeat's ``depth_output`` if it has one (see :class:`~.supernet.SupernetRepeat`).
-    """
+    """A ``Repeat`` with a depth choice: the outputs after each depth ``support`` gives, mixed by
+    its weights (element by element where the blocks return lists, tuples or dicts of tensors),
+    each first passed through the Repeat's ``depth_output`` if it has one (see
+    :class:`~.supernet.SupernetRepeat`)."""
 
-    def __init__(
-        self, repeat: Repeat, board: SwitchBoard, weights: Weights, support: Support | None = None
-    ) -> None:
+    def __init__(self, repeat: Repeat, board: SwitchBoard, support: Support) -> None:
         super().__init__(repeat, board)
         [self._switch] = self._resolve.switches  # one label decides the depth
-        self._weights = weights
         self._support = support
         self._depths = [
             self._resolve.resolve({self._switch.label: self._switch.value_at(i)})
@@ -304,12 +306,7 @@ class MixedRepeat(SupernetRepeat):
         ]
 
     def forward(self, x: Any) -> Any:
-        switch = self._switch
-        chosen: Mapping[int, torch.Tensor | float]
-        if self._support is None:
-            chosen = dict(enumerate(self._weights(switch.label, switch.size).unbind()))
-        else:
-            chosen = self._support(switch)
+        chosen = self._support(self._switch)
         depths = [self._depths[i] for i in chosen]
         if len(depths) == 1:  # one depth: run it as a path
             for block in self._blocks[: depths[0]]:

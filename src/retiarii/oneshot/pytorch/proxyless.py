@@ -33,6 +33,7 @@ from ...nn.pytorch.cell import Cell
 from ...nn.pytorch.choices import InputChoice, LayerChoice
 from .differentiable import AlphaSupernet
 from .latency import LatencyProfiler
+from .mixed import weighted_sum
 from .supernet import SupernetInputChoice, SupernetLayerChoice, Switch
 
 __all__ = [
@@ -107,8 +108,7 @@ class ProxylessDecision:
         """``run(active)``, or ``run(a) * g_a + run(b) * g_b`` in an architecture step."""
         if self.pair is None:
             return run(self.active)
-        (a, b), (g_a, g_b) = self.pair, self.gates
-        return run(a) * g_a + run(b) * g_b
+        return weighted_sum([run(i) for i in self.pair], self.gates)
 
 
 class ProxylessLayerChoice(SupernetLayerChoice):

@@ -167,8 +167,8 @@ class SlicedLinear(SlicedLayer):
         return {"weight": (slice(0, out), slice(0, inp)), "bias": slice(0, out)}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, inp = self._resolve()
-        return F.linear(x, self.weight[:out, :inp], None if self.bias is None else self.bias[:out])
+        state = self.sliced_state(self._resolve())
+        return F.linear(x, state["weight"], state.get("bias"))
 
 
 class SlicedConv(SlicedLayer):
@@ -215,11 +215,12 @@ class SlicedConv(SlicedLayer):
         return {"weight": config[0], "bias": slice(0, config[1])}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        index, out, stride, padding, dilation, groups, mode, pad_input = self._resolve()
+        config = self._resolve()
+        _, _, stride, padding, dilation, groups, mode, pad_input = config
         if pad_input is not None:
             x = F.pad(x, pad_input, mode=mode)
-        bias = None if self.bias is None else self.bias[:out]  # no dict per call: ~0.5 ms convs
-        return self._conv(x, self.weight[index], bias, stride, padding, dilation, groups)
+        state = self.sliced_state(config)
+        return self._conv(x, state["weight"], state.get("bias"), stride, padding, dilation, groups)
 
 
 class SlicedBatchNorm(SlicedLayer):
