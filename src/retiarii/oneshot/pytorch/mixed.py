@@ -145,8 +145,7 @@ def _mixed(masks: torch.Tensor, weights: torch.Tensor | list[tuple[int, Any]]) -
     or summed as ``(combination, weight)`` terms (a support's few: cheaper than stacking)."""
     if isinstance(weights, torch.Tensor):
         return masks @ weights
-    terms = [masks[..., row] * w for row, w in weights]
-    return sum(terms[1:], terms[0])
+    return weighted_sum([masks[..., row] for row, _ in weights], [w for _, w in weights])
 
 
 def _by_combo(masks: list[torch.Tensor]) -> torch.Tensor:
