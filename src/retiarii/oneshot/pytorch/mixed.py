@@ -46,7 +46,7 @@ __all__ = ["MixedRepeat", "MixedSliced"]
 #: every combination keeps whole is therefore not mixed).
 Weights = Callable[[str, int], torch.Tensor]
 #: ``support(switch)``: the candidates of a label whose weight may not be zero, with their
-#: weights (default: every candidate, with ``weights``).
+#: weights (summing to 1 too; default: every candidate, with ``weights``).
 Support = Callable[[Switch], Mapping[int, "torch.Tensor | float"]]
 
 
