@@ -170,25 +170,29 @@ class Kernel(nn.Module):
 
 
 @pytest.mark.parametrize("algorithm", ["darts", "proxyless"])
-def test_a_bias_every_configuration_keeps_is_added_once(algorithm):
-    """The weights of a label sum to 1 (softmax, ProxylessNAS's gates), so a bias that every
-    kernel size keeps whole is not scaled by their sum: the output and alpha's gradient are
-    those of mixing every configuration's output (bias included)."""
-    model = Kernel()
+@pytest.mark.parametrize("space", [Kernel, Elastic])
+def test_one_convolution_of_mixed_weights_equals_mixing_every_configuration(algorithm, space):
+    """DARTS mixes every configuration's mask with the joint weights, ProxylessNAS sums the
+    gated pairs' (four with Elastic's width and kernel); a bias that every kernel size keeps
+    whole (Kernel) is added once, not scaled by the weights' sum (which is 1). The output and
+    alpha's gradient are those of mixing every configuration's output, bias included."""
+    model = space()
     trainer = make(algorithm, model)
-    conv, alpha = model.conv, trainer.arch_parameters()["kernel"]
-    assert conv._shared and conv._out_masks is None
+    conv = model.conv
+    assert conv._shared and (conv._out_masks is None) == (space is Kernel)
+    alphas = [trainer.arch_parameters()[s.label] for s in conv._switches]
     with torch.no_grad():
-        alpha.normal_()
+        for alpha in alphas:
+            alpha.normal_()
     if algorithm == "proxyless":
         trainer.algorithm.supernet.sample_two(random.Random(0))
     x = torch.randn(2, 3, 5, 5)
     got = []
-    for shared in (True, False):  # one convolution, or one per kernel size mixed
+    for shared in (True, False):  # one convolution, or one per configuration mixed
         conv._shared = shared
         out = conv(x)
-        (grad,) = torch.autograd.grad((out**2).sum(), alpha, retain_graph=True)
-        got.append((out, grad))
+        grads = torch.autograd.grad((out**2).sum(), alphas, retain_graph=True)
+        got.append((out, grads))
     torch.testing.assert_close(got[0], got[1])
 
 
