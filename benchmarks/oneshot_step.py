@@ -438,8 +438,9 @@ class HandKernels(Hand):
 
 class HandProxylessKernels(HandKernels):
     """ProxylessNAS on ``KernelSpace`` written by hand: the architecture step convolves with
-    ``g3 * pad(centre 3x3 of W) + g5 * W`` (bias ``(g3 + g5) * b``), gates ``g`` binary with a
-    straight-through gradient; the weight step convolves with the sampled kernel only."""
+    ``g3 * pad(centre 3x3 of W) + g5 * W`` and adds the bias once (``g3 + g5`` is always 1, so
+    mixing the bias adds nothing, not even a gradient), gates ``g`` binary with a straight-through gradient; the weight step
+    convolves with the sampled kernel only."""
 
     sample_one = HandProxyless.sample_one
     sample_two = HandProxyless.sample_two
@@ -459,7 +460,7 @@ class HandProxylessKernels(HandKernels):
                 continue
             (a, _), (ga, gb) = state
             g3, g5 = (ga, gb) if a == 0 else (gb, ga)
-            x = F.relu(F.conv2d(x, (g3 * self.centre + g5) * w, (g3 + g5) * b, padding=2))
+            x = F.relu(F.conv2d(x, (g3 * self.centre + g5) * w, b, padding=2))
         return self.head(x.mean((2, 3)))
 
 

@@ -159,6 +159,44 @@ def test_a_kernel_size_choice_mixes_zero_padded_kernels():
 
 
 @model_wrapper
+class Kernel(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        kernel = nn.ValueChoice([1, 3], label="kernel")
+        self.conv = nn.Conv2d(3, 4, kernel, padding=kernel // 2)
+
+    def forward(self, x):
+        return self.conv(x).mean((1, 2, 3))
+
+
+@pytest.mark.parametrize("algorithm", ["darts", "proxyless"])
+@pytest.mark.parametrize("space", [Kernel, Elastic])
+def test_one_convolution_of_mixed_weights_equals_mixing_every_configuration(algorithm, space):
+    """DARTS mixes every configuration's mask with the joint weights, ProxylessNAS sums the
+    gated pairs' (four with Elastic's width and kernel); a bias that every kernel size keeps
+    whole (Kernel) is added once, not scaled by the weights' sum (which is 1). The output and
+    alpha's gradient are those of mixing every configuration's output, bias included."""
+    model = space()
+    trainer = make(algorithm, model)
+    conv = model.conv
+    assert conv._shared and (conv._out_masks is None) == (space is Kernel)
+    alphas = [trainer.arch_parameters()[s.label] for s in conv._switches]
+    with torch.no_grad():
+        for alpha in alphas:
+            alpha.normal_()
+    if algorithm == "proxyless":
+        trainer.algorithm.supernet.sample_two(random.Random(0))
+    x = torch.randn(2, 3, 5, 5)
+    got = []
+    for shared in (True, False):  # one convolution, or one per configuration mixed
+        conv._shared = shared
+        out = conv(x)
+        grads = torch.autograd.grad((out**2).sum(), alphas, retain_graph=True)
+        got.append((out, grads))
+    torch.testing.assert_close(got[0], got[1])
+
+
+@model_wrapper
 class Depthwise(nn.Module):
     def __init__(self) -> None:
         super().__init__()

@@ -21,9 +21,9 @@ from ...nn.pytorch.choices import InputChoice, LayerChoice
 from ...nn.pytorch.mutable_args import mutable_args
 from ...nn.pytorch.repeat import Repeat
 from .cell import DartsCell
-from .mixed import MixedRepeat, MixedSliced, Support
+from .mixed import MixedRepeat, MixedSliced, Support, weighted_sum
 from .slicing import is_value_choice_layer, sliced_layer
-from .supernet import Supernet, SupernetInputChoice, SupernetLayerChoice
+from .supernet import Supernet, SupernetInputChoice, SupernetLayerChoice, Switch
 
 __all__ = [
     "AlphaSupernet",
@@ -47,14 +47,6 @@ def _check_alpha(alpha: tnn.Parameter, n: int, label: str) -> tnn.Parameter:
             f"(architecture parameter of shape {tuple(alpha.shape)}, {n} candidates here)"
         )
     return alpha
-
-
-def _mix(outputs: list[Any], weights: torch.Tensor) -> Any:
-    ws = weights.unbind()
-    out = outputs[0] * ws[0]
-    for o, w in zip(outputs[1:], ws[1:]):
-        out = out + o * w
-    return out
 
 
 class GumbelNoise:
@@ -124,7 +116,7 @@ class DartsLayerChoice(_Weighted, SupernetLayerChoice):
         self._set_alpha(alpha, len(self.names), noise)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return _mix([op(*args, **kwargs) for op in self._ops], self.arch_weights())
+        return weighted_sum([op(*args, **kwargs) for op in self._ops], self.arch_weights().unbind())
 
     def export(self) -> Any:
         """The name of the candidate with the largest weight."""
@@ -156,7 +148,7 @@ class DartsInputChoice(_Weighted, SupernetInputChoice):
         self._set_alpha(alpha, self.n_candidates, noise)
 
     def forward(self, inputs: list[Any]) -> Any:
-        out = _mix(self._check(inputs), self.arch_weights())
+        out = weighted_sum(self._check(inputs), self.arch_weights().unbind())
         return [out] if self.reduction == "none" else out
 
     def export(self) -> list[int]:
@@ -201,7 +193,8 @@ class AlphaSupernet(Supernet):
     :meth:`_replace_choice`. Exported: the candidate with the largest ``alpha`` per label.
     """
 
-    #: The candidates of a label that may weigh more than 0 (None: all of them).
+    #: The candidates of a label that may weigh more than 0, with their weights (None: all of
+    #: them, with :meth:`weights`).
     support: Support | None = None
 
     def __init__(self, model: tnn.Module, trainer: str) -> None:
@@ -236,7 +229,7 @@ class AlphaSupernet(Supernet):
                 )
             switch = self.board.switch(next(iter(module._depth.leaves())))
             self._shared(switch.label, switch.size, list(switch.decision.values()))
-            return MixedRepeat(module, self.board, self.weights, self.support)
+            return MixedRepeat(module, self.board, self.support or self._every)
         if is_value_choice_layer(module) and mutable_args(module) is not None:
             sliced = sliced_layer(module, self.board)
             for switch in sliced._resolve.switches:
@@ -245,8 +238,13 @@ class AlphaSupernet(Supernet):
         return self._replace_choice(module)
 
     def weights(self, label: str, n: int) -> torch.Tensor:
-        """The weights of the ``n`` candidates of ``label`` for this forward pass."""
+        """The weights of the ``n`` candidates of ``label`` for this forward pass (with a
+        :attr:`support`, that gives the weights of the candidates that run instead)."""
         return F.softmax(self.alphas[label], -1)
+
+    def _every(self, switch: Switch) -> dict[int, torch.Tensor | float]:
+        """Every candidate of ``switch``'s label with its weight (the support when none is set)."""
+        return dict(enumerate(self.weights(switch.label, switch.size).unbind()))
 
     def arch_parameters(self) -> list[tnn.Parameter]:
         """The architecture parameters, one per label."""

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -41,9 +42,12 @@ if TYPE_CHECKING:
 
 __all__ = ["MixedRepeat", "MixedSliced"]
 
+#: ``weights(label, n)``: the label's mixing weights, a distribution (they sum to 1; a bias
+#: every combination keeps whole is therefore not mixed).
 Weights = Callable[[str, int], torch.Tensor]
-#: ``support(switch)``: the candidates of a label whose weight may not be zero (default: all).
-Support = Callable[[Switch], Sequence[int]]
+#: ``support(switch)``: the candidates of a label whose weight may not be zero, with their
+#: weights (summing to 1 too; default: every candidate, with ``weights``).
+Support = Callable[[Switch], Mapping[int, "torch.Tensor | float"]]
 
 
 def _fit_input(layer: SlicedLayer, x: torch.Tensor, config: Any) -> torch.Tensor:
@@ -93,15 +97,21 @@ def _widen(x: torch.Tensor, dim: int, size: int) -> torch.Tensor:
     return torch.cat([x, x.new_zeros(shape)], dim)
 
 
-def _mix(outputs: list[torch.Tensor], weights: list[torch.Tensor]) -> torch.Tensor:
-    shape = tuple(max(sizes) for sizes in zip(*(o.shape for o in outputs)))
-    out = _pad_to(outputs[0], shape) * weights[0]
+def weighted_sum(outputs: Sequence[Any], weights: Sequence[torch.Tensor | float]) -> Any:
+    """``sum_i outputs[i] * weights[i]``, accumulated without stacking the outputs (which would
+    keep one more copy of every output alive for the backward pass)."""
+    out = outputs[0] * weights[0]
     for o, w in zip(outputs[1:], weights[1:]):
-        out = out + _pad_to(o, shape) * w
+        out = out + o * w
     return out
 
 
-def _mix_nested(outputs: list[Any], weights: list[torch.Tensor]) -> Any:
+def _mix(outputs: list[torch.Tensor], weights: Sequence[torch.Tensor | float]) -> torch.Tensor:
+    shape = tuple(max(sizes) for sizes in zip(*(o.shape for o in outputs)))
+    return weighted_sum([_pad_to(o, shape) for o in outputs], weights)
+
+
+def _mix_nested(outputs: list[Any], weights: Sequence[torch.Tensor | float]) -> Any:
     """:func:`_mix` element by element of outputs that are (nested) lists, tuples or dicts of
     tensors of one structure (e.g. a ``Repeat`` of cells returning ``[s0, s1]``), as NNI mixes
     them."""
@@ -130,23 +140,40 @@ def _mix_nested(outputs: list[Any], weights: list[torch.Tensor]) -> Any:
     )
 
 
+def _mixed(masks: torch.Tensor, weights: torch.Tensor | list[tuple[int, Any]]) -> torch.Tensor:
+    """``masks`` (per combination, last dimension) mixed by every combination's joint weights,
+    or summed as ``(combination, weight)`` terms (a support's few: cheaper than stacking)."""
+    if isinstance(weights, torch.Tensor):
+        return masks @ weights
+    return weighted_sum([masks[..., row] for row, _ in weights], [w for _, w in weights])
+
+
+def _by_combo(masks: list[torch.Tensor]) -> torch.Tensor:
+    """The 0/1 ``masks`` of the combinations along a last dimension (``@ weights`` mixes them,
+    cheaper than a tensordot), cut to size 1 where they all agree (it broadcasts)."""
+    stacked = torch.stack(masks, -1)
+    for dim in range(stacked.dim() - 1):
+        if bool((stacked == stacked.narrow(dim, 0, 1)).all()):
+            stacked = stacked.narrow(dim, 0, 1)
+    return stacked.float()
+
+
 def _masks(layer: SlicedLayer, configs: list[Any]) -> tuple[list[torch.Tensor], Any] | None:
     """For a Linear or a convolution whose configurations differ only in their slice of the
     weights (widths, a centred kernel with matching padding): per configuration the 0/1 mask of
     its slice in the largest weight, and the arguments of the one call that runs the mixed
     weights. None when the configurations cannot share one call."""
     weight = getattr(layer, "weight", None)
-    if isinstance(layer, SlicedLinear) and weight is not None:
-        masks = []
-        for out, inp in configs:
-            mask = torch.zeros(weight.shape, dtype=torch.bool)
-            mask[:out, :inp] = True
-            masks.append(mask)
-        return masks, None
-    if not isinstance(layer, SlicedConv) or weight is None:
+    if not isinstance(layer, (SlicedLinear, SlicedConv)) or weight is None:
         return None
-    calls: set[tuple[Any, ...]] = set()
     masks = []
+    for config in configs:
+        mask = torch.zeros(weight.shape, dtype=torch.bool)
+        mask[layer.slices(config)["weight"]] = True
+        masks.append(mask)
+    if isinstance(layer, SlicedLinear):
+        return masks, None
+    calls: set[tuple[Any, ...]] = set()
     for index, out, stride, padding, dilation, groups, mode, pad_input in configs:
         if isinstance(padding, str) or pad_input is not None or mode != "zeros":
             return None
@@ -158,9 +185,6 @@ def _masks(layer: SlicedLayer, configs: list[Any]) -> tuple[list[torch.Tensor], 
         # channel alone: the largest one (all its groups) gives every narrower one's channels
         depthwise = groups == out and index[1].stop == 1 and weight.shape[1] == 1
         calls.add((stride, offset, dilation, "depthwise" if depthwise else groups))
-        mask = torch.zeros(weight.shape, dtype=torch.bool)
-        mask[index] = True
-        masks.append(mask)
     if len(calls) != 1:
         return None
     stride, offset, dilation, groups = calls.pop()
@@ -176,6 +200,9 @@ class MixedSliced(tnn.Module):
     """
 
     _retiarii_walk_children = False
+    _masks: torch.Tensor  # buffers: per combination (last dimension), see _by_combo
+    _out_masks: torch.Tensor | None
+    _channel_masks: torch.Tensor
 
     def __init__(
         self, sliced: SlicedLayer, weights: Weights, support: Support | None = None
@@ -192,13 +219,10 @@ class MixedSliced(tnn.Module):
         self._call: Any = None
         if shared is not None:
             masks, self._call = shared
-            stacked = torch.stack(masks)
-            for dim in range(1, stacked.dim()):  # a dimension no configuration cuts: broadcast
-                if bool((stacked == stacked.narrow(dim, 0, 1)).all()):
-                    stacked = stacked.narrow(dim, 0, 1)
-            self.register_buffer("_masks", stacked.float(), persistent=False)
-            out_masks = [m.flatten(1).any(1) for m in masks]
-            self.register_buffer("_out_masks", torch.stack(out_masks).float(), persistent=False)
+            self.register_buffer("_masks", _by_combo(masks), persistent=False)
+            out = _by_combo([m.flatten(1).any(1) for m in masks])
+            # None: every combination keeps the whole bias, mixed by weights summing to 1
+            self.register_buffer("_out_masks", None if out.all() else out, persistent=False)
         self._shared = shared is not None
         # a BatchNorm normalises each channel alone: the layers of every width agree on the
         # channels they share, so the mixture is the largest layer's output scaled per channel
@@ -207,40 +231,41 @@ class MixedSliced(tnn.Module):
         if isinstance(sliced, SlicedBatchNorm) and len({eps for _, eps in configs}) == 1:
             widths = [c for c, _ in configs]
             self._norm = (max(widths), configs[0][1])
-            scale = torch.zeros(len(configs), max(widths))
-            for row, c in enumerate(widths):
-                scale[row, :c] = 1.0
-            self.register_buffer("_channel_masks", scale, persistent=False)
+            channels = _by_combo([torch.arange(max(widths)) < c for c in widths])
+            self.register_buffer("_channel_masks", channels, persistent=False)
 
     def _config(self, combo: tuple[int, ...]) -> Any:
         with _switched(self._switches, combo):
             return self.sliced._resolve()
 
-    def _combo_weights(self) -> torch.Tensor:
-        per_label = [self._weights(s.label, s.size) for s in self._switches]
-        joint = per_label[0]
-        for w in per_label[1:]:
-            joint = (joint[:, None] * w[None, :]).flatten()
-        return joint  # in the order of itertools.product, like self._combos
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         combos = self._combos
-        if self._support is not None:
-            combos = list(itertools.product(*(self._support(s) for s in self._switches)))
+        weights: Any
+        if self._support is None:  # every combination: the joint weights, in self._combos' order
+            first, *rest = self._switches
+            weights = self._weights(first.label, first.size)
+            for s in rest:
+                weights = (weights[:, None] * self._weights(s.label, s.size)[None, :]).flatten()
+        else:
+            supports = [self._support(s) for s in self._switches]
+            combos = list(itertools.product(*supports))
             if len(combos) == 1:  # one slice: run it as a path (its switches are set)
                 return self.sliced(x)
-        weights = self._combo_weights()
+            weights = []  # (combination, the product of its labels' weights)
+            for c in combos:
+                terms = [w[i] for w, i in zip(supports, c)]
+                weights.append((self._index[c], math.prod(terms[1:], start=terms[0])))
         if self._norm is not None:
             width, eps = self._norm
-            scale = torch.tensordot(weights, self._channel_masks, 1)
+            scale = _mixed(self._channel_masks, weights)
             y = self.sliced.normalize(_widen(x, 1, width), width, eps)  # type: ignore[operator]
-            return y * scale.view(1, width, *([1] * (y.dim() - 2)))
+            return y * scale.view(1, -1, *([1] * (y.dim() - 2)))
         if self._shared:
             layer: Any = self.sliced
-            w = torch.tensordot(weights, self._masks, 1) * layer.weight
-            b = None
-            if layer.bias is not None:
-                b = torch.tensordot(weights, self._out_masks, 1) * layer.bias
+            w = _mixed(self._masks, weights) * layer.weight
+            b = layer.bias
+            if b is not None and self._out_masks is not None:
+                b = _mixed(self._out_masks, weights) * b
             if self._call is None:
                 return F.linear(_widen(x, -1, w.shape[1]), w, b)
             stride, padding, dilation, groups = self._call
@@ -251,8 +276,8 @@ class MixedSliced(tnn.Module):
             with _switched(self._switches, combo):
                 config = self.sliced._resolve()
                 outputs.append(self.sliced(_fit_input(self.sliced, x, config)))
-        joint = weights.unbind()
-        return _mix(outputs, [joint[self._index[combo]] for combo in combos])
+        joint = weights.unbind() if isinstance(weights, torch.Tensor) else [w for _, w in weights]
+        return _mix(outputs, joint)
 
     def _retiarii_decisions(self) -> Iterable[Choice]:
         return self.sliced._retiarii_decisions()
@@ -265,17 +290,14 @@ class MixedSliced(tnn.Module):
 
 
 class MixedRepeat(SupernetRepeat):
-    """A ``Repeat`` with a depth choice: the outputs after each candidate depth, mixed (element
-    by element where the blocks return lists, tuples or dicts of tensors), each first passed
-    through the Repeat's ``depth_output`` if it has one (see :class:`~.supernet.SupernetRepeat`).
-    """
+    """A ``Repeat`` with a depth choice: the outputs after each depth ``support`` gives, mixed by
+    its weights (element by element where the blocks return lists, tuples or dicts of tensors),
+    each first passed through the Repeat's ``depth_output`` if it has one (see
+    :class:`~.supernet.SupernetRepeat`)."""
 
-    def __init__(
-        self, repeat: Repeat, board: SwitchBoard, weights: Weights, support: Support | None = None
-    ) -> None:
+    def __init__(self, repeat: Repeat, board: SwitchBoard, support: Support) -> None:
         super().__init__(repeat, board)
         [self._switch] = self._resolve.switches  # one label decides the depth
-        self._weights = weights
         self._support = support
         self._depths = [
             self._resolve.resolve({self._switch.label: self._switch.value_at(i)})
@@ -283,14 +305,12 @@ class MixedRepeat(SupernetRepeat):
         ]
 
     def forward(self, x: Any) -> Any:
-        switch = self._switch
-        chosen = range(switch.size) if self._support is None else self._support(switch)
+        chosen = self._support(self._switch)
         depths = [self._depths[i] for i in chosen]
         if len(depths) == 1:  # one depth: run it as a path
             for block in self._blocks[: depths[0]]:
                 x = block(x)
             return x
-        weights = self._weights(switch.label, switch.size).unbind()
         after = {0: x}
         for index, block in enumerate(self._blocks[: max(depths)]):
             x = block(x)
@@ -298,7 +318,7 @@ class MixedRepeat(SupernetRepeat):
         outputs = [after[d] for d in depths]
         if self.depth_output is not None:
             outputs = [self.depth_output(out) for out in outputs]
-        return _mix_nested(outputs, [weights[i] for i in chosen])
+        return _mix_nested(outputs, list(chosen.values()))
 
     def extra_repr(self) -> str:
         return f"label={self.label!r}, depths={self._depths}"

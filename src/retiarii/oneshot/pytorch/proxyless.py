@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -33,6 +33,7 @@ from ...nn.pytorch.cell import Cell
 from ...nn.pytorch.choices import InputChoice, LayerChoice
 from .differentiable import AlphaSupernet
 from .latency import LatencyProfiler
+from .mixed import weighted_sum
 from .supernet import SupernetInputChoice, SupernetLayerChoice, Switch
 
 __all__ = [
@@ -107,8 +108,7 @@ class ProxylessDecision:
         """``run(active)``, or ``run(a) * g_a + run(b) * g_b`` in an architecture step."""
         if self.pair is None:
             return run(self.active)
-        (a, b), (g_a, g_b) = self.pair, self.gates
-        return run(a) * g_a + run(b) * g_b
+        return weighted_sum([run(i) for i in self.pair], self.gates)
 
 
 class ProxylessLayerChoice(SupernetLayerChoice):
@@ -182,20 +182,13 @@ class ProxylessSupernet(AlphaSupernet):
             return ProxylessInputChoice(module, self.decisions[module.label])
         return None
 
-    def weights(self, label: str, n: int) -> torch.Tensor:
-        """The binary gates of ``label`` at their candidates, 0 elsewhere (differentiable)."""
-        decision = self.decisions[label]
-        zero = decision.alpha.detach().new_zeros(())
-        if decision.pair is None:
-            gates = {decision.active: zero + 1.0}
-        else:
-            gates = dict(zip(decision.pair, decision.gates))
-        return torch.stack([gates.get(i, zero) for i in range(n)])  # two ops: per-step cost
-
-    def support(self, switch: Switch) -> Sequence[int]:
-        """The candidates of ``switch``'s label that run: the gated pair, or the active one."""
+    def support(self, switch: Switch) -> dict[int, torch.Tensor | float]:
+        """The candidates of ``switch``'s label that run, with their weights: the gated pair
+        (their binary gates, differentiable), or the active one (weight 1)."""
         decision = self.decisions[switch.label]
-        return decision.pair or (decision.active,)
+        if decision.pair is None:
+            return {decision.active: 1.0}
+        return dict(zip(decision.pair, decision.gates))
 
     def _sync(self) -> None:
         """Make the value-choice switches follow the decisions (the slice a layer runs)."""
