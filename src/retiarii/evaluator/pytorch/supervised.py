@@ -197,7 +197,7 @@ class _Supervised(Lightning):
         if criterion is None:
             criterion = self.default_criterion
         name = type(self).__name__
-        check_trainer_kwargs(trainer_kwargs, name, _OWN_ARGUMENTS)
+        trainer_kwargs = check_trainer_kwargs(trainer_kwargs, name, _OWN_ARGUMENTS)
         train = pick_train_dataloaders(train_dataloaders, train_dataloader)
         # Value choices (learning_rate=loguniform(...)) are recorded, and the module is rebuilt
         # with each trial's values (which are checked then).
