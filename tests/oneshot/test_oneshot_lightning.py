@@ -3,6 +3,8 @@ None, strategy.DARTS())``."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import torch
 
@@ -151,3 +153,18 @@ def test_what_an_algorithm_cannot_share_is_refused_when_the_search_starts(home):
     with pytest.raises(ValueError, match=r"strategy.DARTS cannot search 'hidden' \(Block\)"):
         exp.run()
     assert exp.store.series("loss") == []  # refused before any training
+
+
+def test_the_console_has_no_noise_from_our_reports_or_checkpoints(home, caplog):
+    # Classification reports val_acc; in a one-shot search there is no trial to report to, and
+    # "final result (not in a trial): 0.5" would read as the search's result. The checkpoint
+    # of every epoch must not make Lightning log "`weights_only` was not set".
+    exp = RetiariiExperiment(UsefulOrZero(), classification(home, 2), None, DARTS())
+    with caplog.at_level(logging.INFO):
+        exp.run()
+    assert exp.get_status() == "DONE"
+    assert (exp.experiment_dir / "oneshot" / "last.ckpt").is_file()
+    assert "metric/val_acc" in exp.store.series_names()  # what it reports is still recorded
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("one-shot search done" in message for message in messages)
+    assert not [m for m in messages if "not in a trial" in m or "weights_only" in m]

@@ -68,6 +68,7 @@ from lightning.pytorch.utilities import CombinedLoader
 from lightning.pytorch.utilities.exceptions import _TunerExitException
 
 from ...evaluator.pytorch.lightning import LightningModule
+from ...reporting import trial_reporter
 from ..base import BaseOneShotTrainer, EpochLogs, StopSearch
 from .algorithms import Algorithm, AlgorithmTrainer
 from .distributed import (
@@ -265,10 +266,7 @@ class OneShotModule(lightning.LightningModule):
         return list(self._weights)
 
     def _logged_by(self, call: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
-        """``call()`` (of the user's module), capturing what it logs instead of logging it and
-        what it reports instead of reporting it."""
-        from ...reporting import trial_reporter
-
+        """``call()`` (of the user's module), capturing what it logs instead of logging it."""
         logged: dict[str, float] = {}
 
         def capture(name: str, value: Any, *args: Any, **kwargs: Any) -> None:
@@ -281,8 +279,7 @@ class OneShotModule(lightning.LightningModule):
         self.user.log = capture  # type: ignore[method-assign]
         self.user.log_dict = capture_dict  # type: ignore[method-assign,assignment]
         try:
-            with trial_reporter(_Discard()):
-                out = call()
+            out = call()  # what it reports is dropped (see _Search.run)
         finally:
             self.user.log, self.user.log_dict = saved  # type: ignore[method-assign]
         return out, logged
@@ -515,7 +512,8 @@ class OneShotModule(lightning.LightningModule):
 
 # -- as a one-shot trainer -----------------------------------------------------------------------
 class _Discard:
-    """A reporter that drops what the user's hooks report while the algorithm calls them."""
+    """A reporter that drops what the user's hooks report (``Classification`` reports its
+    accuracy): the search records the metrics they log, and there is no trial to report to."""
 
     def intermediate(self, metric: Any) -> None:
         """Dropped."""
@@ -535,7 +533,7 @@ class _EpochCheckpoint(Checkpoint):
         if trainer.sanity_checking:
             return
         partial = self.path.with_suffix(".partial")
-        trainer.save_checkpoint(partial)  # every rank takes part; rank 0 writes
+        trainer.save_checkpoint(partial, weights_only=False)  # every rank; rank 0 writes
         if trainer.global_rank == 0:
             os.replace(partial, self.path)
 
@@ -564,13 +562,14 @@ class _Search:
             if self.module.needs_validation_batches
             else self.train
         )
-        trainer.fit(
-            self.module,
-            train_dataloaders=loaders,
-            val_dataloaders=self.valid,
-            ckpt_path=self.ckpt_path,
-        )
-        self.module.algorithm.after_fit(self.module, self.train, self.valid)
+        with trial_reporter(_Discard()):
+            trainer.fit(
+                self.module,
+                train_dataloaders=loaders,
+                val_dataloaders=self.valid,
+                ckpt_path=self.ckpt_path,
+            )
+            self.module.algorithm.after_fit(self.module, self.train, self.valid)
         return trainer
 
 
