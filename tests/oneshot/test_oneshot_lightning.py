@@ -168,3 +168,30 @@ def test_the_console_has_no_noise_from_our_reports_or_checkpoints(home, caplog):
     messages = [record.getMessage() for record in caplog.records]
     assert any("one-shot search done" in message for message in messages)
     assert not [m for m in messages if "not in a trial" in m or "weights_only" in m]
+
+
+@pytest.mark.parametrize("cls", [DARTS, GumbelDARTS, ENAS, Proxyless, RandomOneShot])
+def test_nni_arguments_without_a_counterpart_say_so(cls):
+    name = cls.__name__
+    with pytest.raises(TypeError, match=rf"^{name}\(log_prob_every_n_step=\.\.\.\) is an argument "
+                       rf"of NNI's {name} .*every epoch \(arch_prob/<label>.*; remove it$"):  # fmt: skip
+        cls(log_prob_every_n_step=10)
+    with pytest.raises(TypeError, match=r"\(mutation_hooks=\.\.\.\) .* no mutation hooks"):
+        cls(mutation_hooks=[])
+    with pytest.raises(TypeError, match="unexpected keyword argument 'misspelt'"):
+        cls(misspelt=1)  # anything else: Python's own error
+
+
+def test_enas_takes_nni_ctrl_grad_clip_and_is_recorded_with_it(home):
+    exp = RetiariiExperiment(
+        UsefulOrZero(),
+        classification(home, 1),
+        None,
+        ENAS(reward_metric_name="val_acc", ctrl_grad_clip=1.0),
+    )
+    exp.run()
+    assert exp.get_status() == "DONE"
+    assert (
+        exp.store.experiment().info["strategy"]
+        == "ENAS(reward_metric_name='val_acc', ctrl_grad_clip=1.0)"
+    )

@@ -582,7 +582,10 @@ class Enas(_Sampling):
         if self.ctrl_step % c.ctrl_steps_aggregate == 0:
             [optimizer] = driver.arch_optimizers()
             driver.sync(params)
-            driver.clip(params)
+            if getattr(c, "ctrl_grad_clip", None) is None:  # (configs pickled before it: None)
+                driver.clip(params)
+            elif c.ctrl_grad_clip:
+                tnn.utils.clip_grad_norm_(params, c.ctrl_grad_clip)
             optimizer.step()
             optimizer.zero_grad()
         driver.log("reward", reward)
