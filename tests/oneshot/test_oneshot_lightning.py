@@ -195,3 +195,31 @@ def test_enas_takes_nni_ctrl_grad_clip_and_is_recorded_with_it(home):
         exp.store.experiment().info["strategy"]
         == "ENAS(reward_metric_name='val_acc', ctrl_grad_clip=1.0)"
     )
+
+
+def test_the_epoch_loss_and_reward_are_the_means_of_the_epochs_steps(home, monkeypatch):
+    # the dashboard's per-epoch curves: not the last step's values (what Lightning keeps of the
+    # train_loss Classification logs every step)
+    from retiarii.oneshot import base
+    from retiarii.oneshot.pytorch.lightning import OneShotModule
+
+    monkeypatch.setattr(base, "STEP_INTERVAL", 0.0)  # every step's loss goes to loss/step
+    rewards: list[float] = []
+    real_log = OneShotModule.log
+
+    def spy(self, name, value, *args, **kwargs):
+        if name == "reward":
+            rewards.append(float(value))
+        return real_log(self, name, value, *args, **kwargs)
+
+    monkeypatch.setattr(OneShotModule, "log", spy)
+    strategy = ENAS(reward_function=reward_accuracy, ctrl_steps_aggregate=2)
+    exp = RetiariiExperiment(UsefulOrZero(), classification(home, 2), None, strategy)
+    exp.run()
+    steps = [p.value for p in exp.store.series("loss/step")]
+    assert len(steps) == len(rewards) == 2 * 16  # 512 examples in batches of 32, 2 epochs
+    epochs = [p.value for p in exp.store.series("loss")]
+    assert epochs == pytest.approx([sum(steps[:16]) / 16, sum(steps[16:]) / 16], rel=1e-5)
+    assert epochs[1] != pytest.approx(steps[-1])
+    reward = [p.value for p in exp.store.series("metric/reward")]
+    assert reward == pytest.approx([sum(rewards[:16]) / 16, sum(rewards[16:]) / 16], rel=1e-5)

@@ -145,6 +145,7 @@ class OneShotModule(lightning.LightningModule):
         self._weights: list[tnn.Parameter] = []
         self._monitors: dict[int, dict[str, Any]] = {}
         self._batch_idx = 0
+        self._epoch_loss: tuple[Any, int] = (0.0, 0)  # sum and count of this epoch's step losses
         # The user's self.log / self.log_dict log through this module (the one Lightning runs).
         user.log = self.log  # type: ignore[method-assign]
         user.log_dict = self.log_dict  # type: ignore[method-assign]
@@ -223,6 +224,7 @@ class OneShotModule(lightning.LightningModule):
             loss = self.algorithm.training_step(self, batch["train"], batch["val"])
         else:
             loss = self.algorithm.training_step(self, batch, None)
+        self._epoch_loss = (self._epoch_loss[0] + loss.detach(), self._epoch_loss[1] + 1)
         stop = False
         if self._reports_here():  # progress from the first step, not only after an epoch
             assert self.owner is not None
@@ -248,6 +250,11 @@ class OneShotModule(lightning.LightningModule):
 
     def loss(self, batch: Any) -> torch.Tensor:
         return self.user_loss(batch, self._batch_idx)
+
+    def log(self, name: str, value: Any, *args: Any, **kwargs: Any) -> None:
+        """The algorithm's numbers (the Driver's ``log``): the epoch's mean of the steps'."""
+        kwargs = {"on_step": False, "on_epoch": True, "batch_size": 1, **kwargs}
+        super().log(name, value, *args, **kwargs)
 
     def backward_to(self, loss: torch.Tensor, inputs: Any) -> None:
         self.manual_backward(loss, inputs=list(inputs))
@@ -380,6 +387,7 @@ class OneShotModule(lightning.LightningModule):
         self.user.on_validation_epoch_start()
 
     def on_train_epoch_start(self) -> None:
+        self._epoch_loss = (0.0, 0)
         self.algorithm.on_epoch_start(self)
         self.user.on_train_epoch_start()
 
@@ -472,7 +480,9 @@ class OneShotModule(lightning.LightningModule):
         for name, value in self.trainer.callback_metrics.items():
             if isinstance(value, torch.Tensor) and value.numel() == 1:
                 metrics[name] = float(value)
-        loss = metrics.pop("train_loss", None)
+        metrics.pop("train_loss", None)  # the user's module logs its last step's
+        total, steps = self._epoch_loss
+        loss = float(total) / steps if steps else None
         metrics.update(self.algorithm.epoch_metrics())
         self.history.append(EpochLogs(loss, metrics, self.algorithm.export_probs()))
         if self._reports_here():
