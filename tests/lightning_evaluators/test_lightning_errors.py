@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import lightning
 import pytest
 import torch
@@ -159,3 +161,13 @@ def test_nni_gpus_with_accelerator_or_devices_is_a_type_error() -> None:
         pl.Trainer(gpus=1, devices=2)
     with pytest.raises(TypeError, match=r"Classification\(gpus=1, accelerator=\.\.\.\)"):
         pl.Classification(gpus=1, accelerator="cpu")
+
+
+def test_the_trainers_built_log_no_lightning_advert(tmp_path, caplog) -> None:
+    with caplog.at_level(logging.INFO):
+        pl.Trainer(max_epochs=1).build(str(tmp_path))
+        pl.Trainer(max_epochs=1, logger=False).build(str(tmp_path))
+    assert not [r for r in caplog.records if "Tip" in r.getMessage()]
+    with caplog.at_level(logging.INFO):  # Lightning's own, outside our build: untouched
+        lightning.Trainer(default_root_dir=str(tmp_path), logger=False)
+    assert [r for r in caplog.records if "litlogger" in r.getMessage()]

@@ -86,6 +86,12 @@ def check_trainer_kwargs(
     return kwargs
 
 
+def _no_advert(record: logging.LogRecord) -> bool:
+    """Drops the "💡 Tip: ... try installing litlogger" that lightning.Trainer() logs whenever
+    its loggers are not Lightning's cloud logger: every Trainer built here."""
+    return not str(record.msg).startswith("💡 Tip:")
+
+
 def _tensorboard_available() -> bool:
     return any(
         importlib.util.find_spec(name) is not None for name in ("tensorboard", "tensorboardX")
@@ -135,7 +141,12 @@ class Trainer:
         kwargs["default_root_dir"] = root_dir
         if kwargs.get("logger", True) in (True, None):
             kwargs["logger"] = default_loggers(root_dir)
-        return lightning.Trainer(**kwargs)
+        lightning_info = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+        lightning_info.addFilter(_no_advert)
+        try:
+            return lightning.Trainer(**kwargs)
+        finally:
+            lightning_info.removeFilter(_no_advert)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
