@@ -223,3 +223,21 @@ def test_the_epoch_loss_and_reward_are_the_means_of_the_epochs_steps(home, monke
     assert epochs[1] != pytest.approx(steps[-1])
     reward = [p.value for p in exp.store.series("metric/reward")]
     assert reward == pytest.approx([sum(rewards[:16]) / 16, sum(rewards[16:]) / 16], rel=1e-5)
+
+
+def test_run_again_continues_the_search_as_resume_does(home):
+    # it was "the choices of this model were already replaced by another one-shot trainer":
+    # the experiment's own first run had made the space its supernet
+    evaluator = classification(home, 2)
+    exp = RetiariiExperiment(UsefulOrZero(), evaluator, None, DARTS(arc_learning_rate=0.05))
+    exp.run()
+    [first] = exp.export_top_models()
+    exp.run()  # nothing left to train (max_epochs done): the same export, as a further trial
+    assert exp.get_status() == "DONE"
+    assert exp.export_top_models(top_k=2) == [first, first]
+    assert [t.id for t in exp.list_trial_jobs()] == [1, 2]
+    assert len(exp.store.series("loss")) == 2  # no epoch trained twice
+    evaluator.trainer.kwargs["max_epochs"] = 3
+    exp.run()  # a larger budget trains on from the checkpoint
+    assert len(exp.store.series("loss")) == 3
+    assert exp.list_trial_jobs()[-1].final_value is not None
