@@ -150,7 +150,8 @@ class ENAS(OneShotStrategy):
     Args:
         reward_function: ``fn(model output, target) -> float`` on a validation batch.
         reward_metric_name: the name of a metric the evaluator's ``validation_step`` logs (e.g.
-            ``'val_acc'``), used as the reward. Without either: minus the training loss.
+            ``'val_acc'``), used as the reward. Without either: minus the loss (the evaluator's
+            ``training_step``) of the validation batch.
         ctrl_lr: Adam learning rate of the controller.
         ctrl_steps_aggregate: controller samples per controller update.
         entropy_weight: weight of the sample entropy added to the reward.
