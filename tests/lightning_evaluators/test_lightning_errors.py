@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import lightning
 import pytest
 import torch
@@ -140,3 +142,32 @@ def test_an_experiment_without_dataloaders_fails_once_at_the_start(tmp_path) -> 
     with pytest.raises(ValueError, match="Classification: train_dataloaders is missing"):
         exp.run(config)
     assert not (tmp_path / exp.id).exists()  # no experiment was created
+
+
+def test_nni_gpus_argument_means_accelerator_and_devices() -> None:
+    # NNI 2.10's tutorials pass Lightning 1.x's gpus=N, which Lightning 2 removed
+    train, val = digits_loaders()
+    cpu = pl.Classification(train_dataloaders=train, val_dataloaders=val, gpus=0, max_epochs=1)
+    assert cpu.trainer.kwargs == {"accelerator": "cpu", "max_epochs": 1}
+    assert pl.Trainer(gpus=None).kwargs == {"accelerator": "cpu"}
+    assert pl.Trainer(gpus=2).kwargs == {"accelerator": "gpu", "devices": 2}
+    assert pl.Regression(gpus=[1]).trainer.kwargs == {"accelerator": "gpu", "devices": [1]}
+    built = pl.Trainer(gpus=0, logger=False).build("unused")
+    assert type(built.accelerator).__name__ == "CPUAccelerator"
+
+
+def test_nni_gpus_with_accelerator_or_devices_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match=r"Trainer\(gpus=1, devices=\.\.\.\): gpus is Lightning 1"):
+        pl.Trainer(gpus=1, devices=2)
+    with pytest.raises(TypeError, match=r"Classification\(gpus=1, accelerator=\.\.\.\)"):
+        pl.Classification(gpus=1, accelerator="cpu")
+
+
+def test_the_trainers_built_log_no_lightning_advert(tmp_path, caplog) -> None:
+    with caplog.at_level(logging.INFO):
+        pl.Trainer(max_epochs=1).build(str(tmp_path))
+        pl.Trainer(max_epochs=1, logger=False).build(str(tmp_path))
+    assert not [r for r in caplog.records if "Tip" in r.getMessage()]
+    with caplog.at_level(logging.INFO):  # Lightning's own, outside our build: untouched
+        lightning.Trainer(default_root_dir=str(tmp_path), logger=False)
+    assert [r for r in caplog.records if "litlogger" in r.getMessage()]

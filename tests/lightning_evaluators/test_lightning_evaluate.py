@@ -273,3 +273,47 @@ def test_execute_a_model_space_class_as_seed_002_says() -> None:
     assert 0.0 < evaluator._execute(Net) <= 1.0  # Net, not Net(): built on the first candidates
     with pytest.raises(TypeError, match=r"not Net\(\).*evaluator.evaluate\(model\)"):
         evaluator._execute(Net())
+
+
+class NniStyleModule(pl.ClassificationModule):
+    """Written as NNI 2.10's DARTS tutorial subclasses ClassificationModule."""
+
+    def __init__(self, learning_rate: float = 0.001, weight_decay: float = 0.0) -> None:
+        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, export_onnx=False)
+
+    def configure_optimizers(self):
+        params = self.parameters()
+        return torch.optim.SGD(
+            params, lr=self.hparams.learning_rate, weight_decay=self.hparams.weight_decay
+        )
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        y_hat = self(x)
+        loss = self.criterion(y_hat, y)
+        for name, metric in self.metrics.items():
+            self.log("train_" + name, metric(y_hat, y))
+        return loss
+
+
+def test_a_module_written_for_nni_trains_and_validates() -> None:
+    train, val = digits_loaders()
+    module = NniStyleModule(0.1, 1e-4)
+    assert dict(module.hparams) == {"learning_rate": 0.1, "weight_decay": 1e-4}
+    assert isinstance(module.criterion, torch.nn.CrossEntropyLoss) and list(module.metrics) == [
+        "acc"
+    ]
+    evaluator = pl.Lightning(module, pl.Trainer(max_epochs=2, **QUIET), train, val)
+    model = tiny_classifier()
+    final = evaluator.evaluate(model)
+    assert final == pytest.approx(_accuracy(model, val), abs=1e-6)  # train_acc did not leak in
+    assert final > 0.2  # it learnt (10 classes)
+    assert isinstance(pl.RegressionModule().criterion, torch.nn.MSELoss)
+
+
+@pytest.mark.parametrize("make", [lambda: pl.ClassificationModule(export_onnx=True),
+                                  lambda: pl.Classification(export_onnx="model.onnx").module])  # fmt: skip
+def test_asking_for_an_onnx_export_is_refused_saying_what_to_do(make) -> None:
+    with pytest.raises(TypeError, match=r"\(export_onnx=.*retiarii does not export ONNX; pass "):
+        make()
+    assert pl.Classification(export_onnx=False).module.learning_rate == 1e-3

@@ -36,6 +36,15 @@ def test_the_pytorch_package_resolves_the_names_lazily() -> None:
     assert evaluator_pytorch.lightning is evaluator_pl
 
 
+def test_the_pytorch_package_has_every_name_of_nni_and_of_the_lightning_module() -> None:
+    # NNI 2.10's DARTS tutorial: from nni.retiarii.evaluator.pytorch import ClassificationModule
+    assert sorted(evaluator_pytorch.__all__) == sorted(evaluator_pl.__all__)
+    from retiarii.evaluator.pytorch import ClassificationModule, RegressionModule
+
+    assert ClassificationModule is evaluator_pl.ClassificationModule
+    assert RegressionModule is evaluator_pl.RegressionModule
+
+
 def test_dataloader_is_torchs() -> None:
     # a subclass whose arguments may be value choices (joint hyperparameter search)
     assert issubclass(evaluator_pl.DataLoader, torch.utils.data.DataLoader)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -101,3 +102,35 @@ def test_enas_searches_value_choices_and_input_subsets():
     sample = trainer.export()
     assert ModelSpace(Mixed()).validate(sample) == sample
     assert set(trainer.export_probs()) == {"width", "any"}
+
+
+@pytest.mark.parametrize(
+    ("grad_clip", "ctrl_grad_clip", "expected"),
+    [(5.0, None, 5.0), (5.0, 0.25, 0.25), (5.0, 0, None), (0.0, 0.25, 0.25)],
+)
+def test_ctrl_grad_clip_clips_the_controller_alone(
+    monkeypatch, grad_clip, ctrl_grad_clip, expected
+):
+    # NNI 2.10's ENAS(ctrl_grad_clip=...): the controller's own clip; without it the controller is
+    # clipped like the weights
+    norms: list[tuple[float, bool]] = []
+    real = torch.nn.utils.clip_grad_norm_
+
+    def spy(params, max_norm, *args, **kwargs):
+        params = list(params)
+        norms.append((max_norm, any(p is q for p in params for q in controller_params)))
+        return real(params, max_norm, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
+    model = Gates()
+    trainer = EnasTrainer(
+        model, F.cross_entropy, None, reward_accuracy,
+        torch.optim.SGD(model.parameters(), lr=0.1), 1, separable(n=64), batch_size=16,
+        grad_clip=grad_clip, ctrl_grad_clip=ctrl_grad_clip, ctrl_steps_aggregate=1,
+    )  # fmt: skip
+    controller_params = list(trainer.controller.parameters())
+    trainer.fit()
+    controller_clips = {max_norm for max_norm, of_controller in norms if of_controller}
+    assert controller_clips == ({expected} if expected is not None else set())
+    weight_clips = {max_norm for max_norm, of_controller in norms if not of_controller}
+    assert weight_clips == ({grad_clip} if grad_clip else set())

@@ -3,6 +3,8 @@ None, strategy.DARTS())``."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import torch
 
@@ -151,3 +153,91 @@ def test_what_an_algorithm_cannot_share_is_refused_when_the_search_starts(home):
     with pytest.raises(ValueError, match=r"strategy.DARTS cannot search 'hidden' \(Block\)"):
         exp.run()
     assert exp.store.series("loss") == []  # refused before any training
+
+
+def test_the_console_has_no_noise_from_our_reports_or_checkpoints(home, caplog):
+    # Classification reports val_acc; in a one-shot search there is no trial to report to, and
+    # "final result (not in a trial): 0.5" would read as the search's result. The checkpoint
+    # of every epoch must not make Lightning log "`weights_only` was not set".
+    exp = RetiariiExperiment(UsefulOrZero(), classification(home, 2), None, DARTS())
+    with caplog.at_level(logging.INFO):
+        exp.run()
+    assert exp.get_status() == "DONE"
+    assert (exp.experiment_dir / "oneshot" / "last.ckpt").is_file()
+    assert "metric/val_acc" in exp.store.series_names()  # what it reports is still recorded
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("one-shot search done" in message for message in messages)
+    assert not [m for m in messages if "not in a trial" in m or "weights_only" in m]
+
+
+@pytest.mark.parametrize("cls", [DARTS, GumbelDARTS, ENAS, Proxyless, RandomOneShot])
+def test_nni_arguments_without_a_counterpart_say_so(cls):
+    name = cls.__name__
+    with pytest.raises(TypeError, match=rf"^{name}\(log_prob_every_n_step=\.\.\.\) is an argument "
+                       rf"of NNI's {name} .*every epoch \(arch_prob/<label>.*; remove it$"):  # fmt: skip
+        cls(log_prob_every_n_step=10)
+    with pytest.raises(TypeError, match=r"\(mutation_hooks=\.\.\.\) .* no mutation hooks"):
+        cls(mutation_hooks=[])
+    with pytest.raises(TypeError, match="unexpected keyword argument 'misspelt'"):
+        cls(misspelt=1)  # anything else: Python's own error
+
+
+def test_enas_takes_nni_ctrl_grad_clip_and_is_recorded_with_it(home):
+    exp = RetiariiExperiment(
+        UsefulOrZero(),
+        classification(home, 1),
+        None,
+        ENAS(reward_metric_name="val_acc", ctrl_grad_clip=1.0),
+    )
+    exp.run()
+    assert exp.get_status() == "DONE"
+    assert (
+        exp.store.experiment().info["strategy"]
+        == "ENAS(reward_metric_name='val_acc', ctrl_grad_clip=1.0)"
+    )
+
+
+def test_the_epoch_loss_and_reward_are_the_means_of_the_epochs_steps(home, monkeypatch):
+    # the dashboard's per-epoch curves: not the last step's values (what Lightning keeps of the
+    # train_loss Classification logs every step)
+    from retiarii.oneshot import base
+    from retiarii.oneshot.pytorch.lightning import OneShotModule
+
+    monkeypatch.setattr(base, "STEP_INTERVAL", 0.0)  # every step's loss goes to loss/step
+    rewards: list[float] = []
+    real_log = OneShotModule.log
+
+    def spy(self, name, value, *args, **kwargs):
+        if name == "reward":
+            rewards.append(float(value))
+        return real_log(self, name, value, *args, **kwargs)
+
+    monkeypatch.setattr(OneShotModule, "log", spy)
+    strategy = ENAS(reward_function=reward_accuracy, ctrl_steps_aggregate=2)
+    exp = RetiariiExperiment(UsefulOrZero(), classification(home, 2), None, strategy)
+    exp.run()
+    steps = [p.value for p in exp.store.series("loss/step")]
+    assert len(steps) == len(rewards) == 2 * 16  # 512 examples in batches of 32, 2 epochs
+    epochs = [p.value for p in exp.store.series("loss")]
+    assert epochs == pytest.approx([sum(steps[:16]) / 16, sum(steps[16:]) / 16], rel=1e-5)
+    assert epochs[1] != pytest.approx(steps[-1])
+    reward = [p.value for p in exp.store.series("metric/reward")]
+    assert reward == pytest.approx([sum(rewards[:16]) / 16, sum(rewards[16:]) / 16], rel=1e-5)
+
+
+def test_run_again_continues_the_search_as_resume_does(home):
+    # it was "the choices of this model were already replaced by another one-shot trainer":
+    # the experiment's own first run had made the space its supernet
+    evaluator = classification(home, 2)
+    exp = RetiariiExperiment(UsefulOrZero(), evaluator, None, DARTS(arc_learning_rate=0.05))
+    exp.run()
+    [first] = exp.export_top_models()
+    exp.run()  # nothing left to train (max_epochs done): the same export, as a further trial
+    assert exp.get_status() == "DONE"
+    assert exp.export_top_models(top_k=2) == [first, first]
+    assert [t.id for t in exp.list_trial_jobs()] == [1, 2]
+    assert len(exp.store.series("loss")) == 2  # no epoch trained twice
+    evaluator.trainer.kwargs["max_epochs"] = 3
+    exp.run()  # a larger budget trains on from the checkpoint
+    assert len(exp.store.series("loss")) == 3
+    assert exp.list_trial_jobs()[-1].final_value is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import random
 
 import pytest
@@ -192,3 +193,28 @@ def test_unsupported_value_choice_layers_are_named():
 
     with pytest.raises(ValueError, match="Embedding with value-choice arguments cannot share"):
         SinglePathTrainer(Embedded(), F.cross_entropy, None, None, 0, separable())
+
+
+def test_the_search_phase_says_what_it_does_and_how_far_it_is(caplog, monkeypatch):
+    # it can take minutes after the last epoch: it must not be silent
+    from retiarii.oneshot.pytorch.algorithms import RandomOneShot
+
+    monkeypatch.setattr(RandomOneShot, "progress_interval", 0.0)  # a line per scored subnet
+    model = Coordinates()
+    data = TensorDataset(torch.randn(64, N_LABELS), torch.randn(64))
+    trainer = SinglePathTrainer(
+        model, F.mse_loss, None, sgd(model), 1, data, batch_size=16,
+        population_size=2, evolution_cycles=1, seed=0,
+    )  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="retiarii.oneshot"):
+        trainer.fit()
+    messages = [r.getMessage() for r in caplog.records if r.name == "retiarii.oneshot"]
+    start = [m for m in messages if "searching the trained supernet" in m]
+    assert start == [
+        "SinglePathTrainer: searching the trained supernet: up to 4 subnets, each scored on 2 "
+        "validation batches after recalibrating BatchNorm on 2 training batches"
+    ]
+    progress = [m for m in messages if "subnets scored, best score" in m]
+    assert [m.split(": ")[1].split(" ")[0] for m in progress] == ["1/4", "2/4", "3/4"]
+    best = max(score for _, score in trainer.search_history[:3])
+    assert progress[-1].endswith(f"best score {best:.4g}")

@@ -460,7 +460,11 @@ class RetiariiExperiment:
         assert self.experiment_dir is not None
         # Every rank checkpoints (saving is collective); only global rank 0's directory is kept.
         checkpoints = self.experiment_dir / "oneshot"
-        trainer = oneshot_trainer(self.base_model, self.evaluator, self.strategy, checkpoints)
+        # run() again continues this search (its checkpoint), as resume() would: base_model is
+        # already its supernet
+        trainer = self._oneshot_trainer or oneshot_trainer(
+            self.base_model, self.evaluator, self.strategy, checkpoints
+        )
         self._oneshot_trainer = trainer
         if self.constraint is not None:
             self._constrain_oneshot(trainer)

@@ -31,6 +31,16 @@ from .base import BaseStrategy
 __all__ = ["DARTS", "ENAS", "GumbelDARTS", "OneShotStrategy", "Proxyless", "RandomOneShot"]
 
 
+#: NNI 2.x's arguments of its one-shot strategies that have no counterpart here, and why.
+_NNI_ONLY = {
+    "log_prob_every_n_step": "the architecture probabilities are recorded every epoch "
+    "(arch_prob/<label> in the experiment's store, plotted by the dashboard)",
+    "mutation_hooks": "there are no mutation hooks; the algorithm builds the supernet from the "
+    "space's choices itself, and refuses a module it cannot share when the search starts, "
+    "naming it and its label",
+}
+
+
 class OneShotStrategy(BaseStrategy):
     """Base of one-shot strategies: the arguments of one algorithm; proposes no trial.
 
@@ -39,6 +49,14 @@ class OneShotStrategy(BaseStrategy):
     """
 
     algorithm = ""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        for name in sorted(_NNI_ONLY.keys() & kwargs.keys()):
+            raise TypeError(
+                f"{cls.__name__}({name}=...) is an argument of NNI's {cls.__name__} that "
+                f"retiarii does not take: {_NNI_ONLY[name]}; remove it"
+            )
+        return super().__new__(cls)
 
     def __init__(self, gradient_clip_val: float | None = None) -> None:
         super().__init__()
@@ -132,14 +150,18 @@ class ENAS(OneShotStrategy):
     Args:
         reward_function: ``fn(model output, target) -> float`` on a validation batch.
         reward_metric_name: the name of a metric the evaluator's ``validation_step`` logs (e.g.
-            ``'val_acc'``), used as the reward. Without either: minus the training loss.
+            ``'val_acc'``), used as the reward. Without either: minus the loss (the evaluator's
+            ``training_step``) of the validation batch.
         ctrl_lr: Adam learning rate of the controller.
         ctrl_steps_aggregate: controller samples per controller update.
         entropy_weight: weight of the sample entropy added to the reward.
         skip_weight: weight of the skip penalty (any-subset input choices).
         baseline_decay: ``baseline = decay * baseline + (1 - decay) * reward`` (from the first).
         ctrl_kwargs: arguments of :class:`~retiarii.oneshot.pytorch.ReinforceController`.
-        gradient_clip_val: clip the weights' and the controller's gradient norms.
+        gradient_clip_val: clip the weights' gradient norm (and the controller's, unless
+            ``ctrl_grad_clip`` is given).
+        ctrl_grad_clip: clip the controller's gradient norm to this instead (NNI's argument;
+            0: no clipping).
         penalty: an :class:`~retiarii.oneshot.pytorch.ExpectationProfilerPenalty`; its penalty of
             the *sampled* architecture's cost is subtracted from the reward (``aggregate='add'``:
             ``reward - scale * p``; ``'mul'``: ``reward / (1 + p) ** scale``) before REINFORCE.
@@ -159,6 +181,7 @@ class ENAS(OneShotStrategy):
         ctrl_kwargs: dict[str, Any] | None = None,
         gradient_clip_val: float | None = 5.0,
         penalty: Any = None,
+        ctrl_grad_clip: float | None = None,
     ) -> None:
         super().__init__(gradient_clip_val)
         if reward_function is not None and reward_metric_name is not None:
@@ -172,6 +195,7 @@ class ENAS(OneShotStrategy):
         self.baseline_decay = baseline_decay
         self.ctrl_kwargs = ctrl_kwargs
         self.penalty = penalty
+        self.ctrl_grad_clip = ctrl_grad_clip
 
 
 class Proxyless(OneShotStrategy):

@@ -12,14 +12,25 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .lightning import (
         Classification,
+        ClassificationModule,
         DataLoader,
         Lightning,
         LightningModule,
         Regression,
+        RegressionModule,
         Trainer,
     )
 
-__all__ = ["Classification", "DataLoader", "Lightning", "LightningModule", "Regression", "Trainer"]
+__all__ = [
+    "Classification",
+    "ClassificationModule",
+    "DataLoader",
+    "Lightning",
+    "LightningModule",
+    "Regression",
+    "RegressionModule",
+    "Trainer",
+]
 
 
 def __getattr__(name: str) -> Any:

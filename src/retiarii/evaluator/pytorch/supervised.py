@@ -66,18 +66,32 @@ def _check_number(value: Any, name: str, strict: bool) -> float:
 
 
 class _SupervisedModule(LightningModule):
-    """Trains ``self.model`` with ``criterion``; validates ``metric_name`` once per epoch."""
+    """Trains ``self.model`` with ``criterion``; validates ``metric_name`` once per epoch.
+
+    NNI's attributes and arguments, for subclasses written for NNI (its DARTS tutorial's):
+    ``self.hparams.learning_rate`` / ``.weight_decay``, ``self.metrics`` (``{metric_name: a
+    metric called as metric(outputs, targets)}``, apart from the validation one) and
+    ``export_onnx=False`` (None or False only: no ONNX export here).
+    """
 
     metric_name = ""
+    default_criterion: Any = None
 
     def __init__(
         self,
-        criterion: Any,
-        learning_rate: float,
-        weight_decay: float,
-        optimizer: Callable[..., torch.optim.Optimizer],
+        criterion: Any = None,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.0,
+        optimizer: Callable[..., torch.optim.Optimizer] = torch.optim.Adam,
+        export_onnx: Any = None,
     ) -> None:
         super().__init__()
+        if export_onnx not in (None, False):
+            raise TypeError(
+                f"{type(self).__name__}(export_onnx={export_onnx!r}): retiarii does not export "
+                "ONNX; pass export_onnx=False (or nothing) and call torch.onnx.export yourself"
+            )
+        criterion = self.default_criterion if criterion is None else criterion
         if isinstance(criterion, type):
             criterion = criterion()
         if not callable(criterion):
@@ -93,7 +107,9 @@ class _SupervisedModule(LightningModule):
         self.learning_rate = _check_number(learning_rate, "learning_rate", strict=True)
         self.weight_decay = _check_number(weight_decay, "weight_decay", strict=False)
         self.optimizer_class = optimizer
+        self.hparams.update(learning_rate=self.learning_rate, weight_decay=self.weight_decay)
         self.val_metric = self.make_metric()
+        self.metrics = tnn.ModuleDict({self.metric_name: self.make_metric()})
         self.last_value: float | None = None
 
     def make_metric(self) -> torchmetrics.Metric:
@@ -142,6 +158,7 @@ class ClassificationModule(_SupervisedModule):
     """Cross-entropy training (by default); ``val_acc`` is the validation accuracy."""
 
     metric_name = "acc"
+    default_criterion = tnn.CrossEntropyLoss
 
     def make_metric(self) -> torchmetrics.Metric:
         return _Accuracy()
@@ -151,6 +168,7 @@ class RegressionModule(_SupervisedModule):
     """MSE training (by default); ``val_mse`` is the validation mean squared error."""
 
     metric_name = "mse"
+    default_criterion = tnn.MSELoss
 
     def make_metric(self) -> torchmetrics.Metric:
         return torchmetrics.MeanSquaredError()
@@ -171,15 +189,15 @@ _OWN_ARGUMENTS = (
     "train_dataloader",
     "val_dataloaders",
     "datamodule",
+    "export_onnx",
 )
 
 
 class _Supervised(Lightning):
     """The constructor of :class:`Classification` and :class:`Regression` (see its arguments
-    there); ``criterion=None`` is the subclass's ``default_criterion``."""
+    there); ``criterion=None`` is the module's ``default_criterion``."""
 
     module_class: type[_SupervisedModule]
-    default_criterion: Any
 
     def __init__(
         self,
@@ -192,17 +210,18 @@ class _Supervised(Lightning):
         datamodule: Any = None,
         *,
         train_dataloader: Any = None,
+        export_onnx: Any = None,
         **trainer_kwargs: Any,
     ) -> None:
-        if criterion is None:
-            criterion = self.default_criterion
         name = type(self).__name__
-        check_trainer_kwargs(trainer_kwargs, name, _OWN_ARGUMENTS)
+        trainer_kwargs = check_trainer_kwargs(trainer_kwargs, name, _OWN_ARGUMENTS)
         train = pick_train_dataloaders(train_dataloaders, train_dataloader)
         # Value choices (learning_rate=loguniform(...)) are recorded, and the module is rebuilt
         # with each trial's values (which are checked then).
         module = build_recorded(
-            self.module_class, (criterion, learning_rate, weight_decay, optimizer), {}
+            self.module_class,
+            (criterion, learning_rate, weight_decay, optimizer),
+            {"export_onnx": export_onnx} if export_onnx is not None else {},
         )
         super().__init__(module, Trainer(**trainer_kwargs), train, val_dataloaders, datamodule)
 
@@ -230,6 +249,7 @@ class Classification(_Supervised):
         train_dataloaders: ``(x, y)`` batches to train on (``train_dataloader``: seed 002's name).
         val_dataloaders: ``(x, y)`` batches the accuracy is computed on (required, now or later).
         datamodule: A ``LightningDataModule`` instead of the dataloaders.
+        export_onnx: NNI's; only None or False (retiarii exports no ONNX).
         **trainer_kwargs: ``lightning.Trainer`` arguments, e.g. ``max_epochs=10``.
 
     The model maps ``x`` to logits ``[N, C]``; the accuracy is exact over the validation set.
@@ -243,7 +263,6 @@ class Classification(_Supervised):
     """
 
     module_class = ClassificationModule
-    default_criterion = tnn.CrossEntropyLoss
     optimize_mode = "maximize"
 
 
@@ -255,5 +274,4 @@ class Regression(_Supervised):
     """
 
     module_class = RegressionModule
-    default_criterion = tnn.MSELoss
     optimize_mode = "minimize"

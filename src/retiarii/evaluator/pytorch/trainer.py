@@ -41,14 +41,38 @@ def _trainer_parameters() -> tuple[str, ...]:
     return tuple(name for name in signature.parameters if name != "self")
 
 
+def _translate_gpus(kwargs: dict[str, Any], owner: str) -> dict[str, Any]:
+    """NNI 2.x's evaluators passed Lightning 1.x's ``gpus=N`` (its tutorials use ``gpus=1``),
+    which Lightning 2 removed: ``gpus=0``/None is ``accelerator='cpu'``, any other value
+    ``accelerator='gpu', devices=gpus``."""
+    if "gpus" not in kwargs or "gpus" in _trainer_parameters():
+        return kwargs
+    kwargs = dict(kwargs)
+    gpus = kwargs.pop("gpus")
+    clash = sorted({"accelerator", "devices"} & set(kwargs))
+    if clash:
+        raise TypeError(
+            f"{owner}(gpus={gpus!r}, {clash[0]}=...): gpus is Lightning 1.x's name for "
+            "accelerator='gpu', devices=N; pass accelerator and devices only"
+        )
+    no_gpu = gpus is None or (isinstance(gpus, int) and not isinstance(gpus, bool) and gpus == 0)
+    return (
+        {**kwargs, "accelerator": "cpu"}
+        if no_gpu
+        else {**kwargs, "accelerator": "gpu", "devices": gpus}
+    )
+
+
 def check_trainer_kwargs(
     kwargs: dict[str, Any], owner: str = "Trainer", own: tuple[str, ...] = ()
-) -> None:
-    """Raise ``TypeError`` naming the first of ``kwargs`` that ``lightning.Trainer`` does not take.
+) -> dict[str, Any]:
+    """``kwargs`` with NNI's ``gpus=N`` translated (see :func:`_translate_gpus`); raise
+    ``TypeError`` naming the first of them that ``lightning.Trainer`` does not take.
 
     ``owner`` and its ``own`` argument names make the message right for evaluators that pass
     their extra keyword arguments on to the trainer.
     """
+    kwargs = _translate_gpus(kwargs, owner)
     known = _trainer_parameters()
     for name in kwargs:
         if name not in known:
@@ -59,6 +83,13 @@ def check_trainer_kwargs(
                 f"{owner}() got an unexpected keyword argument {name!r}: it is {where} an "
                 f"argument of lightning.Trainer {lightning.__version__}{hint}"
             )
+    return kwargs
+
+
+def _no_advert(record: logging.LogRecord) -> bool:
+    """Drops the "💡 Tip: ... try installing litlogger" that lightning.Trainer() logs whenever
+    its loggers are not Lightning's cloud logger: every Trainer built here."""
+    return not str(record.msg).startswith("💡 Tip:")
 
 
 def _tensorboard_available() -> bool:
@@ -82,6 +113,8 @@ class Trainer:
     Args:
         **kwargs: Any ``lightning.Trainer`` argument (``max_epochs=10``, ``callbacks=[...]``,
             ``accelerator='gpu'``...). A misspelled name raises ``TypeError`` at once, naming it.
+            NNI 2.x's ``gpus=N`` (Lightning 1.x) means ``accelerator='gpu', devices=N``
+            (``gpus=0``: ``accelerator='cpu'``).
 
     What :meth:`build` adds unless you pass it yourself: ``accelerator='auto'`` (the GPUs a trial
     sees are only its own, through ``CUDA_VISIBLE_DEVICES``), ``devices=1``,
@@ -95,8 +128,7 @@ class Trainer:
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        check_trainer_kwargs(kwargs)
-        self.kwargs = dict(kwargs)
+        self.kwargs = check_trainer_kwargs(kwargs)
 
     def build(self, root_dir: str) -> lightning.Trainer:
         """A new ``lightning.Trainer`` whose logs and checkpoints go under ``root_dir``.
@@ -109,7 +141,12 @@ class Trainer:
         kwargs["default_root_dir"] = root_dir
         if kwargs.get("logger", True) in (True, None):
             kwargs["logger"] = default_loggers(root_dir)
-        return lightning.Trainer(**kwargs)
+        lightning_info = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+        lightning_info.addFilter(_no_advert)
+        try:
+            return lightning.Trainer(**kwargs)
+        finally:
+            lightning_info.removeFilter(_no_advert)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())

@@ -14,7 +14,9 @@ talk to the experiment; those belong to the drivers.
 
 from __future__ import annotations
 
+import logging
 import random
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
@@ -31,6 +33,8 @@ from .proxyless import ProxylessSupernet, check_latency_loss, latency_regularize
 from .sampling import PathSamplingSupernet
 from .spos import recalibrate_batchnorm
 from .utils import set_random_state, to_device
+
+_logger = logging.getLogger("retiarii.oneshot")
 
 __all__ = [
     "Algorithm",
@@ -578,7 +582,10 @@ class Enas(_Sampling):
         if self.ctrl_step % c.ctrl_steps_aggregate == 0:
             [optimizer] = driver.arch_optimizers()
             driver.sync(params)
-            driver.clip(params)
+            if getattr(c, "ctrl_grad_clip", None) is None:  # (configs pickled before it: None)
+                driver.clip(params)
+            elif c.ctrl_grad_clip:
+                tnn.utils.clip_grad_norm_(params, c.ctrl_grad_clip)
             optimizer.step()
             optimizer.zero_grad()
         driver.log("reward", reward)
@@ -612,6 +619,8 @@ class RandomOneShot(_Sampling):
     needs_validation_batches = False
     #: ``fn(sample) -> bool``; subnets failing it are not evaluated (the strategy's model_filter).
     constraint: Callable[[dict[str, Any]], bool] | None = None
+    #: seconds between the search phase's progress lines (``retiarii.oneshot`` logger, INFO)
+    progress_interval = 10.0
 
     def attach(self, model: tnn.Module) -> None:
         super().attach(model)
@@ -675,9 +684,26 @@ class RandomOneShot(_Sampling):
         # stop); never on some ranks only
         owner = None if driver.distributed else getattr(driver, "owner", driver)
         self.history = []
-        for trial_id in range(max(1, c.population_size) * (1 + c.evolution_cycles)):
+        budget = max(1, c.population_size) * (1 + c.evolution_cycles)
+        _logger.info(
+            "%s: searching the trained supernet: up to %d subnets, each scored on %d validation "
+            "batches after recalibrating BatchNorm on %d training batches",
+            self.name,
+            budget,
+            len(validation),
+            len(calibration),
+        )
+        logged = time.monotonic()
+        for trial_id in range(budget):
             if self.history and callable(stop := getattr(owner, "should_stop", None)) and stop():
                 break
+            if time.monotonic() - logged > self.progress_interval and self.history:
+                best_value = max(value for _, value in self.history)
+                done = len(self.history)
+                _logger.info(
+                    "%s: %d/%d subnets scored, best score %.4g", self.name, done, budget, best_value
+                )
+                logged = time.monotonic()
             sample = strategy.ask()
             if sample is None:
                 break

@@ -68,6 +68,7 @@ from lightning.pytorch.utilities import CombinedLoader
 from lightning.pytorch.utilities.exceptions import _TunerExitException
 
 from ...evaluator.pytorch.lightning import LightningModule
+from ...reporting import trial_reporter
 from ..base import BaseOneShotTrainer, EpochLogs, StopSearch
 from .algorithms import Algorithm, AlgorithmTrainer
 from .distributed import (
@@ -144,6 +145,7 @@ class OneShotModule(lightning.LightningModule):
         self._weights: list[tnn.Parameter] = []
         self._monitors: dict[int, dict[str, Any]] = {}
         self._batch_idx = 0
+        self._epoch_loss: tuple[Any, int] = (0.0, 0)  # sum and count of this epoch's step losses
         # The user's self.log / self.log_dict log through this module (the one Lightning runs).
         user.log = self.log  # type: ignore[method-assign]
         user.log_dict = self.log_dict  # type: ignore[method-assign]
@@ -222,6 +224,7 @@ class OneShotModule(lightning.LightningModule):
             loss = self.algorithm.training_step(self, batch["train"], batch["val"])
         else:
             loss = self.algorithm.training_step(self, batch, None)
+        self._epoch_loss = (self._epoch_loss[0] + loss.detach(), self._epoch_loss[1] + 1)
         stop = False
         if self._reports_here():  # progress from the first step, not only after an epoch
             assert self.owner is not None
@@ -248,6 +251,11 @@ class OneShotModule(lightning.LightningModule):
     def loss(self, batch: Any) -> torch.Tensor:
         return self.user_loss(batch, self._batch_idx)
 
+    def log(self, name: str, value: Any, *args: Any, **kwargs: Any) -> None:
+        """The algorithm's numbers (the Driver's ``log``): the epoch's mean of the steps'."""
+        kwargs = {"on_step": False, "on_epoch": True, "batch_size": 1, **kwargs}
+        super().log(name, value, *args, **kwargs)
+
     def backward_to(self, loss: torch.Tensor, inputs: Any) -> None:
         self.manual_backward(loss, inputs=list(inputs))
 
@@ -265,10 +273,7 @@ class OneShotModule(lightning.LightningModule):
         return list(self._weights)
 
     def _logged_by(self, call: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
-        """``call()`` (of the user's module), capturing what it logs instead of logging it and
-        what it reports instead of reporting it."""
-        from ...reporting import trial_reporter
-
+        """``call()`` (of the user's module), capturing what it logs instead of logging it."""
         logged: dict[str, float] = {}
 
         def capture(name: str, value: Any, *args: Any, **kwargs: Any) -> None:
@@ -281,8 +286,7 @@ class OneShotModule(lightning.LightningModule):
         self.user.log = capture  # type: ignore[method-assign]
         self.user.log_dict = capture_dict  # type: ignore[method-assign,assignment]
         try:
-            with trial_reporter(_Discard()):
-                out = call()
+            out = call()  # what it reports is dropped (see _Search.run)
         finally:
             self.user.log, self.user.log_dict = saved  # type: ignore[method-assign]
         return out, logged
@@ -383,6 +387,7 @@ class OneShotModule(lightning.LightningModule):
         self.user.on_validation_epoch_start()
 
     def on_train_epoch_start(self) -> None:
+        self._epoch_loss = (0.0, 0)
         self.algorithm.on_epoch_start(self)
         self.user.on_train_epoch_start()
 
@@ -475,7 +480,9 @@ class OneShotModule(lightning.LightningModule):
         for name, value in self.trainer.callback_metrics.items():
             if isinstance(value, torch.Tensor) and value.numel() == 1:
                 metrics[name] = float(value)
-        loss = metrics.pop("train_loss", None)
+        metrics.pop("train_loss", None)  # the user's module logs its last step's
+        total, steps = self._epoch_loss
+        loss = float(total) / steps if steps else None
         metrics.update(self.algorithm.epoch_metrics())
         self.history.append(EpochLogs(loss, metrics, self.algorithm.export_probs()))
         if self._reports_here():
@@ -515,7 +522,8 @@ class OneShotModule(lightning.LightningModule):
 
 # -- as a one-shot trainer -----------------------------------------------------------------------
 class _Discard:
-    """A reporter that drops what the user's hooks report while the algorithm calls them."""
+    """A reporter that drops what the user's hooks report (``Classification`` reports its
+    accuracy): the search records the metrics they log, and there is no trial to report to."""
 
     def intermediate(self, metric: Any) -> None:
         """Dropped."""
@@ -535,7 +543,7 @@ class _EpochCheckpoint(Checkpoint):
         if trainer.sanity_checking:
             return
         partial = self.path.with_suffix(".partial")
-        trainer.save_checkpoint(partial)  # every rank takes part; rank 0 writes
+        trainer.save_checkpoint(partial, weights_only=False)  # every rank; rank 0 writes
         if trainer.global_rank == 0:
             os.replace(partial, self.path)
 
@@ -564,13 +572,14 @@ class _Search:
             if self.module.needs_validation_batches
             else self.train
         )
-        trainer.fit(
-            self.module,
-            train_dataloaders=loaders,
-            val_dataloaders=self.valid,
-            ckpt_path=self.ckpt_path,
-        )
-        self.module.algorithm.after_fit(self.module, self.train, self.valid)
+        with trial_reporter(_Discard()):
+            trainer.fit(
+                self.module,
+                train_dataloaders=loaders,
+                val_dataloaders=self.valid,
+                ckpt_path=self.ckpt_path,
+            )
+            self.module.algorithm.after_fit(self.module, self.train, self.valid)
         return trainer
 
 

@@ -3,24 +3,5 @@
 
 from __future__ import annotations
 
-from ...evaluator.pytorch.lightning import (
-    Classification,
-    ClassificationModule,
-    DataLoader,
-    Lightning,
-    LightningModule,
-    Regression,
-    RegressionModule,
-    Trainer,
-)
-
-__all__ = [
-    "Classification",
-    "ClassificationModule",
-    "DataLoader",
-    "Lightning",
-    "LightningModule",
-    "Regression",
-    "RegressionModule",
-    "Trainer",
-]
+from ...evaluator.pytorch.lightning import *  # noqa: F403
+from ...evaluator.pytorch.lightning import __all__ as __all__
