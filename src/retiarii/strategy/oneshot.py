@@ -88,7 +88,8 @@ class DARTS(OneShotStrategy):
         arc_learning_rate: Adam learning rate of the architecture parameters.
         unrolled: second-order DARTS (the virtual step uses the weight optimizer's learning rate,
             momentum and weight decay).
-        gradient_clip_val: clip the weights' gradient norm (None or 0: no clipping).
+        gradient_clip_val: clip the weights' gradient norm (None or 0: no clipping, NNI 2.10's
+            default; the DARTS paper clips at 5).
         penalty: a cost penalty of the architecture loss,
             :class:`~retiarii.oneshot.pytorch.ExpectationProfilerPenalty` (expected parameters,
             FLOPs or latency under ``softmax(alpha)``, with a target and a weight).
@@ -100,7 +101,7 @@ class DARTS(OneShotStrategy):
         self,
         arc_learning_rate: float = 3e-4,
         unrolled: bool = False,
-        gradient_clip_val: float | None = 5.0,
+        gradient_clip_val: float | None = None,
         penalty: Any = None,
     ) -> None:
         super().__init__(gradient_clip_val)
@@ -131,7 +132,7 @@ class GumbelDARTS(DARTS):
     def __init__(
         self,
         arc_learning_rate: float = 3e-4,
-        gradient_clip_val: float | None = 5.0,
+        gradient_clip_val: float | None = None,
         gumbel_temperature: float = 1.0,
         use_temp_anneal: bool = False,
         min_temp: float = 0.33,
@@ -159,7 +160,7 @@ class ENAS(OneShotStrategy):
         baseline_decay: ``baseline = decay * baseline + (1 - decay) * reward`` (from the first).
         ctrl_kwargs: arguments of :class:`~retiarii.oneshot.pytorch.ReinforceController`.
         gradient_clip_val: clip the weights' gradient norm (and the controller's, unless
-            ``ctrl_grad_clip`` is given).
+            ``ctrl_grad_clip`` is given); None (NNI 2.10's default): no clipping.
         ctrl_grad_clip: clip the controller's gradient norm to this instead (NNI's argument;
             0: no clipping).
         penalty: an :class:`~retiarii.oneshot.pytorch.ExpectationProfilerPenalty`; its penalty of
@@ -179,7 +180,7 @@ class ENAS(OneShotStrategy):
         skip_weight: float = 0.8,
         baseline_decay: float = 0.999,
         ctrl_kwargs: dict[str, Any] | None = None,
-        gradient_clip_val: float | None = 5.0,
+        gradient_clip_val: float | None = None,
         penalty: Any = None,
         ctrl_grad_clip: float | None = None,
     ) -> None:
