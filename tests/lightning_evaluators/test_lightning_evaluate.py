@@ -297,17 +297,18 @@ class NniStyleModule(pl.ClassificationModule):
 
 
 def test_a_module_written_for_nni_trains_and_validates() -> None:
+    torch.manual_seed(0)  # the same data order and initial weights whatever ran before
     train, val = digits_loaders()
     module = NniStyleModule(0.1, 1e-4)
     assert dict(module.hparams) == {"learning_rate": 0.1, "weight_decay": 1e-4}
     assert isinstance(module.criterion, torch.nn.CrossEntropyLoss) and list(module.metrics) == [
         "acc"
     ]
-    evaluator = pl.Lightning(module, pl.Trainer(max_epochs=2, **QUIET), train, val)
+    evaluator = pl.Lightning(module, pl.Trainer(max_epochs=5, **QUIET), train, val)
     model = tiny_classifier()
     final = evaluator.evaluate(model)
     assert final == pytest.approx(_accuracy(model, val), abs=1e-6)  # train_acc did not leak in
-    assert final > 0.2  # it learnt (10 classes)
+    assert final > 0.5  # it learnt (10 classes; 0.65-0.76 over seeds 0-5)
     assert isinstance(pl.RegressionModule().criterion, torch.nn.MSELoss)
 
 

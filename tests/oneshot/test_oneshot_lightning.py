@@ -160,7 +160,8 @@ def test_the_console_has_no_noise_from_our_reports_or_checkpoints(home, caplog):
     # "final result (not in a trial): 0.5" would read as the search's result. The checkpoint
     # of every epoch must not make Lightning log "`weights_only` was not set".
     exp = RetiariiExperiment(UsefulOrZero(), classification(home, 2), None, DARTS())
-    with caplog.at_level(logging.INFO):
+    # (the retiarii logger's own level too: other tests' fixtures may have left it at WARNING)
+    with caplog.at_level(logging.INFO), caplog.at_level(logging.INFO, logger="retiarii"):
         exp.run()
     assert exp.get_status() == "DONE"
     assert (exp.experiment_dir / "oneshot" / "last.ckpt").is_file()
