@@ -242,3 +242,37 @@ def test_run_again_continues_the_search_as_resume_does(home):
     exp.run()  # a larger budget trains on from the checkpoint
     assert len(exp.store.series("loss")) == 3
     assert exp.list_trial_jobs()[-1].final_value is not None
+
+
+class LogsItsSteps(pl.LightningModule):
+    """Logs with Lightning's defaults (in training_step: this step's value, not an epoch mean)."""
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("step_index", float(batch_idx))
+        return torch.nn.functional.cross_entropy(self.model(x), y)
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val_loss", torch.nn.functional.cross_entropy(self.model(x), y))
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.01)
+
+
+def test_the_users_self_log_keeps_lightnings_defaults(home):
+    # The algorithm's own numbers (ENAS's reward) are epoch means; what the user's module logs is
+    # logged as Lightning would log it under evaluator.evaluate().
+    from retiarii.oneshot.pytorch.lightning import LightningOneShotTrainer
+
+    data = separable()  # 512 examples: 16 batches of 32
+    evaluator = pl.Lightning(
+        LogsItsSteps(),
+        pl.Trainer(max_epochs=1, default_root_dir=str(home / "lightning")),
+        train_dataloaders=pl.DataLoader(data, batch_size=32),
+        val_dataloaders=pl.DataLoader(data, batch_size=128),
+    )
+    trainer = LightningOneShotTrainer(UsefulOrZero(), evaluator, DARTS())
+    trainer.fit()
+    assert trainer.trainer is not None
+    assert float(trainer.trainer.callback_metrics["step_index"]) == 15.0  # the last step's

@@ -147,7 +147,8 @@ class OneShotModule(lightning.LightningModule):
         self._batch_idx = 0
         self._epoch_loss: tuple[Any, int] = (0.0, 0)  # sum and count of this epoch's step losses
         # The user's self.log / self.log_dict log through this module (the one Lightning runs).
-        user.log = self.log  # type: ignore[method-assign]
+        # (Lightning's own log, not this module's Driver.log, whose defaults are the algorithm's)
+        user.log = functools.partial(lightning.LightningModule.log, self)  # type: ignore[method-assign]
         user.log_dict = self.log_dict  # type: ignore[method-assign]
 
     @property
