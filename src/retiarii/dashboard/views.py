@@ -464,8 +464,9 @@ def series_view(store: ExperimentStore, name: str | None = None) -> dict[str, An
 def export_view(
     store: ExperimentStore, top_k: int = 1, optimize_mode: str | None = None
 ) -> dict[str, Any]:
-    """The experiment's answer (see :meth:`~retiarii.store.ExperimentStore.answer`): the ``top_k`` best samples (SUCCEEDED
-    trials, by the experiment's ``optimize_mode``), or a one-shot search's newest exports.
+    """The experiment's answer (see :meth:`~retiarii.store.ExperimentStore.answer`): the
+    ``top_k`` best samples (SUCCEEDED trials, by the experiment's ``optimize_mode``), or a
+    one-shot search's newest exports.
 
     ``{"experiment": id, "name": ..., "optimize_mode": ..., "top": [{"rank", "trial_id",
     "metric", "final", "sample"}, ...]}``; ``top[i]["sample"]`` is what ``fixed_arch`` takes.
