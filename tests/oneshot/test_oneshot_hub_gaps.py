@@ -147,9 +147,11 @@ def test_no_path_satisfying_the_constraints_is_an_error_after_the_shared_bound(
     checks = []
     monkeypatch.setattr(model.constraint, "check", lambda s: checks.append(s) or "none allowed")
     trainer = _trainer(model, name)
-    drawn = "path sampled by the ENAS controller" if name == "ENAS" else "random path"
+    # ENAS too: uniform draws before training find that no path is valid (they are cheap;
+    # its controller's draws would take 1.6 ms each, 17 s for the default bound of 10,000)
     with pytest.raises(
-        InfeasibleConstraintError, match=rf"no {drawn} satisfied.*none of 7 .*none allowed.*raise"
+        InfeasibleConstraintError,
+        match=r"no random path satisfied.*none of 7 .*none allowed.*raise",
     ):
         trainer.fit()
     assert len(checks) == 7 and not model.ran  # every path checked, none ran

@@ -76,6 +76,7 @@ from .distributed import (
     any_rank,
     average_gradients,
     broadcast_buffers,
+    close_process_group,
     launches_script,
     process_state,
 )
@@ -166,12 +167,15 @@ class OneShotModule(lightning.LightningModule):
         super().__setstate__(state)
         self._leave_ctrl_c_home()  # as early as a spawned rank can
 
+    def _in_started_rank(self) -> bool:
+        """Whether this is a rank process Lightning started (``ddp_spawn``, ``ddp_fork``)."""
+        return os.getpid() != self._home and multiprocessing.parent_process() is not None
+
     def _leave_ctrl_c_home(self) -> None:
         """In a rank Lightning started (spawn, fork), ignore SIGINT: a terminal's Ctrl-C reaches
         it too and would end it silently (torch's spawn), leaving the experiment's process, which
         handles Ctrl-C, waiting for its result forever."""
-        child = os.getpid() != self._home and multiprocessing.parent_process() is not None
-        if child and threading.current_thread() is threading.main_thread():
+        if self._in_started_rank() and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def get_extra_state(self) -> dict[str, Any]:
@@ -505,6 +509,11 @@ class OneShotModule(lightning.LightningModule):
 
     def teardown(self, stage: str) -> None:
         self.user.teardown(stage)
+        if self._in_started_rank():
+            # The rank's last collective is behind it and Lightning has unwrapped the model: a
+            # spawned rank ends with sys.exit, whose finalization could abort it and so fail a
+            # fit that trained to the end (see close_process_group)
+            close_process_group()
 
     def on_fit_end(self) -> None:
         self.user.on_fit_end()
