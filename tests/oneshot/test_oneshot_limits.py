@@ -364,6 +364,34 @@ def test_ctrl_c_stops_a_spawned_ddp_search_when_training_ends(tmp_path):
         assert trial.status == "SUCCEEDED"
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("ddp", ["ddp", "ddp_spawn"])
+def test_the_ranks_end_soon_after_the_experiments_process_is_killed(tmp_path, ddp):
+    # SIGKILL (or the out-of-memory killer) on the experiment's process, and nothing else: the
+    # ranks it started end within a second or two. Spawned ranks trained on to the end of the
+    # fit before (about 10 s more here, hours in a real search); 'ddp' ranks end when a
+    # collective finds rank 0 gone.
+    proc = _search_process(tmp_path, 0.3, ddp)  # 5 epochs of 4 steps of 0.6 s
+    try:
+        if ddp == "ddp":  # rank 0 (this process) logs its steps
+            _wait_for_a_step(tmp_path, lambda: proc.poll() is None)
+        else:  # the spawned ranks report at the end: an epoch's checkpoint says they train
+            deadline = time.monotonic() + 120
+            while not list(tmp_path.glob("*/oneshot/last.ckpt")):
+                assert proc.poll() is None and time.monotonic() < deadline, "no epoch ended"
+                time.sleep(0.05)
+        ranks = [pid for pid in _running_in_group(proc.pid) if pid != proc.pid]
+        assert ranks, "no rank process found"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        killed = time.monotonic()
+        wait_for(lambda: not _running_in_group(proc.pid), 30, "the ranks to end")
+        assert time.monotonic() - killed < 4
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 # -- data-parallel searches (2 CPU processes) ------------------------------------------------------
 DDP_STEPS = 64  # per epoch and rank: 4096 examples, batches of 32, on 2 ranks
 

@@ -29,6 +29,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -49,6 +50,8 @@ __all__ = [
     "broadcast_buffers",
     "broadcast_object",
     "broadcast_random_state",
+    "close_process_group",
+    "end_with_parent",
     "is_distributed",
     "launches_script",
     "process_state",
@@ -298,8 +301,39 @@ class RankProcesses:
             self._dir = None
 
 
+_watched: int | None = None  # the process whose end_with_parent thread runs
+
+
+def end_with_parent(check_every: float = 0.5) -> None:
+    """End this rank process (exit code 1) within ``check_every`` seconds of the end of the
+    process that started it; once per process.
+
+    The ranks wait for each other in every collective: if the experiment's process (rank 0, or
+    the parent of spawned ranks) is killed (SIGKILL, the out-of-memory killer), the others would
+    wait for it until the process group's timeout (30 minutes by default), holding cores and
+    memory. A daemon thread notices that this process has a new parent and ends it."""
+    global _watched
+    if _watched == os.getpid():
+        return
+    _watched = os.getpid()
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(check_every)
+        sys.stderr.write(
+            f"retiarii: the process that started this rank (pid {parent}) has ended; "
+            "ending the rank\n"
+        )
+        sys.stderr.flush()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="retiarii-end-with-parent", daemon=True).start()
+
+
 def run_rank(payload: str) -> None:
     """What a rank that :class:`RankProcesses` started runs: the job cloudpickled in ``payload``."""
+    end_with_parent()
     path = Path(payload)
     job = cloudpickle.loads(path.read_bytes())
     path.with_name(f"loaded.{os.environ['LOCAL_RANK']}").touch()

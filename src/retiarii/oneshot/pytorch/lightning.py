@@ -34,6 +34,8 @@ the trainer's callbacks (the experiment's store). How the ranks are started matt
   ``state_dict``); the epochs are reported to the callbacks when the fit returns, so a store sees
   them at the end and a stop request takes effect then. ``spawn`` pickles the search with
   ``pickle`` (define classes at module level, guard the script with ``if __name__ == '__main__'``).
+  These ranks end soon after the experiment's process if it is killed
+  (:func:`~.distributed.end_with_parent`) and close their process group when training ends.
 * Processes started by ``torchrun`` or a cluster (several nodes): every process runs the script;
   ``RetiariiExperiment.run`` records the experiment on global rank 0 (``RANK``) only, and the
   other ranks keep a throwaway copy (for ``export_top_models``) that ``close()`` removes.
@@ -77,6 +79,7 @@ from .distributed import (
     average_gradients,
     broadcast_buffers,
     close_process_group,
+    end_with_parent,
     launches_script,
     process_state,
 )
@@ -165,17 +168,21 @@ class OneShotModule(lightning.LightningModule):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
-        self._leave_ctrl_c_home()  # as early as a spawned rank can
+        self._settle_in_started_rank()  # as early as a spawned rank can
 
     def _in_started_rank(self) -> bool:
         """Whether this is a rank process Lightning started (``ddp_spawn``, ``ddp_fork``)."""
         return os.getpid() != self._home and multiprocessing.parent_process() is not None
 
-    def _leave_ctrl_c_home(self) -> None:
-        """In a rank Lightning started (spawn, fork), ignore SIGINT: a terminal's Ctrl-C reaches
-        it too and would end it silently (torch's spawn), leaving the experiment's process, which
-        handles Ctrl-C, waiting for its result forever."""
-        if self._in_started_rank() and threading.current_thread() is threading.main_thread():
+    def _settle_in_started_rank(self) -> None:
+        """In a rank Lightning started (spawn, fork): end with the experiment's process (see
+        ``end_with_parent``), and ignore SIGINT: a terminal's Ctrl-C reaches it too and would end
+        it silently (torch's spawn), leaving the experiment's process, which handles Ctrl-C,
+        waiting for its result forever."""
+        if not self._in_started_rank():
+            return
+        end_with_parent()
+        if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def get_extra_state(self) -> dict[str, Any]:
@@ -504,7 +511,7 @@ class OneShotModule(lightning.LightningModule):
         self.user.on_train_end()
 
     def setup(self, stage: str) -> None:
-        self._leave_ctrl_c_home()  # a forked rank
+        self._settle_in_started_rank()  # a forked rank
         self.user.setup(stage)
 
     def teardown(self, stage: str) -> None:
