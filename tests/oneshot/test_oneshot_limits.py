@@ -365,6 +365,43 @@ def test_ctrl_c_stops_a_spawned_ddp_search_when_training_ends(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_second_ctrl_c_on_a_spawned_search_keeps_its_finished_epochs(tmp_path):
+    # the second press kills the spawned ranks before they send their state back: the epochs they
+    # finished come back from their checkpoint, and the export is what they had found (it was
+    # the untrained supernet's, with no epoch recorded)
+    proc = _search_process(tmp_path, 0.3, "ddp_spawn")  # 5 epochs of 4 steps of 0.6 s
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob("*/oneshot/last.ckpt")):
+            assert proc.poll() is None and time.monotonic() < deadline, "no epoch ended"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        _all_ended(proc)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    [directory] = [p.parent for p in tmp_path.glob("*/experiment.db")]
+    with ExperimentStore(directory / "experiment.db", readonly=True) as store:
+        record = store.experiment()
+        assert record.status == "stopped" and record.info["end_reason"] == "stopped by request"
+        probs = store.series("arch_prob/op")
+        assert 1 <= len(probs) < 5  # the finished epochs, not all 5
+        [trial] = store.trials()
+        assert trial.status == "SUCCEEDED"
+        last = probs[-1].value
+        assert trial.sample["op"] == max(last, key=last.get)  # DARTS's export: the likeliest
+    # resumed, the ranks send back every epoch of the search again: each is recorded once
+    exp = RetiariiExperiment.resume(directory)
+    assert exp.store.experiment().status == "done"
+    assert [p.epoch for p in exp.store.series("arch_prob/op")] == [0, 1, 2, 3, 4]
+    assert [p.epoch for p in exp.store.series("loss")] == [0, 1, 2, 3, 4]
+    exp.close()
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("ddp", ["ddp", "ddp_spawn"])
 def test_the_ranks_end_soon_after_the_experiments_process_is_killed(tmp_path, ddp):
     # SIGKILL (or the out-of-memory killer) on the experiment's process, and nothing else: the

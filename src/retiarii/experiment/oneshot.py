@@ -169,6 +169,7 @@ class StoreRecorder(OneShotCallback):
         self.reason: str | None = None
         self.last: EpochLogs | None = None
         self._recorded_headline: str | None = None
+        self._epochs_in_store: set[int] | None = None  # read at the first epoch
 
     def stop_reason(self) -> str | None:
         """Why the search must stop now, or None."""
@@ -192,8 +193,31 @@ class StoreRecorder(OneShotCallback):
         self.store.add_series("loss/step", loss, step=step)
         self._stop_if_asked(trainer)
 
+    def _recorded(self, epoch: int) -> bool:
+        """Whether the store has ``epoch`` already: ranks in child processes (spawn, fork) send
+        back every epoch of the search, a resumed one's too, and a run interrupted twice
+        records the epochs of its checkpoint; each epoch is recorded once."""
+        if self._epochs_in_store is None:
+            per_epoch = [
+                name
+                for name in self.store.series_names()
+                if name == "loss" or name.startswith(("metric/", "arch_prob/"))
+            ]
+            self._epochs_in_store = {
+                point.epoch
+                for name in per_epoch
+                for point in self.store.series(name)
+                if point.epoch is not None
+            }
+        return epoch in self._epochs_in_store
+
     def on_epoch_end(self, trainer: BaseOneShotTrainer, epoch: int, logs: EpochLogs) -> None:
         self.last = logs
+        if self._recorded(epoch):
+            self._stop_if_asked(trainer)
+            return
+        assert self._epochs_in_store is not None
+        self._epochs_in_store.add(epoch)
         if logs.loss is not None:
             self.store.add_series("loss", logs.loss, step=epoch, epoch=epoch)
         for name, value in logs.metrics.items():

@@ -52,6 +52,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import logging
 import multiprocessing
 import os
 import random
@@ -84,6 +85,8 @@ from .distributed import (
     process_state,
 )
 from .utils import set_random_state
+
+_logger = logging.getLogger("retiarii.oneshot")
 
 __all__ = ["LightningOneShotTrainer", "OneShotModule"]
 
@@ -643,6 +646,21 @@ class LightningOneShotTrainer(AlgorithmTrainer):
         #: Where to checkpoint the search at the end of every epoch (and resume from), if set.
         self.checkpoint_dir: Path | None = None
 
+    def _take_back_finished_epochs(self, checkpoint: Path | None) -> None:
+        """After ranks in child processes (spawn, fork) were killed before sending their state
+        back: take the supernet, architecture parameters and epochs of the last epoch they
+        finished from its checkpoint, and report those epochs, so the export is what they had
+        found (not the untrained supernet's)."""
+        if checkpoint is None or not checkpoint.is_file():
+            return
+        try:
+            state = torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+            self.module.load_state_dict(state, strict=False)
+        except Exception as error:  # the export is then this process's untrained supernet
+            _logger.warning("could not read the search's checkpoint %s: %s", checkpoint, error)
+            return
+        self.module.report()
+
     def _root_dir(self) -> str:
         given = self.evaluator.trainer.kwargs.get("default_root_dir")
         return str(given) if given is not None else tempfile.mkdtemp(prefix="retiarii-oneshot-")
@@ -687,6 +705,7 @@ class LightningOneShotTrainer(AlgorithmTrainer):
                 except BaseException:  # e.g. a second Ctrl-C: Lightning leaves its ranks running
                     if (launcher := self.trainer.strategy.launcher) is not None:
                         launcher.kill(signal.SIGKILL)
+                        self._take_back_finished_epochs(last)
                     raise
         if self.trainer.global_rank == 0:  # epochs trained in child processes (spawn, fork)
             self.module.report()
