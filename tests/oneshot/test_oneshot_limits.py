@@ -291,6 +291,37 @@ def _all_ended(proc: subprocess.Popen[bytes]) -> None:
     wait_for(lambda: not _running_in_group(proc.pid), 10, "the search's processes to end")
 
 
+@contextlib.contextmanager
+def _search_running(
+    directory: Path, seconds: float, *args: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """:func:`_search_process`, and every process of it killed (SIGKILL) on the way out."""
+    proc = _search_process(directory, seconds, *args)
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _wait_for_an_epoch(directory: Path, proc: subprocess.Popen[bytes]) -> None:
+    """Until the search's first epoch checkpoint is written (spawned ranks report at the end)."""
+    deadline = time.monotonic() + 120
+    while not list(directory.glob("*/oneshot/last.ckpt")):
+        assert proc.poll() is None and time.monotonic() < deadline, "no epoch ended"
+        time.sleep(0.05)
+
+
+def _stopped_by_request(directory: Path) -> ExperimentStore:
+    """The store of the search under ``directory`` (read-only), checked to say it was stopped."""
+    [found] = [p.parent for p in directory.glob("*/experiment.db")]
+    store = ExperimentStore(found / "experiment.db", readonly=True)
+    record = store.experiment()
+    assert record.status == "stopped" and record.info["end_reason"] == "stopped by request"
+    return store
+
+
 def _wait_for_a_step(directory: Path, alive: Callable[[], bool]) -> Path:
     deadline = time.monotonic() + 120
     while True:
@@ -343,22 +374,11 @@ def test_ctrl_c_stops_a_spawned_ddp_search_when_training_ends(tmp_path):
     # the spawned ranks ignore Ctrl-C (it reaches them too): they train on, and the stop takes
     # effect when the fit returns, as a time limit does (the next test); without that, torch's
     # spawn ended them silently and this process waited for their result forever
-    proc = _search_process(tmp_path, 0.1, "ddp_spawn")  # 5 epochs of 4 steps of 0.2 s
-    try:
-        deadline = time.monotonic() + 120
-        while not list(tmp_path.glob("*/oneshot/last.ckpt")):  # the ranks train: an epoch ended
-            assert proc.poll() is None and time.monotonic() < deadline, "no epoch ended"
-            time.sleep(0.05)
+    with _search_running(tmp_path, 0.1, "ddp_spawn") as proc:  # 5 epochs of 4 steps of 0.2 s
+        _wait_for_an_epoch(tmp_path, proc)  # the ranks train
         os.killpg(proc.pid, signal.SIGINT)
         _all_ended(proc)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    [directory] = [p.parent for p in tmp_path.glob("*/experiment.db")]
-    with ExperimentStore(directory / "experiment.db", readonly=True) as store:
-        record = store.experiment()
-        assert record.status == "stopped" and record.info["end_reason"] == "stopped by request"
+    with _stopped_by_request(tmp_path) as store:
         assert len(store.series("arch_prob/op")) == 5  # every epoch, reported at the end
         [trial] = store.trials()
         assert trial.status == "SUCCEEDED"
@@ -369,30 +389,20 @@ def test_a_second_ctrl_c_on_a_spawned_search_keeps_its_finished_epochs(tmp_path)
     # the second press kills the spawned ranks before they send their state back: the epochs they
     # finished come back from their checkpoint, and the export is what they had found (it was
     # the untrained supernet's, with no epoch recorded)
-    proc = _search_process(tmp_path, 0.3, "ddp_spawn")  # 5 epochs of 4 steps of 0.6 s
-    try:
-        deadline = time.monotonic() + 120
-        while not list(tmp_path.glob("*/oneshot/last.ckpt")):
-            assert proc.poll() is None and time.monotonic() < deadline, "no epoch ended"
-            time.sleep(0.05)
+    with _search_running(tmp_path, 0.3, "ddp_spawn") as proc:  # 5 epochs of 4 steps of 0.6 s
+        _wait_for_an_epoch(tmp_path, proc)
         os.killpg(proc.pid, signal.SIGINT)
         time.sleep(0.5)
         os.killpg(proc.pid, signal.SIGINT)
         _all_ended(proc)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    [directory] = [p.parent for p in tmp_path.glob("*/experiment.db")]
-    with ExperimentStore(directory / "experiment.db", readonly=True) as store:
-        record = store.experiment()
-        assert record.status == "stopped" and record.info["end_reason"] == "stopped by request"
+    with _stopped_by_request(tmp_path) as store:
         probs = store.series("arch_prob/op")
         assert 1 <= len(probs) < 5  # the finished epochs, not all 5
         [trial] = store.trials()
         assert trial.status == "SUCCEEDED"
         last = probs[-1].value
         assert trial.sample["op"] == max(last, key=last.get)  # DARTS's export: the likeliest
+        directory = store.experiment_dir
     # resumed, the ranks send back every epoch of the search again: each is recorded once
     exp = RetiariiExperiment.resume(directory)
     assert exp.store.experiment().status == "done"
@@ -408,15 +418,11 @@ def test_the_ranks_end_soon_after_the_experiments_process_is_killed(tmp_path, dd
     # ranks it started end within a second or two. Spawned ranks trained on to the end of the
     # fit before (about 10 s more here, hours in a real search); 'ddp' ranks end when a
     # collective finds rank 0 gone.
-    proc = _search_process(tmp_path, 0.3, ddp)  # 5 epochs of 4 steps of 0.6 s
-    try:
+    with _search_running(tmp_path, 0.3, ddp) as proc:  # 5 epochs of 4 steps of 0.6 s
         if ddp == "ddp":  # rank 0 (this process) logs its steps
             _wait_for_a_step(tmp_path, lambda: proc.poll() is None)
-        else:  # the spawned ranks report at the end: an epoch's checkpoint says they train
-            deadline = time.monotonic() + 120
-            while not list(tmp_path.glob("*/oneshot/last.ckpt")):
-                assert proc.poll() is None and time.monotonic() < deadline, "no epoch ended"
-                time.sleep(0.05)
+        else:
+            _wait_for_an_epoch(tmp_path, proc)
         ranks = [pid for pid in _running_in_group(proc.pid) if pid != proc.pid]
         assert ranks, "no rank process found"
         os.kill(proc.pid, signal.SIGKILL)
@@ -424,9 +430,6 @@ def test_the_ranks_end_soon_after_the_experiments_process_is_killed(tmp_path, dd
         killed = time.monotonic()
         wait_for(lambda: not _running_in_group(proc.pid), 30, "the ranks to end")
         assert time.monotonic() - killed < 4
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 # -- data-parallel searches (2 CPU processes) ------------------------------------------------------
