@@ -11,6 +11,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 
 from retiarii.execution.trial import LOG_LIMIT_ENV, LOG_NAME
@@ -18,6 +20,7 @@ from retiarii.execution.trial import LOG_LIMIT_ENV, LOG_NAME
 __all__ = [
     "cpu_count",
     "describe_exit",
+    "exit_when_orphaned",
     "gpu_slices",
     "import_paths",
     "log_tail",
@@ -187,6 +190,33 @@ def log_tail(trial_dir: str) -> str:
 MEMORY_EXIT_CODE = 86
 #: Environment variable that carries ``trial_memory_limit`` (bytes) to the workers.
 MEMORY_LIMIT_ENV = "RETIARII_TRIAL_MEMORY_LIMIT"
+
+
+_watched_pid: int | None = None  # the process whose exit_when_orphaned thread runs
+
+
+def exit_when_orphaned(parent_pid: int, check_every: float = 0.5) -> None:
+    """End this process (exit code 1) within ``check_every`` seconds of the end of
+    ``parent_pid``, the process that started it (a daemon thread notices that this process has
+    a new parent); a process that leads its own group takes the group with it (a worker: its
+    trial's children). Once per process: later calls do nothing.
+
+    Who uses it: a trial worker (its driver died) and a data-parallel search's ranks (the
+    experiment's process died: they would otherwise train on, or wait in a collective until the
+    process group's timeout)."""
+    global _watched_pid
+    if _watched_pid == os.getpid():
+        return
+    _watched_pid = os.getpid()
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(check_every)
+        if hasattr(os, "killpg") and os.getpgid(0) == os.getpid():
+            os.killpg(0, signal.SIGKILL)  # we lead our own process group: take its members
+        os._exit(1)
+
+    threading.Thread(target=watch, name="retiarii-parent-watch", daemon=True).start()
 
 
 def group_members() -> list[int]:

@@ -22,7 +22,6 @@ import argparse
 import contextlib
 import os
 import queue
-import signal
 import sys
 import threading
 import time
@@ -51,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     # would otherwise hold the connection open and hide the worker's death from the driver.
     os.set_inheritable(args.fd, False)
     conn = Connection(args.fd)
-    _exit_when_orphaned(args.parent_pid)
+    process.exit_when_orphaned(args.parent_pid, _PARENT_CHECK_INTERVAL)  # the driver died
     try:
         return _serve(conn, f"local-{args.slot}:{os.getpid()}")
     except (EOFError, OSError):  # the driver went away; nobody is left to tell
@@ -169,19 +168,6 @@ def _watch_memory(in_trial: threading.Event, every: float = 0.25) -> None:
             time.sleep(every)
 
     threading.Thread(target=watch, name="retiarii-memory-watch", daemon=True).start()
-
-
-def _exit_when_orphaned(parent_pid: int) -> None:
-    """Kill this worker (and the trial's child processes) soon after the driver dies."""
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(_PARENT_CHECK_INTERVAL)
-        if hasattr(os, "killpg") and os.getpgid(0) == os.getpid():
-            os.killpg(0, signal.SIGKILL)  # we lead our own process group: take the trial's children
-        os._exit(1)
-
-    threading.Thread(target=watch, name="retiarii-parent-watch", daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -193,10 +193,10 @@ class StoreRecorder(OneShotCallback):
         self.store.add_series("loss/step", loss, step=step)
         self._stop_if_asked(trainer)
 
-    def _recorded(self, epoch: int) -> bool:
-        """Whether the store has ``epoch`` already: ranks in child processes (spawn, fork) send
-        back every epoch of the search, a resumed one's too, and a run interrupted twice
-        records the epochs of its checkpoint; each epoch is recorded once."""
+    def _epochs_recorded(self) -> set[int]:
+        """The epochs the store has (read once, then kept up to date): ranks in child processes
+        (spawn, fork) send back every epoch of the search, a resumed one's too, and a run
+        interrupted twice records the epochs of its checkpoint; each epoch is recorded once."""
         if self._epochs_in_store is None:
             per_epoch = [
                 name
@@ -209,15 +209,15 @@ class StoreRecorder(OneShotCallback):
                 for point in self.store.series(name)
                 if point.epoch is not None
             }
-        return epoch in self._epochs_in_store
+        return self._epochs_in_store
 
     def on_epoch_end(self, trainer: BaseOneShotTrainer, epoch: int, logs: EpochLogs) -> None:
         self.last = logs
-        if self._recorded(epoch):
+        recorded = self._epochs_recorded()
+        if epoch in recorded:
             self._stop_if_asked(trainer)
             return
-        assert self._epochs_in_store is not None
-        self._epochs_in_store.add(epoch)
+        recorded.add(epoch)
         if logs.loss is not None:
             self.store.add_series("loss", logs.loss, step=epoch, epoch=epoch)
         for name, value in logs.metrics.items():

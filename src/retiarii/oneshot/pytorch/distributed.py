@@ -29,7 +29,6 @@ import random
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -41,7 +40,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as tnn
 
-from ...execution.process import import_paths, preserved_environ
+from ...execution.process import exit_when_orphaned, import_paths, preserved_environ
 
 __all__ = [
     "RankProcesses",
@@ -51,7 +50,6 @@ __all__ = [
     "broadcast_object",
     "broadcast_random_state",
     "close_process_group",
-    "end_with_parent",
     "is_distributed",
     "launches_script",
     "process_state",
@@ -79,12 +77,13 @@ def is_distributed() -> bool:
 
 
 def close_process_group() -> None:
-    """Free this process's DDP reducers and destroy its default process group, if any.
+    """Destroy this process's default process group, if any, after collecting garbage (so that
+    no unreachable DDP wrapper keeps the group alive through ``destroy``).
 
-    A rank should before it exits: a reducer (it lives in a reference cycle, so unwrapping the
-    model does not free it) or a group left to the interpreter's finalization can abort the
-    process ("terminate called without an active exception", SIGABRT): 4 of 50 spawned 2-rank
-    searches on CPU (tests/oneshot/test_oneshot_limits.py), 0 of 50 after this."""
+    A rank should before it exits: a group left to the interpreter's finalization, soon after
+    the last collective, can abort the process ("terminate called without an active
+    exception", SIGABRT): 4 of 50 spawned 2-rank searches on CPU
+    (tests/oneshot/test_oneshot_limits.py), 0 of 50 after this."""
     if dist.is_available() and dist.is_initialized():
         gc.collect()
         dist.destroy_process_group()
@@ -301,39 +300,9 @@ class RankProcesses:
             self._dir = None
 
 
-_watched: int | None = None  # the process whose end_with_parent thread runs
-
-
-def end_with_parent(check_every: float = 0.5) -> None:
-    """End this rank process (exit code 1) within ``check_every`` seconds of the end of the
-    process that started it; once per process.
-
-    The ranks wait for each other in every collective: if the experiment's process (rank 0, or
-    the parent of spawned ranks) is killed (SIGKILL, the out-of-memory killer), the others would
-    wait for it until the process group's timeout (30 minutes by default), holding cores and
-    memory. A daemon thread notices that this process has a new parent and ends it."""
-    global _watched
-    if _watched == os.getpid():
-        return
-    _watched = os.getpid()
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(check_every)
-        sys.stderr.write(
-            f"retiarii: the process that started this rank (pid {parent}) has ended; "
-            "ending the rank\n"
-        )
-        sys.stderr.flush()
-        os._exit(1)
-
-    threading.Thread(target=watch, name="retiarii-end-with-parent", daemon=True).start()
-
-
 def run_rank(payload: str) -> None:
     """What a rank that :class:`RankProcesses` started runs: the job cloudpickled in ``payload``."""
-    end_with_parent()
+    exit_when_orphaned(os.getppid())  # rank 0 died: do not wait for it in a collective
     path = Path(payload)
     job = cloudpickle.loads(path.read_bytes())
     path.with_name(f"loaded.{os.environ['LOCAL_RANK']}").touch()

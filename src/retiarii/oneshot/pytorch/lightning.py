@@ -35,7 +35,8 @@ the trainer's callbacks (the experiment's store). How the ranks are started matt
   them at the end and a stop request takes effect then. ``spawn`` pickles the search with
   ``pickle`` (define classes at module level, guard the script with ``if __name__ == '__main__'``).
   These ranks end soon after the experiment's process if it is killed
-  (:func:`~.distributed.end_with_parent`) and close their process group when training ends.
+  (:func:`~retiarii.execution.process.exit_when_orphaned`) and close their process group when
+  training ends.
 * Processes started by ``torchrun`` or a cluster (several nodes): every process runs the script;
   ``RetiariiExperiment.run`` records the experiment on global rank 0 (``RANK``) only, and the
   other ranks keep a throwaway copy (for ``export_top_models``) that ``close()`` removes.
@@ -71,6 +72,7 @@ from lightning.pytorch.utilities import CombinedLoader
 from lightning.pytorch.utilities.exceptions import _TunerExitException
 
 from ...evaluator.pytorch.lightning import LightningModule
+from ...execution.process import exit_when_orphaned
 from ...reporting import trial_reporter
 from ..base import BaseOneShotTrainer, EpochLogs, StopSearch
 from .algorithms import Algorithm, AlgorithmTrainer
@@ -80,7 +82,6 @@ from .distributed import (
     average_gradients,
     broadcast_buffers,
     close_process_group,
-    end_with_parent,
     launches_script,
     process_state,
 )
@@ -178,13 +179,13 @@ class OneShotModule(lightning.LightningModule):
         return os.getpid() != self._home and multiprocessing.parent_process() is not None
 
     def _settle_in_started_rank(self) -> None:
-        """In a rank Lightning started (spawn, fork): end with the experiment's process (see
-        ``end_with_parent``), and ignore SIGINT: a terminal's Ctrl-C reaches it too and would end
-        it silently (torch's spawn), leaving the experiment's process, which handles Ctrl-C,
-        waiting for its result forever."""
+        """In a rank Lightning started (spawn, fork): end with the experiment's process (killed,
+        it leaves the rank training on to the end of the fit), and ignore SIGINT: a terminal's
+        Ctrl-C reaches it too and would end it silently (torch's spawn), leaving the
+        experiment's process, which handles Ctrl-C, waiting for its result forever."""
         if not self._in_started_rank():
             return
-        end_with_parent()
+        exit_when_orphaned(os.getppid())
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
